@@ -1,0 +1,40 @@
+# `make` builds everything from a fresh clone: npm dependencies (dev tools
+# only), the native addon (node-gyp, offline against the configured headers)
+# and the TypeScript. `make demo` is the main job, `make test` the test suite.
+NODE_GYP_OUT := build/Release/shm.node
+TS_STAMP := dist/.built
+
+.PHONY: all demo test bench clean
+all: $(NODE_GYP_OUT) $(TS_STAMP)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+$(NODE_GYP_OUT): node_modules/.installed binding.gyp native/shm.cc
+	npm run --silent build:native
+
+$(TS_STAMP): node_modules/.installed tsconfig.json $(shell find src test bench examples -name '*.ts' 2>/dev/null)
+	npx tsc -p tsconfig.json
+	touch $@
+
+# The main job: a 1,000,000-request workload (50% puts, uniform keys over
+# 100,000, deterministic for 2 threads x window 16), replayed by the client
+# against a server it forks, checked against the expected results.
+DEMO_THREADS ?= 2
+DEMO_WINDOW ?= 16
+workloads/demo.txt: $(TS_STAMP)
+	mkdir -p workloads
+	./genworkload -n 1000000 -p 50 -k 100000 -t $(DEMO_THREADS) -w $(DEMO_WINDOW) -o workloads/demo.txt -e workloads/demo.expected
+
+demo: all workloads/demo.txt
+	./client -f -n $(DEMO_THREADS) -w $(DEMO_WINDOW) -t 2 -s 1024 -i workloads/demo.txt -c -e workloads/demo.expected
+
+test: all
+	npm test
+
+bench: all
+	node dist/bench/run.js
+
+clean:
+	rm -rf build dist workloads

@@ -1,0 +1,204 @@
+// The project's only native code: the few syscalls Node cannot make by itself.
+//   mapFile      map a file MAP_SHARED as a SharedArrayBuffer (V8 API: Node-API
+//                cannot wrap external memory as a SharedArrayBuffer in Node 20)
+//   futexWait    process-shared futex wait on an Int32Array element
+//   futexWake    process-shared futex wake (Atomics.notify only wakes waiters
+//                of its own process: V8 keeps its wait lists per process)
+//   yield        sched_yield
+//   unlink       remove a file
+//   lockFile     open + flock(LOCK_EX|LOCK_NB), returns the fd holding the lock
+//   unlockFile   close that fd
+// No policy lives here: every decision is made in TypeScript. Every failure is
+// a Node-style Error (code = errno name, syscall, path).
+#include <node.h>
+#include <v8.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+namespace {
+
+using v8::FunctionCallbackInfo;
+using v8::Int32Array;
+using v8::Isolate;
+using v8::Local;
+using v8::Value;
+
+void Throw(Isolate* isolate, int err, const char* syscall, const char* path) {
+  isolate->ThrowException(node::ErrnoException(isolate, err, syscall, nullptr, path));
+}
+
+void ThrowType(Isolate* isolate, const char* msg) {
+  isolate->ThrowException(v8::Exception::TypeError(
+      v8::String::NewFromUtf8(isolate, msg).ToLocalChecked()));
+}
+
+void Unmap(void* data, size_t length, void* /*deleter_data*/) {
+  if (data != nullptr && length > 0) munmap(data, length);
+}
+
+// mapFile(path: string, size: number, create: boolean): SharedArrayBuffer
+void MapFile(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (args.Length() < 3 || !args[0]->IsString() || !args[1]->IsNumber() || !args[2]->IsBoolean())
+    return ThrowType(isolate, "mapFile(path: string, size: number, create: boolean)");
+  v8::String::Utf8Value path(isolate, args[0]);
+  double sized = args[1].As<v8::Number>()->Value();
+  bool create = args[2].As<v8::Boolean>()->Value();
+  if (!(sized >= 1) || sized != std::floor(sized) || sized > 9007199254740991.0)
+    return Throw(isolate, EINVAL, "mmap", *path);
+  size_t size = static_cast<size_t>(sized);
+
+  int fd = open(*path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+  if (fd < 0) return Throw(isolate, errno, "open", *path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return Throw(isolate, e, "fstat", *path);
+  }
+  if (static_cast<size_t>(st.st_size) < size) {
+    if (!create) {
+      close(fd);
+      // The file exists but is smaller than the caller expects: mapping it
+      // would turn every access past its end into SIGBUS.
+      return Throw(isolate, EINVAL, "mmap", *path);
+    }
+    if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+      int e = errno;
+      close(fd);
+      return Throw(isolate, e, "ftruncate", *path);
+    }
+  }
+  void* data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int mmap_errno = errno;
+  close(fd);  // the mapping keeps the file referenced
+  if (data == MAP_FAILED) return Throw(isolate, mmap_errno, "mmap", *path);
+
+  std::unique_ptr<v8::BackingStore> store =
+      v8::SharedArrayBuffer::NewBackingStore(data, size, Unmap, nullptr);
+  args.GetReturnValue().Set(v8::SharedArrayBuffer::New(isolate, std::move(store)));
+}
+
+// The address of arr[index], or nullptr after throwing.
+int32_t* ElementAddress(const FunctionCallbackInfo<Value>& args, const char* name) {
+  Isolate* isolate = args.GetIsolate();
+  if (args.Length() < 2 || !args[0]->IsInt32Array() || !args[1]->IsUint32()) {
+    ThrowType(isolate, name);
+    return nullptr;
+  }
+  Local<Int32Array> arr = args[0].As<Int32Array>();
+  uint32_t index = args[1].As<v8::Uint32>()->Value();
+  if (index >= arr->Length()) {
+    ThrowType(isolate, "index out of range");
+    return nullptr;
+  }
+  Local<v8::ArrayBuffer> ab;
+  void* base;
+  Local<Value> buffer = arr->Buffer();
+  if (!buffer->IsSharedArrayBuffer()) {
+    ThrowType(isolate, "futex needs an Int32Array over a SharedArrayBuffer");
+    return nullptr;
+  }
+  base = buffer.As<v8::SharedArrayBuffer>()->Data();
+  return reinterpret_cast<int32_t*>(static_cast<char*>(base) + arr->ByteOffset()) + index;
+}
+
+// futexWait(arr: Int32Array, index: number, expected: number, timeoutMs: number)
+//   -> 0 woken (or spurious), 1 value was not `expected`, 2 timed out.
+// Not FUTEX_PRIVATE_FLAG: the word may be mapped by several processes.
+void FutexWait(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  int32_t* addr = ElementAddress(args, "futexWait(arr: Int32Array, index, expected, timeoutMs)");
+  if (addr == nullptr) return;
+  if (args.Length() < 4 || !args[2]->IsNumber() || !args[3]->IsNumber())
+    return ThrowType(isolate, "futexWait(arr: Int32Array, index, expected, timeoutMs)");
+  int32_t expected = args[2]->Int32Value(isolate->GetCurrentContext()).FromJust();
+  double timeout_ms = args[3].As<v8::Number>()->Value();
+  struct timespec ts;
+  struct timespec* tsp = nullptr;
+  if (std::isfinite(timeout_ms) && timeout_ms >= 0) {
+    ts.tv_sec = static_cast<time_t>(timeout_ms / 1000);
+    ts.tv_nsec = static_cast<long>(std::fmod(timeout_ms, 1000.0) * 1e6);
+    tsp = &ts;
+  }
+  long r = syscall(SYS_futex, addr, FUTEX_WAIT, expected, tsp, nullptr, 0);
+  int result = 0;
+  if (r != 0) {
+    if (errno == EAGAIN) result = 1;
+    else if (errno == ETIMEDOUT) result = 2;
+    else if (errno == EINTR) result = 0;  // callers re-check their condition
+    else return Throw(isolate, errno, "futex", nullptr);
+  }
+  args.GetReturnValue().Set(result);
+}
+
+// futexWake(arr: Int32Array, index: number, count: number) -> number woken
+void FutexWake(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  int32_t* addr = ElementAddress(args, "futexWake(arr: Int32Array, index, count)");
+  if (addr == nullptr) return;
+  if (args.Length() < 3 || !args[2]->IsNumber())
+    return ThrowType(isolate, "futexWake(arr: Int32Array, index, count)");
+  double countd = args[2].As<v8::Number>()->Value();
+  int count = countd >= 2147483647.0 ? 2147483647 : countd < 1 ? 1 : static_cast<int>(countd);
+  long r = syscall(SYS_futex, addr, FUTEX_WAKE, count, nullptr, nullptr, 0);
+  if (r < 0) return Throw(isolate, errno, "futex", nullptr);
+  args.GetReturnValue().Set(static_cast<int32_t>(r));
+}
+
+void Yield(const FunctionCallbackInfo<Value>&) { sched_yield(); }
+
+void Unlink(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (args.Length() < 1 || !args[0]->IsString()) return ThrowType(isolate, "unlink(path: string)");
+  v8::String::Utf8Value path(isolate, args[0]);
+  if (unlink(*path) != 0) return Throw(isolate, errno, "unlink", *path);
+}
+
+// lockFile(path): fd. An advisory exclusive lock that dies with the process,
+// so a crashed holder never leaves it stuck.
+void LockFile(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (args.Length() < 1 || !args[0]->IsString()) return ThrowType(isolate, "lockFile(path: string)");
+  v8::String::Utf8Value path(isolate, args[0]);
+  int fd = open(*path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Throw(isolate, errno, "open", *path);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    close(fd);
+    return Throw(isolate, e, "flock", *path);
+  }
+  args.GetReturnValue().Set(fd);
+}
+
+void UnlockFile(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (args.Length() < 1 || !args[0]->IsInt32()) return ThrowType(isolate, "unlockFile(fd: number)");
+  if (close(args[0].As<v8::Int32>()->Value()) != 0) return Throw(isolate, errno, "close", nullptr);
+}
+
+}  // namespace
+
+// Context-aware: loadable from the main thread and from every worker thread.
+NODE_MODULE_INIT() {
+  NODE_SET_METHOD(exports, "mapFile", MapFile);
+  NODE_SET_METHOD(exports, "futexWait", FutexWait);
+  NODE_SET_METHOD(exports, "futexWake", FutexWake);
+  NODE_SET_METHOD(exports, "yield", Yield);
+  NODE_SET_METHOD(exports, "unlink", Unlink);
+  NODE_SET_METHOD(exports, "lockFile", LockFile);
+  NODE_SET_METHOD(exports, "unlockFile", UnlockFile);
+}

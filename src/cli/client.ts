@@ -1,0 +1,204 @@
+/**
+ * ./client: replay a workload file against the server, n threads with up to
+ * w requests in flight each; print the seed's two lines (total time and
+ * throughput); optionally fork the server, write and check get results.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn, ChildProcess } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import { parse, runCli, usage, Spec, UsageError } from './args';
+import { InputError, parseValues, parseWorkload, readInput, splitParts, Workload } from '../workload/workload';
+import type { ReplayReport, ReplayTask } from './replay-worker';
+import { Connection, ServerGoneError } from '../client/connection';
+import { BoardFullError } from '../store/board';
+import { RegionError, resolveRegionPath } from '../layout/region';
+import { MAX_SERVER_THREADS, MAX_WINDOWS, Op } from '../layout/layout';
+
+export const CLIENT_SPEC = {
+  threads: { kind: 'int', short: 'n', min: 1, max: 1024, def: 1, arg: 'N', help: 'client threads' },
+  window: { kind: 'int', short: 'w', min: 1, max: MAX_WINDOWS, def: 1, arg: 'W', help: 'requests in flight per thread' },
+  fork: { kind: 'bool', short: 'f', help: 'fork a server for this run and stop it at the end' },
+  input: { kind: 'string', short: 'i', def: 'workload.txt', arg: 'FILE', help: 'workload file' },
+  'server-threads': { kind: 'int', short: 't', min: 1, max: MAX_SERVER_THREADS, def: 1, arg: 'N', help: 'threads of the server that -f forks' },
+  size: { kind: 'int', short: 's', min: 1, max: 2 ** 30, def: 1024, arg: 'N', help: 'initial table size of the server that -f forks' },
+  coarse: { kind: 'bool', help: 'the server that -f forks uses one coarse lock' },
+  check: { kind: 'bool', short: 'c', help: 'compare get results with the expected file; exit 1 at the first mismatch' },
+  expected: { kind: 'string', short: 'e', def: 'solution.txt', arg: 'FILE', help: 'expected results for -c' },
+  output: { kind: 'string', short: 'o', arg: 'FILE', help: 'write every get result, one per line, in workload order' },
+  path: { kind: 'string', short: 'p', arg: 'FILE', help: 'region file (default $SHMKV_PATH or ./shmem_file)' },
+  verbose: { kind: 'bool', short: 'v', help: 'print per-thread details' },
+  help: { kind: 'bool', short: 'h', help: 'show this help' },
+} satisfies Spec;
+
+const SERVER_JS = path.join(__dirname, 'server.js');
+const FORK_READY_MS = 15000;
+
+class Interrupted extends Error {}
+
+runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError], async () => {
+  const o = parse(CLIENT_SPEC, process.argv.slice(2));
+  if (o.help) {
+    process.stdout.write(usage('client', '-n THREADS -w WINDOW [-f] [-i WORKLOAD] [options]', CLIENT_SPEC));
+    return 0;
+  }
+  if (o.expected !== CLIENT_SPEC.expected.def && !o.check) throw new UsageError('-e only makes sense with -c');
+  const workload = parseWorkload(readInput(o.input, 'workload'), o.input);
+  const expected = o.check ? parseValues(readInput(o.expected, 'expected file'), o.expected) : null;
+  if (expected) checkExpectedCount(workload, expected, o.expected);
+  const regionPath = resolveRegionPath(o.path);
+
+  const server = o.fork ? forkServer(regionPath, o['server-threads'], o.size, o.coarse) : null;
+  try {
+    const conn = await openConnection(regionPath, server);
+    const code = await replayAll(conn, workload, o.threads, o.window, o.verbose);
+    conn.close();
+    if (code !== 0) return code;
+  } finally {
+    if (server) await stopServer(server.child);
+  }
+  const results = lastResults!;
+  if (o.output) writeResults(o.output, workload, results);
+  if (expected) return compare(workload, results, expected, o.input, o.expected);
+  return 0;
+});
+
+let lastResults: Uint32Array | null = null;
+
+async function replayAll(conn: Connection, w: Workload, threads: number, width: number, verbose: boolean): Promise<number> {
+  const first = conn.reserve(threads * width);
+  const results = new Uint32Array(new SharedArrayBuffer(Math.max(4 * w.count, 8)));
+  const abort = new Int32Array(new SharedArrayBuffer(4));
+  const parts = splitParts(w.count, threads);
+  let interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+    Atomics.store(abort, 0, 1);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const reports = await Promise.all(
+      parts.map(([start, end], i) => {
+        const task: ReplayTask = { conn: conn.shared(), first: first + i * width, width, start, end, ops: w.ops, keys: w.keys, values: w.values, results, abort };
+        return runWorker(task);
+      }),
+    );
+    if (interrupted) throw new Interrupted();
+    const t0 = Math.min(...reports.map((r) => r.firstSubmitNs));
+    const t1 = Math.max(...reports.map((r) => r.lastCompleteNs));
+    const ms = (t1 - t0) / 1e6;
+    const full = reports.reduce((a, r) => a + r.full, 0);
+    process.stdout.write(`Total time: ${ms.toFixed(2)} ms\nThroughput: ${(w.count / ms).toFixed(2)} K/s\n`);
+    if (full > 0) process.stderr.write(`client: ${full} put(s) refused: the server's table is at its memory cap\n`);
+    if (verbose)
+      reports.forEach((r, i) =>
+        process.stderr.write(`client: thread ${i}: ${r.completed} requests, ${((r.lastCompleteNs - r.firstSubmitNs) / 1e6).toFixed(2)} ms\n`),
+      );
+    lastResults = results;
+    return 0;
+  } catch (e) {
+    if (e instanceof Interrupted) {
+      process.stderr.write('client: interrupted\n');
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    conn.release(first);
+  }
+}
+
+function runWorker(task: ReplayTask): Promise<ReplayReport> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(path.join(__dirname, 'replay-worker.js'), { workerData: task });
+    let report: ReplayReport | null = null;
+    worker.once('message', (m: ReplayReport) => (report = m));
+    worker.once('error', (e) => reject(e));
+    worker.once('exit', (code) => (report ? resolve(report) : reject(new Error(`client thread exited with code ${code}`))));
+  });
+}
+
+interface Forked {
+  child: ChildProcess;
+  exited: Promise<string>;
+}
+
+function forkServer(regionPath: string, threads: number, size: number, coarse: boolean): Forked {
+  const args = [SERVER_JS, '-n', String(threads), '-s', String(size), '-p', regionPath, '-q'];
+  if (coarse) args.push('--coarse');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    process.stderr.write(d);
+  });
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(stderr.trim().split('\n').pop() || `exit ${code ?? signal}`)),
+  );
+  return { child, exited };
+}
+
+async function openConnection(regionPath: string, server: Forked | null): Promise<Connection> {
+  if (!server) return Connection.open({ path: regionPath });
+  const deadline = Date.now() + FORK_READY_MS;
+  let exitedWith: string | null = null;
+  void server.exited.then((why) => (exitedWith = why));
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 10));
+    if (exitedWith !== null) throw new ServerGoneError(`the forked server failed to start: ${String(exitedWith).replace(/^server: /, '')}`);
+    try {
+      return Connection.open({ path: regionPath });
+    } catch (e) {
+      if (!(e instanceof RegionError || e instanceof ServerGoneError)) throw e;
+      if (Date.now() > deadline) throw new ServerGoneError(`the forked server was not ready after ${FORK_READY_MS} ms: ${(e as Error).message}`);
+    }
+  }
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await gone;
+  clearTimeout(timer);
+}
+
+function getCount(w: Workload): number {
+  let n = 0;
+  for (let i = 0; i < w.count; i++) if (w.ops[i] === Op.Get) n++;
+  return n;
+}
+
+function checkExpectedCount(w: Workload, expected: Uint32Array, file: string): void {
+  const gets = getCount(w);
+  if (gets !== expected.length) throw new InputError(`${file}: holds ${expected.length} values but the workload has ${gets} gets`);
+}
+
+function writeResults(file: string, w: Workload, results: Uint32Array): void {
+  const out: string[] = [];
+  for (let i = 0; i < w.count; i++) if (w.ops[i] === Op.Get) out.push(String(results[i]));
+  try {
+    fs.writeFileSync(file, out.length ? out.join('\n') + '\n' : '');
+  } catch (e) {
+    throw new InputError(`cannot write results ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+function compare(w: Workload, results: Uint32Array, expected: Uint32Array, input: string, expFile: string): number {
+  let g = 0;
+  for (let i = 0; i < w.count; i++) {
+    if (w.ops[i] !== Op.Get) continue;
+    if (results[i] !== expected[g]) {
+      process.stderr.write(
+        `client: mismatch at ${input}:${w.lines[i]} (get ${w.keys[i]}): got ${results[i]}, ${expFile} line ${g + 1} expects ${expected[g]}\n`,
+      );
+      return 1;
+    }
+    g++;
+  }
+  process.stderr.write(`client: all ${g} get results match ${expFile}\n`);
+  return 0;
+}

@@ -1,0 +1,41 @@
+/** ./genworkload: write a random workload and its expected results (see workload/generate.ts). */
+import * as fs from 'node:fs';
+import { parse, runCli, usage, Spec, UsageError } from './args';
+import { InputError } from '../workload/workload';
+import { generate } from '../workload/generate';
+
+export const GEN_SPEC = {
+  count: { kind: 'int', short: 'n', min: 1, max: 2 ** 31, def: 1000000, arg: 'N', help: 'requests' },
+  puts: { kind: 'int', short: 'p', min: 0, max: 100, def: 50, arg: 'PCT', help: 'percentage of puts' },
+  keys: { kind: 'int', short: 'k', min: 1, max: 2 ** 32, def: 100000, arg: 'K', help: 'key space size (keys 0..K-1, spread over u32 with --spread)' },
+  zipf: { kind: 'string', short: 'z', arg: 'THETA', help: 'zipf-distributed keys with this exponent (e.g. 0.99); uniform if absent' },
+  seed: { kind: 'int', short: 'r', min: 0, max: 2 ** 32 - 1, def: 1, arg: 'SEED', help: 'random seed' },
+  threads: { kind: 'int', short: 't', min: 1, max: 1024, def: 1, arg: 'T', help: 'make the workload deterministic for T client threads' },
+  window: { kind: 'int', short: 'w', min: 1, max: 65536, def: 1, arg: 'W', help: 'and window W (no key reuse within W requests of a thread)' },
+  spread: { kind: 'bool', help: 'map keys over the whole u32 range (0 and 4294967295 included)' },
+  output: { kind: 'string', short: 'o', def: 'workload.txt', arg: 'FILE', help: 'workload file to write' },
+  expected: { kind: 'string', short: 'e', def: 'solution.txt', arg: 'FILE', help: 'expected results file to write' },
+  help: { kind: 'bool', short: 'h', help: 'show this help' },
+} satisfies Spec;
+
+runCli('genworkload', [InputError], async () => {
+    const o = parse(GEN_SPEC, process.argv.slice(2));
+    if (o.help) {
+      process.stdout.write(usage('genworkload', '[-n N] [-p PCT] [-k K] [-z THETA] [-t T -w W] [-o FILE] [-e FILE]', GEN_SPEC));
+      return 0;
+    }
+    let zipf: number | undefined;
+    if (o.zipf !== undefined) {
+      zipf = Number(o.zipf);
+      if (!/^\d*\.?\d+$/.test(o.zipf) || !(zipf > 0) || zipf > 10) throw new UsageError(`-z needs an exponent in (0, 10], got "${o.zipf}"`);
+    }
+    const { workload, expected } = generate({ count: o.count, putPercent: o.puts, keys: o.keys, zipf, seed: o.seed, threads: o.threads, window: o.window, spread: o.spread });
+    for (const [file, text] of [[o.output, workload], [o.expected, expected]]) {
+      try {
+        fs.writeFileSync(file, text);
+      } catch (e) {
+        throw new InputError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      }
+    }
+    return 0;
+  });

@@ -1,0 +1,46 @@
+/**
+ * ./server: run the key-value server until SIGINT or SIGTERM.
+ */
+import { parse, runCli, usage, Spec } from './args';
+import { Server, ServerError, DEFAULT_MAX_TABLE_BYTES } from '../server/server';
+import { RegionError, resolveRegionPath } from '../layout/region';
+import { DEFAULT_RING_CAPACITY, DEFAULT_WINDOW_COUNT, MAX_RING_CAPACITY, MAX_SERVER_THREADS, MAX_WINDOWS } from '../layout/layout';
+
+const MiB = 1024 * 1024;
+
+export const SERVER_SPEC = {
+  threads: { kind: 'int', short: 'n', min: 1, max: MAX_SERVER_THREADS, def: 1, arg: 'N', help: 'worker threads' },
+  size: { kind: 'int', short: 's', min: 1, max: 2 ** 30, def: 1024, arg: 'N', help: 'initial hash-table size (buckets)' },
+  capacity: { kind: 'int', short: 'c', min: 1, max: MAX_WINDOWS, def: DEFAULT_WINDOW_COUNT, arg: 'N', help: 'board windows: room for the sum over clients of threads x window' },
+  ring: { kind: 'int', short: 'r', min: 1, max: MAX_RING_CAPACITY, def: DEFAULT_RING_CAPACITY, arg: 'N', help: 'ring capacity (a power of two)' },
+  memory: { kind: 'int', short: 'm', min: 1, max: 4095, def: DEFAULT_MAX_TABLE_BYTES / MiB, arg: 'MiB', help: 'cap on the hash table memory' },
+  coarse: { kind: 'bool', help: 'one lock for the whole table (for comparison)' },
+  path: { kind: 'string', short: 'p', arg: 'FILE', help: 'region file (default $SHMKV_PATH or ./shmem_file)' },
+  quiet: { kind: 'bool', short: 'q', help: 'print nothing when ready' },
+  help: { kind: 'bool', short: 'h', help: 'show this help' },
+} satisfies Spec;
+
+runCli('server', [ServerError, RegionError], async () => {
+  const o = parse(SERVER_SPEC, process.argv.slice(2));
+  if (o.help) {
+    process.stdout.write(usage('server', '-n THREADS -s INITIAL_TABLE_SIZE [options]', SERVER_SPEC));
+    return 0;
+  }
+  const server = await Server.start({
+    path: resolveRegionPath(o.path),
+    threads: o.threads,
+    initialBuckets: o.size,
+    windows: o.capacity,
+    ringCapacity: o.ring,
+    maxTableBytes: o.memory * MiB,
+    coarse: o.coarse,
+  });
+  const stop = (): void => void server.stop();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  if (!o.quiet)
+    process.stderr.write(`server: ready, pid ${process.pid}, region ${server.region.path}, ${o.threads} thread(s), ${o.coarse ? 'coarse' : 'fine-grained'} locking\n`);
+  await server.done;
+  await server.stop();
+  return 0;
+});

@@ -1,0 +1,130 @@
+/**
+ * A client process's attachment to a running server's region: validation,
+ * window reservation and the server watchdog. Lanes (lane.ts) do the I/O.
+ */
+import { Region, RegionError, resolveRegionPath } from '../layout/region';
+import { HEARTBEAT_TIMEOUT_MS, ServerState } from '../layout/layout';
+import { Board } from '../store/board';
+import { Ring } from '../store/ring';
+import { processAlive } from '../sync/lock';
+import { DEFAULT_WAIT_POLICY, WaitPolicy } from '../sync/waiter';
+
+/** The server stopped or died while this client depended on it. */
+export class ServerGoneError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServerGoneError';
+  }
+}
+
+export interface ConnectOptions {
+  /** Region file (default $SHMKV_PATH or ./shmem_file). */
+  path?: string;
+  /** How long to wait for a server that is not (yet) ready, in ms (default 0). */
+  waitMs?: number;
+  /** Spin/yield/sleep policy for every wait. */
+  policy?: WaitPolicy;
+}
+
+/** What a worker thread needs to rebuild a Connection's view. */
+export interface SharedConnection {
+  region: ReturnType<Region['transferable']>;
+  policy: WaitPolicy;
+}
+
+export class Connection {
+  readonly ring: Ring;
+  readonly board: Board;
+  readonly policy: WaitPolicy;
+  private readonly runs = new Map<number, number>();
+  private lastBeat = -1;
+  private lastBeatAt = 0;
+  /** Bound once so it can be handed to waits as their idle callback. */
+  readonly check = (): void => this.checkServer();
+
+  private constructor(readonly region: Region, policy: WaitPolicy) {
+    this.ring = new Ring(region);
+    this.board = new Board(region);
+    this.policy = policy;
+  }
+
+  /**
+   * Open the region at `path` and check that its server is serving. Throws
+   * RegionError (missing, foreign or stale file) or ServerGoneError.
+   */
+  static open(opts: ConnectOptions = {}): Connection {
+    const file = resolveRegionPath(opts.path);
+    const deadline = Date.now() + (opts.waitMs ?? 0);
+    for (;;) {
+      let problem: Error;
+      try {
+        const region = Region.open(file);
+        const state = region.serverState();
+        const gone = region.serverProblem();
+        if (gone) problem = new ServerGoneError(`${gone} (stale region ${file})`);
+        else if (state === ServerState.Ready) return new Connection(region, opts.policy ?? DEFAULT_WAIT_POLICY);
+        else if (state === ServerState.Stopping) problem = new ServerGoneError(`the server (pid ${region.serverPid()}) is shutting down`);
+        else problem = new ServerGoneError(`the server (pid ${region.serverPid()}) is still starting`);
+      } catch (e) {
+        if (!(e instanceof RegionError)) throw e;
+        problem = e;
+      }
+      if (Date.now() >= deadline) throw problem;
+      sleepMs(20);
+    }
+  }
+
+  /** Rebuild in a worker thread; reservations stay with the original. */
+  static fromShared(s: SharedConnection): Connection {
+    return new Connection(Region.fromShared(s.region), s.policy);
+  }
+
+  shared(): SharedConnection {
+    return { region: this.region.transferable(), policy: this.policy };
+  }
+
+  /** Reserve `count` consecutive windows; released by release() or close(). */
+  reserve(count: number): number {
+    this.checkServer();
+    const first = this.board.reserve(count);
+    this.runs.set(first, count);
+    return first;
+  }
+
+  release(first: number): void {
+    const count = this.runs.get(first);
+    if (count === undefined) return;
+    this.runs.delete(first);
+    this.board.release(first, count);
+  }
+
+  /** Release every reservation. */
+  close(): void {
+    for (const first of [...this.runs.keys()]) this.release(first);
+  }
+
+  /**
+   * Throw ServerGoneError if the server has stopped, died, or stopped
+   * beating for HEARTBEAT_TIMEOUT_MS. Cheap enough to call between sleeps.
+   */
+  checkServer(): void {
+    const r = this.region;
+    const state = r.serverState();
+    const pid = r.serverPid();
+    if (state === ServerState.Stopped) throw new ServerGoneError(`the server (pid ${pid}) has stopped`);
+    if (!processAlive(pid)) throw new ServerGoneError(`the server (pid ${pid}) died`);
+    const beat = r.heartbeat();
+    const now = Date.now();
+    if (beat !== this.lastBeat) {
+      this.lastBeat = beat;
+      this.lastBeatAt = now;
+    } else if (now - this.lastBeatAt > HEARTBEAT_TIMEOUT_MS) {
+      throw new ServerGoneError(`the server (pid ${pid}) is not responding (no heartbeat for ${now - this.lastBeatAt} ms)`);
+    }
+  }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+function sleepMs(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}

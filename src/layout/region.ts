@@ -1,0 +1,192 @@
+/**
+ * Creating, validating and opening the region file. The layout itself is in
+ * layout.ts; this module only applies it.
+ *
+ * Who writes what: the server writes the identity/geometry line while the
+ * state is INIT and nobody else can attach (clients refuse a region that is
+ * not READY), then publishes READY with a seq-cst store. A client that reads
+ * READY (seq-cst load) therefore sees the whole geometry.
+ */
+import * as fs from 'node:fs';
+import { mapFile, unlink } from '../native/shim';
+import { processAlive } from '../sync/lock';
+import {
+  computeLayout,
+  HDR_BOARD_OFFSET,
+  HDR_EPOCH,
+  HDR_HEADER_BYTES,
+  HDR_HEARTBEAT,
+  HDR_MAGIC,
+  HDR_OWNER_OFFSET,
+  HDR_REGION_BYTES,
+  HDR_RING_CAPACITY,
+  HDR_RING_OFFSET,
+  HDR_SERVER_PID,
+  HDR_SERVER_STATE,
+  HDR_SERVER_THREADS,
+  HDR_VERSION,
+  HDR_WINDOW_BYTES,
+  HDR_WINDOW_COUNT,
+  HEADER_BYTES,
+  MAX_SERVER_THREADS,
+  REGION_MAGIC,
+  REGION_VERSION,
+  RegionGeometry,
+  RegionLayout,
+  ServerState,
+} from './layout';
+
+/** A user-facing problem with a region file: the message is the whole story. */
+export class RegionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RegionError';
+  }
+}
+
+export const DEFAULT_REGION_PATH = 'shmem_file';
+
+/** The region path: explicit option, else $SHMKV_PATH, else ./shmem_file. */
+export function resolveRegionPath(explicit?: string): string {
+  return explicit ?? process.env.SHMKV_PATH ?? DEFAULT_REGION_PATH;
+}
+
+/** A mapped region: the buffer, word views over it and its layout. */
+export class Region {
+  readonly i32: Int32Array;
+  readonly u32: Uint32Array;
+
+  private constructor(
+    readonly path: string,
+    readonly sab: SharedArrayBuffer,
+    readonly layout: RegionLayout,
+  ) {
+    this.i32 = new Int32Array(sab);
+    this.u32 = new Uint32Array(sab);
+  }
+
+  /** Rebuild a Region in a worker thread from what `transferable()` gave. */
+  static fromShared(t: { path: string; sab: SharedArrayBuffer; layout: RegionLayout }): Region {
+    return new Region(t.path, t.sab, t.layout);
+  }
+
+  transferable(): { path: string; sab: SharedArrayBuffer; layout: RegionLayout } {
+    return { path: this.path, sab: this.sab, layout: this.layout };
+  }
+
+  /**
+   * Create a fresh region at `path` (the caller holds the server lock, see
+   * server.ts). Any old file is unlinked first, so that clients still mapping
+   * a dead server's region keep their own inode and never see it truncated.
+   */
+  static create(path: string, geometry: RegionGeometry, serverThreads: number): Region {
+    const layout = computeLayout(geometry);
+    if (serverThreads < 1 || serverThreads > MAX_SERVER_THREADS)
+      throw new RangeError(`server threads must be 1..${MAX_SERVER_THREADS}, got ${serverThreads}`);
+    try {
+      unlink(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    const sab = mapFile(path, layout.regionBytes, true);
+    const r = new Region(path, sab, layout);
+    const h = r.i32;
+    const w = (off: number, v: number): void => {
+      Atomics.store(h, off >> 2, v);
+    };
+    w(HDR_VERSION, REGION_VERSION);
+    w(HDR_HEADER_BYTES, HEADER_BYTES);
+    w(HDR_REGION_BYTES, layout.regionBytes);
+    w(HDR_RING_OFFSET, layout.ringOffset);
+    w(HDR_RING_CAPACITY, layout.ringCapacity);
+    w(HDR_OWNER_OFFSET, layout.ownerOffset);
+    w(HDR_BOARD_OFFSET, layout.boardOffset);
+    w(HDR_WINDOW_COUNT, layout.windowCount);
+    w(HDR_WINDOW_BYTES, layout.windowBytes);
+    w(HDR_SERVER_PID, process.pid);
+    w(HDR_SERVER_THREADS, serverThreads);
+    w(HDR_EPOCH, (Math.random() * 0x7fffffff) | 0);
+    w(HDR_SERVER_STATE, ServerState.Init);
+    // Magic last: a reader that sees it sees a complete identity line.
+    w(HDR_MAGIC, REGION_MAGIC);
+    return r;
+  }
+
+  /**
+   * Open and validate an existing region. Throws RegionError with a one-line
+   * reason for a missing, foreign, stale or corrupt file.
+   */
+  static open(path: string): Region {
+    let size: number;
+    try {
+      size = fs.statSync(path).size;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new RegionError(`no server region at ${path} (is the server running?)`);
+      throw new RegionError(`cannot stat region ${path}: ${code ?? String(e)}`);
+    }
+    if (size < HEADER_BYTES) throw new RegionError(`${path} is not a key-value region (${size} bytes)`);
+    let sab: SharedArrayBuffer;
+    try {
+      sab = mapFile(path, size, false);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new RegionError(`cannot map region ${path}: ${err.code ?? err.message}`);
+    }
+    const h = new Int32Array(sab);
+    const r = (off: number): number => Atomics.load(h, off >> 2);
+    if (r(HDR_MAGIC) !== REGION_MAGIC) throw new RegionError(`${path} is not a key-value region (bad magic)`);
+    if (r(HDR_VERSION) !== REGION_VERSION)
+      throw new RegionError(`${path} has layout version ${r(HDR_VERSION)}, this build speaks version ${REGION_VERSION}`);
+    const geometry: RegionGeometry = {
+      ringCapacity: r(HDR_RING_CAPACITY),
+      windowCount: r(HDR_WINDOW_COUNT),
+      windowBytes: r(HDR_WINDOW_BYTES),
+    };
+    let layout: RegionLayout;
+    try {
+      layout = computeLayout(geometry);
+    } catch (e) {
+      throw new RegionError(`${path} has a corrupt header: ${(e as Error).message}`);
+    }
+    if (
+      r(HDR_HEADER_BYTES) !== HEADER_BYTES ||
+      r(HDR_REGION_BYTES) !== layout.regionBytes ||
+      r(HDR_RING_OFFSET) !== layout.ringOffset ||
+      r(HDR_OWNER_OFFSET) !== layout.ownerOffset ||
+      r(HDR_BOARD_OFFSET) !== layout.boardOffset ||
+      size !== layout.regionBytes
+    )
+      throw new RegionError(`${path} has a corrupt header (offsets or size do not match its geometry)`);
+    return new Region(path, sab, layout);
+  }
+
+  headerGet(offset: number): number {
+    return Atomics.load(this.i32, offset >> 2);
+  }
+
+  headerSet(offset: number, value: number): void {
+    Atomics.store(this.i32, offset >> 2, value);
+  }
+
+  serverPid(): number {
+    return this.headerGet(HDR_SERVER_PID);
+  }
+
+  serverState(): ServerState {
+    return this.headerGet(HDR_SERVER_STATE);
+  }
+
+  heartbeat(): number {
+    return this.headerGet(HDR_HEARTBEAT);
+  }
+
+  /** Why the server cannot serve, or null while it is alive and serving. */
+  serverProblem(): string | null {
+    const state = this.serverState();
+    const pid = this.serverPid();
+    if (state === ServerState.Stopped) return `the server (pid ${pid}) has stopped`;
+    if (!processAlive(pid)) return `the server (pid ${pid}) died`;
+    return null;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Reclaiming the windows of client processes that died without releasing
+ * them (SIGKILL, crash).
+ *
+ * A dead client's windows may still be named by requests in the ring, or be
+ * held by a server thread that is executing one; such a thread will write a
+ * response into the window. Handing the window to a new client before that
+ * write lands would let a stale response complete the new client's request.
+ * So reclamation is two-phase:
+ *
+ *   1. collect: under the board lock, windows whose owner pid is dead move to
+ *      owner QUARANTINED (no reservation can take them). Record t0, the ring
+ *      tail at that moment: the dead process can publish nothing more, so
+ *      every request naming these windows sits at a position <= t0 (the tail
+ *      may lag one published slot behind, hence the +1 below).
+ *   2. free, once (a) head > t0 + 1, i.e. all those positions were taken,
+ *      and then (b) every worker's busy word was even at some check after
+ *      (a), or has changed since an odd reading: that worker finished what it
+ *      held. A worker that takes anything after that takes a position past
+ *      t0 + 1, which cannot name a quarantined window.
+ */
+import { Board } from '../store/board';
+import { Ring } from '../store/ring';
+import { HDR_BUSY } from '../layout/layout';
+
+/** Owner value of a window waiting to be reclaimed. */
+export const QUARANTINED = -1;
+
+interface Batch {
+  windows: number[];
+  t0: number;
+  /** Busy words seen odd once (a) held, by worker index; null before (a). */
+  pending: Map<number, number> | null;
+}
+
+export class Reaper {
+  private batches: Batch[] = [];
+  reclaimed = 0;
+
+  constructor(
+    private readonly board: Board,
+    private readonly ring: Ring,
+    private readonly words: Int32Array,
+    private readonly workers: number,
+  ) {}
+
+  /** One pass: collect newly dead owners, free batches that are safe. */
+  tick(): void {
+    const t0 = this.ring.tail();
+    const dead = this.board.collectDead(process.pid, QUARANTINED);
+    if (dead.length > 0) this.batches.push({ windows: dead, t0, pending: null });
+    this.batches = this.batches.filter((b) => !this.tryFree(b));
+  }
+
+  /** Batches still waiting (tests, diagnostics). */
+  waiting(): number {
+    return this.batches.length;
+  }
+
+  private tryFree(b: Batch): boolean {
+    if (b.pending === null) {
+      if (((this.ring.head() - (b.t0 + 1)) | 0) <= 0) return false;
+      b.pending = new Map();
+      for (let i = 0; i < this.workers; i++) {
+        const v = Atomics.load(this.words, (HDR_BUSY >> 2) + i);
+        if (v & 1) b.pending.set(i, v);
+      }
+    }
+    for (const [i, v] of b.pending) if (Atomics.load(this.words, (HDR_BUSY >> 2) + i) !== v) b.pending.delete(i);
+    if (b.pending.size > 0) return false;
+    this.board.freeQuarantined(process.pid, b.windows, QUARANTINED);
+    this.reclaimed += b.windows.length;
+    return true;
+  }
+}

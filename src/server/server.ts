@@ -1,0 +1,210 @@
+/**
+ * The server process's main thread: owns the region, starts the worker
+ * threads, keeps the heartbeat, reaps dead clients' windows and runs the
+ * orderly shutdown. It never touches a request itself.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { lockFile, unlink, unlockFile } from '../native/shim';
+import { DEFAULT_WAIT_POLICY, WaitPolicy } from '../sync/waiter';
+import { Region, RegionError, resolveRegionPath } from '../layout/region';
+import {
+  DEFAULT_RING_CAPACITY,
+  DEFAULT_WINDOW_COUNT,
+  HDR_HEARTBEAT,
+  HDR_MAGIC,
+  HDR_SERVER_STATE,
+  HEARTBEAT_MS,
+  REGION_MAGIC,
+  ServerState,
+  WINDOW_BYTES,
+} from '../layout/layout';
+import { Ring } from '../store/ring';
+import { Board } from '../store/board';
+import { HashTable } from '../store/hashtable';
+import { Reaper } from './reaper';
+import type { ServerWorkerData } from './worker';
+
+export interface ServerOptions {
+  /** Region file path (default $SHMKV_PATH or ./shmem_file). */
+  path?: string;
+  /** Worker threads serving requests. */
+  threads: number;
+  /** Initial hash-table buckets. */
+  initialBuckets: number;
+  /** Windows on the board: the sum of all attached clients' threads x window. */
+  windows?: number;
+  /** Ring capacity (power of two). */
+  ringCapacity?: number;
+  /** Cap on the hash table's memory, in bytes. */
+  maxTableBytes?: number;
+  /** One lock for the whole table instead of per-segment locks. */
+  coarse?: boolean;
+  /** log2 of the table's segment (lock) count. */
+  segmentBits?: number;
+  policy?: WaitPolicy;
+}
+
+export const DEFAULT_MAX_TABLE_BYTES = 1024 * 1024 * 1024;
+
+/** A user-facing start-up failure (another server, foreign file, bad option). */
+export class ServerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServerError';
+  }
+}
+
+export class Server {
+  private stopping: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly exited: Promise<void>[] = [];
+
+  private constructor(
+    readonly region: Region,
+    readonly table: HashTable,
+    private readonly workers: Worker[],
+    private readonly lockFd: number,
+    private readonly reaper: Reaper,
+    /** Settles when the server stops for any reason; rejects on a worker failure. */
+    readonly done: Promise<void>,
+  ) {}
+
+  /**
+   * Create the region, start the workers and publish READY. Throws
+   * ServerError when another server holds the region or the path names a
+   * file that is not a region.
+   */
+  static async start(opts: ServerOptions): Promise<Server> {
+    const file = resolveRegionPath(opts.path);
+    const policy = opts.policy ?? DEFAULT_WAIT_POLICY;
+    const arena = HashTable.createArena({
+      initialBuckets: opts.initialBuckets,
+      maxBytes: opts.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES,
+      coarse: opts.coarse,
+      segmentBits: opts.segmentBits,
+    });
+    let lockFd: number;
+    try {
+      lockFd = lockFile(`${file}.lock`);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EAGAIN' || err.code === 'EWOULDBLOCK')
+        throw new ServerError(`another server is already serving ${file} (it holds ${file}.lock)`);
+      throw new ServerError(`cannot lock ${file}.lock: ${err.code ?? err.message}`);
+    }
+    let region: Region;
+    try {
+      refuseForeignFile(file);
+      region = Region.create(
+        file,
+        {
+          ringCapacity: opts.ringCapacity ?? DEFAULT_RING_CAPACITY,
+          windowCount: opts.windows ?? DEFAULT_WINDOW_COUNT,
+          windowBytes: WINDOW_BYTES,
+        },
+        opts.threads,
+      );
+    } catch (e) {
+      unlockFile(lockFd);
+      if (e instanceof RangeError || e instanceof ServerError) throw e;
+      const err = e as NodeJS.ErrnoException;
+      throw new ServerError(`cannot create region ${file}: ${err.code ?? err.message}`);
+    }
+
+    const workers: Worker[] = [];
+    const online: Promise<void>[] = [];
+    const exited: Promise<void>[] = [];
+    for (let index = 0; index < opts.threads; index++) {
+      const data: ServerWorkerData = { region: region.transferable(), arena, index, policy };
+      const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: data });
+      workers.push(w);
+      online.push(new Promise((resolve) => w.once('online', () => resolve())));
+      exited.push(
+        new Promise((resolve, reject) => {
+          w.once('error', reject);
+          w.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`server worker ${index} exited with code ${code}`))));
+        }),
+      );
+    }
+    const reaper = new Reaper(new Board(region), new Ring(region), region.i32, opts.threads);
+    let server!: Server;
+    const done = Promise.all(exited).then(
+      () => undefined,
+      async (e) => {
+        await server.stop();
+        throw e;
+      },
+    );
+    done.catch(() => undefined); // observed by whoever awaits `done`
+    server = new Server(region, new HashTable(arena), workers, lockFd, reaper, done);
+    server.exited.push(...exited);
+    await Promise.all(online);
+    server.timer = setInterval(() => server.tick(), HEARTBEAT_MS);
+    region.headerSet(HDR_SERVER_STATE, ServerState.Ready);
+    return server;
+  }
+
+  private tick(): void {
+    Atomics.add(this.region.i32, HDR_HEARTBEAT >> 2, 1);
+    this.reaper.tick();
+  }
+
+  /** Windows reclaimed from dead clients so far. */
+  reclaimedWindows(): number {
+    return this.reaper.reclaimed;
+  }
+
+  /**
+   * Orderly stop: refuse new work, let the workers answer what is in the
+   * ring, then mark the region STOPPED, remove it and release the lock.
+   */
+  stop(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.stopping = (async () => {
+      this.region.headerSet(HDR_SERVER_STATE, ServerState.Stopping);
+      new Ring(this.region).notEmpty.notifyAll();
+      await Promise.allSettled(this.exited);
+      if (this.timer) clearInterval(this.timer);
+      this.region.headerSet(HDR_SERVER_STATE, ServerState.Stopped);
+      try {
+        unlink(this.region.path);
+      } catch {
+        // already gone: nothing to clean
+      }
+      unlockFile(this.lockFd);
+    })();
+    return this.stopping;
+  }
+
+  get threads(): number {
+    return this.workers.length;
+  }
+}
+
+/**
+ * Refuse to replace a file that is not a region: the path may be a user's
+ * file. A region file (right magic, any version) is a stale one whose server
+ * is gone (we hold the lock), so it may be replaced.
+ */
+function refuseForeignFile(file: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    const buf = Buffer.alloc(4);
+    const n = fs.readSync(fd, buf, 0, 4, HDR_MAGIC);
+    if (n === 0) return; // an empty file holds nothing to lose
+    if (n < 4 || buf.readUInt32LE(0) !== REGION_MAGIC)
+      throw new ServerError(`refusing to overwrite ${file}: it exists and is not a key-value region file`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export { RegionError };

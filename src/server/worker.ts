@@ -1,0 +1,72 @@
+/**
+ * A server worker thread: take a window index from the ring, execute the
+ * request in it against the hash table, write the response, repeat.
+ *
+ * BUSY PROTOCOL (for the window reaper, see reaper.ts): each worker owns one
+ * header word `busy`, even while it holds no request and odd while it may.
+ * It becomes odd BEFORE the take attempt (so a reaper never misses a request
+ * taken between its check and the store) and even after the response is
+ * published or the take found the ring empty.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Region } from '../layout/region';
+import { Ring, RING_EMPTY } from '../store/ring';
+import { Board } from '../store/board';
+import { ABSENT, HashTable } from '../store/hashtable';
+import { HDR_BUSY, HDR_SERVER_STATE, Op, ServerState, Status } from '../layout/layout';
+import { WaitPolicy } from '../sync/waiter';
+
+export interface ServerWorkerData {
+  region: ReturnType<Region['transferable']>;
+  arena: SharedArrayBuffer;
+  index: number;
+  policy: WaitPolicy;
+}
+
+function run(data: ServerWorkerData): void {
+  const region = Region.fromShared(data.region);
+  const ring = new Ring(region);
+  const board = new Board(region);
+  const table = new HashTable(data.arena);
+  const w = region.i32;
+  const busy = (HDR_BUSY >> 2) + data.index;
+  const stateI = HDR_SERVER_STATE >> 2;
+  let win = RING_EMPTY;
+  const attempt = (): boolean => {
+    Atomics.add(w, busy, 1); // odd: may hold a request
+    win = ring.tryTake();
+    if (win !== RING_EMPTY) return true;
+    Atomics.add(w, busy, 1); // even: holds nothing
+    return false;
+  };
+  const stopWhenDrained = (): void => {
+    if (Atomics.load(w, stateI) >= ServerState.Stopping) throw STOP;
+  };
+
+  for (;;) {
+    if (!attempt()) {
+      try {
+        ring.notEmpty.await(attempt, data.policy, stopWhenDrained);
+      } catch (e) {
+        if (e === STOP) return;
+        throw e;
+      }
+    }
+    const op = board.op(win);
+    if (op === Op.Get) {
+      const v = table.get(board.key(win));
+      if (v === ABSENT) board.complete(win, Status.NotFound, 0);
+      else board.complete(win, Status.Ok, v);
+    } else if (op === Op.Put) {
+      board.complete(win, table.put(board.key(win), board.value(win)), 0);
+    } else {
+      board.complete(win, Status.BadOp, 0);
+    }
+    Atomics.add(w, busy, 1); // even: the response is published
+  }
+}
+
+const STOP = new Error('stop');
+
+run(workerData as ServerWorkerData);
+parentPort?.postMessage('done');
