@@ -14,7 +14,7 @@ node_modules/.installed: package.json package-lock.json
 $(NODE_GYP_OUT): node_modules/.installed binding.gyp native/shm.cc
 	npm run --silent build:native
 
-$(TS_STAMP): node_modules/.installed tsconfig.json $(shell find src test bench examples -name '*.ts' 2>/dev/null)
+$(TS_STAMP): node_modules/.installed tsconfig.json $(shell find src test bench examples tools -name '*.ts' 2>/dev/null)
 	npx tsc -p tsconfig.json
 	touch $@
 
