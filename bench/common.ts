@@ -1,0 +1,47 @@
+/**
+ * Types shared by the bench orchestrator (run.ts) and its worker scripts
+ * (replay-worker.ts for this store, redis-worker.ts, lmdb-worker.ts).
+ *
+ * Every worker replays one contiguous slice [start, end) of a workload held
+ * in shared typed arrays, keeping up to `width` requests in flight, and
+ * reports its first-submit / last-complete clock readings. With `timed`, it
+ * also records each request's submit-to-completion latency (ns) at its index
+ * relative to `start` in a Float64Array it hands back.
+ */
+
+export interface SliceTask {
+  width: number;
+  start: number;
+  end: number;
+  ops: Uint8Array;
+  keys: Uint32Array;
+  values: Uint32Array;
+  /** Record per-request latencies (process.hrtime.bigint() deltas). */
+  timed: boolean;
+  /** Int32Array word the main thread sets to 1 once every worker is ready (a start barrier). */
+  go: Int32Array;
+  /** Int32Array word each worker increments when it is ready to start. */
+  ready: Int32Array;
+}
+
+export interface SliceReport {
+  /** process.hrtime.bigint() of the first submission / last completion, in ns (as numbers). */
+  firstSubmitNs: number;
+  lastCompleteNs: number;
+  completed: number;
+  /** Gets that found no value (after the prefill, every key is present: should be 0). */
+  notFound: number;
+  /** Per-request latencies in ns, in slice order, or null when untimed. */
+  latencies: Float64Array | null;
+}
+
+/** Wait at the start barrier: say ready, then block until the main thread says go. */
+export function barrier(t: SliceTask): void {
+  Atomics.add(t.ready, 0, 1);
+  Atomics.notify(t.ready, 0);
+  while (Atomics.load(t.go, 0) === 0) Atomics.wait(t.go, 0, 0, 50);
+}
+
+/** Op codes as stored in the workload arrays (src/layout/layout.ts Op). */
+export const OP_GET = 1;
+export const OP_PUT = 2;

@@ -1,0 +1,214 @@
+/**
+ * The bench's human-readable outputs: a short Markdown summary and a
+ * hand-written SVG chart of throughput against window size, one line per
+ * client thread count (log-log axes), with Redis and LMDB where measured.
+ */
+import * as fs from 'node:fs';
+import type { Results, SystemResult } from './run';
+
+const k = (x: number | undefined | null): string => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const us = (x: number | undefined | null): string => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const lat = (s: SystemResult | undefined): string => (s ? `${us(s.median.p50Us)} / ${us(s.median.p99Us)} / ${us(s.median.p999Us)}` : '–');
+const ratio = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}x`);
+
+export function writeMarkdown(file: string, r: Results): void {
+  const m = r.meta as Record<string, unknown>;
+  const L: string[] = [];
+  const wlLabel = new Map(r.workloads.map((w) => [w.id, w.label]));
+  L.push(`# Benchmark results${m.quick ? ' (quick mode)' : ''}`);
+  L.push('');
+  L.push(
+    `\`${m.command}\` — ${m.started}, ${m.durationSec} s, ${m.requestsPerRun} requests per run, ${m.reps} repetitions (medians; ` +
+      `systems interleaved), ${m.keys} keys prefilled, node ${m.node}, ${m.cpus} cores (${m.cpuModel}), load average at the end ${(m.loadavgAtEnd as number[]).join(' ')}.`,
+  );
+  L.push('');
+  L.push('Throughput in K requests/s (median of the repetitions); latency = submit-to-completion per request, p50 / p99 / p99.9 in µs (medians of the per-repetition percentiles).');
+  if (m.timingOverheadMedian !== null) {
+    L.push(
+      `This store's throughput comes from untimed runs and its latencies from separate timed runs: recording one process.hrtime.bigint() per request cost a median ${m.timingOverheadMedian}% of throughput.`,
+    );
+  }
+  L.push('');
+
+  // Targets.
+  L.push('## Targets');
+  L.push('');
+  const groups = new Map<string, { met: number; within: number; missed: string[] }>();
+  for (const t of r.targets) {
+    const g = groups.get(t.name) ?? { met: 0, within: 0, missed: [] };
+    if (t.status === 'met') g.met++;
+    else {
+      if (t.status === 'missed (within noise)') g.within++;
+      g.missed.push(`${t.point} (${t.ratio}x${t.status === 'missed (within noise)' ? ', within noise' : ''})`);
+    }
+    groups.set(t.name, g);
+  }
+  L.push('| target | met | missed | where missed (ratio) |');
+  L.push('| --- | ---: | ---: | --- |');
+  for (const [name, g] of groups) L.push(`| ${name} | ${g.met} | ${g.missed.length} | ${g.missed.join('; ') || '–'} |`);
+  L.push('');
+
+  // Comparison.
+  const cmp = r.points.filter((p) => p.compare && (p.systems.redis || p.systems.lmdb));
+  if (cmp.length) {
+    const rd = m.redis as { version: string; mode: string } | null;
+    const lm = m.lmdb as { version: string; options: string } | null;
+    L.push('## This store vs Redis and LMDB');
+    L.push('');
+    L.push(
+      `Same workload, same client threads, same requests in flight. This store: fine locking, 2 server threads. ` +
+        (rd ? `Redis ${rd.version}: ioredis, unix socket, persistence off, ${rd.mode === 'batch' ? 'pipeline() of W commands per exec' : 'sliding window of W commands'}; ` : '') +
+        (lm ? `LMDB: lmdb ${lm.version} (${lm.options}), putSync at window 1, async put with up to W in flight otherwise.` : ''),
+    );
+    L.push('');
+    L.push('| workload | client threads | window | this store K/s | Redis K/s | LMDB K/s | vs Redis | vs LMDB | latency this store | latency Redis | latency LMDB |');
+    L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |');
+    for (const p of cmp)
+      L.push(
+        `| ${wlLabel.get(p.workload)} | ${p.clientThreads} | ${p.window} | ${k(p.systems.shmkv?.median.throughputKps)} | ${k(p.systems.redis?.median.throughputKps)} | ${k(
+          p.systems.lmdb?.median.throughputKps,
+        )} | ${ratio(p.ratios.vsRedis)} | ${ratio(p.ratios.vsLmdb)} | ${lat(p.systems.shmkv)} | ${lat(p.systems.redis)} | ${lat(p.systems.lmdb)} |`,
+      );
+    L.push('');
+  }
+
+  // Locking matrix.
+  const fine = r.points.filter((p) => p.locking === 'fine' && p.sections.includes('locking'));
+  const byId = new Map(r.points.map((p) => [p.id, p]));
+  if (fine.length) {
+    L.push('## Coarse vs fine locking');
+    L.push('');
+    L.push('| workload | client threads | window | server threads | coarse K/s | fine K/s | fine/coarse | latency coarse | latency fine |');
+    L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |');
+    for (const p of fine) {
+      const c = byId.get(p.id.replace(/\/fine$/, '/coarse'));
+      const f = p.systems.shmkv;
+      const cs = c?.systems.shmkv;
+      L.push(
+        `| ${wlLabel.get(p.workload)} | ${p.clientThreads} | ${p.window} | ${p.serverThreads} | ${k(cs?.median.throughputKps)} | ${k(f?.median.throughputKps)} | ${
+          f && cs ? ratio(f.median.throughputKps / cs.median.throughputKps) : '–'
+        } | ${lat(cs)} | ${lat(f)} |`,
+      );
+    }
+    L.push('');
+  }
+
+  // Scaling grid.
+  const sc = r.points.filter((p) => p.sections.includes('scaling'));
+  if (sc.length) {
+    const cs = [...new Set(sc.map((p) => p.clientThreads))].sort((a, b) => a - b);
+    const ws = [...new Set(sc.map((p) => p.window))].sort((a, b) => a - b);
+    L.push('## Scaling (50/50 uniform, fine locking, 2 server threads): K/s, p99 µs in brackets');
+    L.push('');
+    L.push(`| client threads \\ window | ${ws.join(' | ')} |`);
+    L.push(`| ---: | ${ws.map(() => '---:').join(' | ')} |`);
+    for (const c of cs) {
+      const row = ws.map((w) => {
+        const p = sc.find((x) => x.clientThreads === c && x.window === w);
+        const s = p?.systems.shmkv;
+        return s ? `${k(s.median.throughputKps)} (${us(s.median.p99Us)})` : '–';
+      });
+      L.push(`| ${c} | ${row.join(' | ')} |`);
+    }
+    L.push('');
+    L.push('![throughput](throughput.svg)');
+    L.push('');
+  }
+  if (r.notes.length) {
+    L.push('## Notes');
+    L.push('');
+    for (const n of r.notes) L.push(`- ${n}`);
+    L.push('');
+  }
+  fs.writeFileSync(file, L.join('\n'));
+}
+
+// ---- SVG ---------------------------------------------------------------------
+
+const COLORS = ['#1f77b4', '#2ca02c', '#9467bd', '#8c564b', '#17becf'];
+const ALT_COLORS: Record<string, string> = { redis: '#d62728', lmdb: '#ff7f0e' };
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+export function writeSvg(file: string, r: Results): void {
+  const sc = r.points.filter((p) => p.sections.includes('scaling') && p.systems.shmkv);
+  // Alternatives at the comparison points of the scaling workload.
+  const alt = r.points.filter((p) => p.compare && p.workload === 'mixed-uniform');
+  type Series = { name: string; color: string; dash: string; pts: Array<[number, number]> };
+  const series: Series[] = [];
+  const cs = [...new Set(sc.map((p) => p.clientThreads))].sort((a, b) => a - b);
+  cs.forEach((c, i) => {
+    const pts = sc
+      .filter((p) => p.clientThreads === c)
+      .map((p): [number, number] => [p.window, p.systems.shmkv!.median.throughputKps])
+      .sort((a, b) => a[0] - b[0]);
+    series.push({ name: `this store, ${c} client thread${c > 1 ? 's' : ''}`, color: COLORS[i % COLORS.length], dash: '', pts });
+  });
+  for (const sys of ['redis', 'lmdb'] as const) {
+    for (const c of [...new Set(alt.map((p) => p.clientThreads))].sort((a, b) => a - b)) {
+      const pts = alt
+        .filter((p) => p.clientThreads === c && p.systems[sys])
+        .map((p): [number, number] => [p.window, p.systems[sys]!.median.throughputKps])
+        .sort((a, b) => a[0] - b[0]);
+      if (pts.length) series.push({ name: `${sys === 'redis' ? 'Redis' : 'LMDB'}, ${c} client thread${c > 1 ? 's' : ''}`, color: ALT_COLORS[sys], dash: c === 1 ? '6 4' : '2 3', pts });
+    }
+  }
+  const W = 760;
+  const H = 460;
+  const ml = 70;
+  const mr = 250;
+  const mt = 40;
+  const mb = 50;
+  const all = series.flatMap((s) => s.pts);
+  const xs = all.map((p) => p[0]);
+  const ys = all.map((p) => p[1]).filter((y) => y > 0);
+  const x0 = Math.log2(Math.min(1, ...xs));
+  const x1 = Math.max(Math.log2(Math.max(2, ...xs)), x0 + 1);
+  // Axis ends on the 1-2-5 ticks around the data.
+  const ticks = (e0: number, e1: number): number[] => {
+    const t: number[] = [];
+    for (let e = e0; e <= e1; e++) for (const m of [1, 2, 5]) t.push(m * 10 ** e);
+    return t;
+  };
+  const lo = Math.min(...ys, 1000);
+  const hi = Math.max(...ys, 10);
+  const cand = ticks(Math.floor(Math.log10(lo)) - 1, Math.ceil(Math.log10(hi)) + 1);
+  const y0 = Math.log10(cand.filter((t) => t <= lo).pop()!);
+  const y1 = Math.log10(cand.find((t) => t >= hi)!);
+  const px = (x: number): number => ml + ((Math.log2(x) - x0) / (x1 - x0)) * (W - ml - mr);
+  const py = (y: number): number => mt + (1 - (Math.log10(y) - y0) / (y1 - y0)) * (H - mt - mb);
+  const S: string[] = [];
+  S.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  S.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  S.push(`<text x="${ml}" y="22" font-size="15" font-weight="bold">Throughput vs window and client threads (50/50, uniform keys, median of ${esc(String(r.meta.reps))})</text>`);
+  // Grid and axes.
+  for (const y of cand) {
+    const ly = Math.log10(y);
+    if (ly < y0 - 1e-9 || ly > y1 + 1e-9) continue;
+    const yy = py(y);
+    S.push(`<line x1="${ml}" y1="${yy.toFixed(1)}" x2="${W - mr}" y2="${yy.toFixed(1)}" stroke="${Math.abs(ly - Math.round(ly)) < 1e-9 ? '#ccc' : '#eee'}"/>`);
+    S.push(`<text x="${ml - 6}" y="${(yy + 4).toFixed(1)}" text-anchor="end" fill="#444">${y >= 1000 ? `${y / 1000}M` : `${y}K`}</text>`);
+  }
+  for (let e = Math.ceil(x0); e <= Math.floor(x1); e++) {
+    const xx = px(2 ** e);
+    S.push(`<line x1="${xx.toFixed(1)}" y1="${mt}" x2="${xx.toFixed(1)}" y2="${H - mb}" stroke="#eee"/>`);
+    S.push(`<text x="${xx.toFixed(1)}" y="${H - mb + 16}" text-anchor="middle" fill="#444">${2 ** e}</text>`);
+  }
+  S.push(`<rect x="${ml}" y="${mt}" width="${W - ml - mr}" height="${H - mt - mb}" fill="none" stroke="#888"/>`);
+  S.push(`<text x="${(ml + W - mr) / 2}" y="${H - 12}" text-anchor="middle">window (requests in flight per client thread, log scale)</text>`);
+  S.push(`<text transform="translate(18 ${(mt + H - mb) / 2}) rotate(-90)" text-anchor="middle">requests/s (log scale)</text>`);
+  // Series.
+  series.forEach((s, i) => {
+    const d = s.pts.map((p, j) => `${j ? 'L' : 'M'}${px(p[0]).toFixed(1)} ${py(p[1]).toFixed(1)}`).join(' ');
+    S.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
+    for (const p of s.pts) S.push(`<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="3" fill="${s.color}"><title>${esc(s.name)}, window ${p[0]}: ${p[1].toFixed(0)} K/s</title></circle>`);
+    const ly = mt + 10 + i * 20;
+    S.push(`<line x1="${W - mr + 12}" y1="${ly}" x2="${W - mr + 40}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
+    S.push(`<text x="${W - mr + 46}" y="${ly + 4}">${esc(s.name)}</text>`);
+  });
+  S.push('</svg>');
+  fs.writeFileSync(file, S.join('\n') + '\n');
+}
+
