@@ -41,8 +41,9 @@ export function parse<S extends Spec>(spec: S, argv: string[]): Parsed<S> {
   try {
     values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (e) {
-    // parseArgs messages carry a second sentence about '--': keep the first.
-    const msg = (e as Error).message.split('. ')[0].replace(/\.$/, '');
+    // parseArgs messages carry further sentences (advice about '--' or
+    // '--flag=-X'), sometimes on further lines: keep the first sentence.
+    const msg = (e as Error).message.split('\n')[0].split('. ')[0].replace(/\.$/, '');
     throw new UsageError(msg);
   }
   const out: Record<string, unknown> = {};

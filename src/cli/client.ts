@@ -8,8 +8,8 @@ import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { parse, runCli, usage, Spec, UsageError } from './args';
-import { InputError, parseValues, parseWorkload, readInput, splitParts, Workload } from '../workload/workload';
-import type { ReplayReport, ReplayTask } from './replay-worker';
+import { InputError, parseValues, parseWorkload, readInput, splitParts, ValueFile, Workload } from '../workload/workload';
+import type { ReplayMessage, ReplayReport, ReplayTask } from './replay-worker';
 import { Connection, ServerGoneError } from '../client/connection';
 import { BoardFullError } from '../store/board';
 import { RegionError, resolveRegionPath } from '../layout/region';
@@ -114,10 +114,24 @@ function runWorker(task: ReplayTask): Promise<ReplayReport> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(path.join(__dirname, 'replay-worker.js'), { workerData: task });
     let report: ReplayReport | null = null;
-    worker.once('message', (m: ReplayReport) => (report = m));
+    worker.once('message', (m: ReplayMessage) => {
+      if ('report' in m) report = m.report;
+      else reject(rebuildError(m.error));
+    });
     worker.once('error', (e) => reject(e));
     worker.once('exit', (code) => (report ? resolve(report) : reject(new Error(`client thread exited with code ${code}`))));
   });
+}
+
+/** Re-create a client thread's error with its class, for the one-line report. */
+function rebuildError(e: { name: string; message: string; stack?: string }): Error {
+  const classes: Record<string, new (m: string) => Error> = { ServerGoneError, RegionError, RangeError };
+  const Cls = classes[e.name];
+  if (Cls) return new Cls(e.message);
+  const err = new Error(e.message);
+  err.name = e.name;
+  if (e.stack) err.stack = e.stack;
+  return err;
 }
 
 interface Forked {
@@ -172,9 +186,9 @@ function getCount(w: Workload): number {
   return n;
 }
 
-function checkExpectedCount(w: Workload, expected: Uint32Array, file: string): void {
+function checkExpectedCount(w: Workload, expected: ValueFile, file: string): void {
   const gets = getCount(w);
-  if (gets !== expected.length) throw new InputError(`${file}: holds ${expected.length} values but the workload has ${gets} gets`);
+  if (gets !== expected.values.length) throw new InputError(`${file}: holds ${expected.values.length} values but the workload has ${gets} gets`);
 }
 
 function writeResults(file: string, w: Workload, results: Uint32Array): void {
@@ -187,13 +201,13 @@ function writeResults(file: string, w: Workload, results: Uint32Array): void {
   }
 }
 
-function compare(w: Workload, results: Uint32Array, expected: Uint32Array, input: string, expFile: string): number {
+function compare(w: Workload, results: Uint32Array, expected: ValueFile, input: string, expFile: string): number {
   let g = 0;
   for (let i = 0; i < w.count; i++) {
     if (w.ops[i] !== Op.Get) continue;
-    if (results[i] !== expected[g]) {
+    if (results[i] !== expected.values[g]) {
       process.stderr.write(
-        `client: mismatch at ${input}:${w.lines[i]} (get ${w.keys[i]}): got ${results[i]}, ${expFile} line ${g + 1} expects ${expected[g]}\n`,
+        `client: mismatch at ${input}:${w.lines[i]} (get ${w.keys[i]}): got ${results[i]}, ${expFile} line ${expected.lines[g]} expects ${expected.values[g]}\n`,
       );
       return 1;
     }

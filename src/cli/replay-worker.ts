@@ -22,6 +22,8 @@ export interface ReplayTask {
   abort: Int32Array;
 }
 
+export type ReplayMessage = { report: ReplayReport } | { error: { name: string; message: string; stack?: string } };
+
 export interface ReplayReport {
   /** process.hrtime.bigint() of the first submission / last completion, as ns numbers. */
   firstSubmitNs: number;
@@ -59,4 +61,10 @@ function replay(t: ReplayTask): ReplayReport {
   return { firstSubmitNs: Number(firstSubmit), lastCompleteNs: Number(lastComplete), completed: done - t.start, full };
 }
 
-parentPort!.postMessage(replay(workerData as ReplayTask));
+try {
+  parentPort!.postMessage({ report: replay(workerData as ReplayTask) });
+} catch (e) {
+  // Errors lose their class crossing threads: send name and message.
+  const err = e as Error;
+  parentPort!.postMessage({ error: { name: err.name, message: err.message, stack: err.stack } });
+}

@@ -26,13 +26,42 @@ export class Lane {
     return this.submitted - this.completed;
   }
 
-  /** Send a request; the lane must have a free window (inFlight < width). */
+  get submittedCount(): number {
+    return this.submitted;
+  }
+
+  get completedCount(): number {
+    return this.completed;
+  }
+
+  /** Send a request, blocking while the ring is full; needs inFlight < width. */
   submit(op: Op, key: number, value: number): void {
-    if (this.submitted - this.completed >= this.width) throw new Error('lane window is full: await a response first');
-    const win = this.first + (this.submitted % this.width);
+    const win = this.nextWindow();
     this.conn.board.prepare(win, op, key, value);
     this.conn.ring.put(win, this.conn.policy, this.conn.check);
     this.submitted++;
+  }
+
+  /**
+   * Send a request unless the ring is full (then false: call again later
+   * with the same request; the window stays prepared, nothing was sent).
+   */
+  trySubmit(op: Op, key: number, value: number): boolean {
+    const win = this.nextWindow();
+    this.conn.board.prepare(win, op, key, value);
+    if (!this.conn.ring.tryPut(win)) return false;
+    this.submitted++;
+    return true;
+  }
+
+  private nextWindow(): number {
+    if (this.submitted - this.completed >= this.width) throw new Error('lane window is full: await a response first');
+    return this.first + (this.submitted % this.width);
+  }
+
+  /** The window of the n-th request sent through this lane. */
+  windowOf(n: number): number {
+    return this.first + (n % this.width);
   }
 
   /** Block until the oldest in-flight request completes; sets status/result. */

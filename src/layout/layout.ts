@@ -35,11 +35,11 @@
  *            +-----------------------------------------------------------+
  *            | board: WINDOW_COUNT windows of WINDOW_BYTES each          |
  *            |   0  state   IDLE / SUBMITTED / SLEEPING / DONE           |
- *            |   4  op      GET / PUT                                    |
+ *            |   4  op      GET / PUT / ADD                              |
  *            |   8  key     u32 key                                      |
  *            |   12 value   u32 value of a put                           |
  *            |   16 status  response status                              |
- *            |   20 result  u32 value returned by a get                  |
+ *            |   20 result  u32 value returned by a get or add           |
  *            |   24 keyLen, 28 valueLen: payload lengths (0 for u32)     |
  *            |   32..WINDOW_BYTES: payload (variable-length keys/values) |
  *            +-----------------------------------------------------------+
@@ -135,12 +135,14 @@ export const enum WindowState {
   Done = 3,
 }
 
-export const enum Op {
+export enum Op {
   Get = 1,
   Put = 2,
+  /** value += delta (mod 2^32), absent counts as 0; result = the new value. */
+  Add = 3,
 }
 
-export const enum Status {
+export enum Status {
   Ok = 0,
   /** get: the key is absent (result is 0). */
   NotFound = 1,

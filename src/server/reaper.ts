@@ -11,13 +11,16 @@
  *   1. collect: under the board lock, windows whose owner pid is dead move to
  *      owner QUARANTINED (no reservation can take them). Record t0, the ring
  *      tail at that moment: the dead process can publish nothing more, so
- *      every request naming these windows sits at a position <= t0 (the tail
- *      may lag one published slot behind, hence the +1 below).
- *   2. free, once (a) head > t0 + 1, i.e. all those positions were taken,
- *      and then (b) every worker's busy word was even at some check after
- *      (a), or has changed since an odd reading: that worker finished what it
- *      held. A worker that takes anything after that takes a position past
- *      t0 + 1, which cannot name a quarantined window.
+ *      every request naming these windows sits at a position < t0, or at t0
+ *      itself when the dead producer filled slot t0 and died before moving
+ *      the tail (a producer only fills the slot the tail points at).
+ *   2. free, once (a) every position < t0 was taken (head >= t0) and
+ *      position t0 was taken too or holds no window of the batch, and then
+ *      (b) every worker's busy word was even at some check after (a), or has
+ *      changed since an odd reading: that worker finished what it held. A
+ *      worker that takes anything after that takes a position that cannot
+ *      name a quarantined window.
+ *   Both conditions hold on an idle server too: nothing waits for traffic.
  */
 import { Board } from '../store/board';
 import { Ring } from '../store/ring';
@@ -59,7 +62,9 @@ export class Reaper {
 
   private tryFree(b: Batch): boolean {
     if (b.pending === null) {
-      if (((this.ring.head() - (b.t0 + 1)) | 0) <= 0) return false;
+      const behind = (b.t0 - this.ring.head()) | 0;
+      if (behind > 0) return false;
+      if (behind === 0 && b.windows.includes(this.ring.windowAt(b.t0))) return false;
       b.pending = new Map();
       for (let i = 0; i < this.workers; i++) {
         const v = Atomics.load(this.words, (HDR_BUSY >> 2) + i);

@@ -59,6 +59,9 @@ function run(data: ServerWorkerData): void {
       else board.complete(win, Status.Ok, v);
     } else if (op === Op.Put) {
       board.complete(win, table.put(board.key(win), board.value(win)), 0);
+    } else if (op === Op.Add) {
+      const status = table.add(board.key(win), board.value(win));
+      board.complete(win, status, status === Status.Ok ? table.lastValue : 0);
     } else {
       board.complete(win, Status.BadOp, 0);
     }

@@ -171,12 +171,28 @@ export class HashTable {
 
   /** Insert or update; Status.Ok, or Status.Full at the memory cap. */
   put(key: number, value: number): Status {
+    return this.update(key, value, false);
+  }
+
+  /**
+   * Add `delta` to the value under `key` (absent counts as 0), wrapping
+   * modulo 2^32, atomically with respect to every other operation on the
+   * key. Status.Ok with the new value in `lastValue`, or Status.Full.
+   */
+  add(key: number, delta: number): Status {
+    return this.update(key, delta, true);
+  }
+
+  /** New value written by the last successful add() on this thread's view. */
+  lastValue = 0;
+
+  private update(key: number, value: number, add: boolean): Status {
     const h = mixKey(key, this.seed);
     const seg = this.segmentOf(h);
     const lock = this.lockFor(seg);
     lock.lock();
     try {
-      return this.insert(seg, h, key, value);
+      return this.insert(seg, h, key, value, add);
     } finally {
       lock.unlock();
     }
@@ -216,7 +232,7 @@ export class HashTable {
     }
   }
 
-  private insert(seg: number, h: number, key: number, value: number): Status {
+  private insert(seg: number, h: number, key: number, value: number, add: boolean): Status {
     const u32 = this.u32;
     const d = this.dir(seg);
     let cap = u32[d + (SEG_CAPACITY >> 2)];
@@ -225,7 +241,9 @@ export class HashTable {
     let i = h & mask;
     for (; this.u8[table + cap * ENTRY_BYTES + i] !== 0; i = (i + 1) & mask) {
       if (u32[(table >> 2) + 2 * i] === key) {
-        u32[(table >> 2) + 2 * i + 1] = value;
+        const v = add ? (u32[(table >> 2) + 2 * i + 1] + value) >>> 0 : value;
+        u32[(table >> 2) + 2 * i + 1] = v;
+        this.lastValue = v;
         return Status.Ok;
       }
     }
@@ -242,6 +260,7 @@ export class HashTable {
     }
     u32[(table >> 2) + 2 * i] = key;
     u32[(table >> 2) + 2 * i + 1] = value;
+    this.lastValue = value;
     this.u8[table + cap * ENTRY_BYTES + i] = 1;
     u32[d + (SEG_COUNT >> 2)] = count + 1;
     Atomics.add(this.u32, ARENA_ENTRIES >> 2, 1);

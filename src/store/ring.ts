@@ -157,6 +157,16 @@ export class Ring {
     return got;
   }
 
+  /**
+   * The window published at position `pos` if it is still there (FULL for
+   * pos's lap), else RING_EMPTY. For the window reaper.
+   */
+  windowAt(pos: number): number {
+    const word = Atomics.load(this.w, this.slot0 + (pos & this.mask));
+    if ((word & ~SLOT_WINDOW_MASK) !== (this.empty(this.lap(pos)) | SLOT_FULL)) return RING_EMPTY;
+    return word & SLOT_WINDOW_MASK;
+  }
+
   /** Current head position (consumers' progress), for the window reaper. */
   head(): number {
     return Atomics.load(this.w, this.headI);

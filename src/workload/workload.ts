@@ -113,18 +113,26 @@ export function parseWorkload(buf: Buffer, file: string): Workload {
   return { count: n, ops, keys, values, lines };
 }
 
+/** Values of an expected-results file, with the 1-based line of each. */
+export interface ValueFile {
+  values: Uint32Array;
+  lines: Uint32Array;
+}
+
 /** Parse an expected-results file: one u32 per non-blank line. */
-export function parseValues(buf: Buffer, file: string): Uint32Array {
+export function parseValues(buf: Buffer, file: string): ValueFile {
   const text = buf.toString('utf8');
-  const out: number[] = [];
+  const values: number[] = [];
+  const lines: number[] = [];
   const rows = text.split('\n');
   for (let i = 0; i < rows.length; i++) {
     const s = rows[i].trim();
     if (s === '') continue;
     if (!/^\d+$/.test(s) || Number(s) > MAX_U32) throw new InputError(`${file}:${i + 1}: expected a number in 0..4294967295: "${s.slice(0, 60)}"`);
-    out.push(Number(s));
+    values.push(Number(s));
+    lines.push(i + 1);
   }
-  return Uint32Array.from(out);
+  return { values: Uint32Array.from(values), lines: Uint32Array.from(lines) };
 }
 
 /**

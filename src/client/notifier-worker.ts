@@ -1,0 +1,35 @@
+/**
+ * Worker-thread entry of the completion notifier (protocol in notifier.ts).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Connection } from './connection';
+import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, NotifierData } from './notifier';
+
+/** How long the notifier sleeps on an empty lane before re-checking STOP. */
+const IDLE_SLEEP_MS = 1000;
+
+function run(d: NotifierData): void {
+  const conn = Connection.fromShared(d.conn);
+  const { ctrl, first, width } = d;
+  let n = 0;
+  for (;;) {
+    while (Atomics.load(ctrl, CTRL_SUBMITTED) === n) {
+      if (Atomics.load(ctrl, CTRL_STOP) !== 0) return;
+      Atomics.wait(ctrl, CTRL_SUBMITTED, n, IDLE_SLEEP_MS);
+    }
+    if (Atomics.load(ctrl, CTRL_STOP) !== 0) return;
+    conn.board.awaitDone(first + (n % width), conn.policy, conn.check);
+    n++;
+    Atomics.store(ctrl, CTRL_NOTIFIED, n);
+    Atomics.notify(ctrl, CTRL_NOTIFIED);
+  }
+}
+
+try {
+  run(workerData as NotifierData);
+} catch (e) {
+  const d = workerData as NotifierData;
+  parentPort!.postMessage({ error: (e as Error).message, name: (e as Error).name });
+  Atomics.store(d.ctrl, CTRL_ERROR, 1);
+  Atomics.notify(d.ctrl, CTRL_NOTIFIED);
+}

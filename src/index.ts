@@ -1,0 +1,12 @@
+/**
+ * shmkv: a key-value store shared by the processes of one machine through
+ * shared memory. This is the package's public surface.
+ */
+export { connect, Client, ClientOptions, TableFullError, DEFAULT_CLIENT_WINDOW } from './client/client';
+export { Connection, ConnectOptions, ServerGoneError } from './client/connection';
+export { Lane } from './client/lane';
+export { Server, ServerOptions, ServerError } from './server/server';
+export { RegionError, DEFAULT_REGION_PATH } from './layout/region';
+export { BoardFullError } from './store/board';
+export { Op, Status, REGION_VERSION } from './layout/layout';
+export { WaitPolicy, DEFAULT_WAIT_POLICY } from './sync/waiter';
