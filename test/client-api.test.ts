@@ -1,0 +1,198 @@
+/**
+ * The public client API (src/client/client.ts) against real servers: the
+ * sync, promise, batch and counter forms, argument checking, lifecycle, the
+ * event loop staying free while requests wait, and several processes using
+ * the API at once against one server.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { connect, Connection, ServerGoneError, TableFullError } from '../src/index';
+import { Scope, sleep } from './support/procs';
+
+const API_CLIENT = path.join(__dirname, 'fixtures', 'api', 'api-client.js');
+
+test('sync, promise, batch and counter forms agree with a model', { timeout: 60_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-api-');
+  const region = s.p('region');
+  await s.startServer(['-n', '2', '-s', '1', '-p', region]);
+  const kv = connect({ path: region, window: 4 });
+  t.after(() => kv.close());
+
+  assert.equal(kv.getSync(0), undefined);
+  assert.equal(await kv.get(4294967295), undefined);
+  kv.putSync(0, 4294967295);
+  await kv.put(4294967295, 0);
+  assert.equal(kv.getSync(0), 4294967295);
+  assert.equal(await kv.get(4294967295), 0);
+
+  const model = new Map<number, number>();
+  const entries: Array<[number, number]> = [];
+  for (let i = 0; i < 5000; i++) {
+    const k = (i * 2654435761) >>> 0;
+    const v = (i * 40503) >>> 0;
+    entries.push([k, v]);
+    model.set(k, v);
+  }
+  await kv.putMany(entries);
+  const keys = [...model.keys(), 12345]; // 12345 is absent
+  const got = await kv.getMany(keys);
+  assert.deepEqual(got, [...model.values(), undefined]);
+
+  // Counters: wrap modulo 2^32, absent counts as 0.
+  assert.equal(kv.incrSync(99), 1);
+  assert.equal(await kv.incr(99, 41), 42);
+  kv.putSync(100, 4294967295);
+  assert.equal(kv.incrSync(100, 2), 1);
+  // Many concurrent increments through the window land exactly.
+  await Promise.all(Array.from({ length: 1000 }, () => kv.incr(101)));
+  assert.equal(kv.getSync(101), 1000);
+});
+
+test('bad arguments throw RangeError; a closed client throws; close releases windows', { timeout: 60_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-api-');
+  const region = s.p('region');
+  await s.startServer(['-n', '1', '-s', '16', '-p', region, '-c', '64']);
+  const probe = Connection.open({ path: region });
+  const kv = connect({ path: region, window: 31 });
+  assert.equal(probe.board.ownedCount(), 32, 'window + 1 sync window reserved');
+
+  for (const bad of [-1, 4294967296, 1.5, NaN, Infinity, '1' as unknown as number]) {
+    assert.throws(() => kv.getSync(bad), RangeError);
+    assert.throws(() => kv.putSync(1, bad), RangeError);
+    assert.throws(() => kv.get(bad), RangeError);
+    assert.throws(() => kv.put(bad, 1), RangeError);
+    assert.throws(() => kv.incrSync(1, bad), RangeError);
+  }
+  assert.throws(() => connect({ path: region, window: 0 }), RangeError);
+
+  const inFlight = kv.getMany([1, 2, 3]);
+  await kv.close();
+  assert.deepEqual(await inFlight, [undefined, undefined, undefined], 'close waits for outstanding requests');
+  assert.equal(probe.board.ownedCount(), 0, 'close released every window');
+  assert.throws(() => kv.getSync(1), /closed/);
+  assert.throws(() => kv.put(1, 1), /closed/);
+
+  // Two clients that each need more than half the board fit one after another.
+  for (let i = 0; i < 3; i++) {
+    const c = connect({ path: region, window: 40 });
+    await c.put(i, i);
+    await c.close();
+  }
+  assert.equal(probe.board.ownedCount(), 0);
+});
+
+test('the event loop runs while requests wait, and they complete when the server resumes', { timeout: 60_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-api-');
+  const region = s.p('region');
+  const srv = await s.startServer(['-n', '1', '-s', '16', '-p', region]);
+  const kv = connect({ path: region, window: 8 });
+  t.after(() => kv.close());
+  await kv.put(5, 55);
+  srv.child.kill('SIGSTOP');
+  let answered = false;
+  const pending = kv.getMany([5, 5, 5]).then((v) => {
+    answered = true;
+    return v;
+  });
+  // Timers fire while the server cannot answer: nothing blocks or spins the loop.
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 10);
+  await sleep(300);
+  clearInterval(timer);
+  assert.equal(answered, false, 'a stopped server cannot have answered');
+  assert.ok(ticks >= 5, `the event loop ran ${ticks} timer ticks while requests were pending`);
+  srv.child.kill('SIGCONT');
+  assert.deepEqual(await pending, [55, 55, 55]);
+});
+
+test('a dying server rejects pending promises and fails sync calls with ServerGoneError', { timeout: 60_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-api-');
+  const region = s.p('region');
+  const srv = await s.startServer(['-n', '1', '-s', '16', '-p', region]);
+  const kv = connect({ path: region, window: 8 });
+  srv.child.kill('SIGSTOP');
+  const pending = kv.get(1);
+  await sleep(50);
+  srv.child.kill('SIGKILL');
+  const started = Date.now();
+  await assert.rejects(pending, ServerGoneError);
+  assert.ok(Date.now() - started < 2000, 'noticed within 2 s');
+  assert.throws(() => kv.getSync(1), ServerGoneError);
+  await kv.close();
+
+  const again = connect.bind(null, { path: region });
+  assert.throws(again, /died|stale/);
+});
+
+test('a table at its memory cap rejects puts with TableFullError and keeps serving', { timeout: 60_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-api-');
+  const region = s.p('region');
+  await s.startServer(['-n', '1', '-s', '64', '-m', '1', '-p', region]);
+  const kv = connect({ path: region, window: 16 });
+  t.after(() => kv.close());
+  let refused = 0;
+  let stored = 0;
+  for (let k = 0; k < 400_000 && refused === 0; k += 1000) {
+    const batch = Array.from({ length: 1000 }, (_, i) => [k + i, k + i] as const);
+    const results = await Promise.allSettled(batch.map(([key, v]) => kv.put(key, v)));
+    for (const r of results) {
+      if (r.status === 'fulfilled') stored++;
+      else {
+        assert.ok(r.reason instanceof TableFullError, String(r.reason));
+        refused++;
+      }
+    }
+  }
+  assert.ok(refused > 0, 'a 1 MiB table refused some of 400k keys');
+  // Segments fill unevenly: some fresh key must be refused synchronously too.
+  let syncRefused = 0;
+  for (let k = 1_000_000_000; k < 1_000_010_000 && syncRefused === 0; k++) {
+    try {
+      kv.putSync(k, 1);
+    } catch (e) {
+      assert.ok(e instanceof TableFullError, String(e));
+      syncRefused++;
+    }
+  }
+  assert.equal(syncRefused, 1, 'putSync refuses a new key at the cap');
+  assert.equal(kv.getSync(0), 0);
+  assert.equal(await kv.get(stored - 1), stored - 1);
+  kv.putSync(0, 7); // updating an existing key needs no room
+  assert.equal(kv.getSync(0), 7);
+});
+
+test('several processes use the API at once against one server', { timeout: 120_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-api-');
+  const region = s.p('region');
+  await s.startServer(['-n', '2', '-s', '8', '-p', region]);
+  const procs = 4;
+  const count = 3000;
+  const runs = Array.from({ length: procs }, (_, id) => s.run(process.execPath, [API_CLIENT, region, String(id + 1), String(count)], { timeoutMs: 100_000 }));
+  const results = await Promise.all(runs);
+  for (const r of results) {
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as { bad: number; syncBad: number };
+    assert.equal(summary.bad, 0);
+    assert.equal(summary.syncBad, 0);
+  }
+  const kv = connect({ path: region });
+  assert.equal(kv.getSync(7), procs * count, 'every increment from every process counted once');
+  await kv.close();
+});
+
+test('the cluster example shares counters across processes', { timeout: 120_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-api-');
+  const r = await s.run(process.execPath, [path.join(__dirname, '..', 'examples', 'cluster-counters.js'), '3', '2000'], { timeoutMs: 100_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /total = 6000 \(expected 6000\); per worker = 2000, 2000, 2000/);
+});
+
+test('the put-get example runs against a server', { timeout: 60_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-api-');
+  const region = s.p('region');
+  await s.startServer(['-n', '1', '-s', '16', '-p', region]);
+  const r = await s.run(process.execPath, [path.join(__dirname, '..', 'examples', 'put-get.js')], { env: { SHMKV_PATH: region } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /getSync\(1\) = 100\ngetSync\(2\) = undefined\nget\(2\) = 200\ngetMany = \[ 1, 2, 3, undefined \]\nincr = 1 6\n/);
+});
