@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 
 export interface RedisHandle {
   socket: string;
+  pid: number;
   version: string;
   /** How the binary came to be there (found, or installed by this run). */
   provenance: string;
@@ -95,6 +96,7 @@ export async function startRedis(bin: string, provenance: string): Promise<Redis
   }
   return {
     socket,
+    pid: child.pid ?? 0,
     version,
     provenance,
     async stop(): Promise<void> {

@@ -8,6 +8,9 @@ import type { Results, SystemResult } from './run';
 
 const k = (x: number | undefined | null): string => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const us = (x: number | undefined | null): string => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
+/** Throughput, marked † when other processes kept >= NOISY cores busy (median over the runs). */
+const NOISY = 0.5;
+const tp = (s: SystemResult | undefined): string => (s ? `${k(s.median.throughputKps)}${(s.median.foreignCores ?? 0) >= NOISY ? ' †' : ''}` : '–');
 const lat = (s: SystemResult | undefined): string => (s ? `${us(s.median.p50Us)} / ${us(s.median.p99Us)} / ${us(s.median.p999Us)}` : '–');
 const ratio = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}x`);
 
@@ -15,7 +18,7 @@ export function writeMarkdown(file: string, r: Results): void {
   const m = r.meta as Record<string, unknown>;
   const L: string[] = [];
   const wlLabel = new Map(r.workloads.map((w) => [w.id, w.label]));
-  L.push(`# Benchmark results${m.quick ? ' (quick mode)' : ''}`);
+  L.push(`# Benchmark results${m.quick ? ' (quick mode)' : ''}${m.complete ? '' : ` (PARTIAL: ${m.repsDone} repetition(s) done so far)`}`);
   L.push('');
   L.push(
     `\`${m.command}\` — ${m.started}, ${m.durationSec} s, ${m.requestsPerRun} requests per run, ${m.reps} repetitions (medians; ` +
@@ -23,6 +26,11 @@ export function writeMarkdown(file: string, r: Results): void {
   );
   L.push('');
   L.push('Throughput in K requests/s (median of the repetitions); latency = submit-to-completion per request, p50 / p99 / p99.9 in µs (medians of the per-repetition percentiles).');
+  if (m.foreignCoresMedian !== null) {
+    L.push(
+      `The machine was shared: other processes kept a median ${m.foreignCoresMedian} of ${m.cpus} cores busy during the runs; † marks figures whose runs had a median of ${NOISY} cores or more taken by others.`,
+    );
+  }
   if (m.timingOverheadMedian !== null) {
     L.push(
       `This store's throughput comes from untimed runs and its latencies from separate timed runs: recording one process.hrtime.bigint() per request cost a median ${m.timingOverheadMedian}% of throughput.`,
@@ -65,9 +73,7 @@ export function writeMarkdown(file: string, r: Results): void {
     L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |');
     for (const p of cmp)
       L.push(
-        `| ${wlLabel.get(p.workload)} | ${p.clientThreads} | ${p.window} | ${k(p.systems.shmkv?.median.throughputKps)} | ${k(p.systems.redis?.median.throughputKps)} | ${k(
-          p.systems.lmdb?.median.throughputKps,
-        )} | ${ratio(p.ratios.vsRedis)} | ${ratio(p.ratios.vsLmdb)} | ${lat(p.systems.shmkv)} | ${lat(p.systems.redis)} | ${lat(p.systems.lmdb)} |`,
+        `| ${wlLabel.get(p.workload)} | ${p.clientThreads} | ${p.window} | ${tp(p.systems.shmkv)} | ${tp(p.systems.redis)} | ${tp(p.systems.lmdb)} | ${ratio(p.ratios.vsRedis)} | ${ratio(p.ratios.vsLmdb)} | ${lat(p.systems.shmkv)} | ${lat(p.systems.redis)} | ${lat(p.systems.lmdb)} |`,
       );
     L.push('');
   }
@@ -85,7 +91,7 @@ export function writeMarkdown(file: string, r: Results): void {
       const f = p.systems.shmkv;
       const cs = c?.systems.shmkv;
       L.push(
-        `| ${wlLabel.get(p.workload)} | ${p.clientThreads} | ${p.window} | ${p.serverThreads} | ${k(cs?.median.throughputKps)} | ${k(f?.median.throughputKps)} | ${
+        `| ${wlLabel.get(p.workload)} | ${p.clientThreads} | ${p.window} | ${p.serverThreads} | ${tp(cs)} | ${tp(f)} | ${
           f && cs ? ratio(f.median.throughputKps / cs.median.throughputKps) : '–'
         } | ${lat(cs)} | ${lat(f)} |`,
       );
@@ -106,7 +112,7 @@ export function writeMarkdown(file: string, r: Results): void {
       const row = ws.map((w) => {
         const p = sc.find((x) => x.clientThreads === c && x.window === w);
         const s = p?.systems.shmkv;
-        return s ? `${k(s.median.throughputKps)} (${us(s.median.p99Us)})` : '–';
+        return s ? `${tp(s)} (${us(s.median.p99Us)})` : '–';
       });
       L.push(`| ${c} | ${row.join(' | ')} |`);
     }

@@ -22,6 +22,7 @@ import { spawn, ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Connection } from '../src/client/connection';
+import { DEFAULT_WAIT_POLICY, WaitPolicy } from '../src/sync/waiter';
 import { generate } from '../src/workload/generate';
 import { parseWorkload, splitParts, Workload } from '../src/workload/workload';
 import type { SliceReport, SliceTask } from './common';
@@ -30,6 +31,7 @@ import type { RedisTask } from './redis-worker';
 import type { LmdbTask } from './lmdb-worker';
 import { ensureRedisBinary, RedisHandle, startRedis } from './redis-server';
 import { LatencySummary, median, round, summarize } from './stats';
+import { foreignCores, snapshot } from './cpuload';
 import { writeMarkdown, writeSvg } from './report';
 
 // ---- Options ---------------------------------------------------------------
@@ -57,8 +59,12 @@ const USAGE = `usage: node dist/bench/run.js [options]    (make bench)
                        and system instead of an untimed + a timed run)
   --no-install         do not apt-get install redis-server when missing
                        (skip Redis instead)
-  --server-node-args S extra node flags for the servers, e.g. "--cpu-prof
+  --server-node-args=S extra node flags for the servers, e.g. "--cpu-prof
                        --cpu-prof-dir=/tmp/prof" (also BENCH_SERVER_NODE_ARGS)
+  --policy S,Y,MS      experiment: run the servers through bench/server-child.js
+                       with wait policy {spins S, yields Y, sleepMs MS} and use
+                       it in the clients too (default: ./server and the
+                       library's DEFAULT_WAIT_POLICY)
   --out DIR            results directory (default bench/results)
   -h, --help           this help
 `;
@@ -75,6 +81,8 @@ interface Options {
   timingSplit: boolean;
   install: boolean;
   serverNodeArgs: string[];
+  /** Wait policy for servers and clients (experiments); null: ./server's and the library's defaults. */
+  policy: WaitPolicy | null;
   out: string;
 }
 
@@ -108,6 +116,12 @@ function choiceList<T extends string>(s: string, allowed: readonly T[], what: st
   return xs;
 }
 
+function parsePolicy(s: string): WaitPolicy {
+  const xs = s.split(',').map((x) => Number(x.trim()));
+  if (xs.length !== 3 || xs.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--policy: expected SPINS,YIELDS,SLEEP_MS (non-negative integers), got "${s}"`);
+  return { spins: xs[0], yields: xs[1], sleepMs: Math.max(xs[2], 1) };
+}
+
 function parseOptions(argv: string[]): Options | null {
   const { values: v } = parseArgs({
     args: argv,
@@ -130,6 +144,7 @@ function parseOptions(argv: string[]): Options | null {
       'no-timing-split': { type: 'boolean' },
       'no-install': { type: 'boolean' },
       'server-node-args': { type: 'string' },
+      policy: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -169,6 +184,7 @@ function parseOptions(argv: string[]): Options | null {
     timingSplit: v['no-timing-split'] !== true,
     install: v['no-install'] !== true,
     serverNodeArgs: nodeArgs,
+    policy: v.policy ? parsePolicy(v.policy) : null,
     out: path.resolve(v.out ?? path.join(REPO, 'bench', 'results', quick ? 'quick' : '')),
   };
 }
@@ -266,11 +282,17 @@ interface ShmkvServer {
 
 const SERVER_JS = path.join(REPO, 'dist', 'src', 'cli', 'server.js');
 
-async function startShmkv(threads: number, coarse: boolean, nodeArgs: string[]): Promise<ShmkvServer> {
+async function startShmkv(threads: number, coarse: boolean, nodeArgs: string[], policy: WaitPolicy | null): Promise<ShmkvServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmkv-bench-'));
   const regionPath = path.join(dir, 'region');
-  const args = [...nodeArgs, SERVER_JS, '-n', String(threads), '-s', '1024', '-p', regionPath, '-q'];
-  if (coarse) args.push('--coarse');
+  let args: string[];
+  if (policy) {
+    const locking = coarse ? 'coarse' : 'fine';
+    args = [...nodeArgs, path.join(__dirname, 'server-child.js'), regionPath, String(threads), locking, String(policy.spins), String(policy.yields), String(policy.sleepMs)];
+  } else {
+    args = [...nodeArgs, SERVER_JS, '-n', String(threads), '-s', '1024', '-p', regionPath, '-q'];
+    if (coarse) args.push('--coarse');
+  }
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   let exited = false;
   child.once('exit', () => (exited = true));
@@ -279,7 +301,7 @@ async function startShmkv(threads: number, coarse: boolean, nodeArgs: string[]):
     await sleep(20);
     if (exited) throw new Error(`server (${threads} threads${coarse ? ', coarse' : ''}) exited at start`);
     try {
-      const conn = Connection.open({ path: regionPath });
+      const conn = Connection.open({ path: regionPath, ...(policy ? { policy } : {}) });
       return { key: serverKey(threads, coarse), threads, coarse, dir, regionPath, child, conn };
     } catch (e) {
       if (Date.now() > deadline) throw e;
@@ -427,8 +449,23 @@ async function prefillLmdb(dir: string, keys: number): Promise<string> {
 // ---- Main --------------------------------------------------------------------
 
 export interface SystemResult {
-  runs: Array<{ rep: number; throughputKps: number; timedThroughputKps: number | null; latencyUs: Record<string, number> | null; notFound: number }>;
-  median: { throughputKps: number; timedThroughputKps: number | null; p50Us: number | null; p99Us: number | null; p999Us: number | null };
+  runs: Array<{
+    rep: number;
+    throughputKps: number;
+    timedThroughputKps: number | null;
+    latencyUs: Record<string, number> | null;
+    notFound: number;
+    /** Average cores busy in other processes during the run(s) (noise indicator). */
+    foreignCores: number | null;
+  }>;
+  median: {
+    throughputKps: number;
+    timedThroughputKps: number | null;
+    p50Us: number | null;
+    p99Us: number | null;
+    p999Us: number | null;
+    foreignCores: number | null;
+  };
   min: number;
   max: number;
 }
@@ -512,7 +549,7 @@ async function main(): Promise<number> {
       for (const p of points) {
         const k = serverKey(p.serverThreads, p.locking === 'coarse');
         if (servers.has(k)) continue;
-        const s = await startShmkv(p.serverThreads, p.locking === 'coarse', o.serverNodeArgs);
+        const s = await startShmkv(p.serverThreads, p.locking === 'coarse', o.serverNodeArgs, o.policy);
         servers.set(k, s);
         await runShmkv(s, prefill, prefill.count, 1, 16, false);
       }
@@ -543,50 +580,10 @@ async function main(): Promise<number> {
       log(`bench: lmdb ${lmdbVersion} environment in ${lmdbDir} (noSync), prefilled`);
     }
 
-    // Measure: every repetition walks all points; at a comparison point the
-    // systems run back to back, in an order rotated per repetition.
     const raw = new Map<string, Map<SystemName, SystemResult['runs']>>();
-    const total = o.reps * points.length;
-    let n = 0;
-    for (let rep = 0; rep < o.reps; rep++) {
-      for (const p of points) {
-        n++;
-        const w = wls.get(p.workload)!;
-        const candidates: SystemName[] = p.compare ? ['shmkv', 'redis', 'lmdb'] : ['shmkv'];
-        const systems = candidates.filter((s) => o!.systems.has(s));
-        for (let k = 0; k < rep % systems.length; k++) systems.push(systems.shift()!);
-        const line: string[] = [];
-        for (const sys of systems) {
-          const measure = (timed: boolean): Promise<RunResult> => {
-            if (sys === 'shmkv') return runShmkv(servers.get(serverKey(p.serverThreads, p.locking === 'coarse'))!, w, o!.requests, p.clientThreads, p.window, timed);
-            if (sys === 'redis') return runRedis(redis!, o!.redisMode, w, o!.requests, p.clientThreads, p.window, timed);
-            return runLmdb(lmdbDir!, w, o!.requests, p.clientThreads, p.window, timed);
-          };
-          // Throughput from an untimed run, latency from a timed one (this
-          // store only: for Redis and LMDB one clock read per request is far
-          // below their noise, see the notes), unless --no-timing-split.
-          const split = o.timingSplit && sys === 'shmkv';
-          const plain = split ? await measure(false) : null;
-          const timed = await measure(true);
-          const l = timed.latency!;
-          const run = {
-            rep,
-            throughputKps: (plain ?? timed).throughputKps,
-            timedThroughputKps: split ? timed.throughputKps : null,
-            latencyUs: { p50: l.p50 / 1e3, p99: l.p99 / 1e3, p999: l.p999 / 1e3, max: l.max / 1e3, mean: l.mean / 1e3 },
-            notFound: timed.notFound + (plain?.notFound ?? 0),
-          };
-          if (!raw.has(p.id)) raw.set(p.id, new Map());
-          const m = raw.get(p.id)!;
-          if (!m.has(sys)) m.set(sys, []);
-          m.get(sys)!.push(run);
-          line.push(`${sys} ${run.throughputKps.toFixed(0)} K/s${split ? ` (timed ${timed.throughputKps.toFixed(0)})` : ''} p50 ${run.latencyUs.p50.toFixed(1)} us p99 ${run.latencyUs.p99.toFixed(1)} us`);
-        }
-        log(`bench: [${n}/${total}] rep ${rep + 1} ${p.id}: ${line.join(' | ')}`);
-      }
-    }
-
-    // Aggregate.
+    let targets: Target[] = [];
+    // Aggregate and write (after every repetition, so a stopped run leaves its partial results).
+    const report = (repsDone: number): Target[] => {
     const results: PointResult[] = points.map((p) => {
       const systems: Partial<Record<SystemName, SystemResult>> = {};
       for (const [sys, runs] of raw.get(p.id) ?? []) {
@@ -605,6 +602,7 @@ async function main(): Promise<number> {
             p50Us: round(median(runs.map((r) => r.latencyUs!.p50)), 2),
             p99Us: round(median(runs.map((r) => r.latencyUs!.p99)), 2),
             p999Us: round(median(runs.map((r) => r.latencyUs!.p999)), 2),
+            foreignCores: runs.some((r) => r.foreignCores !== null) ? round(median(runs.map((r) => r.foreignCores ?? 0)), 2) : null,
           },
           min: round(Math.min(...tp)),
           max: round(Math.max(...tp)),
@@ -628,10 +626,12 @@ async function main(): Promise<number> {
       meta: {
         command: `node ${path.relative(REPO, process.argv[1])} ${process.argv.slice(2).join(' ')}`.trim(),
         quick: o.quick,
+        complete: repsDone === o.reps,
+        repsDone,
         started: new Date(started).toISOString(),
         durationSec: Math.round((finished - started) / 1000),
         requestsPerRun: o.requests,
-        reps: o.reps,
+        reps: repsDone,
         keys: o.keys,
         node: process.version,
         cpus: os.cpus().length,
@@ -639,10 +639,16 @@ async function main(): Promise<number> {
         loadavgAtEnd: os.loadavg().map((x) => round(x, 2)),
         redis: redis ? { version: (redis as RedisHandle).version, binary: (redis as RedisHandle).provenance, mode: o.redisMode } : null,
         lmdb: lmdbVersion ? { version: lmdbVersion, options: 'keyEncoding uint32, msgpack values, noSync' } : null,
+        foreignCoresMedian: (() => {
+          const xs = results.flatMap((r) => Object.values(r.systems).flatMap((s) => s!.runs.map((x) => x.foreignCores))).filter((x): x is number => x !== null);
+          return xs.length ? round(median(xs), 2) : null;
+        })(),
+        foreignCoresNote: 'average cores busy in processes other than the bench and its servers during each run (the machine may be shared); per run in points[].systems[].runs[].foreignCores',
         timingOverheadMedian: timingOverhead.length ? round(median(timingOverhead) * 100, 1) : null,
         timingOverheadNote:
           'percent of throughput lost by the timed runs of this store (one process.hrtime.bigint() per request) vs its untimed runs; throughput figures come from untimed runs, latency percentiles from timed runs',
         axes: o.axes,
+        waitPolicy: o.policy ? { ...o.policy, note: 'experiment: servers run through bench/server-child.js' } : { ...DEFAULT_WAIT_POLICY, note: './server and the library defaults' },
       },
       workloads,
       points: results,
@@ -653,6 +659,57 @@ async function main(): Promise<number> {
     fs.writeFileSync(path.join(o.out, 'latest.json'), JSON.stringify(out, null, 1) + '\n');
     writeMarkdown(path.join(o.out, 'latest.md'), out);
     writeSvg(path.join(o.out, 'throughput.svg'), out);
+    return targets;
+    };
+
+    // Measure: every repetition walks all points; at a comparison point the
+    // systems run back to back, in an order rotated per repetition.
+    const total = o.reps * points.length;
+    let n = 0;
+    for (let rep = 0; rep < o.reps; rep++) {
+      for (const p of points) {
+        n++;
+        const w = wls.get(p.workload)!;
+        const candidates: SystemName[] = p.compare ? ['shmkv', 'redis', 'lmdb'] : ['shmkv'];
+        const systems = candidates.filter((s) => o!.systems.has(s));
+        for (let k = 0; k < rep % systems.length; k++) systems.push(systems.shift()!);
+        const line: string[] = [];
+        for (const sys of systems) {
+          const measure = (timed: boolean): Promise<RunResult> => {
+            if (sys === 'shmkv') return runShmkv(servers.get(serverKey(p.serverThreads, p.locking === 'coarse'))!, w, o!.requests, p.clientThreads, p.window, timed);
+            if (sys === 'redis') return runRedis(redis!, o!.redisMode, w, o!.requests, p.clientThreads, p.window, timed);
+            return runLmdb(lmdbDir!, w, o!.requests, p.clientThreads, p.window, timed);
+          };
+          // Throughput from an untimed run, latency from a timed one (this
+          // store only: for Redis and LMDB one clock read per request is far
+          // below their noise, see the notes), unless --no-timing-split.
+          const split = o.timingSplit && sys === 'shmkv';
+          const pids = [process.pid, ...[...servers.values()].map((s) => s.child.pid ?? 0), redis?.pid ?? 0].filter((x) => x > 0);
+          const before = snapshot(pids);
+          const plain = split ? await measure(false) : null;
+          const timed = await measure(true);
+          const foreign = foreignCores(before, snapshot(pids));
+          const l = timed.latency!;
+          const run = {
+            rep,
+            throughputKps: (plain ?? timed).throughputKps,
+            timedThroughputKps: split ? timed.throughputKps : null,
+            latencyUs: { p50: l.p50 / 1e3, p99: l.p99 / 1e3, p999: l.p999 / 1e3, max: l.max / 1e3, mean: l.mean / 1e3 },
+            notFound: timed.notFound + (plain?.notFound ?? 0),
+            foreignCores: foreign === null ? null : round(foreign, 2),
+          };
+          if (!raw.has(p.id)) raw.set(p.id, new Map());
+          const m = raw.get(p.id)!;
+          if (!m.has(sys)) m.set(sys, []);
+          m.get(sys)!.push(run);
+          line.push(`${sys} ${run.throughputKps.toFixed(0)} K/s${split ? ` (timed ${timed.throughputKps.toFixed(0)})` : ''} p50 ${run.latencyUs.p50.toFixed(1)} us p99 ${run.latencyUs.p99.toFixed(1)} us${foreign !== null && foreign >= 0.25 ? ` [others: ${foreign.toFixed(1)} cores]` : ''}`);
+        }
+        log(`bench: [${n}/${total}] rep ${rep + 1} ${p.id}: ${line.join(' | ')}`);
+      }
+      targets = report(rep + 1);
+    }
+    const finished = Date.now();
+
     log(`bench: done in ${Math.round((finished - started) / 1000)} s; results in ${path.relative(process.cwd(), o.out) || '.'}/latest.{json,md} and throughput.svg`);
     for (const t of targets) log(`bench: target ${t.status.toUpperCase()}: ${t.name} at ${t.point}: ${t.detail}`);
     return 0;
