@@ -245,15 +245,15 @@ function plan(o: Options): { points: Point[]; workloads: WorkloadSpec[] } {
   // Scaling (the chart): throughput against client threads and window, on the
   // 50/50 uniform workload (the demo's), fine locking, 2 server threads.
   if (o.sections.has('scaling')) {
-    const cs = o.quick ? [1, 2, 4] : [1, 2, 4];
-    const ws = o.quick ? [1, 4, 16, 64] : [1, 2, 4, 8, 16, 32, 64];
+    const cs = [1, 2, 4];
+    const ws = [1, 4, 16, 64];
     for (const c of cs) for (const w of ws) add({ workload: 'mixed-uniform', clientThreads: c, window: w, serverThreads: 2, locking: 'fine' }, 'scaling');
   }
   // Comparison with Redis and LMDB: same workload, same client threads and
   // requests in flight; this store with fine locking and 2 server threads.
   if (o.sections.has('compare')) {
     const mixes: MixName[] = o.quick ? ['mixed'] : ['read', 'mixed', 'write'];
-    const dists: DistName[] = o.quick ? ['uniform'] : ['uniform', 'zipf'];
+    const dists: DistName[] = ['uniform'];
     for (const mix of mixes)
       for (const dist of dists)
         for (const c of [1, 2])
