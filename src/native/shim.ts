@@ -52,7 +52,7 @@ export const mapFile: (path: string, size: number, create: boolean) => SharedArr
 export const futexWait: (arr: Int32Array, index: number, expected: number, timeoutMs: number) => FutexResult =
   native.futexWait;
 
-/** Wake up to `count` threads sleeping on `arr[index]`, in any process. */
+/** Wake up to `count` (at least 1) threads sleeping on `arr[index]`, in any process. */
 export const futexWake: (arr: Int32Array, index: number, count: number) => number = native.futexWake;
 
 /** sched_yield(): let another runnable thread have this core. */

@@ -24,6 +24,9 @@
  * where the seed is random per server start: keys chosen to collide under
  * `key % size` (or any fixed function) spread like random keys.
  *
+ * OFFSETS are unsigned byte offsets up to 4 GiB: they become word indices
+ * with `>>> 2`, never `>> 2`, which would turn offsets past 2 GiB negative.
+ *
  * ORDERING. Every access to a segment's directory entry and table happens
  * while holding that segment's lock; the lock's acquire/release (seq-cst
  * CAS / store) orders them. The directory entry (table offset, capacity) is
@@ -118,6 +121,7 @@ export class HashTable {
     if (!(opts.maxBytes <= MAX_ARENA_BYTES)) throw new RangeError(`table memory cap must be at most ${MAX_ARENA_BYTES} bytes`);
     if (!(opts.maxBytes >= need))
       throw new RangeError(`table memory cap ${opts.maxBytes} bytes is below the ${need} bytes the initial table needs`);
+    if (opts.maxBytes % HEAP_ALIGN !== 0) throw new RangeError(`table memory cap must be a multiple of ${HEAP_ALIGN} bytes, got ${opts.maxBytes}`);
     const sab = new SharedArrayBuffer(opts.maxBytes);
     const u32 = new Uint32Array(sab);
     u32[ARENA_SEGMENT_BITS >> 2] = segBits;
@@ -223,7 +227,7 @@ export class HashTable {
     const d = this.dir(seg);
     const cap = u32[d + (SEG_CAPACITY >> 2)];
     const table = u32[d + (SEG_TABLE >> 2)];
-    const entries = table >> 2;
+    const entries = table >>> 2;
     const ctrl = table + cap * ENTRY_BYTES;
     const mask = cap - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
@@ -240,9 +244,9 @@ export class HashTable {
     let mask = cap - 1;
     let i = h & mask;
     for (; this.u8[table + cap * ENTRY_BYTES + i] !== 0; i = (i + 1) & mask) {
-      if (u32[(table >> 2) + 2 * i] === key) {
-        const v = add ? (u32[(table >> 2) + 2 * i + 1] + value) >>> 0 : value;
-        u32[(table >> 2) + 2 * i + 1] = v;
+      if (u32[(table >>> 2) + 2 * i] === key) {
+        const v = add ? (u32[(table >>> 2) + 2 * i + 1] + value) >>> 0 : value;
+        u32[(table >>> 2) + 2 * i + 1] = v;
         this.lastValue = v;
         return Status.Ok;
       }
@@ -258,8 +262,8 @@ export class HashTable {
         return Status.Full;
       }
     }
-    u32[(table >> 2) + 2 * i] = key;
-    u32[(table >> 2) + 2 * i + 1] = value;
+    u32[(table >>> 2) + 2 * i] = key;
+    u32[(table >>> 2) + 2 * i + 1] = value;
     this.lastValue = value;
     this.u8[table + cap * ENTRY_BYTES + i] = 1;
     u32[d + (SEG_COUNT >> 2)] = count + 1;
@@ -282,11 +286,11 @@ export class HashTable {
     const ctrl = table + cap * ENTRY_BYTES;
     for (let i = 0; i < cap; i++) {
       if (this.u8[ctrl + i] === 0) continue;
-      const key = u32[(table >> 2) + 2 * i];
+      const key = u32[(table >>> 2) + 2 * i];
       let j = mixKey(key, this.seed) & nmask;
       while (this.u8[nctrl + j] !== 0) j = (j + 1) & nmask;
-      u32[(ntable >> 2) + 2 * j] = key;
-      u32[(ntable >> 2) + 2 * j + 1] = u32[(table >> 2) + 2 * i + 1];
+      u32[(ntable >>> 2) + 2 * j] = key;
+      u32[(ntable >>> 2) + 2 * j + 1] = u32[(table >>> 2) + 2 * i + 1];
       this.u8[nctrl + j] = 1;
     }
     u32[d + (SEG_TABLE >> 2)] = ntable;
@@ -307,7 +311,7 @@ export class HashTable {
       const fl = (ARENA_FREE_LISTS >> 2) + capLog2;
       const head = this.u32[fl];
       if (head !== 0) {
-        this.u32[fl] = this.u32[head >> 2];
+        this.u32[fl] = this.u32[head >>> 2];
         this.u8.fill(0, head, head + size);
         return head;
       }
@@ -324,7 +328,7 @@ export class HashTable {
     this.allocLock.lock();
     try {
       const fl = (ARENA_FREE_LISTS >> 2) + capLog2;
-      this.u32[offset >> 2] = this.u32[fl];
+      this.u32[offset >>> 2] = this.u32[fl];
       this.u32[fl] = offset;
     } finally {
       this.allocLock.unlock();
