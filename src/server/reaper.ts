@@ -49,8 +49,11 @@ export class Reaper {
 
   /** One pass: collect newly dead owners, free batches that are safe. */
   tick(): void {
-    const t0 = this.ring.tail();
+    // Collect first, then read the tail: a client alive during collectDead
+    // may publish and die before it returns, and its requests must sit
+    // before t0.
     const dead = this.board.collectDead(process.pid, QUARANTINED);
+    const t0 = this.ring.tail();
     if (dead.length > 0) this.batches.push({ windows: dead, t0, pending: null });
     this.batches = this.batches.filter((b) => !this.tryFree(b));
   }

@@ -43,7 +43,13 @@ function run(data: ServerWorkerData): void {
     if (Atomics.load(w, stateI) >= ServerState.Stopping) throw STOP;
   };
 
+  // Orderly stop: once a worker sees STOPPING it answers every request
+  // published before that moment (positions < stopAt) and then leaves;
+  // requests published later are not accepted (their clients see STOPPED).
+  let stopAt: number | null = null;
   for (;;) {
+    if (stopAt === null && Atomics.load(w, stateI) >= ServerState.Stopping) stopAt = ring.tail();
+    if (stopAt !== null && ((ring.head() - stopAt) | 0) >= 0) return;
     if (!attempt()) {
       try {
         ring.notEmpty.await(attempt, data.policy, stopWhenDrained);
