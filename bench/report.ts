@@ -153,13 +153,15 @@ export function writeSvg(file: string, r: Results): void {
   const sc = r.points.filter((p) => p.sections.includes('scaling') && p.systems.shmkv);
   // Alternatives at the comparison points of the scaling workload.
   const alt = r.points.filter((p) => p.compare && p.workload === 'mixed-uniform');
-  type Series = { name: string; color: string; dash: string; pts: Array<[number, number]> };
+  // Points: [window, K/s, noisy (others kept >= NOISY cores busy)].
+  type Series = { name: string; color: string; dash: string; pts: Array<[number, number, boolean]> };
+  const noisy = (s: SystemResult): boolean => (s.median.foreignCores ?? 0) >= NOISY;
   const series: Series[] = [];
   const cs = [...new Set(sc.map((p) => p.clientThreads))].sort((a, b) => a - b);
   cs.forEach((c, i) => {
     const pts = sc
       .filter((p) => p.clientThreads === c)
-      .map((p): [number, number] => [p.window, p.systems.shmkv!.median.throughputKps])
+      .map((p): [number, number, boolean] => [p.window, p.systems.shmkv!.median.throughputKps, noisy(p.systems.shmkv!)])
       .sort((a, b) => a[0] - b[0]);
     series.push({ name: `this store, ${c} client thread${c > 1 ? 's' : ''}`, color: COLORS[i % COLORS.length], dash: '', pts });
   });
@@ -167,7 +169,7 @@ export function writeSvg(file: string, r: Results): void {
     for (const c of [...new Set(alt.map((p) => p.clientThreads))].sort((a, b) => a - b)) {
       const pts = alt
         .filter((p) => p.clientThreads === c && p.systems[sys])
-        .map((p): [number, number] => [p.window, p.systems[sys]!.median.throughputKps])
+        .map((p): [number, number, boolean] => [p.window, p.systems[sys]!.median.throughputKps, noisy(p.systems[sys]!)])
         .sort((a, b) => a[0] - b[0]);
       if (pts.length) series.push({ name: `${sys === 'redis' ? 'Redis' : 'LMDB'}, ${c} client thread${c > 1 ? 's' : ''}`, color: ALT_COLORS[sys], dash: c === 1 ? '6 4' : '2 3', pts });
     }
@@ -220,11 +222,18 @@ export function writeSvg(file: string, r: Results): void {
   series.forEach((s, i) => {
     const d = s.pts.map((p, j) => `${j ? 'L' : 'M'}${px(p[0]).toFixed(1)} ${py(p[1]).toFixed(1)}`).join(' ');
     S.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
-    for (const p of s.pts) S.push(`<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="3" fill="${s.color}"><title>${esc(s.name)}, window ${p[0]}: ${p[1].toFixed(0)} K/s</title></circle>`);
+    for (const p of s.pts)
+      S.push(
+        `<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="${p[2] ? 4.5 : 3}" fill="${p[2] ? 'white' : s.color}" stroke="${s.color}" stroke-width="1.5"><title>${esc(s.name)}, window ${p[0]}: ${p[1].toFixed(0)} K/s${p[2] ? ' (noisy: other processes busy)' : ''}</title></circle>`,
+      );
     const ly = mt + 10 + i * 20;
     S.push(`<line x1="${W - mr + 12}" y1="${ly}" x2="${W - mr + 40}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
     S.push(`<text x="${W - mr + 46}" y="${ly + 4}">${esc(s.name)}</text>`);
   });
+  const ny = mt + 10 + series.length * 20 + 10;
+  S.push(`<circle cx="${W - mr + 26}" cy="${ny}" r="4.5" fill="white" stroke="#555" stroke-width="1.5"/>`);
+  S.push(`<text x="${W - mr + 46}" y="${ny + 4}">others kept ≥ ${NOISY} cores busy</text>`);
+  S.push(`<text x="${W - mr + 46}" y="${ny + 20}">(median of the runs): noisy</text>`);
   S.push('</svg>');
   fs.writeFileSync(file, S.join('\n') + '\n');
 }
