@@ -110,6 +110,29 @@ export function writeMarkdown(file: string, r: Results): void {
     L.push('');
   }
 
+  // The table alone.
+  const tab = r.table ?? [];
+  if (tab.length) {
+    const byTid = new Map(tab.map((t) => [t.id, t]));
+    L.push('## The hash table alone: coarse vs fine');
+    L.push('');
+    L.push('HashTable.get/put straight from 1 or 2 threads on one arena (bench/table-worker.ts): no ring, no board, no client; what locking alone changes.');
+    L.push('');
+    L.push('| workload | threads | coarse K/s | fine K/s | fine/coarse | fine/coarse, quiet |');
+    L.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+    const tk = (t: { median: { throughputKps: number; foreignCores: number | null } } | undefined): string =>
+      t ? `${k(t.median.throughputKps)}${(t.median.foreignCores ?? 0) >= NOISY ? ' †' : ''}` : '–';
+    for (const f of tab.filter((t) => t.locking === 'fine')) {
+      const c = byTid.get(f.id.replace(/\/fine$/, '/coarse'));
+      L.push(
+        `| ${wlLabel.get(f.workload)} | ${f.threads} | ${tk(c)} | ${tk(f)} | ${c ? ratio(f.median.throughputKps / c.median.throughputKps) : '–'} | ${
+          c && f.quiet.throughputKps && c.quiet.throughputKps ? ratio(f.quiet.throughputKps / c.quiet.throughputKps) : '–'
+        } |`,
+      );
+    }
+    L.push('');
+  }
+
   // Scaling grid.
   const sc = r.points.filter((p) => p.sections.includes('scaling'));
   if (sc.length) {

@@ -29,6 +29,8 @@ import type { SliceReport, SliceTask } from './common';
 import type { ReplayTask } from './replay-worker';
 import type { RedisTask } from './redis-worker';
 import type { LmdbTask } from './lmdb-worker';
+import type { TableTask } from './table-worker';
+import { HashTable } from '../src/store/hashtable';
 import { ensureRedisBinary, RedisHandle, startRedis } from './redis-server';
 import { LatencySummary, median, round, summarize } from './stats';
 import { foreignCores, snapshot } from './cpuload';
@@ -48,7 +50,7 @@ const USAGE = `usage: node dist/bench/run.js [options]    (make bench)
   --systems LIST       of shmkv,redis,lmdb (default all; also BENCH_SYSTEMS)
   --redis-mode M       batch (pipeline()+exec per window, default) or window
                        (sliding window of W commands in flight)
-  --sections LIST      of locking,scaling,compare (default all)
+  --sections LIST      of locking,scaling,compare,table (default all)
   --client-threads L   \\
   --windows L           | override the locking matrix axes (comma lists);
   --server-threads L    | mixes: read,mixed,write; dists: uniform,zipf;
@@ -167,7 +169,7 @@ function parseOptions(argv: string[]): Options | null {
   const keys = intList(v.keys ?? '100000', '--keys')[0];
   const systems = new Set(choiceList<SystemName>(v.systems ?? env.BENCH_SYSTEMS ?? 'shmkv,redis,lmdb', ['shmkv', 'redis', 'lmdb'], '--systems'));
   const redisMode = choiceList(v['redis-mode'] ?? 'batch', ['batch', 'window'] as const, '--redis-mode')[0];
-  const sections = new Set(choiceList(v.sections ?? 'locking,scaling,compare', ['locking', 'scaling', 'compare'] as const, '--sections'));
+  const sections = new Set(choiceList(v.sections ?? 'locking,scaling,compare,table', ['locking', 'scaling', 'compare', 'table'] as const, '--sections'));
   // The locking matrix: see "Choice of the matrix" in the results' Markdown.
   const axes: Axes = quick
     ? { clientThreads: [2], windows: [16], serverThreads: [1, 2], locking: ['coarse', 'fine'], mixes: ['read', 'mixed', 'write'], dists: ['uniform', 'zipf'] }
@@ -231,7 +233,7 @@ function workloadSpec(mix: MixName, dist: DistName): WorkloadSpec {
 }
 
 /** Build the list of points (deduplicated: a point may serve several sections). */
-function plan(o: Options): { points: Point[]; workloads: WorkloadSpec[] } {
+function plan(o: Options): { points: Point[]; tablePoints: TablePoint[]; workloads: WorkloadSpec[] } {
   const byId = new Map<string, Point>();
   const add = (p: Omit<Point, 'id' | 'sections' | 'compare'>, section: string, compare = false): void => {
     const id = `${p.workload}/c${p.clientThreads}/w${p.window}/s${p.serverThreads}/${p.locking}`;
@@ -267,12 +269,50 @@ function plan(o: Options): { points: Point[]; workloads: WorkloadSpec[] } {
           for (const w of [1, 16]) add({ workload: `${mix}-${dist}`, clientThreads: c, window: w, serverThreads: 2, locking: 'fine' }, 'compare', true);
   }
   const points = [...byId.values()];
+  // Table: the hash table alone (bench/table-worker.ts), 1 and 2 threads x
+  // coarse/fine x every mix and key distribution of the locking matrix.
+  const tablePoints: TablePoint[] = [];
+  if (o.sections.has('table'))
+    for (const mix of a.mixes)
+      for (const dist of a.dists)
+        for (const threads of [1, 2])
+          for (const locking of ['coarse', 'fine'] as const) tablePoints.push({ id: `table/${mix}-${dist}/t${threads}/${locking}`, workload: `${mix}-${dist}`, threads, locking });
   const wl = new Map<string, WorkloadSpec>();
-  for (const p of points) {
+  for (const p of [...points, ...tablePoints]) {
     const [mix, dist] = p.workload.split('-') as [MixName, DistName];
     wl.set(p.workload, workloadSpec(mix, dist));
   }
-  return { points, workloads: [...wl.values()] };
+  return { points, tablePoints, workloads: [...wl.values()] };
+}
+
+export interface TablePoint {
+  id: string;
+  workload: string;
+  threads: number;
+  locking: 'coarse' | 'fine';
+}
+
+export interface TableResult extends TablePoint {
+  runs: Array<{ rep: number; throughputKps: number; foreignCores: number | null }>;
+  median: { throughputKps: number; foreignCores: number | null };
+  quiet: { runs: number; throughputKps: number | null };
+  min: number;
+  max: number;
+}
+
+const TABLE_ARENA_BYTES = 256 * 1024 * 1024;
+
+/** A fresh table arena per locking mode, prefilled with every key. */
+function tableArena(coarse: boolean, keys: number): SharedArrayBuffer {
+  const arena = HashTable.createArena({ initialBuckets: 1024, maxBytes: TABLE_ARENA_BYTES, coarse });
+  const t = new HashTable(arena);
+  for (let i = 0; i < keys; i++) t.put(i, i + 1);
+  return arena;
+}
+
+async function runTable(arena: SharedArrayBuffer, w: Workload, count: number, threads: number): Promise<RunResult> {
+  const tasks: TableTask[] = sliceTasks(w, count, threads, 1, false).map((t) => ({ ...t, arena }));
+  return toResult(await runWorkers('table-worker.js', tasks), count);
 }
 
 // ---- Servers ---------------------------------------------------------------
@@ -488,6 +528,8 @@ export interface Results {
   meta: Record<string, unknown>;
   workloads: WorkloadSpec[];
   points: PointResult[];
+  /** The "table" section: the hash table alone, coarse vs fine. */
+  table?: TableResult[];
   targets: Target[];
   notes: string[];
 }
@@ -551,7 +593,8 @@ function aggregatePoint(p: Point, bySys: Map<SystemName, Run[]>): PointResult {
 
 /** Fill in the derived parts of the results: targets, noise and timing-overhead summaries. */
 function finish(out: Results): void {
-  out.targets = checkTargets(out.points);
+  out.table = (out.table ?? []).map((t) => aggregateTable(t, t.runs));
+  out.targets = [...checkTargets(out.points), ...checkTableTargets(out.table)];
   const runs = out.points.flatMap((p) => Object.values(p.systems).flatMap((s) => s!.runs));
   const fc = runs.map((r) => r.foreignCores).filter((x): x is number => x !== null);
   out.meta.foreignCoresMedian = fc.length ? round(median(fc), 2) : null;
@@ -571,6 +614,63 @@ function finish(out: Results): void {
   out.meta.timingOverheadPercentByWindow = byWindow;
   out.meta.timingOverheadNote =
     'median percent of throughput lost by the timed runs of this store (one process.hrtime.bigint() per request) against the untimed runs of the same repetition, quiet runs only; throughput figures come from untimed runs, latency percentiles from timed runs';
+}
+
+function aggregateTable(p: TablePoint, runs: TableResult['runs']): TableResult {
+  const tp = runs.map((r) => r.throughputKps);
+  const quiet = runs.filter((r) => r.foreignCores !== null && r.foreignCores < QUIET_CORES);
+  return {
+    id: p.id,
+    workload: p.workload,
+    threads: p.threads,
+    locking: p.locking,
+    runs: runs.map((r) => ({ ...r, throughputKps: round(r.throughputKps) })),
+    median: {
+      throughputKps: round(median(tp)),
+      foreignCores: runs.some((r) => r.foreignCores !== null) ? round(median(runs.map((r) => r.foreignCores ?? 0)), 2) : null,
+    },
+    quiet: { runs: quiet.length, throughputKps: quiet.length ? round(median(quiet.map((r) => r.throughputKps))) : null },
+    min: round(Math.min(...tp)),
+    max: round(Math.max(...tp)),
+  };
+}
+
+function checkTableTargets(table: TableResult[]): Target[] {
+  const out: Target[] = [];
+  const byId = new Map(table.map((t) => [t.id, t]));
+  for (const f of table) {
+    if (f.locking !== 'fine') continue;
+    const c = byId.get(f.id.replace(/\/fine$/, '/coarse'));
+    if (!c) continue;
+    const ratio = f.median.throughputKps / c.median.throughputKps;
+    const q = f.quiet.throughputKps !== null && c.quiet.throughputKps !== null ? round(f.quiet.throughputKps / c.quiet.throughputKps, 3) : null;
+    const label = `${f.workload}/t${f.threads}`;
+    const detail = `table alone: fine ${f.median.throughputKps.toFixed(0)} K/s vs coarse ${c.median.throughputKps.toFixed(0)} K/s (x${ratio.toFixed(2)})`;
+    out.push({
+      name: 'table alone: fine >= coarse',
+      point: label,
+      ratio: round(ratio, 3),
+      want: 1,
+      status: ratio >= 1 ? 'met' : f.max >= c.min ? 'missed (within noise)' : 'missed',
+      quietRatio: q,
+      quietMet: q === null ? null : q >= 1,
+      detail,
+    });
+    if (f.workload.startsWith('write-') && f.threads === 2) {
+      const clearly = f.min > c.max;
+      out.push({
+        name: 'table alone: fine faster than coarse (write-heavy, 2 threads)',
+        point: label,
+        ratio: round(ratio, 3),
+        want: 1,
+        status: ratio > 1 && clearly ? 'met' : ratio > 1 ? 'missed (within noise)' : 'missed',
+        quietRatio: q,
+        quietMet: q === null ? null : q > 1,
+        detail: detail + (clearly ? '; rep ranges disjoint' : '; rep ranges overlap'),
+      });
+    }
+  }
+  return out;
 }
 
 function writeOutputs(dir: string, out: Results): void {
@@ -610,7 +710,7 @@ async function main(): Promise<number> {
   }
   if (!o) return 0;
   const started = Date.now();
-  const { points, workloads } = plan(o);
+  const { points, tablePoints, workloads } = plan(o);
   const notes: string[] = [];
   const cmpPoints = points.filter((p) => p.compare);
   log(
@@ -712,6 +812,7 @@ async function main(): Promise<number> {
         },
         workloads,
         points: results,
+        table: tablePoints.map((p) => ({ ...p, runs: tableRaw.get(p.id) ?? [] }) as TableResult),
         targets: [],
         notes,
       };
@@ -722,7 +823,10 @@ async function main(): Promise<number> {
 
     // Measure: every repetition walks all points; at a comparison point the
     // systems run back to back, in an order rotated per repetition.
-    const total = o.reps * points.length;
+    const tableRaw = new Map<string, TableResult['runs']>();
+    const arenas = new Map<string, SharedArrayBuffer>();
+    for (const p of tablePoints) if (!arenas.has(p.locking)) arenas.set(p.locking, tableArena(p.locking === 'coarse', o.keys));
+    const total = o.reps * (points.length + tablePoints.length);
     let n = 0;
     for (let rep = 0; rep < o.reps; rep++) {
       for (const p of points) {
@@ -763,6 +867,15 @@ async function main(): Promise<number> {
           line.push(`${sys} ${run.throughputKps.toFixed(0)} K/s${split ? ` (timed ${timed.throughputKps.toFixed(0)})` : ''} p50 ${run.latencyUs.p50.toFixed(1)} us p99 ${run.latencyUs.p99.toFixed(1)} us${foreign !== null && foreign >= 0.25 ? ` [others: ${foreign.toFixed(1)} cores]` : ''}`);
         }
         log(`bench: [${n}/${total}] rep ${rep + 1} ${p.id}: ${line.join(' | ')}`);
+      }
+      for (const p of tablePoints) {
+        n++;
+        const before = snapshot([process.pid]);
+        const r = await runTable(arenas.get(p.locking)!, wls.get(p.workload)!, o.requests, p.threads);
+        const foreign = foreignCores(before, snapshot([process.pid]));
+        if (!tableRaw.has(p.id)) tableRaw.set(p.id, []);
+        tableRaw.get(p.id)!.push({ rep, throughputKps: r.throughputKps, foreignCores: foreign === null ? null : round(foreign, 2) });
+        log(`bench: [${n}/${total}] rep ${rep + 1} ${p.id}: ${r.throughputKps.toFixed(0)} K/s${foreign !== null && foreign >= 0.25 ? ` [others: ${foreign.toFixed(1)} cores]` : ''}`);
       }
       targets = report(rep + 1);
     }

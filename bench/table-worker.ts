@@ -1,0 +1,30 @@
+/**
+ * Bench thread for the "table" section: the server's hash table alone, no
+ * ring, no board, no client: replay one slice of the workload straight into
+ * HashTable.get/put on a shared arena, as a server worker does after taking
+ * a request. Isolates what coarse vs fine locking changes.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { HashTable } from '../src/store/hashtable';
+import { barrier, OP_GET, SliceReport, SliceTask } from './common';
+
+export interface TableTask extends SliceTask {
+  arena: SharedArrayBuffer;
+}
+
+function main(t: TableTask): SliceReport {
+  const table = new HashTable(t.arena);
+  const { ops, keys, values, start, end } = t;
+  barrier(t);
+  let notFound = 0;
+  const t0 = process.hrtime.bigint();
+  for (let i = start; i < end; i++) {
+    if (ops[i] === OP_GET) {
+      if (table.get(keys[i]) < 0) notFound++;
+    } else table.put(keys[i], values[i]);
+  }
+  const t1 = process.hrtime.bigint();
+  return { firstSubmitNs: Number(t0), lastCompleteNs: Number(t1), completed: end - start, notFound, latencies: null };
+}
+
+parentPort!.postMessage(main(workerData as TableTask));
