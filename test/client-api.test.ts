@@ -6,11 +6,24 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { connect, Connection, ServerGoneError, TableFullError } from '../src/index';
 import { Scope, sleep } from './support/procs';
 
 const API_CLIENT = path.join(__dirname, 'fixtures', 'api', 'api-client.js');
+
+/** SIGSTOP `pid` and wait until every one of its threads is stopped (kill() only queues the signal). */
+async function stopProcess(pid: number): Promise<void> {
+  process.kill(pid, 'SIGSTOP');
+  const stopped = (): boolean =>
+    fs.readdirSync(`/proc/${pid}/task`).every((tid) => {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+    });
+  for (let i = 0; i < 200 && !stopped(); i++) await sleep(10);
+  assert.ok(stopped(), `process ${pid} did not stop`);
+}
 
 test('sync, promise, batch and counter forms agree with a model', { timeout: 60_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-api-');
@@ -89,7 +102,7 @@ test('the event loop runs while requests wait, and they complete when the server
   const kv = connect({ path: region, window: 8 });
   t.after(() => kv.close());
   await kv.put(5, 55);
-  srv.child.kill('SIGSTOP');
+  await stopProcess(srv.pid);
   let answered = false;
   const pending = kv.getMany([5, 5, 5]).then((v) => {
     answered = true;
@@ -111,7 +124,7 @@ test('a dying server rejects pending promises and fails sync calls with ServerGo
   const region = s.p('region');
   const srv = await s.startServer(['-n', '1', '-s', '16', '-p', region]);
   const kv = connect({ path: region, window: 8 });
-  srv.child.kill('SIGSTOP');
+  await stopProcess(srv.pid);
   const pending = kv.get(1);
   await sleep(50);
   srv.child.kill('SIGKILL');

@@ -59,10 +59,6 @@ export class Lane {
     return this.first + (this.submitted % this.width);
   }
 
-  /** The window of the n-th request sent through this lane. */
-  windowOf(n: number): number {
-    return this.first + (n % this.width);
-  }
 
   /** Block until the oldest in-flight request completes; sets status/result. */
   awaitNext(): void {

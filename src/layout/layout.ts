@@ -18,7 +18,7 @@
  *            |   board offset, window count, window bytes                |
  *   64       | header line 1: server liveness                            |
  *            |   pid, state (INIT/READY/STOPPING/STOPPED), heartbeat,    |
- *            |   server threads, epoch                                   |
+ *            |   server threads                                          |
  *   128      | board allocation lock [owner pid, waiters]                |
  *   192      | ring tail (producers' position)                           |
  *   256      | ring head (consumers' position)                           |
@@ -78,7 +78,6 @@ export const HDR_SERVER_PID = 64;
 export const HDR_SERVER_STATE = 68;
 export const HDR_HEARTBEAT = 72;
 export const HDR_SERVER_THREADS = 76;
-export const HDR_EPOCH = 80;
 
 export const HDR_BOARD_LOCK = 128;
 export const HDR_RING_TAIL = 192;

@@ -13,7 +13,6 @@ import { processAlive } from '../sync/lock';
 import {
   computeLayout,
   HDR_BOARD_OFFSET,
-  HDR_EPOCH,
   HDR_HEADER_BYTES,
   HDR_HEARTBEAT,
   HDR_MAGIC,
@@ -105,7 +104,6 @@ export class Region {
     w(HDR_WINDOW_BYTES, layout.windowBytes);
     w(HDR_SERVER_PID, process.pid);
     w(HDR_SERVER_THREADS, serverThreads);
-    w(HDR_EPOCH, (Math.random() * 0x7fffffff) | 0);
     w(HDR_SERVER_STATE, ServerState.Init);
     // Magic last: a reader that sees it sees a complete identity line.
     w(HDR_MAGIC, REGION_MAGIC);

@@ -38,7 +38,6 @@ interface Batch {
 
 export class Reaper {
   private batches: Batch[] = [];
-  reclaimed = 0;
 
   constructor(
     private readonly board: Board,
@@ -58,11 +57,6 @@ export class Reaper {
     this.batches = this.batches.filter((b) => !this.tryFree(b));
   }
 
-  /** Batches still waiting (tests, diagnostics). */
-  waiting(): number {
-    return this.batches.length;
-  }
-
   private tryFree(b: Batch): boolean {
     if (b.pending === null) {
       const behind = (b.t0 - this.ring.head()) | 0;
@@ -77,7 +71,6 @@ export class Reaper {
     for (const [i, v] of b.pending) if (Atomics.load(this.words, (HDR_BUSY >> 2) + i) !== v) b.pending.delete(i);
     if (b.pending.size > 0) return false;
     this.board.freeQuarantined(process.pid, b.windows, QUARANTINED);
-    this.reclaimed += b.windows.length;
     return true;
   }
 }

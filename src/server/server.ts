@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { lockFile, unlink, unlockFile } from '../native/shim';
 import { DEFAULT_WAIT_POLICY, WaitPolicy } from '../sync/waiter';
-import { Region, RegionError, resolveRegionPath } from '../layout/region';
+import { Region, resolveRegionPath } from '../layout/region';
 import {
   DEFAULT_RING_CAPACITY,
   DEFAULT_WINDOW_COUNT,
@@ -64,7 +64,6 @@ export class Server {
   private constructor(
     readonly region: Region,
     readonly table: HashTable,
-    private readonly workers: Worker[],
     private readonly lockFd: number,
     private readonly reaper: Reaper,
     /** Settles when the server stops for any reason; rejects on a worker failure. */
@@ -138,7 +137,7 @@ export class Server {
       },
     );
     done.catch(() => undefined); // observed by whoever awaits `done`
-    server = new Server(region, new HashTable(arena), workers, lockFd, reaper, done);
+    server = new Server(region, new HashTable(arena), lockFd, reaper, done);
     server.exited.push(...exited);
     await Promise.all(online);
     server.timer = setInterval(() => server.tick(), HEARTBEAT_MS);
@@ -149,11 +148,6 @@ export class Server {
   private tick(): void {
     Atomics.add(this.region.i32, HDR_HEARTBEAT >> 2, 1);
     this.reaper.tick();
-  }
-
-  /** Windows reclaimed from dead clients so far. */
-  reclaimedWindows(): number {
-    return this.reaper.reclaimed;
   }
 
   /**
@@ -176,10 +170,6 @@ export class Server {
       unlockFile(this.lockFd);
     })();
     return this.stopping;
-  }
-
-  get threads(): number {
-    return this.workers.length;
   }
 }
 
@@ -207,4 +197,3 @@ function refuseForeignFile(file: string): void {
   }
 }
 
-export { RegionError };
