@@ -169,6 +169,13 @@ test('a table at its memory cap rejects puts with TableFullError and keeps servi
     }
   }
   assert.equal(syncRefused, 1, 'putSync refuses a new key at the cap');
+  // A batch with refused puts rejects once, with TableFullError, and its other requests still run.
+  const fresh = Array.from({ length: 5000 }, (_, i) => [2_000_000_000 + i, 3] as const);
+  await assert.rejects(kv.putMany(fresh), TableFullError);
+  for (let i = 0; i < 500 && kv.pending > 0; i++) await sleep(10);
+  assert.equal(kv.pending, 0, 'the rest of the rejected batch still ran to completion');
+  const after = await kv.getMany(fresh.map(([k]) => k));
+  assert.ok(after.every((v) => v === undefined || v === 3), 'each batch put either applied or was refused');
   assert.equal(kv.getSync(0), 0);
   assert.equal(await kv.get(stored - 1), stored - 1);
   kv.putSync(0, 7); // updating an existing key needs no room

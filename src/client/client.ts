@@ -140,7 +140,7 @@ export class Client {
   getMany(keys: Iterable<number>): Promise<Array<number | undefined>> {
     const list = [...keys];
     list.forEach((k) => checkU32('key', k));
-    return Promise.all(list.map((k) => this.enqueue(Op.Get, k, 0)));
+    return this.enqueueBatch(list.map((k) => [Op.Get, k, 0] as const));
   }
 
   /** Store many pairs, pipelined through the window. Resolves when all are applied. */
@@ -150,7 +150,38 @@ export class Client {
       checkU32('key', k);
       checkU32('value', v);
     }
-    await Promise.all(list.map(([k, v]) => this.enqueue(Op.Put, k, v)));
+    await this.enqueueBatch(list.map(([k, v]) => [Op.Put, k, v] as const));
+  }
+
+  /**
+   * One promise for a whole batch (no promise per request): it resolves with
+   * every result in order, or rejects with the first failure (the other
+   * requests still run, as with Promise.all).
+   */
+  private enqueueBatch(reqs: ReadonlyArray<readonly [Op, number, number]>): Promise<Array<number | undefined>> {
+    this.usable();
+    return new Promise((resolve, reject) => {
+      const out = new Array<number | undefined>(reqs.length);
+      let left = reqs.length;
+      let failed = false;
+      if (left === 0) return resolve(out);
+      reqs.forEach(([op, key, value], i) =>
+        this.queued.push({
+          op,
+          key,
+          value,
+          resolve: (v) => {
+            out[i] = v;
+            if (--left === 0 && !failed) resolve(out);
+          },
+          reject: (e) => {
+            if (!failed) reject(e);
+            failed = true;
+          },
+        }),
+      );
+      this.pump();
+    });
   }
 
   private enqueue(op: Op, key: number, value: number): Promise<number | undefined> {
