@@ -635,6 +635,56 @@ function aggregateTable(p: TablePoint, runs: TableResult['runs']): TableResult {
   };
 }
 
+/** Spread of one configuration's repetitions, enough to tell a clear win from noise. */
+interface RepRange {
+  min: number;
+  max: number;
+}
+
+/**
+ * The two locking targets at one point: fine >= coarse, and (for write-heavy
+ * points with 2 threads) fine clearly faster, i.e. median above AND rep
+ * ranges disjoint. `prefix` names the section ('' or 'table alone: ').
+ */
+function lockingTargets(
+  prefix: string,
+  threadsWord: string,
+  point: string,
+  ratio: number,
+  quiet: number | null,
+  f: RepRange,
+  c: RepRange,
+  detail: string,
+  writeHeavyTwoThreads: boolean,
+): Target[] {
+  const out: Target[] = [
+    {
+      name: `${prefix}fine >= coarse`,
+      point,
+      ratio: round(ratio, 3),
+      want: 1,
+      status: ratio >= 1 ? 'met' : f.max >= c.min ? 'missed (within noise)' : 'missed',
+      quietRatio: quiet,
+      quietMet: quiet === null ? null : quiet >= 1,
+      detail,
+    },
+  ];
+  if (writeHeavyTwoThreads) {
+    const clearly = f.min > c.max;
+    out.push({
+      name: `${prefix}fine faster than coarse (write-heavy, 2 ${threadsWord})`,
+      point,
+      ratio: round(ratio, 3),
+      want: 1,
+      status: ratio > 1 && clearly ? 'met' : ratio > 1 ? 'missed (within noise)' : 'missed',
+      quietRatio: quiet,
+      quietMet: quiet === null ? null : quiet > 1,
+      detail: detail + (clearly ? '; rep ranges disjoint' : '; rep ranges overlap'),
+    });
+  }
+  return out;
+}
+
 function checkTableTargets(table: TableResult[]): Target[] {
   const out: Target[] = [];
   const byId = new Map(table.map((t) => [t.id, t]));
@@ -646,29 +696,7 @@ function checkTableTargets(table: TableResult[]): Target[] {
     const q = f.quiet.throughputKps !== null && c.quiet.throughputKps !== null ? round(f.quiet.throughputKps / c.quiet.throughputKps, 3) : null;
     const label = `${f.workload}/t${f.threads}`;
     const detail = `table alone: fine ${f.median.throughputKps.toFixed(0)} K/s vs coarse ${c.median.throughputKps.toFixed(0)} K/s (x${ratio.toFixed(2)})`;
-    out.push({
-      name: 'table alone: fine >= coarse',
-      point: label,
-      ratio: round(ratio, 3),
-      want: 1,
-      status: ratio >= 1 ? 'met' : f.max >= c.min ? 'missed (within noise)' : 'missed',
-      quietRatio: q,
-      quietMet: q === null ? null : q >= 1,
-      detail,
-    });
-    if (f.workload.startsWith('write-') && f.threads === 2) {
-      const clearly = f.min > c.max;
-      out.push({
-        name: 'table alone: fine faster than coarse (write-heavy, 2 threads)',
-        point: label,
-        ratio: round(ratio, 3),
-        want: 1,
-        status: ratio > 1 && clearly ? 'met' : ratio > 1 ? 'missed (within noise)' : 'missed',
-        quietRatio: q,
-        quietMet: q === null ? null : q > 1,
-        detail: detail + (clearly ? '; rep ranges disjoint' : '; rep ranges overlap'),
-      });
-    }
+    out.push(...lockingTargets('table alone: ', 'threads', label, ratio, q, f, c, detail, f.workload.startsWith('write-') && f.threads === 2));
   }
   return out;
 }
@@ -909,30 +937,7 @@ function checkTargets(points: PointResult[]): Target[] {
     const q = quietRatio(f, cs);
     const label = `${p.workload}/c${p.clientThreads}/w${p.window}/s${p.serverThreads}`;
     const detail = `fine ${f.median.throughputKps.toFixed(0)} K/s vs coarse ${cs.median.throughputKps.toFixed(0)} K/s (x${ratio.toFixed(2)})${quietNote(q, f, cs)}`;
-    out.push({
-      name: 'fine >= coarse',
-      point: label,
-      ratio: round(ratio, 3),
-      want: 1,
-      status: ratio >= 1 ? 'met' : f.max >= cs.min ? 'missed (within noise)' : 'missed',
-      quietRatio: q,
-      quietMet: q === null ? null : q >= 1,
-      detail,
-    });
-    if (p.workload.startsWith('write-') && p.serverThreads === 2) {
-      // "Faster": the fine median above the coarse one AND the rep ranges disjoint.
-      const clearly = f.min > cs.max;
-      out.push({
-        name: 'fine faster than coarse (write-heavy, 2 server threads)',
-        point: label,
-        ratio: round(ratio, 3),
-        want: 1,
-        status: ratio > 1 && clearly ? 'met' : ratio > 1 ? 'missed (within noise)' : 'missed',
-        quietRatio: q,
-        quietMet: q === null ? null : q > 1,
-        detail: detail + (clearly ? '; rep ranges disjoint' : '; rep ranges overlap'),
-      });
-    }
+    out.push(...lockingTargets('', 'server threads', label, ratio, q, f, cs, detail, p.workload.startsWith('write-') && p.serverThreads === 2));
   }
   for (const p of points) {
     const me = p.systems.shmkv;
