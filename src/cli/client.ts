@@ -11,6 +11,7 @@ import { parse, runCli, usage, Spec, UsageError } from './args';
 import { InputError, parseValues, parseWorkload, readInput, splitParts, ValueFile, Workload } from '../workload/workload';
 import type { ReplayMessage, ReplayReport, ReplayTask } from './replay-worker';
 import { Connection, ServerGoneError } from '../client/connection';
+import { fromWire } from '../client/thread-error';
 import { BoardFullError } from '../store/board';
 import { RegionError, resolveRegionPath } from '../layout/region';
 import { MAX_SERVER_THREADS, MAX_WINDOWS, Op } from '../layout/layout';
@@ -116,22 +117,11 @@ function runWorker(task: ReplayTask): Promise<ReplayReport> {
     let report: ReplayReport | null = null;
     worker.once('message', (m: ReplayMessage) => {
       if ('report' in m) report = m.report;
-      else reject(rebuildError(m.error));
+      else reject(fromWire(m.error));
     });
     worker.once('error', (e) => reject(e));
     worker.once('exit', (code) => (report ? resolve(report) : reject(new Error(`client thread exited with code ${code}`))));
   });
-}
-
-/** Re-create a client thread's error with its class, for the one-line report. */
-function rebuildError(e: { name: string; message: string; stack?: string }): Error {
-  const classes: Record<string, new (m: string) => Error> = { ServerGoneError, RegionError, RangeError };
-  const Cls = classes[e.name];
-  if (Cls) return new Cls(e.message);
-  const err = new Error(e.message);
-  err.name = e.name;
-  if (e.stack) err.stack = e.stack;
-  return err;
 }
 
 interface Forked {

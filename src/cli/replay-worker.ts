@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Connection, SharedConnection } from '../client/connection';
 import { Lane } from '../client/lane';
+import { toWire, WireError } from '../client/thread-error';
 import { Op, Status } from '../layout/layout';
 
 export interface ReplayTask {
@@ -22,7 +23,7 @@ export interface ReplayTask {
   abort: Int32Array;
 }
 
-export type ReplayMessage = { report: ReplayReport } | { error: { name: string; message: string; stack?: string } };
+export type ReplayMessage = { report: ReplayReport } | { error: WireError };
 
 export interface ReplayReport {
   /** process.hrtime.bigint() of the first submission / last completion, as ns numbers. */
@@ -64,7 +65,5 @@ function replay(t: ReplayTask): ReplayReport {
 try {
   parentPort!.postMessage({ report: replay(workerData as ReplayTask) });
 } catch (e) {
-  // Errors lose their class crossing threads: send name and message.
-  const err = e as Error;
-  parentPort!.postMessage({ error: { name: err.name, message: err.message, stack: err.stack } });
+  parentPort!.postMessage({ error: toWire(e) });
 }

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Connection, ConnectOptions, ServerGoneError } from './connection';
 import { Lane } from './lane';
+import { fromWire, WireError } from './thread-error';
 import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, CTRL_WORDS, NotifierData } from './notifier';
 import { Op, Status } from '../layout/layout';
 
@@ -50,7 +51,7 @@ export function connect(options: ClientOptions = {}): Client {
 
 export class Client {
   private readonly conn: Connection;
-  private readonly first: number;
+  /** The window of the synchronous calls; the lane's windows follow it. */
   private readonly syncWin: number;
   private readonly lane: Lane;
   private readonly ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
@@ -69,9 +70,8 @@ export class Client {
     const width = options.window ?? DEFAULT_CLIENT_WINDOW;
     if (!Number.isInteger(width) || width < 1) throw new RangeError(`window must be a positive integer, got ${width}`);
     this.conn = Connection.open(options);
-    this.first = this.conn.reserve(1 + width);
-    this.syncWin = this.first;
-    this.lane = new Lane(this.conn, this.first + 1, width);
+    this.syncWin = this.conn.reserve(1 + width);
+    this.lane = new Lane(this.conn, this.syncWin + 1, width);
   }
 
   // ---- synchronous API ---------------------------------------------------------
@@ -200,6 +200,9 @@ export class Client {
       if (!this.lane.trySubmit(p.op, p.key, p.value)) break;
       this.queuedHead++;
       this.inFlight.push(p);
+    }
+    // One hand-off to the notifier per pump, not per request.
+    if (Atomics.load(this.ctrl, CTRL_SUBMITTED) !== this.lane.submittedCount) {
       Atomics.store(this.ctrl, CTRL_SUBMITTED, this.lane.submittedCount);
       Atomics.notify(this.ctrl, CTRL_SUBMITTED);
     }
@@ -260,10 +263,7 @@ export class Client {
     if (this.notifier) return;
     const data: NotifierData = { conn: this.conn.shared(), first: this.lane.first, width: this.lane.width, ctrl: this.ctrl };
     const w = new Worker(path.join(__dirname, 'notifier-worker.js'), { workerData: data });
-    w.on('message', (m: { error: string; name: string }) => {
-      const e = m.name === 'ServerGoneError' ? new ServerGoneError(m.error) : new Error(m.error);
-      this.fail(e);
-    });
+    w.on('message', (m: WireError) => this.fail(fromWire(m)));
     w.on('error', (e) => this.fail(e));
     w.unref();
     this.notifier = w;

@@ -36,9 +36,9 @@ export class Lane {
 
   /** Send a request, blocking while the ring is full; needs inFlight < width. */
   submit(op: Op, key: number, value: number): void {
-    const win = this.nextWindow();
-    this.conn.board.prepare(win, op, key, value);
-    this.conn.ring.put(win, this.conn.policy, this.conn.check);
+    if (this.trySubmit(op, key, value)) return;
+    // The window stays prepared: wait for room and publish it.
+    this.conn.ring.put(this.nextWindow(), this.conn.policy, this.conn.check);
     this.submitted++;
   }
 

@@ -3,6 +3,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Connection } from './connection';
+import { toWire } from './thread-error';
 import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, NotifierData } from './notifier';
 
 /** How long the notifier sleeps on an empty lane before re-checking STOP. */
@@ -29,7 +30,7 @@ try {
   run(workerData as NotifierData);
 } catch (e) {
   const d = workerData as NotifierData;
-  parentPort!.postMessage({ error: (e as Error).message, name: (e as Error).name });
+  parentPort!.postMessage(toWire(e));
   Atomics.store(d.ctrl, CTRL_ERROR, 1);
   Atomics.notify(d.ctrl, CTRL_NOTIFIED);
 }

@@ -241,12 +241,14 @@ export class HashTable {
     const d = this.dir(seg);
     let cap = u32[d + (SEG_CAPACITY >> 2)];
     let table = u32[d + (SEG_TABLE >> 2)];
+    let entries = table >>> 2;
+    let ctrl = table + cap * ENTRY_BYTES;
     let mask = cap - 1;
     let i = h & mask;
-    for (; this.u8[table + cap * ENTRY_BYTES + i] !== 0; i = (i + 1) & mask) {
-      if (u32[(table >>> 2) + 2 * i] === key) {
-        const v = add ? (u32[(table >>> 2) + 2 * i + 1] + value) >>> 0 : value;
-        u32[(table >>> 2) + 2 * i + 1] = v;
+    for (; this.u8[ctrl + i] !== 0; i = (i + 1) & mask) {
+      if (u32[entries + 2 * i] === key) {
+        const v = add ? (u32[entries + 2 * i + 1] + value) >>> 0 : value;
+        u32[entries + 2 * i + 1] = v;
         this.lastValue = v;
         return Status.Ok;
       }
@@ -256,16 +258,18 @@ export class HashTable {
       if (this.grow(seg)) {
         cap = u32[d + (SEG_CAPACITY >> 2)];
         table = u32[d + (SEG_TABLE >> 2)];
+        entries = table >>> 2;
+        ctrl = table + cap * ENTRY_BYTES;
         mask = cap - 1;
-        for (i = h & mask; this.u8[table + cap * ENTRY_BYTES + i] !== 0; i = (i + 1) & mask);
+        for (i = h & mask; this.u8[ctrl + i] !== 0; i = (i + 1) & mask);
       } else if ((count + 1) * FULL_DEN > cap * FULL_NUM) {
         return Status.Full;
       }
     }
-    u32[(table >>> 2) + 2 * i] = key;
-    u32[(table >>> 2) + 2 * i + 1] = value;
+    u32[entries + 2 * i] = key;
+    u32[entries + 2 * i + 1] = value;
     this.lastValue = value;
-    this.u8[table + cap * ENTRY_BYTES + i] = 1;
+    this.u8[ctrl + i] = 1;
     u32[d + (SEG_COUNT >> 2)] = count + 1;
     Atomics.add(this.u32, ARENA_ENTRIES >> 2, 1);
     return Status.Ok;
@@ -282,15 +286,17 @@ export class HashTable {
     const ntable = this.alloc(log2Ceil(ncap));
     if (ntable < 0) return false;
     const nmask = ncap - 1;
-    const nctrl = ntable + ncap * ENTRY_BYTES;
+    const entries = table >>> 2;
+    const nentries = ntable >>> 2;
     const ctrl = table + cap * ENTRY_BYTES;
+    const nctrl = ntable + ncap * ENTRY_BYTES;
     for (let i = 0; i < cap; i++) {
       if (this.u8[ctrl + i] === 0) continue;
-      const key = u32[(table >>> 2) + 2 * i];
+      const key = u32[entries + 2 * i];
       let j = mixKey(key, this.seed) & nmask;
       while (this.u8[nctrl + j] !== 0) j = (j + 1) & nmask;
-      u32[(ntable >>> 2) + 2 * j] = key;
-      u32[(ntable >>> 2) + 2 * j + 1] = u32[(table >>> 2) + 2 * i + 1];
+      u32[nentries + 2 * j] = key;
+      u32[nentries + 2 * j + 1] = u32[entries + 2 * i + 1];
       this.u8[nctrl + j] = 1;
     }
     u32[d + (SEG_TABLE >> 2)] = ntable;

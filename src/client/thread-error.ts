@@ -1,0 +1,29 @@
+/**
+ * Errors crossing from a client worker thread to its main thread. Structured
+ * cloning keeps only a plain Error, so the user-facing classes (whose
+ * one-line messages the CLIs print) are sent by name and rebuilt here.
+ */
+import { ServerGoneError } from './connection';
+import { RegionError } from '../layout/region';
+
+export interface WireError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export function toWire(e: unknown): WireError {
+  const err = e as Error;
+  return { name: err.name, message: err.message, stack: err.stack };
+}
+
+const CLASSES: Record<string, new (message: string) => Error> = { ServerGoneError, RegionError, RangeError };
+
+export function fromWire(w: WireError): Error {
+  const Cls = CLASSES[w.name];
+  if (Cls) return new Cls(w.message);
+  const err = new Error(w.message);
+  err.name = w.name;
+  if (w.stack) err.stack = w.stack;
+  return err;
+}
