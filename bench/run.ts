@@ -30,7 +30,7 @@ import type { ReplayTask } from './replay-worker';
 import type { RedisTask } from './redis-worker';
 import type { LmdbTask } from './lmdb-worker';
 import type { TableTask } from './table-worker';
-import { HashTable } from '../src/store/hashtable';
+import { Table } from '../src/store/table';
 import { ensureRedisBinary, RedisHandle, startRedis } from './redis-server';
 import { LatencySummary, median, round, summarize } from './stats';
 import { foreignCores, snapshot } from './cpuload';
@@ -304,9 +304,10 @@ const TABLE_ARENA_BYTES = 256 * 1024 * 1024;
 
 /** A fresh table arena per locking mode, prefilled with every key. */
 function tableArena(coarse: boolean, keys: number): SharedArrayBuffer {
-  const arena = HashTable.createArena({ initialBuckets: 1024, maxBytes: TABLE_ARENA_BYTES, coarse });
-  const t = new HashTable(arena);
-  for (let i = 0; i < keys; i++) t.put(i, i + 1);
+  const arena = new SharedArrayBuffer(TABLE_ARENA_BYTES);
+  Table.format(arena, { initialBuckets: 1024, dataBytes: TABLE_ARENA_BYTES, coarse });
+  const t = new Table(arena);
+  for (let i = 0; i < keys; i++) t.putU32(i, i + 1);
   return arena;
 }
 

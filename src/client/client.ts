@@ -1,32 +1,40 @@
 /**
- * The public client API: connect() to a running server and get/put u32 keys,
- * synchronously (lowest latency, blocks the calling thread) or with promises
- * (up to `window` requests in flight from one JavaScript thread, the event
- * loop never blocked or spun: see notifier.ts).
+ * The public client API: connect() to a running server, then get/set/has/
+ * delete string, byte and u32 keys holding strings, bytes, numbers,
+ * booleans, null or structured values, synchronously (`...Sync`, blocks the
+ * calling thread) or with promises (the event loop never blocks or spins).
  *
- * A Client reserves 1 + window windows: the first for the synchronous calls,
- * the rest as the lane of the promise API. Both may be used at once.
+ * READS go straight to the shared table (table-reader.ts): no server
+ * thread, no hand-off, linearizable. Only when writers keep a segment busy
+ * for hundreds of attempts does a read fall back to asking the server.
+ * WRITES go through the ring to the server's threads, as the seed's design
+ * says: the sync calls through a private window, the promise calls through
+ * a lane of `window` windows (pipeline.ts).
  */
-import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { Connection, ConnectOptions, ServerGoneError } from './connection';
-import { Lane } from './lane';
-import { fromWire, WireError } from './thread-error';
-import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, CTRL_WORDS, NotifierData } from './notifier';
-import { Op, Status } from '../layout/layout';
+import { Connection, ConnectOptions } from './connection';
+import { Pending, Pipeline } from './pipeline';
+import { StagingIO } from './staging-io';
+import { decodeValue, ownValue, prepareValue, PreparedValue } from '../codec/value';
+import { DEFAULT_ENCODING, Encoding } from '../codec/structured';
+import { Key, KeyEncoder } from '../store/keys';
+import { ReadResult } from '../store/table-reader';
+import { TableCorruptError } from '../store/alloc';
+import { Op, Status, ValueTag, WIN_STAGING_BYTES } from '../layout/layout';
 
 export interface ClientOptions extends ConnectOptions {
   /** Requests the promise API keeps in flight (default 32). */
   window?: number;
+  /** Codec of structured values (objects, Map, Date...): 'v8', 'msgpack' or 'json'. */
+  encoding?: Encoding;
 }
 
 export const DEFAULT_CLIENT_WINDOW = 32;
 const MAX_U32 = 4294967295;
 
-/** A put refused because the server's table is at its memory cap. */
+/** A write refused because the server's table is at its memory cap. */
 export class TableFullError extends Error {
-  constructor(key: number) {
-    super(`put ${key} refused: the server's table is at its memory cap`);
+  constructor(what: string) {
+    super(`${what} refused: the server's table is at its memory cap`);
     this.name = 'TableFullError';
   }
 }
@@ -36,12 +44,18 @@ function checkU32(what: string, v: number): void {
     throw new RangeError(`${what} must be an integer in 0..4294967295, got ${String(v)}`);
 }
 
-interface Pending {
-  op: Op;
-  key: number;
-  value: number;
-  resolve: (v: number | undefined) => void;
-  reject: (e: Error) => void;
+/** The error a non-Ok status stands for, in a response to `what`. */
+function statusError(status: Status, what: string): Error {
+  switch (status) {
+    case Status.Full:
+      return new TableFullError(what);
+    case Status.WrongType:
+      return new TypeError(`${what}: the value stored under the key is not a u32`);
+    case Status.Corrupt:
+      return new TableCorruptError(`the server met it answering ${what}`);
+    default:
+      return new Error(`${what}: the server answered status ${Status[status] ?? status}`);
+  }
 }
 
 /** Connect to the server whose region is at `options.path` (default ./shmem_file). */
@@ -53,60 +67,252 @@ export class Client {
   private readonly conn: Connection;
   /** The window of the synchronous calls; the lane's windows follow it. */
   private readonly syncWin: number;
-  private readonly lane: Lane;
-  private readonly ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
-  private notifier: Worker | null = null;
-  /** Requests sent through the lane, oldest first, awaiting responses. */
-  private readonly inFlight: Pending[] = [];
-  /** Requests not yet sent (window or ring full): queued[queuedHead..], oldest first. */
-  private queued: Pending[] = [];
-  private queuedHead = 0;
-  private waiting = false;
+  private readonly pipeline: Pipeline;
+  private readonly io: StagingIO;
+  private readonly keys: KeyEncoder;
+  private readonly prep: PreparedValue = { tag: ValueTag.Null, maxBytes: 0, num: 0, str: '', bytes: null };
+  readonly encoding: Encoding;
+  /** The server's limits on key and value sizes, in bytes. */
+  readonly maxKeyBytes: number;
+  readonly maxValueBytes: number;
   private closed = false;
-  private failure: Error | null = null;
   private closing: Promise<void> | null = null;
 
   constructor(options: ClientOptions = {}) {
     const width = options.window ?? DEFAULT_CLIENT_WINDOW;
     if (!Number.isInteger(width) || width < 1) throw new RangeError(`window must be a positive integer, got ${width}`);
+    this.encoding = options.encoding ?? DEFAULT_ENCODING;
+    if (!['v8', 'msgpack', 'json'].includes(this.encoding))
+      throw new RangeError(`encoding must be 'v8', 'msgpack' or 'json', got ${String(options.encoding)}`);
     this.conn = Connection.open(options);
+    const reader = this.conn.reader;
+    this.maxKeyBytes = reader.maxKeyBytes;
+    this.maxValueBytes = reader.maxValueBytes;
+    this.keys = new KeyEncoder(reader.maxKeyBytes, reader.seed);
+    this.io = new StagingIO(this.conn);
     this.syncWin = this.conn.reserve(1 + width);
-    this.lane = new Lane(this.conn, this.syncWin + 1, width);
+    this.pipeline = new Pipeline(this.conn, this.syncWin + 1, width, this.io, (s) => statusError(s, 'staging for a request'));
   }
 
   // ---- synchronous API ---------------------------------------------------------
 
-  /** The value under `key`, or undefined. Blocks this thread until answered. */
-  getSync(key: number): number | undefined {
-    checkU32('key', key);
-    this.usable();
-    return this.roundTrip(Op.Get, key, 0) === Status.Ok ? this.conn.board.result(this.syncWin) : undefined;
+  /** The value under `key`, or undefined. Never waits for a server thread (unless contended). */
+  getSync(key: Key): unknown {
+    const r = this.direct(key, true);
+    if (r === ReadResult.Found) return decodeValue(this.conn.reader);
+    if (r === ReadResult.Absent) return undefined;
+    return this.syncRead();
   }
 
-  /** Store `value` under `key`. Blocks until the server has applied it. */
-  putSync(key: number, value: number): void {
-    checkU32('key', key);
-    checkU32('value', value);
+  /** Whether `key` holds a value. */
+  hasSync(key: Key): boolean {
+    const r = this.direct(key, false);
+    if (r === ReadResult.Found) return true;
+    if (r === ReadResult.Absent) return false;
+    return this.syncRead() !== undefined;
+  }
+
+  /** Store `value` under `key`; returns when the server has applied it. */
+  setSync(key: Key, value: unknown): void {
     this.usable();
-    if (this.roundTrip(Op.Put, key, value) === Status.Full) throw new TableFullError(key);
+    this.keys.encode(key);
+    const p = prepareValue(value, this.encoding, this.maxValueBytes, this.prep);
+    if (typeof key === 'number' && p.tag === ValueTag.U32) {
+      this.check(this.roundTrip(Op.Put, key, p.num), 'set');
+      return;
+    }
+    this.stage(this.keys.length + p.maxBytes);
+    const valueLen = this.io.write(this.syncWin, this.keys.bytes, this.keys.length, p);
+    this.conn.board.prepareBytes(this.syncWin, Op.Set, this.keys.length, valueLen, p.tag);
+    this.check(this.roundTripPrepared(), 'set');
+  }
+
+  /** The seed's name for setSync. */
+  putSync(key: Key, value: unknown): void {
+    this.setSync(key, value);
+  }
+
+  /** Remove `key`; true when it held a value. */
+  deleteSync(key: Key): boolean {
+    this.usable();
+    this.keys.encode(key);
+    const status = this.byteOp(Op.Delete);
+    if (status === Status.NotFound) return false;
+    this.check(status, 'delete');
+    return true;
   }
 
   /**
-   * Atomically add `delta` (default 1) to the value under `key`, absent
+   * Atomically add `delta` (default 1) to the u32 under u32 `key`, absent
    * counting as 0, wrapping modulo 2^32; returns the new value.
    */
   incrSync(key: number, delta = 1): number {
     checkU32('key', key);
     checkU32('delta', delta);
     this.usable();
-    if (this.roundTrip(Op.Add, key, delta) === Status.Full) throw new TableFullError(key);
+    this.check(this.roundTrip(Op.Add, key, delta), `incr ${key}`);
     return this.conn.board.result(this.syncWin);
   }
 
+  // ---- promise API ---------------------------------------------------------------
+
+  /** The value under `key`, or undefined; answered from the table without a hand-off. */
+  get(key: Key): Promise<unknown> {
+    const r = this.direct(key, true);
+    if (r === ReadResult.Found) return settled(() => decodeValue(this.conn.reader));
+    if (r === ReadResult.Absent) return Promise.resolve(undefined);
+    return this.enqueueRead();
+  }
+
+  has(key: Key): Promise<boolean> {
+    const r = this.direct(key, false);
+    if (r === ReadResult.Found) return Promise.resolve(true);
+    if (r === ReadResult.Absent) return Promise.resolve(false);
+    return this.enqueueRead().then((v) => v !== undefined);
+  }
+
+  /** Store `value` under `key`; rejects with TableFullError at the memory cap. */
+  set(key: Key, value: unknown): Promise<void> {
+    return this.enqueue(this.setRequest(key, value)) as Promise<void>;
+  }
+
+  put(key: Key, value: unknown): Promise<void> {
+    return this.set(key, value);
+  }
+
+  delete(key: Key): Promise<boolean> {
+    this.usable();
+    this.keys.encode(key);
+    return this.enqueue(this.byteRequest(Op.Delete, null, (s) => (s === Status.NotFound ? false : (this.check(s, 'delete'), true)))) as Promise<boolean>;
+  }
+
+  /** Atomically add `delta` (default 1) to u32 `key`'s value; resolves to the new value. */
+  incr(key: number, delta = 1): Promise<number> {
+    checkU32('key', key);
+    checkU32('delta', delta);
+    this.usable();
+    const settle = (s: Status, result: number): number => (this.check(s, `incr ${key}`), result);
+    return this.enqueue(this.u32Request(Op.Add, key, delta, settle)) as Promise<number>;
+  }
+
+  /** Values of many keys (undefined where absent), read directly. */
+  getMany(keys: Iterable<Key>): Promise<unknown[]> {
+    const list = [...keys];
+    return Promise.all(list.map((k) => this.get(k)));
+  }
+
+  /** Store many pairs, pipelined through the window; resolves when all are applied. */
+  async setMany(entries: Iterable<readonly [Key, unknown]>): Promise<void> {
+    const reqs = [...entries].map(([k, v]) => this.setRequest(k, v));
+    await this.enqueueBatch(reqs);
+  }
+
+  putMany(entries: Iterable<readonly [Key, unknown]>): Promise<void> {
+    return this.setMany(entries);
+  }
+
+  // ---- requests ------------------------------------------------------------------
+
+  private setRequest(key: Key, value: unknown): Pending {
+    this.usable();
+    this.keys.encode(key);
+    const p = ownValue(prepareValue(value, this.encoding, this.maxValueBytes));
+    const settle = (s: Status): undefined => (this.check(s, 'set'), undefined);
+    if (typeof key === 'number' && p.tag === ValueTag.U32) return this.u32Request(Op.Put, key, p.num, settle);
+    return this.byteRequest(Op.Set, p, settle);
+  }
+
+  private u32Request(op: Op, key: number, value: number, settle: Pending['settle']): Pending {
+    return { op, key, value, keyBytes: null, data: null, need: 0, settle, resolve: noop, reject: noop };
+  }
+
+  /** A request on the key last encoded (its material is copied). */
+  private byteRequest(op: Op, data: PreparedValue | null, settle: Pending['settle']): Pending {
+    const keyBytes = Buffer.from(this.keys.bytes.subarray(0, this.keys.length));
+    return { op, key: 0, value: 0, keyBytes, data, need: keyBytes.length + (data ? data.maxBytes : 0), settle, resolve: noop, reject: noop };
+  }
+
+  private enqueueRead(): Promise<unknown> {
+    const settle = (s: Status, _r: number, win: number): unknown => (s === Status.NotFound ? undefined : (this.check(s, 'get'), this.io.read(win)));
+    return this.enqueue(this.byteRequest(Op.Read, null, settle));
+  }
+
+  private enqueue(p: Pending): Promise<unknown> {
+    this.usable();
+    return new Promise((resolve, reject) => {
+      p.resolve = resolve;
+      p.reject = reject;
+      this.pipeline.add(p);
+      this.pipeline.pump();
+    });
+  }
+
+  /** One promise for a whole batch: every result in order, or the first failure. */
+  private enqueueBatch(reqs: Pending[]): Promise<unknown[]> {
+    this.usable();
+    return new Promise((resolve, reject) => {
+      const out = new Array<unknown>(reqs.length);
+      let left = reqs.length;
+      let failed = false;
+      if (left === 0) return resolve(out);
+      reqs.forEach((p, i) => {
+        p.resolve = (v) => {
+          out[i] = v;
+          if (--left === 0 && !failed) resolve(out);
+        };
+        p.reject = (e) => {
+          if (!failed) reject(e);
+          failed = true;
+        };
+        this.pipeline.add(p);
+      });
+      this.pipeline.pump();
+    });
+  }
+
+  // ---- the direct read and the sync window ----------------------------------------
+
+  private direct(key: Key, copyBytes: boolean): ReadResult {
+    this.usable();
+    this.conn.checkLive();
+    this.keys.encode(key);
+    const r = this.conn.reader.read(this.keys.bytes, this.keys.length, this.keys.hash, copyBytes);
+    if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
+    return r;
+  }
+
+  /** Ask the server for the value of the key last encoded (a contended read). */
+  private syncRead(): unknown {
+    const status = this.byteOp(Op.Read);
+    if (status === Status.NotFound) return undefined;
+    this.check(status, 'get');
+    return this.io.read(this.syncWin);
+  }
+
+  /** A key-only request on the key last encoded, through the sync window. */
+  private byteOp(op: Op): Status {
+    this.stage(this.keys.length);
+    this.io.write(this.syncWin, this.keys.bytes, this.keys.length, null);
+    this.conn.board.prepareBytes(this.syncWin, op, this.keys.length, 0, 0);
+    return this.roundTripPrepared();
+  }
+
+  /** Make the sync window's staging block hold `need` bytes. */
+  private stage(need: number): void {
+    if (this.io.room(this.syncWin) >= need) return;
+    this.conn.board.prepareBytes(this.syncWin, Op.Reserve, 0, 0, 0, need);
+    this.check(this.roundTripPrepared(), `staging for ${need} bytes`);
+    if (this.conn.board.word(this.syncWin, WIN_STAGING_BYTES) < need) throw new TableCorruptError('staging block smaller than granted');
+  }
+
   private roundTrip(op: Op, key: number, value: number): Status {
+    this.conn.board.prepare(this.syncWin, op, key, value);
+    return this.roundTripPrepared();
+  }
+
+  private roundTripPrepared(): Status {
     const { board, ring, policy, check } = this.conn;
     const win = this.syncWin;
-    board.prepare(win, op, key, value);
     ring.put(win, policy, check);
     board.awaitDone(win, policy, check);
     const status = board.status(win);
@@ -114,181 +320,20 @@ export class Client {
     return status;
   }
 
-  // ---- promise API -------------------------------------------------------------
-
-  /** The value under `key`, or undefined. */
-  get(key: number): Promise<number | undefined> {
-    checkU32('key', key);
-    return this.enqueue(Op.Get, key, 0);
-  }
-
-  /** Store `value` under `key`; rejects with TableFullError at the memory cap. */
-  put(key: number, value: number): Promise<void> {
-    checkU32('key', key);
-    checkU32('value', value);
-    return this.enqueue(Op.Put, key, value).then(() => undefined);
-  }
-
-  /** Atomically add `delta` (default 1) to `key`'s value; resolves to the new value. */
-  incr(key: number, delta = 1): Promise<number> {
-    checkU32('key', key);
-    checkU32('delta', delta);
-    return this.enqueue(Op.Add, key, delta) as Promise<number>;
-  }
-
-  /** Values of many keys (undefined where absent), pipelined through the window. */
-  getMany(keys: Iterable<number>): Promise<Array<number | undefined>> {
-    const list = [...keys];
-    list.forEach((k) => checkU32('key', k));
-    return this.enqueueBatch(list.map((k) => [Op.Get, k, 0] as const));
-  }
-
-  /** Store many pairs, pipelined through the window. Resolves when all are applied. */
-  async putMany(entries: Iterable<readonly [number, number]>): Promise<void> {
-    const list = [...entries];
-    for (const [k, v] of list) {
-      checkU32('key', k);
-      checkU32('value', v);
-    }
-    await this.enqueueBatch(list.map(([k, v]) => [Op.Put, k, v] as const));
-  }
-
-  /**
-   * One promise for a whole batch (no promise per request): it resolves with
-   * every result in order, or rejects with the first failure (the other
-   * requests still run, as with Promise.all).
-   */
-  private enqueueBatch(reqs: ReadonlyArray<readonly [Op, number, number]>): Promise<Array<number | undefined>> {
-    this.usable();
-    return new Promise((resolve, reject) => {
-      const out = new Array<number | undefined>(reqs.length);
-      let left = reqs.length;
-      let failed = false;
-      if (left === 0) return resolve(out);
-      reqs.forEach(([op, key, value], i) =>
-        this.queued.push({
-          op,
-          key,
-          value,
-          resolve: (v) => {
-            out[i] = v;
-            if (--left === 0 && !failed) resolve(out);
-          },
-          reject: (e) => {
-            if (!failed) reject(e);
-            failed = true;
-          },
-        }),
-      );
-      this.pump();
-    });
-  }
-
-  private enqueue(op: Op, key: number, value: number): Promise<number | undefined> {
-    this.usable();
-    return new Promise((resolve, reject) => {
-      this.queued.push({ op, key, value, resolve, reject });
-      this.pump();
-    });
-  }
-
-  /** Send what fits, then make sure someone will wake us for the rest. */
-  private pump(): void {
-    this.drainCompleted();
-    while (this.queuedHead < this.queued.length && this.lane.inFlight < this.lane.width) {
-      const p = this.queued[this.queuedHead];
-      if (!this.lane.trySubmit(p.op, p.key, p.value)) break;
-      this.queuedHead++;
-      this.inFlight.push(p);
-    }
-    // One hand-off to the notifier per pump, not per request.
-    if (Atomics.load(this.ctrl, CTRL_SUBMITTED) !== this.lane.submittedCount) {
-      Atomics.store(this.ctrl, CTRL_SUBMITTED, this.lane.submittedCount);
-      Atomics.notify(this.ctrl, CTRL_SUBMITTED);
-    }
-    if (this.queuedHead === this.queued.length) {
-      this.queued = [];
-      this.queuedHead = 0;
-    }
-    if (this.inFlight.length > 0) this.arm();
-    else if (this.queuedHead < this.queued.length) setTimeout(() => this.pump(), 1); // ring full: retry soon
-    // A pending Atomics.waitAsync does not keep Node alive; the notifier
-    // does, exactly while requests are outstanding.
-    if (this.notifier) {
-      if (this.inFlight.length > 0) this.notifier.ref();
-      else this.notifier.unref();
-    }
-  }
-
-  private drainCompleted(): void {
-    const notified = Atomics.load(this.ctrl, CTRL_NOTIFIED);
-    while (this.lane.completedCount < notified) {
-      if (!this.lane.pollNext()) throw new Error('internal: notified window is not DONE');
-      const p = this.inFlight.shift()!;
-      const status = this.lane.status;
-      if (status === Status.Full) p.reject(new TableFullError(p.key));
-      else if (p.op === Op.Put) p.resolve(undefined);
-      else p.resolve(status === Status.Ok ? this.lane.result : undefined);
-    }
-  }
-
-  private arm(): void {
-    if (this.waiting) return;
-    this.startNotifier();
-    const seen = Atomics.load(this.ctrl, CTRL_NOTIFIED);
-    if (seen !== this.lane.completedCount || Atomics.load(this.ctrl, CTRL_ERROR) !== 0) {
-      queueMicrotask(() => this.wake());
-      this.waiting = true;
-      return;
-    }
-    const r = Atomics.waitAsync(this.ctrl, CTRL_NOTIFIED, seen);
-    this.waiting = true;
-    if (r.async) void r.value.then(() => this.wake());
-    else queueMicrotask(() => this.wake());
-  }
-
-  private wake(): void {
-    this.waiting = false;
-    if (Atomics.load(this.ctrl, CTRL_ERROR) !== 0 && this.failure === null) {
-      // The notifier posts its reason before raising ERROR; 'message' may not
-      // have been delivered yet, so fall back to a generic reason.
-      this.fail(new ServerGoneError('the server stopped answering'));
-      return;
-    }
-    if (this.failure) return;
-    this.pump();
-  }
-
-  private startNotifier(): void {
-    if (this.notifier) return;
-    const data: NotifierData = { conn: this.conn.shared(), first: this.lane.first, width: this.lane.width, ctrl: this.ctrl };
-    const w = new Worker(path.join(__dirname, 'notifier-worker.js'), { workerData: data });
-    w.on('message', (m: WireError) => this.fail(fromWire(m)));
-    w.on('error', (e) => this.fail(e));
-    w.unref();
-    this.notifier = w;
-  }
-
-  /** Reject everything outstanding; the client is unusable afterwards. */
-  private fail(e: Error): void {
-    if (this.failure) return;
-    this.failure = e;
-    for (const p of this.inFlight.splice(0)) p.reject(e);
-    for (const p of this.queued.splice(this.queuedHead)) p.reject(e);
-    this.queued = [];
-    this.queuedHead = 0;
+  private check(status: Status, what: string): void {
+    if (status !== Status.Ok) throw statusError(status, what);
   }
 
   // ---- lifecycle -----------------------------------------------------------------
 
   private usable(): void {
     if (this.closed) throw new Error('the client is closed');
-    if (this.failure) throw this.failure;
+    if (this.pipeline.failure) throw this.pipeline.failure;
   }
 
   /** Requests accepted by the promise API and not yet answered. */
   get pending(): number {
-    return this.inFlight.length + this.queued.length - this.queuedHead;
+    return this.pipeline.pending;
   }
 
   /**
@@ -299,22 +344,23 @@ export class Client {
     if (this.closing) return this.closing;
     this.closed = true;
     this.closing = (async () => {
-      const outstanding = [...this.inFlight, ...this.queued.slice(this.queuedHead)].map(
-        (p) => new Promise<void>((r) => {
-          const { resolve, reject } = p;
-          p.resolve = (v) => (resolve(v), r());
-          p.reject = (e) => (reject(e), r());
-        }),
-      );
-      await Promise.all(outstanding);
-      Atomics.store(this.ctrl, CTRL_STOP, 1);
-      Atomics.notify(this.ctrl, CTRL_SUBMITTED);
-      if (this.notifier) await this.notifier.terminate();
+      await this.pipeline.close();
       // After a failure, windows may still be in flight: leave them to the
       // server's reaper (it reclaims them once this process exits) rather
       // than risk a late response landing in another client's window.
-      if (this.failure === null) this.conn.close();
+      if (this.pipeline.failure === null) this.conn.close();
     })();
     return this.closing;
+  }
+}
+
+function noop(): void {}
+
+/** A promise of f()'s value, or of its exception. */
+function settled(f: () => unknown): Promise<unknown> {
+  try {
+    return Promise.resolve(f());
+  } catch (e) {
+    return Promise.reject(e);
   }
 }

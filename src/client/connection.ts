@@ -1,6 +1,7 @@
 /**
- * A client process's attachment to a running server's region: validation,
- * window reservation and the server watchdog. Lanes (lane.ts) do the I/O.
+ * A client process's attachment to a running server: the region (ring,
+ * board) and the data file (the table, read directly), window reservation
+ * and the server watchdog. Lanes (lane.ts) do the I/O.
  */
 import { Region, RegionError, resolveRegionPath } from '../layout/region';
 import { HEARTBEAT_TIMEOUT_MS, ServerState } from '../layout/layout';
@@ -8,6 +9,8 @@ import { Board } from '../store/board';
 import { Ring } from '../store/ring';
 import { processAlive } from '../sync/lock';
 import { DEFAULT_WAIT_POLICY, WaitPolicy } from '../sync/waiter';
+import { openDataFile } from '../layout/data-file';
+import { TableReader } from '../store/table-reader';
 
 /** The server stopped or died while this client depended on it. */
 export class ServerGoneError extends Error {
@@ -29,6 +32,7 @@ export interface ConnectOptions {
 /** What a worker thread needs to rebuild a Connection's view. */
 export interface SharedConnection {
   region: ReturnType<Region['transferable']>;
+  data: SharedArrayBuffer;
   policy: WaitPolicy;
 }
 
@@ -36,16 +40,23 @@ export class Connection {
   readonly ring: Ring;
   readonly board: Board;
   readonly policy: WaitPolicy;
+  /** The data file: direct reads, and the windows' staging blocks. */
+  readonly data: SharedArrayBuffer;
+  readonly dataBuf: Buffer;
+  readonly reader: TableReader;
   private readonly runs = new Map<number, number>();
   private lastBeat = -1;
   private lastBeatAt = 0;
   /** Bound once so it can be handed to waits as their idle callback. */
   readonly check = (): void => this.checkServer();
 
-  private constructor(readonly region: Region, policy: WaitPolicy) {
+  private constructor(readonly region: Region, data: SharedArrayBuffer, policy: WaitPolicy) {
     this.ring = new Ring(region);
     this.board = new Board(region);
     this.policy = policy;
+    this.data = data;
+    this.dataBuf = Buffer.from(data);
+    this.reader = new TableReader(data);
   }
 
   /**
@@ -62,7 +73,11 @@ export class Connection {
         const state = region.serverState();
         const gone = region.serverProblem();
         if (gone) problem = new ServerGoneError(`${gone} (stale region ${file})`);
-        else if (state === ServerState.Ready) return new Connection(region, opts.policy ?? DEFAULT_WAIT_POLICY);
+        else if (state === ServerState.Ready) {
+          const ref = region.dataFile();
+          if (ref === null) throw new RegionError(`${file} names no data file (corrupt header)`);
+          return new Connection(region, openDataFile(ref.path, ref.bytes), opts.policy ?? DEFAULT_WAIT_POLICY);
+        }
         else if (state === ServerState.Stopping) problem = new ServerGoneError(`the server (pid ${region.serverPid()}) is shutting down`);
         else problem = new ServerGoneError(`the server (pid ${region.serverPid()}) is still starting`);
       } catch (e) {
@@ -76,11 +91,11 @@ export class Connection {
 
   /** Rebuild in a worker thread; reservations stay with the original. */
   static fromShared(s: SharedConnection): Connection {
-    return new Connection(Region.fromShared(s.region), s.policy);
+    return new Connection(Region.fromShared(s.region), s.data, s.policy);
   }
 
   shared(): SharedConnection {
-    return { region: this.region.transferable(), policy: this.policy };
+    return { region: this.region.transferable(), data: this.data, policy: this.policy };
   }
 
   /** Reserve `count` consecutive windows; released by release() or close(). */
@@ -104,6 +119,28 @@ export class Connection {
   }
 
   /**
+   * The liveness check of a direct read, cheap enough for every one: two
+   * loads while the heartbeat moves, and the full checkServer() (a pid
+   * probe and the clock) once the heartbeat has stood still for
+   * LIVE_CHECK_EVERY reads, and on the first read that sees it stand still.
+   * A direct read after the server died therefore answers from its last
+   * table for at most about HEARTBEAT_TIMEOUT_MS, then throws.
+   */
+  checkLive(): void {
+    const r = this.region;
+    if (r.serverState() !== ServerState.Ready) return this.checkServer();
+    const beat = r.heartbeat();
+    if (beat !== this.lastBeat) {
+      this.lastBeat = beat;
+      this.lastBeatAt = Date.now();
+      this.stillReads = 0;
+    } else if (this.stillReads++ % LIVE_CHECK_EVERY === 0) {
+      this.checkServer();
+    }
+  }
+  private stillReads = 0;
+
+  /**
    * Throw ServerGoneError if the server has stopped, died, or stopped
    * beating for HEARTBEAT_TIMEOUT_MS. Cheap enough to call between sleeps.
    */
@@ -123,6 +160,9 @@ export class Connection {
     }
   }
 }
+
+/** Direct reads between two full liveness checks while the heartbeat stands still. */
+const LIVE_CHECK_EVERY = 1024;
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 function sleepMs(ms: number): void {

@@ -11,7 +11,7 @@ const IDLE_SLEEP_MS = 1000;
 
 function run(d: NotifierData): void {
   const conn = Connection.fromShared(d.conn);
-  const { ctrl, first, width } = d;
+  const { ctrl, order, width } = d;
   let n = 0;
   for (;;) {
     while (Atomics.load(ctrl, CTRL_SUBMITTED) === n) {
@@ -19,7 +19,9 @@ function run(d: NotifierData): void {
       Atomics.wait(ctrl, CTRL_SUBMITTED, n, IDLE_SLEEP_MS);
     }
     if (Atomics.load(ctrl, CTRL_STOP) !== 0) return;
-    conn.board.awaitDone(first + (n % width), conn.policy, conn.check);
+    // SUBMITTED's seq-cst load above orders this read after the main
+    // thread's write of order[n % width].
+    conn.board.awaitDone(order[n % width], conn.policy, conn.check);
     n++;
     Atomics.store(ctrl, CTRL_NOTIFIED, n);
     Atomics.notify(ctrl, CTRL_NOTIFIED);

@@ -9,7 +9,7 @@
  *   NOTIFIED   responses known to be DONE; written by the notifier only
  *   STOP       nonzero: exit
  *   ERROR      nonzero: the notifier gave up (server gone); message posted
- * Invariant: NOTIFIED <= SUBMITTED, and the notifier touches window n only
+ * Invariant: NOTIFIED <= SUBMITTED, and the notifier touches request n only
  * while n >= NOTIFIED, while the main thread reads and recycles window n only
  * when n < NOTIFIED. So each window has exactly one user at any moment; the
  * seq-cst store of NOTIFIED hands window n from the notifier to the main
@@ -25,8 +25,9 @@ export const CTRL_WORDS = 4;
 
 export interface NotifierData {
   conn: SharedConnection;
-  first: number;
   width: number;
   ctrl: Int32Array;
+  /** The lane's order array (lane.ts): window of submission n at n % width. */
+  order: Int32Array;
 }
 

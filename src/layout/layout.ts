@@ -26,6 +26,8 @@
  *   384      | ring not-full event count [seq, waiters]                  |
  *   512      | per-server-thread busy words (MAX_SERVER_THREADS i32),    |
  *            |   odd while that thread may hold a request (reaper.ts)    |
+ *   1536     | data file: its size (u32), its path (u16 length + UTF-8,  |
+ *            |   at most DATA_PATH_MAX_BYTES): the table's mapping       |
  *   4096     +-----------------------------------------------------------+
  *            | ring: RING_CAPACITY Int32 slot words                      |
  *            |   slot word = lap(12) | full(1) | window index(19)        |
@@ -34,14 +36,20 @@
  *            |   0 when free                                             |
  *            +-----------------------------------------------------------+
  *            | board: WINDOW_COUNT windows of WINDOW_BYTES each          |
- *            |   0  state   IDLE / SUBMITTED / SLEEPING / DONE           |
- *            |   4  op      GET / PUT / ADD                              |
- *            |   8  key     u32 key                                      |
- *            |   12 value   u32 value of a put                           |
+ *            |   0  state   IDLE/SUBMITTED/TAKEN/DONE (+SLEEPING bit)    |
+ *            |   4  op      see Op                                       |
+ *            |   8  key     u32 key (u32 ops)                            |
+ *            |   12 value   u32 value / delta / bytes wanted (Reserve)   |
  *            |   16 status  response status                              |
- *            |   20 result  u32 value returned by a get or add           |
- *            |   24 keyLen, 28 valueLen: payload lengths (0 for u32)     |
- *            |   32..WINDOW_BYTES: payload (variable-length keys/values) |
+ *            |   20 result  u32 result of a u32 op                       |
+ *            |   24 keyLen  key bytes in the staging block               |
+ *            |   28 valueLen value bytes after the key (request and      |
+ *            |              response of a byte op)                       |
+ *            |   32 tag     ValueTag of the value (request and response) |
+ *            |   36 flags   request flags (none yet)                     |
+ *            |   40 staging offset, 44 staging bytes: the window's       |
+ *            |      staging block in the data file, written by the       |
+ *            |      server only (its own copy is authoritative)          |
  *            +-----------------------------------------------------------+
  *
  * Every request and its response live in the client's own window; the ring
@@ -60,7 +68,7 @@ export const PAGE = 4096;
 /** "SHKV" little-endian. */
 export const REGION_MAGIC = 0x564b4853;
 /** Bump on any change to the region layout or its protocols. */
-export const REGION_VERSION = 1;
+export const REGION_VERSION = 2;
 
 // ---- Region header (byte offsets, all Int32) -------------------------------
 export const HDR_MAGIC = 0;
@@ -86,6 +94,11 @@ export const HDR_NOT_EMPTY = 320; // [seq, waiters]
 export const HDR_NOT_FULL = 384; // [seq, waiters]
 export const HDR_BUSY = 512;
 export const MAX_SERVER_THREADS = 256;
+/** Size in bytes (u32) of the data file holding the table. */
+export const HDR_DATA_BYTES = 1536;
+/** Path of the data file: u16 byte length, then UTF-8 bytes. */
+export const HDR_DATA_PATH = 1540;
+export const DATA_PATH_MAX_BYTES = 1024;
 
 export const HEADER_BYTES = PAGE;
 
@@ -122,33 +135,59 @@ export const WIN_STATUS = 16;
 export const WIN_RESULT = 20;
 export const WIN_KEY_LEN = 24;
 export const WIN_VALUE_LEN = 28;
-export const WIN_PAYLOAD = 32;
+export const WIN_TAG = 32;
+export const WIN_FLAGS = 36;
+export const WIN_STAGING_OFFSET = 40;
+export const WIN_STAGING_BYTES = 44;
 export const WINDOW_BYTES = 64;
 
-/** Window states. Transitions: IDLE -> SUBMITTED (client) -> [SLEEPING (client)] -> DONE (server) -> IDLE (client). */
+/**
+ * Window states. Transitions: IDLE -> SUBMITTED (client) -> TAKEN (server,
+ * by CAS: a window is executed at most once per submission) -> DONE
+ * (server) -> IDLE (client). The owner may add SLEEPING to SUBMITTED or
+ * TAKEN (by CAS) before a futex sleep on the word; the server's move to
+ * DONE wakes it when the bit was set.
+ */
 export const enum WindowState {
   Idle = 0,
   Submitted = 1,
-  /** Submitted, and the owning client thread sleeps on this word. */
-  Sleeping = 2,
+  Taken = 2,
   Done = 3,
+  /** Bit added by the owner before it sleeps on the state word. */
+  Sleeping = 4,
 }
 
 export enum Op {
+  /** u32 key -> u32 value (the seed's get; result in WIN_RESULT). */
   Get = 1,
+  /** Store a u32 value under a u32 key. */
   Put = 2,
   /** value += delta (mod 2^32), absent counts as 0; result = the new value. */
   Add = 3,
+  /** Grow the window's staging block to at least WIN_VALUE bytes. */
+  Reserve = 4,
+  /** Staging holds key then value (keyLen, valueLen, tag): store it. */
+  Set = 5,
+  /** Staging holds the key: answer the value into staging (tag, valueLen). */
+  Read = 6,
+  /** Staging holds the key: remove it; Ok or NotFound. */
+  Delete = 7,
 }
 
 export enum Status {
   Ok = 0,
-  /** get: the key is absent (result is 0). */
+  /** The key is absent. */
   NotFound = 1,
-  /** put: the table is at its memory cap. */
+  /** The table is at its memory cap. */
   Full = 2,
   /** The server does not know this op. */
   BadOp = 3,
+  /** Lengths, tag or staging of the request are out of bounds. */
+  BadRequest = 4,
+  /** A u32 op met a key whose value is not a u32. */
+  WrongType = 5,
+  /** The table's shared memory does not hold what the server wrote. */
+  Corrupt = 6,
 }
 
 // ---- Region geometry -------------------------------------------------------
@@ -191,51 +230,140 @@ export function computeLayout(g: RegionGeometry): RegionLayout {
   return { ...g, ringOffset, ownerOffset, boardOffset, regionBytes };
 }
 
-// ---- Hash-table arena (server-private SharedArrayBuffer) --------------------
+// ---- Data file: the table (server threads write, clients read directly) ----
 /*
- * ARENA (one SharedArrayBuffer shared by the server's worker threads)
+ * DATA FILE (a separate mapping, named in the region header; under /dev/shm
+ * by default: tmpfs, so the kernel never writes the table back to disk)
  *
- *   0     arena header: segment count (log2), hash seed, coarse flag,
- *         arena bytes, allocation top, entries
- *   64    allocator lock [owner, waiters]
- *   128   free lists: one head offset per table capacity (log2), 0 = empty
- *   512   segment directory: ARENA_SEGMENT_BYTES per segment
- *           lock [owner, waiters], count, capacity (power of two),
- *           table offset (bytes), version
- *   ...   heap: segment tables, each `capacity` entries
- *           entry = [key u32, value u32]; plus a ctrl array of
- *           capacity bytes (0 empty, 1 full) after the entries
+ *   0      data header: magic, version, bytes, segment bits, hash seed,
+ *          coarse flag, max key bytes, max value bytes, heap start/end,
+ *          entries (keys stored), used bytes (allocated blocks)
+ *   64     allocator lock [owner, waiters]: server threads only
+ *   128    TLSF first-level bitmap
+ *   192    TLSF second-level bitmaps: TLSF_FL_COUNT u32
+ *   320    TLSF free-list heads: TLSF_FL_COUNT x TLSF_SL_COUNT block offsets
+ *   4096   segment directory: 2^segmentBits x SEGMENT_BYTES
+ *            0 lock [owner, waiters]  (server threads only)
+ *            8 version: the segment's seqlock, odd while a server thread
+ *              changes anything a reader of this segment can reach
+ *           12 count, 16 capacity (power of two), 20 index offset
+ *   heap   TLSF blocks, each BLOCK_HEADER_BYTES then its payload:
+ *            [prevPhys u32 | size u32 with FREE and PREV_FREE bits]
+ *          A block holds a segment index (capacity x INDEX_SLOT_BYTES:
+ *          [hash u32, entry offset u32 (0 = empty)]), an entry, or a
+ *          window's staging area. An entry:
+ *            0 hash, 4 keyLen, 8 valueLen, 12 tag (u8), 13 flags (u8),
+ *            16 expires (f64, ms; 0 = never), 24 key bytes, value bytes
+ *          Key bytes are the key's material: a KeyKind byte, then the
+ *          key (u32 little-endian, UTF-8, or raw bytes), so 1, '1' and
+ *          the bytes of '1' are three keys.
  */
-export const ARENA_SEGMENT_BITS = 0; // header field offsets follow
-export const ARENA_SEED = 4;
-export const ARENA_COARSE = 8;
-export const ARENA_BYTES = 12;
-export const ARENA_TOP = 16;
-export const ARENA_ENTRIES = 20;
-export const ARENA_ALLOC_LOCK = 64;
-export const ARENA_FREE_LISTS = 128;
-/** Largest segment table: 2^MAX_SEGMENT_LOG2 entries (free-list slots 0..31). */
-export const MAX_SEGMENT_LOG2 = 28;
-export const ARENA_DIRECTORY = 512;
-export const ARENA_SEGMENT_BYTES = 64;
-export const SEG_LOCK = 0; // [owner, waiters]
-export const SEG_COUNT = 8;
-export const SEG_CAPACITY = 12;
-export const SEG_TABLE = 16;
-export const ENTRY_BYTES = 8;
-/** Grow a segment when count exceeds capacity * GROW_NUM / GROW_DEN. */
+export const DATA_MAGIC = 0x54564b53; // "SKVT"
+export const D_MAGIC = 0;
+export const D_VERSION = 4;
+export const D_BYTES = 8;
+export const D_SEGMENT_BITS = 12;
+export const D_SEED = 16;
+export const D_COARSE = 20;
+export const D_MAX_KEY_BYTES = 24;
+export const D_MAX_VALUE_BYTES = 28;
+export const D_HEAP_START = 32;
+export const D_HEAP_END = 36;
+export const D_ENTRIES = 40;
+export const D_USED_BYTES = 44;
+export const D_ALLOC_LOCK = 64;
+export const D_FL_BITMAP = 128;
+export const D_SL_BITMAPS = 192;
+export const D_FREE_HEADS = 320;
+export const D_DIRECTORY = 4096;
+
+export const SEGMENT_BYTES = 64;
+export const SEG_LOCK = 0;
+export const SEG_VERSION = 8;
+export const SEG_COUNT = 12;
+export const SEG_CAPACITY = 16;
+export const SEG_INDEX = 20;
+export const DEFAULT_SEGMENT_BITS = 8;
+export const MAX_SEGMENT_BITS = 12;
+/** Largest segment index: 2^MAX_INDEX_LOG2 slots. */
+export const MAX_INDEX_LOG2 = 26;
+/** Grow a segment's index when count exceeds capacity * GROW_NUM / GROW_DEN. */
 export const GROW_NUM = 3;
 export const GROW_DEN = 4;
-/** At the memory cap, a segment accepts inserts up to this load, then answers Full. */
+/** When the index cannot grow (memory cap), inserts go on up to this load. */
 export const FULL_NUM = 15;
 export const FULL_DEN = 16;
-export const HEAP_ALIGN = 64;
 
-export function arenaHeapStart(segmentBits: number): number {
-  return alignUp(ARENA_DIRECTORY + (1 << segmentBits) * ARENA_SEGMENT_BYTES, HEAP_ALIGN);
+export const INDEX_SLOT_BYTES = 8;
+export const SLOT_HASH = 0;
+export const SLOT_ENTRY = 4;
+
+// TLSF (Masmano et al., 2004): good-fit in O(1), immediate coalescing.
+export const TLSF_ALIGN = 8;
+export const TLSF_SL_BITS = 4;
+export const TLSF_SL_COUNT = 1 << TLSF_SL_BITS;
+/** Sizes below this use linear classes of TLSF_ALIGN bytes (first level 0). */
+export const TLSF_SMALL_BYTES = TLSF_SL_COUNT * TLSF_ALIGN;
+/** First-level classes: enough for any u32 size. */
+export const TLSF_FL_COUNT = 26;
+export const BLOCK_HEADER_BYTES = 8;
+export const BLOCK_PREV_PHYS = 0;
+export const BLOCK_SIZE = 4;
+export const BLOCK_FREE = 1;
+export const BLOCK_PREV_FREE = 2;
+export const BLOCK_FLAG_MASK = 7;
+/** Free-list links, inside the payload of a free block. */
+export const BLOCK_NEXT_FREE = 8;
+export const BLOCK_PREV_FREE_LINK = 12;
+export const BLOCK_MIN_PAYLOAD = 8;
+
+export const ENTRY_HASH = 0;
+export const ENTRY_KEY_LEN = 4;
+export const ENTRY_VALUE_LEN = 8;
+export const ENTRY_TAG = 12;
+export const ENTRY_FLAGS = 13;
+export const ENTRY_EXPIRES = 16;
+export const ENTRY_HEADER_BYTES = 24;
+
+/** First byte of a key's material. */
+export const enum KeyKind {
+  U32 = 0,
+  String = 1,
+  Bytes = 2,
+}
+export const KEY_KIND_BYTES = 1;
+
+/** How a value's bytes are to be read back. */
+export enum ValueTag {
+  U32 = 1,
+  F64 = 2,
+  String = 3,
+  Buffer = 4,
+  Uint8Array = 5,
+  True = 6,
+  False = 7,
+  Null = 8,
+  Msgpack = 9,
+  V8 = 10,
+  Json = 11,
+}
+export const MAX_VALUE_TAG = 11;
+
+export const DEFAULT_MAX_KEY_BYTES = 4096;
+export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+/** Upper bounds for the server's configurable limits. */
+export const MAX_KEY_BYTES_LIMIT = 65536;
+export const MAX_VALUE_BYTES_LIMIT = 512 * 1024 * 1024;
+/** Largest data file: offsets are u32. */
+export const MAX_DATA_BYTES = 2 ** 32 - PAGE;
+/** Staging block every window gets at start, enough for small requests. */
+export const STAGING_DEFAULT_BYTES = 256;
+
+export function dataHeapStart(segmentBits: number): number {
+  return alignUp(D_DIRECTORY + (1 << segmentBits) * SEGMENT_BYTES, CACHE_LINE);
 }
 
-/** Bytes of a segment table of `capacity` entries (entries, then ctrl bytes). */
-export function segmentTableBytes(capacity: number): number {
-  return alignUp(capacity * ENTRY_BYTES + capacity, HEAP_ALIGN);
+/** Bytes of an entry with these key and value lengths (before block rounding). */
+export function entryBytes(keyLen: number, valueLen: number): number {
+  return ENTRY_HEADER_BYTES + keyLen + valueLen;
 }

@@ -12,7 +12,10 @@ import { mapFile, unlink } from '../native/shim';
 import { processAlive } from '../sync/lock';
 import {
   computeLayout,
+  DATA_PATH_MAX_BYTES,
   HDR_BOARD_OFFSET,
+  HDR_DATA_BYTES,
+  HDR_DATA_PATH,
   HDR_HEADER_BYTES,
   HDR_HEARTBEAT,
   HDR_MAGIC,
@@ -34,6 +37,15 @@ import {
   RegionLayout,
   ServerState,
 } from './layout';
+
+/** The data-file reference of a region header given as bytes, or null. */
+export function readDataRef(u8: Uint8Array): { path: string; bytes: number } | null {
+  if (u8.length < HDR_DATA_PATH + 2 + DATA_PATH_MAX_BYTES) return null;
+  const len = u8[HDR_DATA_PATH] | (u8[HDR_DATA_PATH + 1] << 8);
+  if (len === 0 || len > DATA_PATH_MAX_BYTES) return null;
+  const bytes = new DataView(u8.buffer, u8.byteOffset).getUint32(HDR_DATA_BYTES, true);
+  return { path: Buffer.from(u8.subarray(HDR_DATA_PATH + 2, HDR_DATA_PATH + 2 + len)).toString('utf8'), bytes };
+}
 
 /** A user-facing problem with a region file: the message is the whole story. */
 export class RegionError extends Error {
@@ -165,6 +177,22 @@ export class Region {
 
   headerSet(offset: number, value: number): void {
     Atomics.store(this.i32, offset >> 2, value);
+  }
+
+  /** Record the data file (the table's mapping) in the header (server, during INIT). */
+  setDataFile(file: string, bytes: number): void {
+    const enc = Buffer.from(file, 'utf8');
+    if (enc.length > DATA_PATH_MAX_BYTES) throw new RangeError(`data file path is over ${DATA_PATH_MAX_BYTES} bytes: ${file}`);
+    const u8 = new Uint8Array(this.sab);
+    u8.set(enc, HDR_DATA_PATH + 2);
+    u8[HDR_DATA_PATH] = enc.length & 0xff;
+    u8[HDR_DATA_PATH + 1] = enc.length >>> 8;
+    this.u32[HDR_DATA_BYTES >>> 2] = bytes;
+  }
+
+  /** The data file recorded in the header, or null when none is (or it is garbage). */
+  dataFile(): { path: string; bytes: number } | null {
+    return readDataRef(new Uint8Array(this.sab));
   }
 
   serverPid(): number {

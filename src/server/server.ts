@@ -15,6 +15,7 @@ import {
   HDR_HEARTBEAT,
   HDR_MAGIC,
   HDR_SERVER_STATE,
+  HEADER_BYTES,
   HEARTBEAT_MS,
   REGION_MAGIC,
   ServerState,
@@ -22,7 +23,10 @@ import {
 } from '../layout/layout';
 import { Ring } from '../store/ring';
 import { Board } from '../store/board';
-import { HashTable } from '../store/hashtable';
+import { Table } from '../store/table';
+import { createDataFile, defaultDataDir, removeDataFile, removeStaleDataFile } from '../layout/data-file';
+import { readDataRef } from '../layout/region';
+import { Staging } from './staging';
 import { Reaper } from './reaper';
 import type { ServerWorkerData } from './worker';
 
@@ -37,8 +41,14 @@ export interface ServerOptions {
   windows?: number;
   /** Ring capacity (power of two). */
   ringCapacity?: number;
-  /** Cap on the hash table's memory, in bytes. */
+  /** Cap on the table's memory (the data file's size), in bytes. */
   maxTableBytes?: number;
+  /** Directory of the data file (default $SHMKV_DATA_DIR, else /dev/shm). */
+  dataDir?: string;
+  /** Longest key in bytes (default 4096). */
+  maxKeyBytes?: number;
+  /** Longest value in bytes (default 1 MiB). */
+  maxValueBytes?: number;
   /** One lock for the whole table instead of per-segment locks. */
   coarse?: boolean;
   /** log2 of the table's segment (lock) count. */
@@ -63,7 +73,8 @@ export class Server {
 
   private constructor(
     readonly region: Region,
-    readonly table: HashTable,
+    readonly table: Table,
+    private readonly dataPath: string,
     private readonly lockFd: number,
     private readonly reaper: Reaper,
     /** Settles when the server stops for any reason; rejects on a worker failure. */
@@ -78,12 +89,15 @@ export class Server {
   static async start(opts: ServerOptions): Promise<Server> {
     const file = resolveRegionPath(opts.path);
     const policy = opts.policy ?? DEFAULT_WAIT_POLICY;
-    const arena = HashTable.createArena({
+    const tableOpts = {
       initialBuckets: opts.initialBuckets,
-      maxBytes: opts.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES,
+      dataBytes: opts.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES,
       coarse: opts.coarse,
       segmentBits: opts.segmentBits,
-    });
+      maxKeyBytes: opts.maxKeyBytes,
+      maxValueBytes: opts.maxValueBytes,
+    };
+    Table.minBytes(tableOpts); // RangeError for bad options before any file is touched
     let lockFd: number;
     try {
       lockFd = lockFile(`${file}.lock`);
@@ -94,6 +108,7 @@ export class Server {
       throw new ServerError(`cannot lock ${file}.lock: ${err.code ?? err.message}`);
     }
     let region: Region;
+    let data: { path: string; sab: SharedArrayBuffer } | null = null;
     try {
       refuseForeignFile(file);
       region = Region.create(
@@ -105,19 +120,26 @@ export class Server {
         },
         opts.threads,
       );
+      data = createDataFile(opts.dataDir ?? defaultDataDir(), tableOpts.dataBytes);
+      Table.format(data.sab, tableOpts);
+      region.setDataFile(data.path, tableOpts.dataBytes);
     } catch (e) {
       unlockFile(lockFd);
+      if (data) removeDataFile(data.path);
       if (e instanceof RangeError || e instanceof ServerError) throw e;
       const err = e as NodeJS.ErrnoException;
       throw new ServerError(`cannot create region ${file}: ${err.code ?? err.message}`);
     }
+    const table = new Table(data.sab);
+    const staging = Staging.createRecords(region.layout.windowCount);
+    new Staging(staging, table, new Board(region)).init();
 
     const workers: Worker[] = [];
     const online: Promise<void>[] = [];
     const exited: Promise<void>[] = [];
     for (let index = 0; index < opts.threads; index++) {
-      const data: ServerWorkerData = { region: region.transferable(), arena, index, policy };
-      const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: data });
+      const wd: ServerWorkerData = { region: region.transferable(), data: data.sab, staging, index, policy };
+      const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: wd });
       workers.push(w);
       online.push(new Promise((resolve) => w.once('online', () => resolve())));
       exited.push(
@@ -137,7 +159,7 @@ export class Server {
       },
     );
     done.catch(() => undefined); // observed by whoever awaits `done`
-    server = new Server(region, new HashTable(arena), lockFd, reaper, done);
+    server = new Server(region, table, data.path, lockFd, reaper, done);
     server.exited.push(...exited);
     await Promise.all(online);
     server.timer = setInterval(() => server.tick(), HEARTBEAT_MS);
@@ -167,6 +189,7 @@ export class Server {
       } catch {
         // already gone: nothing to clean
       }
+      removeDataFile(this.dataPath);
       unlockFile(this.lockFd);
     })();
     return this.stopping;
@@ -192,6 +215,11 @@ function refuseForeignFile(file: string): void {
     if (n === 0) return; // an empty file holds nothing to lose
     if (n < 4 || buf.readUInt32LE(0) !== REGION_MAGIC)
       throw new ServerError(`refusing to overwrite ${file}: it exists and is not a key-value region file`);
+    // A stale region: its dead server's data file (in /dev/shm, memory) goes too.
+    const header = Buffer.alloc(HEADER_BYTES);
+    fs.readSync(fd, header, 0, HEADER_BYTES, 0);
+    const ref = readDataRef(header);
+    if (ref) removeStaleDataFile(ref.path);
   } finally {
     fs.closeSync(fd);
   }

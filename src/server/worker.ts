@@ -1,6 +1,6 @@
 /**
  * A server worker thread: take a window index from the ring, execute the
- * request in it against the hash table, write the response, repeat.
+ * request in it against the table (execute.ts), repeat.
  *
  * BUSY PROTOCOL (for the window reaper, see reaper.ts): each worker owns one
  * header word `busy`, even while it holds no request and odd while it may.
@@ -12,13 +12,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Region } from '../layout/region';
 import { Ring, RING_EMPTY } from '../store/ring';
 import { Board } from '../store/board';
-import { ABSENT, HashTable } from '../store/hashtable';
-import { HDR_BUSY, HDR_SERVER_STATE, Op, ServerState, Status } from '../layout/layout';
+import { Table } from '../store/table';
+import { HDR_BUSY, HDR_SERVER_STATE, ServerState } from '../layout/layout';
+import { Executor } from './execute';
+import { Staging } from './staging';
 import { WaitPolicy } from '../sync/waiter';
 
 export interface ServerWorkerData {
   region: ReturnType<Region['transferable']>;
-  arena: SharedArrayBuffer;
+  data: SharedArrayBuffer;
+  staging: SharedArrayBuffer;
   index: number;
   policy: WaitPolicy;
 }
@@ -27,7 +30,8 @@ function run(data: ServerWorkerData): void {
   const region = Region.fromShared(data.region);
   const ring = new Ring(region);
   const board = new Board(region);
-  const table = new HashTable(data.arena);
+  const table = new Table(data.data);
+  const exec = new Executor(board, table, new Staging(data.staging, table, board));
   const w = region.i32;
   const busy = (HDR_BUSY >> 2) + data.index;
   const stateI = HDR_SERVER_STATE >> 2;
@@ -58,19 +62,8 @@ function run(data: ServerWorkerData): void {
         throw e;
       }
     }
-    const op = board.op(win);
-    if (op === Op.Get) {
-      const v = table.get(board.key(win));
-      if (v === ABSENT) board.complete(win, Status.NotFound, 0);
-      else board.complete(win, Status.Ok, v);
-    } else if (op === Op.Put) {
-      board.complete(win, table.put(board.key(win), board.value(win)), 0);
-    } else if (op === Op.Add) {
-      const status = table.add(board.key(win), board.value(win));
-      board.complete(win, status, status === Status.Ok ? table.lastValue : 0);
-    } else {
-      board.complete(win, Status.BadOp, 0);
-    }
+    // An index past the board (junk in the ring) names no window: drop it.
+    if (win < board.windowCount) exec.run(win);
     Atomics.add(w, busy, 1); // even: the response is published
   }
 }

@@ -6,19 +6,30 @@
  * the request into it, marks it SUBMITTED and publishes its index through the
  * ring; the server writes the response into it and marks it DONE.
  *
- * WINDOW STATE PROTOCOL (one Int32 word, WIN_STATE):
- *   client: IDLE -> SUBMITTED        plain writes of op/key/value happen before
+ * WINDOW STATE PROTOCOL (one Int32 word, WIN_STATE; S = the SLEEPING bit):
+ *   client: IDLE -> SUBMITTED        plain writes of the request happen before
  *                                    (ordered by the ring's publishing CAS)
- *   client: SUBMITTED -> SLEEPING    CAS, only before a futex sleep on the word
- *   server: SUBMITTED|SLEEPING -> DONE  exchange, after writing status/result;
- *                                    if it replaced SLEEPING, futexWake
+ *   server: SUBMITTED[|S] -> TAKEN[|S]  CAS, before reading the request: a
+ *                                    window published twice, or in any other
+ *                                    state, is refused, so each submission
+ *                                    runs at most once
+ *   client: X -> X|S (X = SUBMITTED or TAKEN)  CAS, only before a futex
+ *                                    sleep on the word
+ *   server: TAKEN[|S] -> DONE        exchange, after writing the response; if
+ *                                    it replaced a state with S, futexWake
  *   client: DONE -> IDLE             after reading the response
- * Invariant: only the server moves a window to DONE and only its owner moves
- * it anywhere else. The server's exchange is the release that publishes the
- * response; the client's load that sees DONE is the acquire. A client sleeps
- * only on the value SLEEPING that its own CAS installed, so the server's
- * exchange either precedes that CAS (which then fails, no sleep) or sees
- * SLEEPING and wakes it: no lost wake-up, and no syscall when nobody sleeps.
+ * Invariant: only the server moves a window to TAKEN or DONE and only its
+ * owner moves it anywhere else. The server's exchange is the release that
+ * publishes the response; the client's load that sees DONE is the acquire.
+ * A client sleeps only on a value with S that its own CAS installed, so
+ * the server's exchange either precedes that CAS (which then fails, no
+ * sleep) or sees S and wakes it: no lost wake-up, and no syscall when
+ * nobody sleeps.
+ *
+ * STAGING: each window has a block of the data file for the bytes of its
+ * requests and responses (keys, values). Only server threads allocate,
+ * grow or free it; they keep the authoritative [offset, bytes] in their
+ * own memory (staging.ts) and copy it into the window for the client.
  *
  * OWNERSHIP: owner[i] is the pid of the client process that reserved window
  * i, 0 when free. Reservations and releases happen under the board lock (a
@@ -32,12 +43,16 @@ import { DEFAULT_WAIT_POLICY, spinThenYield, WaitPolicy } from '../sync/waiter';
 import { Region } from '../layout/region';
 import {
   HDR_BOARD_LOCK,
+  WIN_FLAGS,
   WIN_KEY,
+  WIN_KEY_LEN,
   WIN_OP,
   WIN_RESULT,
   WIN_STATE,
   WIN_STATUS,
+  WIN_TAG,
   WIN_VALUE,
+  WIN_VALUE_LEN,
   WindowState,
 } from '../layout/layout';
 
@@ -163,13 +178,29 @@ export class Board {
 
   // ---- client side of a window -------------------------------------------------
 
-  /** Write a request into a window and mark it SUBMITTED (publish via the ring). */
+  /** Write a u32 request into a window and mark it SUBMITTED (publish via the ring). */
   prepare(win: number, op: number, key: number, value: number): void {
     const w = this.i32;
     const base = this.board0 + win * this.winWords;
     w[base + (WIN_OP >> 2)] = op;
     w[base + (WIN_KEY >> 2)] = key;
     w[base + (WIN_VALUE >> 2)] = value;
+    Atomics.store(w, base + (WIN_STATE >> 2), WindowState.Submitted);
+  }
+
+  /**
+   * Write a byte request whose key (and value) the caller has put in the
+   * window's staging block, and mark it SUBMITTED.
+   */
+  prepareBytes(win: number, op: number, keyLen: number, valueLen: number, tag: number, value = 0): void {
+    const w = this.i32;
+    const base = this.board0 + win * this.winWords;
+    w[base + (WIN_OP >> 2)] = op;
+    w[base + (WIN_VALUE >> 2)] = value;
+    w[base + (WIN_KEY_LEN >> 2)] = keyLen;
+    w[base + (WIN_VALUE_LEN >> 2)] = valueLen;
+    w[base + (WIN_TAG >> 2)] = tag;
+    w[base + (WIN_FLAGS >> 2)] = 0;
     Atomics.store(w, base + (WIN_STATE >> 2), WindowState.Submitted);
   }
 
@@ -188,9 +219,10 @@ export class Board {
     if (Atomics.load(w, s) === WindowState.Done) return;
     if (spinThenYield(() => Atomics.load(w, s) === WindowState.Done, policy)) return;
     for (;;) {
-      const prev = Atomics.compareExchange(w, s, WindowState.Submitted, WindowState.Sleeping);
-      if (prev === WindowState.Done) return;
-      futexWait(w, s, WindowState.Sleeping, policy.sleepMs);
+      const cur = Atomics.load(w, s);
+      if (cur === WindowState.Done) return;
+      const sleeping = cur | WindowState.Sleeping;
+      if (cur === sleeping || Atomics.compareExchange(w, s, cur, sleeping) === cur) futexWait(w, s, sleeping, policy.sleepMs);
       if (Atomics.load(w, s) === WindowState.Done) return;
       if (onIdle) onIdle();
     }
@@ -211,7 +243,31 @@ export class Board {
     Atomics.store(this.i32, this.board0 + win * this.winWords, WindowState.Idle);
   }
 
+  // ---- both sides ----------------------------------------------------------------
+
+  /** A window field as u32 (lengths, tag, staging; the reader checks bounds). */
+  word(win: number, field: number): number {
+    return this.i32[this.board0 + win * this.winWords + (field >> 2)] >>> 0;
+  }
+
+  setWord(win: number, field: number, value: number): void {
+    this.i32[this.board0 + win * this.winWords + (field >> 2)] = value;
+  }
+
   // ---- server side of a window -------------------------------------------------
+
+  /**
+   * Claim a published window for execution: SUBMITTED[|S] -> TAKEN[|S].
+   * False for any other state (published twice, stale, or junk): the
+   * caller must neither execute nor complete it.
+   */
+  claim(win: number): boolean {
+    const w = this.i32;
+    const s = this.board0 + win * this.winWords;
+    const cur = Atomics.load(w, s);
+    if ((cur & ~WindowState.Sleeping) !== WindowState.Submitted) return false;
+    return Atomics.compareExchange(w, s, cur, (cur & WindowState.Sleeping) | WindowState.Taken) === cur;
+  }
 
   op(win: number): number {
     return this.i32[this.board0 + win * this.winWords + (WIN_OP >> 2)];
@@ -231,7 +287,7 @@ export class Board {
     const base = this.board0 + win * this.winWords;
     w[base + (WIN_STATUS >> 2)] = status;
     w[base + (WIN_RESULT >> 2)] = result;
-    if (Atomics.exchange(w, base + (WIN_STATE >> 2), WindowState.Done) === WindowState.Sleeping)
+    if (Atomics.exchange(w, base + (WIN_STATE >> 2), WindowState.Done) & WindowState.Sleeping)
       futexWake(w, base + (WIN_STATE >> 2), 1);
   }
 }

@@ -1,0 +1,222 @@
+/**
+ * The promise API's machinery: a queue of requests, pumped through the
+ * client's lane (up to `width` in flight), completed in submission order
+ * by the notifier thread's wake-ups (notifier.ts), so that the event loop
+ * never blocks or spins.
+ *
+ * Byte requests write their key (and value) into the staging block of the
+ * window they go into. When no free window has room, one free window is
+ * first grown by an Op.Reserve request; the waiting request then takes
+ * that window once the Reserve is answered (lane.ts picks windows by room).
+ * The queue stays FIFO: requests behind a waiting one wait too.
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Connection, ServerGoneError } from './connection';
+import { Lane } from './lane';
+import { StagingIO } from './staging-io';
+import { fromWire, WireError } from './thread-error';
+import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, CTRL_WORDS, NotifierData } from './notifier';
+import { PreparedValue } from '../codec/value';
+import { Op, Status } from '../layout/layout';
+
+export interface Pending {
+  op: Op;
+  /** u32 ops: key and value (or delta). */
+  key: number;
+  value: number;
+  /** Byte ops: the key's material (an own copy), and the value of a Set. */
+  keyBytes: Buffer | null;
+  data: PreparedValue | null;
+  /** Staging bytes the request needs. */
+  need: number;
+  /** The promise's value from the response in window `win` (may throw). */
+  settle: (status: Status, result: number, win: number) => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  /** Set while an Op.Reserve grows a window for this request. */
+  reserving?: boolean;
+  /** Set when the request cannot be sent (its Reserve failed). */
+  failed?: Error;
+}
+
+export class Pipeline {
+  private readonly ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
+  private readonly lane: Lane;
+  private notifier: Worker | null = null;
+  /** Requests sent, oldest first, awaiting responses. */
+  private readonly inFlight: Pending[] = [];
+  /** Requests not yet sent: queued[queuedHead..], oldest first. */
+  private queued: Pending[] = [];
+  private queuedHead = 0;
+  private waiting = false;
+  failure: Error | null = null;
+  private readonly room = (win: number): number => this.io.room(win);
+
+  constructor(
+    private readonly conn: Connection,
+    first: number,
+    width: number,
+    private readonly io: StagingIO,
+    private readonly reserveError: (status: Status, p: Pending) => Error,
+  ) {
+    this.lane = new Lane(conn, first, width, new Int32Array(new SharedArrayBuffer(width * 4)));
+  }
+
+  get pending(): number {
+    return this.inFlight.length + this.queued.length - this.queuedHead;
+  }
+
+  add(p: Pending): void {
+    this.queued.push(p);
+  }
+
+  /** Send what fits, then make sure someone will wake us for the rest. */
+  pump(): void {
+    this.drainCompleted();
+    const lane = this.lane;
+    while (this.queuedHead < this.queued.length && lane.inFlight < lane.width) {
+      const p = this.queued[this.queuedHead];
+      if (p.failed) {
+        this.queuedHead++;
+        p.reject(p.failed);
+        continue;
+      }
+      if (p.reserving) break;
+      if (!this.trySend(p)) break;
+    }
+    // One hand-off to the notifier per pump, not per request.
+    if (Atomics.load(this.ctrl, CTRL_SUBMITTED) !== lane.submittedCount) {
+      Atomics.store(this.ctrl, CTRL_SUBMITTED, lane.submittedCount);
+      Atomics.notify(this.ctrl, CTRL_SUBMITTED);
+    }
+    if (this.queuedHead === this.queued.length) {
+      this.queued = [];
+      this.queuedHead = 0;
+    }
+    if (this.inFlight.length > 0) this.arm();
+    else if (this.queuedHead < this.queued.length) setTimeout(() => this.pump(), 1); // ring full: retry soon
+    // A pending Atomics.waitAsync does not keep Node alive; the notifier
+    // does, exactly while requests are outstanding.
+    if (this.notifier) {
+      if (this.inFlight.length > 0) this.notifier.ref();
+      else this.notifier.unref();
+    }
+  }
+
+  /** Send the head request `p` (or a Reserve for it); false when the ring is full. */
+  private trySend(p: Pending): boolean {
+    const lane = this.lane;
+    const board = this.conn.board;
+    if (p.keyBytes === null) {
+      if (!lane.trySubmit(p.op, p.key, p.value)) return false;
+      this.queuedHead++;
+      this.inFlight.push(p);
+      return true;
+    }
+    let win = lane.windowWithRoom(p.need, this.room);
+    if (win < 0) {
+      win = lane.nextWindow();
+      board.prepareBytes(win, Op.Reserve, 0, 0, 0, p.need);
+      if (!lane.tryPublish(win)) return false;
+      p.reserving = true;
+      this.inFlight.push(this.reserveFor(p));
+      return true;
+    }
+    const valueLen = this.io.write(win, p.keyBytes, p.keyBytes.length, p.data);
+    board.prepareBytes(win, p.op, p.keyBytes.length, valueLen, p.data ? p.data.tag : 0);
+    if (!lane.tryPublish(win)) return false;
+    this.queuedHead++;
+    this.inFlight.push(p);
+    return true;
+  }
+
+  private reserveFor(p: Pending): Pending {
+    const settle = (status: Status): undefined => {
+      p.reserving = false;
+      if (status !== Status.Ok) p.failed = this.reserveError(status, p);
+      return undefined;
+    };
+    const none = (): void => undefined;
+    return { op: Op.Reserve, key: 0, value: p.need, keyBytes: null, data: null, need: 0, settle, resolve: none, reject: none };
+  }
+
+  private drainCompleted(): void {
+    const notified = Atomics.load(this.ctrl, CTRL_NOTIFIED);
+    const lane = this.lane;
+    while (lane.completedCount < notified) {
+      if (!lane.pollNext()) throw new Error('internal: notified window is not DONE');
+      const p = this.inFlight.shift()!;
+      let v: unknown;
+      try {
+        v = p.settle(lane.status, lane.result, lane.lastWindow);
+      } catch (e) {
+        p.reject(e as Error);
+        continue;
+      }
+      p.resolve(v);
+    }
+  }
+
+  private arm(): void {
+    if (this.waiting) return;
+    this.startNotifier();
+    const seen = Atomics.load(this.ctrl, CTRL_NOTIFIED);
+    this.waiting = true;
+    if (seen !== this.lane.completedCount || Atomics.load(this.ctrl, CTRL_ERROR) !== 0) {
+      queueMicrotask(() => this.wake());
+      return;
+    }
+    const r = Atomics.waitAsync(this.ctrl, CTRL_NOTIFIED, seen);
+    if (r.async) void r.value.then(() => this.wake());
+    else queueMicrotask(() => this.wake());
+  }
+
+  private wake(): void {
+    this.waiting = false;
+    if (Atomics.load(this.ctrl, CTRL_ERROR) !== 0 && this.failure === null) {
+      // The notifier posts its reason before raising ERROR; 'message' may not
+      // have been delivered yet, so fall back to a generic reason.
+      this.fail(new ServerGoneError('the server stopped answering'));
+      return;
+    }
+    if (this.failure) return;
+    this.pump();
+  }
+
+  private startNotifier(): void {
+    if (this.notifier) return;
+    const data: NotifierData = { conn: this.conn.shared(), width: this.lane.width, ctrl: this.ctrl, order: this.lane.order };
+    const w = new Worker(path.join(__dirname, 'notifier-worker.js'), { workerData: data });
+    w.on('message', (m: WireError) => this.fail(fromWire(m)));
+    w.on('error', (e) => this.fail(e));
+    w.unref();
+    this.notifier = w;
+  }
+
+  /** Reject everything outstanding; the pipeline is unusable afterwards. */
+  fail(e: Error): void {
+    if (this.failure) return;
+    this.failure = e;
+    for (const p of this.inFlight.splice(0)) p.reject(e);
+    for (const p of this.queued.splice(this.queuedHead)) p.reject(e);
+    this.queued = [];
+    this.queuedHead = 0;
+  }
+
+  /** Wait for outstanding requests, then stop the notifier. */
+  async close(): Promise<void> {
+    const outstanding = [...this.inFlight, ...this.queued.slice(this.queuedHead)].map(
+      (p) =>
+        new Promise<void>((r) => {
+          const { resolve, reject } = p;
+          p.resolve = (v) => (resolve(v), r());
+          p.reject = (e) => (reject(e), r());
+        }),
+    );
+    await Promise.all(outstanding);
+    Atomics.store(this.ctrl, CTRL_STOP, 1);
+    Atomics.notify(this.ctrl, CTRL_SUBMITTED);
+    if (this.notifier) await this.notifier.terminate();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The client's side of a window's staging block (server side and ownership:
+ * server/staging.ts): write a request's key and value bytes into it, read a
+ * response's value out of it.
+ *
+ * The block's offset and size come from the window, where the server wrote
+ * them before completing the window's last request (the DONE store
+ * publishes them; the client reads them only while the window is idle).
+ * They are checked against the data file's bounds before use, so a
+ * scribbled window gives an error, never an out-of-bounds access.
+ */
+import type { Connection } from './connection';
+import { decodeValue, PreparedValue, RawValue, writeValue } from '../codec/value';
+import { ValueTag, WIN_STAGING_BYTES, WIN_STAGING_OFFSET, WIN_TAG, WIN_VALUE_LEN } from '../layout/layout';
+import { TableCorruptError } from '../store/alloc';
+
+export class StagingIO {
+  private readonly buf: Buffer;
+  private readonly raw: RawValue = { tag: ValueTag.Null, num: 0, str: '', bytes: null };
+
+  constructor(private readonly conn: Connection) {
+    this.buf = conn.dataBuf;
+  }
+
+  /** Bytes the window's staging block holds (0 if it has none or is garbage). */
+  room(win: number): number {
+    const board = this.conn.board;
+    const off = board.word(win, WIN_STAGING_OFFSET);
+    const bytes = board.word(win, WIN_STAGING_BYTES);
+    return off === 0 || off + bytes > this.buf.length ? 0 : bytes;
+  }
+
+  /**
+   * Write key material (and a value) into the window's block, which must
+   * have room for keyLen + value.maxBytes; returns the value's byte length.
+   */
+  write(win: number, key: Uint8Array, keyLen: number, value: PreparedValue | null): number {
+    const off = this.conn.board.word(win, WIN_STAGING_OFFSET);
+    const buf = this.buf;
+    if (keyLen <= 16) for (let i = 0; i < keyLen; i++) buf[off + i] = key[i];
+    else buf.set(key.subarray(0, keyLen), off);
+    return value === null ? 0 : writeValue(value, buf, off + keyLen);
+  }
+
+  /** The value of a completed Read response in the window. */
+  read(win: number): unknown {
+    const board = this.conn.board;
+    const off = board.word(win, WIN_STAGING_OFFSET);
+    const len = board.word(win, WIN_VALUE_LEN);
+    const r = this.raw;
+    r.tag = board.word(win, WIN_TAG);
+    if (off === 0 || len > board.word(win, WIN_STAGING_BYTES) || off + len > this.buf.length)
+      throw new TableCorruptError(`response of ${len} bytes at ${off}`);
+    switch (r.tag) {
+      case ValueTag.U32:
+        r.num = this.buf.readUInt32LE(off);
+        break;
+      case ValueTag.F64:
+        r.num = this.buf.readDoubleLE(off);
+        break;
+      case ValueTag.String:
+        r.str = this.buf.toString('utf8', off, off + len);
+        break;
+      default: {
+        const out = Buffer.allocUnsafeSlow(len);
+        this.buf.copy(out, 0, off, off + len);
+        r.bytes = out;
+      }
+    }
+    const v = decodeValue(r);
+    r.bytes = null;
+    return v;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Executing one request: claim the window, check everything the client
+ * wrote, run the operation on the table, write the response.
+ *
+ * TRUST. Every word of a window and of its staging block may hold anything
+ * (a buggy or hostile process of the same user can write the region). So
+ * lengths, tags and key kinds are checked against the server's own limits
+ * and its own record of the window's staging block before any of them is
+ * used as an offset or a length; a request that fails a check is answered
+ * with Status.BadRequest and the worker goes on. Corruption found in the
+ * table itself is answered with Status.Corrupt.
+ */
+import { Board } from '../store/board';
+import { Table } from '../store/table';
+import { TableCorruptError } from '../store/alloc';
+import { U32_KEY_BYTES } from '../store/keys';
+import { Staging } from './staging';
+import {
+  ENTRY_HEADER_BYTES,
+  ENTRY_KEY_LEN,
+  ENTRY_TAG,
+  ENTRY_VALUE_LEN,
+  KEY_KIND_BYTES,
+  KeyKind,
+  MAX_VALUE_TAG,
+  Op,
+  Status,
+  ValueTag,
+  WIN_KEY_LEN,
+  WIN_TAG,
+  WIN_VALUE_LEN,
+} from '../layout/layout';
+
+/** Byte length a fixed-size tag requires, or -1 for variable-length tags. */
+function fixedLength(tag: number): number {
+  switch (tag) {
+    case ValueTag.U32:
+      return 4;
+    case ValueTag.F64:
+      return 8;
+    case ValueTag.True:
+    case ValueTag.False:
+    case ValueTag.Null:
+      return 0;
+    default:
+      return -1;
+  }
+}
+
+export class Executor {
+  private readonly u8: Uint8Array;
+  private readonly u32: Uint32Array;
+
+  constructor(
+    private readonly board: Board,
+    private readonly table: Table,
+    private readonly staging: Staging,
+  ) {
+    this.u8 = table.u8;
+    this.u32 = table.u32;
+  }
+
+  /** Execute the request in `win` unless the window cannot be claimed. */
+  run(win: number): void {
+    if (!this.board.claim(win)) return;
+    let status: Status;
+    let result = 0;
+    try {
+      const board = this.board;
+      const table = this.table;
+      switch (board.op(win)) {
+        case Op.Get:
+          status = table.getU32(board.key(win));
+          result = status === Status.Ok ? table.lastValue : 0;
+          break;
+        case Op.Put:
+          status = table.putU32(board.key(win), board.value(win));
+          break;
+        case Op.Add:
+          status = table.addU32(board.key(win), board.value(win));
+          result = status === Status.Ok ? table.lastValue : 0;
+          break;
+        case Op.Reserve: {
+          const n = board.value(win);
+          const limit = table.maxKeyBytes + KEY_KIND_BYTES + table.maxValueBytes;
+          status = n > limit ? Status.BadRequest : this.staging.ensure(win, n) ? Status.Ok : Status.Full;
+          break;
+        }
+        case Op.Set:
+          status = this.set(win);
+          break;
+        case Op.Read:
+          status = this.read(win);
+          break;
+        case Op.Delete:
+          status = this.keyOk(win, 0) ? table.delete(this.u8, this.staging.offset(win), board.word(win, WIN_KEY_LEN)) : Status.BadRequest;
+          break;
+        default:
+          status = Status.BadOp;
+      }
+    } catch (e) {
+      if (!(e instanceof TableCorruptError)) throw e;
+      status = Status.Corrupt;
+    }
+    this.board.complete(win, status, result);
+  }
+
+  /** The key's material in staging is well-formed and leaves `valueLen` room. */
+  private keyOk(win: number, valueLen: number): boolean {
+    const keyLen = this.board.word(win, WIN_KEY_LEN);
+    if (keyLen < KEY_KIND_BYTES || keyLen > this.table.maxKeyBytes + KEY_KIND_BYTES) return false;
+    if (keyLen + valueLen > this.staging.bytes(win)) return false;
+    const kind = this.u8[this.staging.offset(win)];
+    if (kind === KeyKind.U32) return keyLen === U32_KEY_BYTES;
+    return kind === KeyKind.String || kind === KeyKind.Bytes;
+  }
+
+  private set(win: number): Status {
+    const board = this.board;
+    const valueLen = board.word(win, WIN_VALUE_LEN);
+    const tag = board.word(win, WIN_TAG);
+    if (valueLen > this.table.maxValueBytes || tag < 1 || tag > MAX_VALUE_TAG) return Status.BadRequest;
+    const fixed = fixedLength(tag);
+    if (fixed >= 0 && valueLen !== fixed) return Status.BadRequest;
+    if (!this.keyOk(win, valueLen)) return Status.BadRequest;
+    const off = this.staging.offset(win);
+    const keyLen = board.word(win, WIN_KEY_LEN);
+    return this.table.set(this.u8, off, keyLen, this.u8, off + keyLen, valueLen, tag);
+  }
+
+  /** Copy the key's value into the window's staging block (grown if needed). */
+  private read(win: number): Status {
+    if (!this.keyOk(win, 0)) return Status.BadRequest;
+    const keyLen = this.board.word(win, WIN_KEY_LEN);
+    return this.table.withEntry(this.u8, this.staging.offset(win), keyLen, (e) => {
+      const valueLen = this.u32[(e + ENTRY_VALUE_LEN) >>> 2];
+      const at = e + ENTRY_HEADER_BYTES + this.u32[(e + ENTRY_KEY_LEN) >>> 2];
+      if (!this.staging.ensure(win, valueLen)) return Status.Full;
+      this.u8.copyWithin(this.staging.offset(win), at, at + valueLen);
+      this.board.setWord(win, WIN_VALUE_LEN, valueLen);
+      this.board.setWord(win, WIN_TAG, this.u8[e + ENTRY_TAG]);
+      return Status.Ok;
+    });
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Windows' staging blocks: the data-file memory through which a request's
+ * key and value bytes reach the server and a response's value bytes reach
+ * the client (layout.ts, window fields WIN_STAGING_*).
+ *
+ * OWNERSHIP. Only server threads allocate, grow or free a staging block.
+ * The authoritative [offset, bytes] of each window lives in `records`, a
+ * SharedArrayBuffer private to the server process; the copy in the window
+ * is for the client and is never read back, so a client that scribbles on
+ * its window cannot make the server read or write outside its own block.
+ * A window's record is touched by the worker executing that window's
+ * request (the board's claim makes that one worker at a time) or by the
+ * reaper while the window is free and the board lock is held; the chain
+ * release -> reserve -> publish -> take of seq-cst atomics orders the two.
+ *
+ * COST. Every window starts with STAGING_DEFAULT_BYTES (enough for the
+ * seed's requests and small strings); a bigger request first grows its
+ * window (Op.Reserve), and a bigger response grows it on the spot. The
+ * reaper shrinks the blocks of windows nobody owns back to the default,
+ * so an idle client costs its windows, not its largest value.
+ */
+import { Board } from '../store/board';
+import { NO_MEMORY } from '../store/alloc';
+import type { Table } from '../store/table';
+import { STAGING_DEFAULT_BYTES, WIN_STAGING_BYTES, WIN_STAGING_OFFSET } from '../layout/layout';
+
+export class Staging {
+  private readonly rec: Uint32Array;
+
+  static createRecords(windowCount: number): SharedArrayBuffer {
+    return new SharedArrayBuffer(windowCount * 2 * 4);
+  }
+
+  constructor(
+    records: SharedArrayBuffer,
+    private readonly table: Table,
+    private readonly board: Board,
+  ) {
+    this.rec = new Uint32Array(records);
+  }
+
+  /** Give every window its default block (server start, before READY). */
+  init(): void {
+    for (let w = 0; w < this.board.windowCount; w++) if (!this.ensure(w, STAGING_DEFAULT_BYTES)) this.publish(w, 0, 0);
+  }
+
+  offset(win: number): number {
+    return this.rec[2 * win];
+  }
+
+  bytes(win: number): number {
+    return this.rec[2 * win + 1];
+  }
+
+  /**
+   * Make the window's block hold at least `n` bytes (its contents are not
+   * kept); false when the heap cannot supply it.
+   */
+  ensure(win: number, n: number): boolean {
+    const have = this.bytes(win);
+    if (n <= have) return true;
+    const limit = this.table.maxKeyBytes + 1 + this.table.maxValueBytes;
+    const want = Math.max(n, Math.min(2 * have, limit));
+    const block = this.table.alloc.alloc(want);
+    if (block === NO_MEMORY) return false;
+    this.release(win);
+    this.publish(win, block, this.table.alloc.usable(block));
+    return true;
+  }
+
+  /** Back to the default size (reaper: the window is free). */
+  shrink(win: number): void {
+    if (this.bytes(win) <= STAGING_DEFAULT_BYTES) return;
+    this.release(win);
+    if (!this.ensure(win, STAGING_DEFAULT_BYTES)) this.publish(win, 0, 0);
+  }
+
+  private release(win: number): void {
+    const off = this.offset(win);
+    if (off !== 0) this.table.alloc.free(off);
+    this.publish(win, 0, 0);
+  }
+
+  private publish(win: number, offset: number, bytes: number): void {
+    this.rec[2 * win] = offset;
+    this.rec[2 * win + 1] = bytes;
+    this.board.setWord(win, WIN_STAGING_OFFSET, offset);
+    this.board.setWord(win, WIN_STAGING_BYTES, bytes);
+  }
+}

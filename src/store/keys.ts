@@ -1,0 +1,144 @@
+/**
+ * Keys as bytes. A key's MATERIAL is one KeyKind byte followed by the key:
+ * a u32 in little-endian, a string in UTF-8, or the raw bytes of a
+ * Uint8Array/Buffer. Equality of keys is equality of material, so 1, '1'
+ * and the bytes of '1' are three different keys (as in a Map), and the
+ * server, the direct readers of every process and the hash function all
+ * agree on one byte string per key.
+ *
+ * The hash is MurmurHash3 (x86, 32-bit) of the material with the table's
+ * seed, random per server start: keys chosen to collide under a fixed
+ * function spread like random keys.
+ */
+import { KEY_KIND_BYTES, KeyKind } from '../layout/layout';
+
+export type Key = string | number | Uint8Array;
+
+const MAX_U32 = 4294967295;
+
+/** MurmurHash3_x86_32 of u8[off, off + len) with `seed`. */
+export function hashBytes(u8: Uint8Array, off: number, len: number, seed: number): number {
+  let h = seed >>> 0;
+  const end4 = off + (len & ~3);
+  let i = off;
+  for (; i < end4; i += 4) {
+    let k = u8[i] | (u8[i + 1] << 8) | (u8[i + 2] << 16) | (u8[i + 3] << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const rest = len & 3;
+  if (rest !== 0) {
+    let k = u8[i];
+    if (rest > 1) k |= u8[i + 1] << 8;
+    if (rest > 2) k |= u8[i + 2] << 16;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+  }
+  h ^= len;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Write the material of u32 `key` at u8[off..off+5). */
+export function writeU32Key(u8: Uint8Array, off: number, key: number): void {
+  u8[off] = KeyKind.U32;
+  u8[off + 1] = key & 0xff;
+  u8[off + 2] = (key >>> 8) & 0xff;
+  u8[off + 3] = (key >>> 16) & 0xff;
+  u8[off + 4] = (key >>> 24) & 0xff;
+}
+export const U32_KEY_BYTES = KEY_KIND_BYTES + 4;
+
+/**
+ * Turns user keys into material in a reusable private buffer, checking
+ * them on the way: a number must be an integer in 0..2^32-1, a string or
+ * byte key at most `maxKeyBytes` long; anything else is a TypeError.
+ */
+export class KeyEncoder {
+  /** The material of the last encoded key: bytes[0, length). */
+  bytes: Buffer;
+  length = 0;
+  /** Its hash with the table's seed. */
+  hash = 0;
+
+  constructor(
+    private readonly maxKeyBytes: number,
+    private readonly seed: number,
+  ) {
+    this.bytes = Buffer.allocUnsafe(Math.min(maxKeyBytes, 256) + KEY_KIND_BYTES);
+  }
+
+  /** Encode and hash `key`; throws TypeError or RangeError naming the problem. */
+  encode(key: Key): void {
+    if (typeof key === 'string') this.encodeString(key);
+    else if (typeof key === 'number') {
+      if (!Number.isInteger(key) || key < 0 || key > MAX_U32)
+        throw new RangeError(`a number key must be an integer in 0..4294967295, got ${String(key)}`);
+      writeU32Key(this.bytes, 0, key);
+      this.length = U32_KEY_BYTES;
+    } else if (key instanceof Uint8Array) {
+      if (key.length > this.maxKeyBytes) throw this.tooLong(key.length);
+      this.room(key.length);
+      this.bytes[0] = KeyKind.Bytes;
+      this.bytes.set(key, KEY_KIND_BYTES);
+      this.length = KEY_KIND_BYTES + key.length;
+    } else {
+      throw new TypeError(`a key must be a string, a Uint8Array/Buffer or a u32 number, got ${describe(key)}`);
+    }
+    this.hash = hashBytes(this.bytes, 0, this.length, this.seed);
+  }
+
+  private encodeString(key: string): void {
+    const n = key.length;
+    // UTF-8 never takes fewer bytes than UTF-16 code units.
+    if (n > this.maxKeyBytes) throw this.tooLong(n);
+    this.room(n);
+    const b = this.bytes;
+    b[0] = KeyKind.String;
+    // ASCII fast path: no call into the UTF-8 encoder for short plain keys.
+    let i = 0;
+    if (n <= 64) {
+      for (; i < n; i++) {
+        const c = key.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[KEY_KIND_BYTES + i] = c;
+      }
+    }
+    if (i === n) {
+      this.length = KEY_KIND_BYTES + n;
+      return;
+    }
+    const bytes = n * 3 <= this.maxKeyBytes ? n * 3 : Buffer.byteLength(key, 'utf8');
+    if (bytes > this.maxKeyBytes) throw this.tooLong(bytes);
+    this.room(bytes);
+    this.length = KEY_KIND_BYTES + this.bytes.write(key, KEY_KIND_BYTES, 'utf8');
+  }
+
+  private room(n: number): void {
+    if (this.bytes.length < n + KEY_KIND_BYTES) {
+      const grown = Buffer.allocUnsafe(Math.max(n, this.bytes.length * 2) + KEY_KIND_BYTES);
+      grown.set(this.bytes.subarray(0, 1));
+      this.bytes = grown;
+    }
+  }
+
+  private tooLong(n: number): RangeError {
+    return new RangeError(`key of ${n} bytes is over the server's limit of ${this.maxKeyBytes} bytes`);
+  }
+}
+
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  return typeof v;
+}

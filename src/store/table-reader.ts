@@ -1,0 +1,189 @@
+/**
+ * The table, reader side: any thread of any process that maps the data
+ * file looks a key up without a lock and without a server thread.
+ *
+ * SEQLOCK READ (the writers' side and the invariant are in table.ts):
+ *   v1 = version of the key's segment (seq-cst load); odd: a writer is
+ *        inside, try again
+ *   probe the index, compare the key, read the value out (plain loads,
+ *        every offset and length checked against the mapping first)
+ *   v2 = version again (seq-cst load); v1 === v2: nothing changed, the
+ *        value read is the one stored at that moment; else try again
+ * Ordering: a seq-cst load is an acquire, so the plain loads after v1 read
+ * data no older than v1's store; on x86-64 loads are not reordered with
+ * other loads and V8 does not move loads across an Atomics operation, so
+ * v2 is read after them. Bounded: after MAX_ATTEMPTS the caller falls back
+ * to asking the server (which reads under the segment lock).
+ *
+ * GARBAGE. Racing a writer, a reader may follow a stale offset into memory
+ * that now holds anything. Every offset and length is checked before use,
+ * so a torn read never indexes out of bounds nor loops past the segment's
+ * capacity; it is simply retried. If the version is stable and the data
+ * still makes no sense, the memory really is corrupt: CORRUPT.
+ *
+ * LINEARIZABILITY. A write completes (the server marks the request DONE)
+ * after its even version store. A read that starts after that loads a
+ * version at least as new, so it sees the write or a later one; the value
+ * it returns was stored at the instant of its v2 load.
+ */
+import { yieldCpu } from '../native/shim';
+import {
+  D_DIRECTORY,
+  D_HEAP_END,
+  D_HEAP_START,
+  D_MAX_KEY_BYTES,
+  D_MAX_VALUE_BYTES,
+  D_SEED,
+  D_SEGMENT_BITS,
+  ENTRY_EXPIRES,
+  ENTRY_HEADER_BYTES,
+  ENTRY_KEY_LEN,
+  ENTRY_TAG,
+  ENTRY_VALUE_LEN,
+  INDEX_SLOT_BYTES,
+  MAX_INDEX_LOG2,
+  SEG_CAPACITY,
+  SEG_INDEX,
+  SEG_VERSION,
+  SEGMENT_BYTES,
+  ValueTag,
+} from '../layout/layout';
+
+export const enum ReadResult {
+  Found = 0,
+  Absent = 1,
+  /** Writers kept changing the segment: ask the server instead. */
+  Contended = 2,
+  /** The segment is stable and makes no sense. */
+  Corrupt = 3,
+}
+/** An internal probe outcome: inconsistent data, retry. */
+const TORN = 4;
+
+/** Attempts before giving up (Contended); the later ones yield the core. */
+const MAX_ATTEMPTS = 256;
+const SPIN_ATTEMPTS = 32;
+
+export class TableReader {
+  readonly maxKeyBytes: number;
+  readonly maxValueBytes: number;
+  readonly seed: number;
+  private readonly u8: Uint8Array;
+  private readonly u32: Uint32Array;
+  private readonly i32: Int32Array;
+  private readonly buf: Buffer;
+  private readonly dv: DataView;
+  private readonly segBits: number;
+  private readonly heapStart: number;
+  private readonly heapEnd: number;
+
+  // The value found by the last read() that returned Found. Strings are
+  // decoded and byte values copied inside the seqlock window; numbers too.
+  tag: ValueTag = ValueTag.Null;
+  num = 0;
+  str = '';
+  bytes: Buffer | null = null;
+  /** Expiry (ms since the epoch, 0 = never) of the last entry found. */
+  expires = 0;
+
+  constructor(sab: SharedArrayBuffer) {
+    this.u8 = new Uint8Array(sab);
+    this.u32 = new Uint32Array(sab);
+    this.i32 = new Int32Array(sab);
+    this.buf = Buffer.from(sab);
+    this.dv = new DataView(sab);
+    this.segBits = this.u32[D_SEGMENT_BITS >>> 2];
+    this.seed = this.u32[D_SEED >>> 2];
+    this.maxKeyBytes = this.u32[D_MAX_KEY_BYTES >>> 2];
+    this.maxValueBytes = this.u32[D_MAX_VALUE_BYTES >>> 2];
+    this.heapStart = this.u32[D_HEAP_START >>> 2];
+    this.heapEnd = Math.min(this.u32[D_HEAP_END >>> 2], sab.byteLength);
+  }
+
+  /**
+   * Look up the key whose material is key[0, keyLen) with hash `hash`.
+   * Found: the value is in tag/num/str/bytes. `copyBytes` false skips
+   * copying byte values (has()).
+   */
+  read(key: Uint8Array, keyLen: number, hash: number, copyBytes = true): ReadResult {
+    const seg = this.segBits === 0 ? 0 : hash >>> (32 - this.segBits);
+    const ver = (D_DIRECTORY + seg * SEGMENT_BYTES + SEG_VERSION) >>> 2;
+    let torn = 0;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (attempt >= SPIN_ATTEMPTS) yieldCpu();
+      const v1 = Atomics.load(this.i32, ver);
+      if (v1 & 1) continue;
+      const r = this.probe(seg, key, keyLen, hash, copyBytes);
+      if (Atomics.load(this.i32, ver) !== v1) continue;
+      if (r !== TORN) return r;
+      if (++torn >= 3) return ReadResult.Corrupt;
+    }
+    return ReadResult.Contended;
+  }
+
+  private probe(seg: number, key: Uint8Array, keyLen: number, hash: number, copyBytes: boolean): number {
+    const u32 = this.u32;
+    const u8 = this.u8;
+    const d = (D_DIRECTORY + seg * SEGMENT_BYTES) >>> 2;
+    const cap = u32[d + (SEG_CAPACITY >>> 2)];
+    const index = u32[d + (SEG_INDEX >>> 2)];
+    if (cap === 0 || (cap & (cap - 1)) !== 0 || cap > 2 ** MAX_INDEX_LOG2) return TORN;
+    if (index < this.heapStart || index + cap * INDEX_SLOT_BYTES > this.heapEnd || index % INDEX_SLOT_BYTES !== 0) return TORN;
+    const mask = cap - 1;
+    const last = this.heapEnd - ENTRY_HEADER_BYTES;
+    for (let n = 0, i = hash & mask; n < cap; n++, i = (i + 1) & mask) {
+      const s = (index >>> 2) + 2 * i;
+      const e = u32[s + 1];
+      if (e === 0) return ReadResult.Absent;
+      if (u32[s] !== hash) continue;
+      if (e < this.heapStart || e > last || (e & 7) !== 0) return TORN;
+      if (u32[(e + ENTRY_KEY_LEN) >>> 2] !== keyLen) continue;
+      const valueLen = u32[(e + ENTRY_VALUE_LEN) >>> 2];
+      const k = e + ENTRY_HEADER_BYTES;
+      if (valueLen > this.maxValueBytes || k + keyLen + valueLen > this.heapEnd) return TORN;
+      let j = 0;
+      while (j < keyLen && u8[k + j] === key[j]) j++;
+      if (j !== keyLen) continue;
+      return this.value(e, k + keyLen, valueLen, copyBytes);
+    }
+    return TORN;
+  }
+
+  private value(e: number, at: number, len: number, copyBytes: boolean): number {
+    const tag = this.u8[e + ENTRY_TAG];
+    this.tag = tag;
+    this.expires = this.dv.getFloat64(e + ENTRY_EXPIRES, true);
+    switch (tag) {
+      case ValueTag.U32:
+        if (len !== 4) return TORN;
+        this.num = this.dv.getUint32(at, true);
+        break;
+      case ValueTag.F64:
+        if (len !== 8) return TORN;
+        this.num = this.dv.getFloat64(at, true);
+        break;
+      case ValueTag.String:
+        this.str = len === 0 ? '' : this.buf.toString('utf8', at, at + len);
+        break;
+      case ValueTag.True:
+      case ValueTag.False:
+      case ValueTag.Null:
+        if (len !== 0) return TORN;
+        break;
+      case ValueTag.Buffer:
+      case ValueTag.Uint8Array:
+      case ValueTag.Msgpack:
+      case ValueTag.V8:
+      case ValueTag.Json:
+        if (copyBytes) {
+          const out = Buffer.allocUnsafeSlow(len);
+          this.buf.copy(out, 0, at, at + len);
+          this.bytes = out;
+        }
+        break;
+      default:
+        return TORN;
+    }
+    return ReadResult.Found;
+  }
+}
