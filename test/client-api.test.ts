@@ -62,7 +62,7 @@ test('sync, promise, batch and counter forms agree with a model', { timeout: 60_
   assert.equal(kv.getSync(101), 1000);
 });
 
-test('bad arguments throw RangeError; a closed client throws; close releases windows', { timeout: 60_000 }, async (t) => {
+test('bad arguments throw RangeError or TypeError; a closed client throws; close releases windows', { timeout: 60_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-api-');
   const region = s.p('region');
   await s.startServer(['-n', '1', '-s', '16', '-p', region, '-c', '64']);
@@ -70,13 +70,23 @@ test('bad arguments throw RangeError; a closed client throws; close releases win
   const kv = connect({ path: region, window: 31 });
   assert.equal(probe.board.ownedCount(), 32, 'window + 1 sync window reserved');
 
-  for (const bad of [-1, 4294967296, 1.5, NaN, Infinity, '1' as unknown as number]) {
+  for (const bad of [-1, 4294967296, 1.5, NaN, Infinity]) {
     assert.throws(() => kv.getSync(bad), RangeError);
-    assert.throws(() => kv.putSync(1, bad), RangeError);
     assert.throws(() => kv.get(bad), RangeError);
     assert.throws(() => kv.put(bad, 1), RangeError);
     assert.throws(() => kv.incrSync(1, bad), RangeError);
+    assert.throws(() => kv.incrSync(bad, 1), RangeError);
   }
+  for (const bad of [undefined, () => 1, Symbol('s')]) {
+    assert.throws(() => kv.putSync(1, bad), TypeError);
+    assert.throws(() => kv.put('k', bad), TypeError);
+  }
+  for (const bad of [{}, null, true, [1], 10n]) {
+    assert.throws(() => kv.getSync(bad as unknown as string), TypeError);
+    assert.throws(() => kv.putSync(bad as unknown as string, 1), TypeError);
+  }
+  assert.equal(kv.getSync(1), undefined, 'nothing was stored by the refused calls');
+  assert.equal(kv.getSync('k'), undefined);
   assert.throws(() => connect({ path: region, window: 0 }), RangeError);
 
   const inFlight = kv.getMany([1, 2, 3]);
@@ -103,8 +113,10 @@ test('the event loop runs while requests wait, and they complete when the server
   t.after(() => kv.close());
   await kv.put(5, 55);
   await stopProcess(srv.pid);
+  // Reads need no server thread: answered from the shared table at once.
+  assert.deepEqual(await kv.getMany([5, 6]), [55, undefined]);
   let answered = false;
-  const pending = kv.getMany([5, 5, 5]).then((v) => {
+  const pending = kv.putMany([[6, 66], [7, 77], [8, 'eighty-eight']]).then((v) => {
     answered = true;
     return v;
   });
@@ -115,8 +127,10 @@ test('the event loop runs while requests wait, and they complete when the server
   clearInterval(timer);
   assert.equal(answered, false, 'a stopped server cannot have answered');
   assert.ok(ticks >= 5, `the event loop ran ${ticks} timer ticks while requests were pending`);
+  assert.equal(kv.getSync(6), undefined, 'a stopped server has applied nothing');
   srv.child.kill('SIGCONT');
-  assert.deepEqual(await pending, [55, 55, 55]);
+  await pending;
+  assert.deepEqual(await kv.getMany([6, 7, 8]), [66, 77, 'eighty-eight']);
 });
 
 test('a dying server rejects pending promises and fails sync calls with ServerGoneError', { timeout: 60_000 }, async (t) => {
@@ -125,7 +139,7 @@ test('a dying server rejects pending promises and fails sync calls with ServerGo
   const srv = await s.startServer(['-n', '1', '-s', '16', '-p', region]);
   const kv = connect({ path: region, window: 8 });
   await stopProcess(srv.pid);
-  const pending = kv.get(1);
+  const pending = kv.set(1, 1);
   await sleep(50);
   srv.child.kill('SIGKILL');
   const started = Date.now();

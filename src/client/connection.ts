@@ -131,9 +131,11 @@ export class Connection {
     if (r.serverState() !== ServerState.Ready) return this.checkServer();
     const beat = r.heartbeat();
     if (beat !== this.lastBeat) {
+      const first = this.lastBeat === -1;
       this.lastBeat = beat;
       this.lastBeatAt = Date.now();
       this.stillReads = 0;
+      if (first) this.checkServer();
     } else if (this.stillReads++ % LIVE_CHECK_EVERY === 0) {
       this.checkServer();
     }

@@ -132,7 +132,6 @@ export class Server {
     }
     const table = new Table(data.sab);
     const staging = Staging.createRecords(region.layout.windowCount);
-    new Staging(staging, table, new Board(region)).init();
 
     const workers: Worker[] = [];
     const online: Promise<void>[] = [];

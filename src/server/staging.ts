@@ -13,11 +13,12 @@
  * reaper while the window is free and the board lock is held; the chain
  * release -> reserve -> publish -> take of seq-cst atomics orders the two.
  *
- * COST. Every window starts with STAGING_DEFAULT_BYTES (enough for the
- * seed's requests and small strings); a bigger request first grows its
- * window (Op.Reserve), and a bigger response grows it on the spot. The
- * reaper shrinks the blocks of windows nobody owns back to the default,
- * so an idle client costs its windows, not its largest value.
+ * COST. A window gets a block only when it first carries bytes (the
+ * seed's u32 requests need none): a request that does not fit first
+ * grows its window (Op.Reserve, at least STAGING_DEFAULT_BYTES), and a
+ * response that does not fit grows it on the spot. The reaper frees the
+ * blocks of windows nobody owns, so an idle client costs its windows, not
+ * its largest value, and a departed one costs nothing.
  */
 import { Board } from '../store/board';
 import { NO_MEMORY } from '../store/alloc';
@@ -39,11 +40,6 @@ export class Staging {
     this.rec = new Uint32Array(records);
   }
 
-  /** Give every window its default block (server start, before READY). */
-  init(): void {
-    for (let w = 0; w < this.board.windowCount; w++) if (!this.ensure(w, STAGING_DEFAULT_BYTES)) this.publish(w, 0, 0);
-  }
-
   offset(win: number): number {
     return this.rec[2 * win];
   }
@@ -60,7 +56,7 @@ export class Staging {
     const have = this.bytes(win);
     if (n <= have) return true;
     const limit = this.table.maxKeyBytes + 1 + this.table.maxValueBytes;
-    const want = Math.max(n, Math.min(2 * have, limit));
+    const want = Math.max(n, STAGING_DEFAULT_BYTES, Math.min(2 * have, limit));
     const block = this.table.alloc.alloc(want);
     if (block === NO_MEMORY) return false;
     this.release(win);
@@ -68,14 +64,8 @@ export class Staging {
     return true;
   }
 
-  /** Back to the default size (reaper: the window is free). */
-  shrink(win: number): void {
-    if (this.bytes(win) <= STAGING_DEFAULT_BYTES) return;
-    this.release(win);
-    if (!this.ensure(win, STAGING_DEFAULT_BYTES)) this.publish(win, 0, 0);
-  }
-
-  private release(win: number): void {
+  /** Free the window's block (the reaper, for a window nobody owns). */
+  release(win: number): void {
     const off = this.offset(win);
     if (off !== 0) this.table.alloc.free(off);
     this.publish(win, 0, 0);

@@ -56,6 +56,9 @@ import {
   WindowState,
 } from '../layout/layout';
 
+/** CAS attempts of claim(): a well-behaved owner changes the word at most once. */
+const CLAIM_ATTEMPTS = 8;
+
 export class BoardFullError extends Error {
   constructor(wanted: number, total: number) {
     super(`the server's board has no ${wanted} free consecutive windows (${total} in all): raise the server's -c capacity or use fewer threads or a smaller window`);
@@ -264,9 +267,14 @@ export class Board {
   claim(win: number): boolean {
     const w = this.i32;
     const s = this.board0 + win * this.winWords;
-    const cur = Atomics.load(w, s);
-    if ((cur & ~WindowState.Sleeping) !== WindowState.Submitted) return false;
-    return Atomics.compareExchange(w, s, cur, (cur & WindowState.Sleeping) | WindowState.Taken) === cur;
+    // The owner may add SLEEPING between our load and our CAS (once per
+    // state): retry then. Bounded, in case a hostile writer flips it forever.
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const cur = Atomics.load(w, s);
+      if ((cur & ~WindowState.Sleeping) !== WindowState.Submitted) return false;
+      if (Atomics.compareExchange(w, s, cur, (cur & WindowState.Sleeping) | WindowState.Taken) === cur) return true;
+    }
+    return false;
   }
 
   op(win: number): number {
