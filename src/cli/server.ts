@@ -4,7 +4,17 @@
 import { parse, runCli, usage, Spec } from './args';
 import { Server, ServerError, DEFAULT_MAX_TABLE_BYTES } from '../server/server';
 import { RegionError, resolveRegionPath } from '../layout/region';
-import { DEFAULT_RING_CAPACITY, DEFAULT_WINDOW_COUNT, MAX_RING_CAPACITY, MAX_SERVER_THREADS, MAX_WINDOWS } from '../layout/layout';
+import {
+  DEFAULT_MAX_KEY_BYTES,
+  DEFAULT_MAX_VALUE_BYTES,
+  DEFAULT_RING_CAPACITY,
+  DEFAULT_WINDOW_COUNT,
+  MAX_KEY_BYTES_LIMIT,
+  MAX_RING_CAPACITY,
+  MAX_SERVER_THREADS,
+  MAX_VALUE_BYTES_LIMIT,
+  MAX_WINDOWS,
+} from '../layout/layout';
 
 const MiB = 1024 * 1024;
 
@@ -13,7 +23,10 @@ export const SERVER_SPEC = {
   size: { kind: 'int', short: 's', min: 1, max: 2 ** 30, def: 1024, arg: 'N', help: 'initial hash-table size (buckets)' },
   capacity: { kind: 'int', short: 'c', min: 1, max: MAX_WINDOWS, def: DEFAULT_WINDOW_COUNT, arg: 'N', help: 'board windows: room for the sum over clients of threads x window' },
   ring: { kind: 'int', short: 'r', min: 1, max: MAX_RING_CAPACITY, def: DEFAULT_RING_CAPACITY, arg: 'N', help: 'ring capacity (a power of two)' },
-  memory: { kind: 'int', short: 'm', min: 1, max: 4095, def: DEFAULT_MAX_TABLE_BYTES / MiB, arg: 'MiB', help: 'cap on the hash table memory' },
+  memory: { kind: 'int', short: 'm', min: 1, max: 4095, def: DEFAULT_MAX_TABLE_BYTES / MiB, arg: 'MiB', help: 'cap on the table memory (the data file size)' },
+  'max-key-bytes': { kind: 'int', min: 64, max: MAX_KEY_BYTES_LIMIT, def: DEFAULT_MAX_KEY_BYTES, arg: 'N', help: 'longest key in bytes' },
+  'max-value-bytes': { kind: 'int', min: 64, max: MAX_VALUE_BYTES_LIMIT, def: DEFAULT_MAX_VALUE_BYTES, arg: 'N', help: 'longest value in bytes' },
+  'data-dir': { kind: 'string', arg: 'DIR', help: 'directory of the data file (default $SHMKV_DATA_DIR, else /dev/shm)' },
   coarse: { kind: 'bool', help: 'one lock for the whole table (for comparison)' },
   path: { kind: 'string', short: 'p', arg: 'FILE', help: 'region file (default $SHMKV_PATH or ./shmem_file)' },
   quiet: { kind: 'bool', short: 'q', help: 'print nothing when ready' },
@@ -34,6 +47,9 @@ runCli('server', [ServerError, RegionError], async () => {
     ringCapacity: o.ring,
     maxTableBytes: o.memory * MiB,
     coarse: o.coarse,
+    maxKeyBytes: o['max-key-bytes'],
+    maxValueBytes: o['max-value-bytes'],
+    dataDir: o['data-dir'],
   });
   const stop = (): void => void server.stop();
   process.on('SIGINT', stop);
