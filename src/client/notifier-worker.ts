@@ -17,6 +17,9 @@ function run(d: NotifierData): void {
     while (Atomics.load(ctrl, CTRL_SUBMITTED) === n) {
       if (Atomics.load(ctrl, CTRL_STOP) !== 0) return;
       Atomics.wait(ctrl, CTRL_SUBMITTED, n, IDLE_SLEEP_MS);
+      // The main thread may have answered requests itself (its bounded
+      // spin) and moved NOTIFIED and SUBMITTED together, NOTIFIED first.
+      n = Atomics.load(ctrl, CTRL_NOTIFIED);
     }
     if (Atomics.load(ctrl, CTRL_STOP) !== 0) return;
     // SUBMITTED's seq-cst load above orders this read after the main

@@ -10,10 +10,18 @@
  *   STOP       nonzero: exit
  *   ERROR      nonzero: the notifier gave up (server gone); message posted
  * Invariant: NOTIFIED <= SUBMITTED, and the notifier touches request n only
- * while n >= NOTIFIED, while the main thread reads and recycles window n only
- * when n < NOTIFIED. So each window has exactly one user at any moment; the
- * seq-cst store of NOTIFIED hands window n from the notifier to the main
- * thread, and the store of SUBMITTED hands a freshly prepared one back.
+ * while NOTIFIED <= n < SUBMITTED, while the main thread reads and recycles
+ * the window of request n only when n < NOTIFIED, or when n >= SUBMITTED
+ * (not yet handed over). So each window has exactly one user at any moment;
+ * the seq-cst store of NOTIFIED hands request n from the notifier to the main
+ * thread, and the store of SUBMITTED hands freshly sent ones over.
+ *
+ * FAST PATH (pipeline.ts): while the notifier has nothing outstanding
+ * (NOTIFIED === SUBMITTED), the main thread first spins briefly (bounded)
+ * on the requests it has just sent and answers those that complete itself.
+ * Then it stores NOTIFIED, then SUBMITTED, to the counts it reached: the
+ * notifier, idle until SUBMITTED moves, re-reads NOTIFIED after it moves,
+ * and (seq-cst) sees the new value, so it never touches an answered one.
  */
 import type { SharedConnection } from './connection';
 
