@@ -233,5 +233,18 @@ test('the put-get example runs against a server', { timeout: 60_000 }, async (t)
   await s.startServer(['-n', '1', '-s', '16', '-p', region]);
   const r = await s.run(process.execPath, [path.join(__dirname, '..', 'examples', 'put-get.js')], { env: { SHMKV_PATH: region } });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /getSync\(1\) = 100\ngetSync\(2\) = undefined\nget\(2\) = 200\ngetMany = \[ 1, 2, 3, undefined \]\nincr = 1 6\n/);
+  assert.equal(
+    r.stdout,
+    [
+      "getSync('user:1') = Ada",
+      "getSync('user:2') = undefined",
+      "getSync('session:9') = { user: 1, since: 1970-01-01T00:00:00.000Z, roles: Set(1) { 'admin' } }",
+      "getSync(1) = 100 getSync('1') = undefined",
+      "get('greeting') = hello",
+      "getMany = [ 1, 'two', [ 3 ], undefined ]",
+      "delete('a') = true has('a') = false",
+      'incr = 1 6',
+      '',
+    ].join('\n'),
+  );
 });

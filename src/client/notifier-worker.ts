@@ -12,21 +12,21 @@ const IDLE_SLEEP_MS = 1000;
 function run(d: NotifierData): void {
   const conn = Connection.fromShared(d.conn);
   const { ctrl, order, width } = d;
-  let n = 0;
   for (;;) {
+    // The next request to watch. NOTIFIED is ours while we have requests
+    // outstanding; when we have none the main thread may have answered
+    // some itself and moved NOTIFIED (then SUBMITTED) past them.
+    let n = Atomics.load(ctrl, CTRL_NOTIFIED);
     while (Atomics.load(ctrl, CTRL_SUBMITTED) === n) {
       if (Atomics.load(ctrl, CTRL_STOP) !== 0) return;
       Atomics.wait(ctrl, CTRL_SUBMITTED, n, IDLE_SLEEP_MS);
-      // The main thread may have answered requests itself (its bounded
-      // spin) and moved NOTIFIED and SUBMITTED together, NOTIFIED first.
       n = Atomics.load(ctrl, CTRL_NOTIFIED);
     }
     if (Atomics.load(ctrl, CTRL_STOP) !== 0) return;
     // SUBMITTED's seq-cst load above orders this read after the main
     // thread's write of order[n % width].
     conn.board.awaitDone(order[n % width], conn.policy, conn.check);
-    n++;
-    Atomics.store(ctrl, CTRL_NOTIFIED, n);
+    Atomics.store(ctrl, CTRL_NOTIFIED, n + 1);
     Atomics.notify(ctrl, CTRL_NOTIFIED);
   }
 }

@@ -78,27 +78,25 @@ export class Pipeline {
   pump(): void {
     this.drainCompleted();
     const lane = this.lane;
-    while (this.queuedHead < this.queued.length && lane.inFlight < lane.width) {
-      const p = this.queued[this.queuedHead];
-      if (p.failed) {
-        this.queuedHead++;
-        p.reject(p.failed);
-        continue;
-      }
-      if (p.reserving) break;
-      if (!this.trySend(p)) break;
+    const ctrl = this.ctrl;
+    const deadline = performance.now() + SPIN_MS;
+    for (;;) {
+      this.sendQueued();
+      // While the notifier has nothing outstanding, answer what completes
+      // within the spin budget here, with no thread hand-off (notifier.ts,
+      // FAST PATH), and send more when that made room.
+      const published = Atomics.load(ctrl, CTRL_SUBMITTED);
+      if (published === lane.submittedCount) break;
+      if (published !== Atomics.load(ctrl, CTRL_NOTIFIED) || published !== lane.completedCount) break;
+      const answered = this.spinAnswer(deadline);
+      Atomics.store(ctrl, CTRL_NOTIFIED, lane.completedCount);
+      Atomics.store(ctrl, CTRL_SUBMITTED, lane.completedCount);
+      if (answered === 0 || lane.inFlight > 0 || this.queuedHead === this.queued.length) break;
     }
-    const published = Atomics.load(this.ctrl, CTRL_SUBMITTED);
-    if (published !== lane.submittedCount) {
-      // The notifier has nothing outstanding: answer what completes within
-      // the spin budget here, with no thread hand-off (notifier.ts, FAST PATH).
-      if (published === Atomics.load(this.ctrl, CTRL_NOTIFIED) && published === lane.completedCount) {
-        this.spinAnswer();
-        Atomics.store(this.ctrl, CTRL_NOTIFIED, lane.completedCount);
-      }
-      // One hand-off to the notifier per pump, not per request.
-      Atomics.store(this.ctrl, CTRL_SUBMITTED, lane.submittedCount);
-      if (lane.inFlight > 0) Atomics.notify(this.ctrl, CTRL_SUBMITTED);
+    // One hand-off to the notifier per pump, not per request.
+    if (Atomics.load(ctrl, CTRL_SUBMITTED) !== lane.submittedCount) {
+      Atomics.store(ctrl, CTRL_SUBMITTED, lane.submittedCount);
+      Atomics.notify(ctrl, CTRL_SUBMITTED);
     }
     if (this.queuedHead === this.queued.length) {
       this.queued = [];
@@ -111,6 +109,20 @@ export class Pipeline {
     if (this.notifier) {
       if (this.inFlight.length > 0) this.notifier.ref();
       else this.notifier.unref();
+    }
+  }
+
+  private sendQueued(): void {
+    const lane = this.lane;
+    while (this.queuedHead < this.queued.length && lane.inFlight < lane.width) {
+      const p = this.queued[this.queuedHead];
+      if (p.failed) {
+        this.queuedHead++;
+        p.reject(p.failed);
+        continue;
+      }
+      if (p.reserving) break;
+      if (!this.trySend(p)) break;
     }
   }
 
@@ -160,20 +172,23 @@ export class Pipeline {
   }
 
   /**
-   * Poll the requests just sent for at most SPIN_MS and answer those that
-   * complete, oldest first. A round trip to a running server thread takes a
+   * Poll the requests just sent until `deadline` (SPIN_MS after the pump
+   * began) and answer those that complete, oldest first; returns how many. A round trip to a running server thread takes a
    * microsecond or two, a wake-up through the notifier tens of
    * microseconds (two thread hand-offs), so a short spin answers most
    * one-at-a-time calls on the calling thread; the bound keeps the event
    * loop responsive when the server is slow or descheduled.
    */
-  private spinAnswer(): void {
+  private spinAnswer(deadline: number): number {
     const lane = this.lane;
-    const t0 = performance.now();
+    let answered = 0;
     for (let polls = 1; lane.inFlight > 0; polls++) {
-      if (lane.pollNext()) this.settleOldest();
-      else if ((polls & 15) === 0 && performance.now() - t0 > SPIN_MS) return;
+      if (lane.pollNext()) {
+        this.settleOldest();
+        answered++;
+      } else if ((polls & 15) === 0 && performance.now() > deadline) break;
     }
+    return answered;
   }
 
   /** Settle the promise of the response the lane consumed last. */
