@@ -18,10 +18,21 @@ import { decodeValue, ownValue, prepareValue, PreparedValue } from '../codec/val
 import { DEFAULT_ENCODING, Encoding } from '../codec/structured';
 import { Key, KeyEncoder } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
+import { deadlineIn, monoNowMs } from '../store/clock';
 import { TableCorruptError } from '../store/alloc';
 import { Op, Status, ValueTag, WIN_STAGING_BYTES } from '../layout/layout';
 
+/** Options of a write. */
+export interface SetOptions {
+  /** Time to live in ms (0 or Infinity: never expires). Default: the client's `ttl`, else the server's. */
+  ttl?: number;
+  /** Absolute expiry as a wall-clock timestamp in ms (Date.now() scale), as Keyv passes it. */
+  expiresAt?: number;
+}
+
 export interface ClientOptions extends ConnectOptions {
+  /** Default time to live of this client's writes, in ms (default: the server's --ttl, else never). */
+  ttl?: number;
   /** Requests the promise API keeps in flight (default 32). */
   window?: number;
   /** Codec of structured values (objects, Map, Date...): 'v8', 'msgpack' or 'json'. */
@@ -75,6 +86,7 @@ export class Client {
   /** The server's limits on key and value sizes, in bytes. */
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
+  private readonly defaultTtl: number;
   private closed = false;
   private closing: Promise<void> | null = null;
 
@@ -89,6 +101,7 @@ export class Client {
     this.maxKeyBytes = reader.maxKeyBytes;
     this.maxValueBytes = reader.maxValueBytes;
     this.keys = new KeyEncoder(reader.maxKeyBytes, reader.seed);
+    this.defaultTtl = options.ttl === undefined ? reader.defaultTtlMs : checkTtl(options.ttl);
     this.io = new StagingIO(this.conn);
     this.syncWin = this.conn.reserve(1 + width);
     this.pipeline = new Pipeline(this.conn, this.syncWin + 1, width, this.io, (s) => statusError(s, 'staging for a request'));
@@ -113,23 +126,52 @@ export class Client {
   }
 
   /** Store `value` under `key`; returns when the server has applied it. */
-  setSync(key: Key, value: unknown): void {
+  setSync(key: Key, value: unknown, options?: SetOptions): void {
     this.usable();
+    const expires = this.deadline(options);
     this.keys.encode(key);
     const p = prepareValue(value, this.encoding, this.maxValueBytes, this.prep);
-    if (typeof key === 'number' && p.tag === ValueTag.U32) {
+    if (typeof key === 'number' && p.tag === ValueTag.U32 && expires === 0) {
       this.check(this.roundTrip(Op.Put, key, p.num), 'set');
       return;
     }
     this.stage(this.keys.length + p.maxBytes);
     const valueLen = this.io.write(this.syncWin, this.keys.bytes, this.keys.length, p);
-    this.conn.board.prepareBytes(this.syncWin, Op.Set, this.keys.length, valueLen, p.tag);
+    this.conn.board.prepareBytes(this.syncWin, Op.Set, this.keys.length, valueLen, p.tag, 0, expires);
     this.check(this.roundTripPrepared(), 'set');
   }
 
   /** The seed's name for setSync. */
-  putSync(key: Key, value: unknown): void {
-    this.setSync(key, value);
+  putSync(key: Key, value: unknown, options?: SetOptions): void {
+    this.setSync(key, value, options);
+  }
+
+  /** Remaining time to live of `key` in ms: Infinity when it never expires, undefined when absent. */
+  ttlSync(key: Key): number | undefined {
+    const r = this.direct(key, false);
+    if (r === ReadResult.Absent) return undefined;
+    if (r !== ReadResult.Found) return this.syncRead() === undefined ? undefined : this.ttlSync(key);
+    const at = this.conn.reader.expires;
+    return at === 0 ? Infinity : Math.max(0, at - monoNowMs());
+  }
+
+  /** Give `key` a new time to live (ms; 0 or Infinity: never expires); false when absent. */
+  expireSync(key: Key, ttl: number): boolean {
+    return this.expireOp(key, deadlineIn(checkTtl(ttl)));
+  }
+
+  /** Make `key` never expire; false when absent. */
+  persistSync(key: Key): boolean {
+    return this.expireOp(key, 0);
+  }
+
+  private expireOp(key: Key, expires: number): boolean {
+    this.usable();
+    this.keys.encode(key);
+    const status = this.byteOp(Op.Expire, expires);
+    if (status === Status.NotFound) return false;
+    this.check(status, 'expire');
+    return true;
   }
 
   /** Remove `key`; true when it held a value. */
@@ -172,12 +214,33 @@ export class Client {
   }
 
   /** Store `value` under `key`; rejects with TableFullError at the memory cap. */
-  set(key: Key, value: unknown): Promise<void> {
-    return this.enqueue(this.setRequest(key, value)) as Promise<void>;
+  set(key: Key, value: unknown, options?: SetOptions): Promise<void> {
+    return this.enqueue(this.setRequest(key, value, options)) as Promise<void>;
   }
 
-  put(key: Key, value: unknown): Promise<void> {
-    return this.set(key, value);
+  put(key: Key, value: unknown, options?: SetOptions): Promise<void> {
+    return this.set(key, value, options);
+  }
+
+  ttl(key: Key): Promise<number | undefined> {
+    return settled(() => this.ttlSync(key)) as Promise<number | undefined>;
+  }
+
+  /** lru-cache's name for ttl(). */
+  getRemainingTTL(key: Key): Promise<number | undefined> {
+    return this.ttl(key);
+  }
+
+  expire(key: Key, ttl: number): Promise<boolean> {
+    this.usable();
+    const expires = deadlineIn(checkTtl(ttl));
+    this.keys.encode(key);
+    const settle = (s: Status): boolean => (s === Status.NotFound ? false : (this.check(s, 'expire'), true));
+    return this.enqueue(this.byteRequest(Op.Expire, null, settle, expires)) as Promise<boolean>;
+  }
+
+  persist(key: Key): Promise<boolean> {
+    return this.expire(key, 0);
   }
 
   delete(key: Key): Promise<boolean> {
@@ -202,34 +265,46 @@ export class Client {
   }
 
   /** Store many pairs, pipelined through the window; resolves when all are applied. */
-  async setMany(entries: Iterable<readonly [Key, unknown]>): Promise<void> {
-    const reqs = [...entries].map(([k, v]) => this.setRequest(k, v));
+  async setMany(entries: Iterable<readonly [Key, unknown]>, options?: SetOptions): Promise<void> {
+    const reqs = [...entries].map(([k, v]) => this.setRequest(k, v, options));
     await this.enqueueBatch(reqs);
   }
 
-  putMany(entries: Iterable<readonly [Key, unknown]>): Promise<void> {
-    return this.setMany(entries);
+  putMany(entries: Iterable<readonly [Key, unknown]>, options?: SetOptions): Promise<void> {
+    return this.setMany(entries, options);
   }
 
   // ---- requests ------------------------------------------------------------------
 
-  private setRequest(key: Key, value: unknown): Pending {
+  private setRequest(key: Key, value: unknown, options?: SetOptions): Pending {
     this.usable();
+    const expires = this.deadline(options);
     this.keys.encode(key);
     const p = ownValue(prepareValue(value, this.encoding, this.maxValueBytes));
     const settle = (s: Status): undefined => (this.check(s, 'set'), undefined);
-    if (typeof key === 'number' && p.tag === ValueTag.U32) return this.u32Request(Op.Put, key, p.num, settle);
-    return this.byteRequest(Op.Set, p, settle);
+    if (typeof key === 'number' && p.tag === ValueTag.U32 && expires === 0) return this.u32Request(Op.Put, key, p.num, settle);
+    return this.byteRequest(Op.Set, p, settle, expires);
   }
 
   private u32Request(op: Op, key: number, value: number, settle: Pending['settle']): Pending {
-    return { op, key, value, keyBytes: null, data: null, need: 0, settle, resolve: noop, reject: noop };
+    return { op, key, value, keyBytes: null, data: null, need: 0, expires: -1, settle, resolve: noop, reject: noop };
   }
 
   /** A request on the key last encoded (its material is copied). */
-  private byteRequest(op: Op, data: PreparedValue | null, settle: Pending['settle']): Pending {
+  private byteRequest(op: Op, data: PreparedValue | null, settle: Pending['settle'], expires = -1): Pending {
     const keyBytes = Buffer.from(this.keys.bytes.subarray(0, this.keys.length));
-    return { op, key: 0, value: 0, keyBytes, data, need: keyBytes.length + (data ? data.maxBytes : 0), settle, resolve: noop, reject: noop };
+    const need = keyBytes.length + (data ? data.maxBytes : 0);
+    return { op, key: 0, value: 0, keyBytes, data, need, expires, settle, resolve: noop, reject: noop };
+  }
+
+  /** The deadline of a write: its own ttl or expiresAt, else the default ttl (0 = never). */
+  private deadline(options: SetOptions | undefined): number {
+    if (options?.expiresAt !== undefined) {
+      const at = options.expiresAt;
+      if (typeof at !== 'number' || Number.isNaN(at)) throw new RangeError(`expiresAt must be a timestamp in ms, got ${String(at)}`);
+      return at === Infinity ? 0 : monoNowMs() + Math.max(at - Date.now(), 0) || Number.MIN_VALUE;
+    }
+    return deadlineIn(options?.ttl === undefined ? this.defaultTtl : checkTtl(options.ttl));
   }
 
   private enqueueRead(): Promise<unknown> {
@@ -290,10 +365,10 @@ export class Client {
   }
 
   /** A key-only request on the key last encoded, through the sync window. */
-  private byteOp(op: Op): Status {
+  private byteOp(op: Op, expires = -1): Status {
     this.stage(this.keys.length);
     this.io.write(this.syncWin, this.keys.bytes, this.keys.length, null);
-    this.conn.board.prepareBytes(this.syncWin, op, this.keys.length, 0, 0);
+    this.conn.board.prepareBytes(this.syncWin, op, this.keys.length, 0, 0, 0, expires);
     return this.roundTripPrepared();
   }
 
@@ -331,6 +406,14 @@ export class Client {
     if (this.pipeline.failure) throw this.pipeline.failure;
   }
 
+  /**
+   * Keys in the whole machine's table (as lru-cache's `size`); entries that
+   * expired count until the server's sweeper reclaims them.
+   */
+  get size(): number {
+    return this.conn.reader.size();
+  }
+
   /** Requests accepted by the promise API and not yet answered. */
   get pending(): number {
     return this.pipeline.pending;
@@ -355,6 +438,12 @@ export class Client {
 }
 
 function noop(): void {}
+
+/** A time to live in ms: a non-negative number (0 or Infinity: never expires). */
+function checkTtl(ttl: number): number {
+  if (typeof ttl !== 'number' || !(ttl >= 0)) throw new RangeError(`ttl must be a number of ms >= 0 (0 or Infinity: never), got ${String(ttl)}`);
+  return ttl;
+}
 
 /** A promise of f()'s value, or of its exception. */
 function settled(f: () => unknown): Promise<unknown> {

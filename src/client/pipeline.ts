@@ -33,6 +33,8 @@ export interface Pending {
   data: PreparedValue | null;
   /** Staging bytes the request needs. */
   need: number;
+  /** Deadline of a Set or Expire (ms, monotonic; 0 = never), -1 for none. */
+  expires: number;
   /** The promise's value from the response in window `win` (may throw). */
   settle: (status: Status, result: number, win: number) => unknown;
   resolve: (v: unknown) => void;
@@ -146,7 +148,7 @@ export class Pipeline {
       return true;
     }
     const valueLen = this.io.write(win, p.keyBytes, p.keyBytes.length, p.data);
-    board.prepareBytes(win, p.op, p.keyBytes.length, valueLen, p.data ? p.data.tag : 0);
+    board.prepareBytes(win, p.op, p.keyBytes.length, valueLen, p.data ? p.data.tag : 0, 0, p.expires);
     if (!lane.tryPublish(win)) return false;
     this.queuedHead++;
     this.inFlight.push(p);
@@ -160,7 +162,7 @@ export class Pipeline {
       return undefined;
     };
     const none = (): void => undefined;
-    return { op: Op.Reserve, key: 0, value: p.need, keyBytes: null, data: null, need: 0, settle, resolve: none, reject: none };
+    return { op: Op.Reserve, key: 0, value: p.need, keyBytes: null, data: null, need: 0, expires: -1, settle, resolve: none, reject: none };
   }
 
   private drainCompleted(): void {

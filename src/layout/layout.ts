@@ -46,10 +46,12 @@
  *            |   28 valueLen value bytes after the key (request and      |
  *            |              response of a byte op)                       |
  *            |   32 tag     ValueTag of the value (request and response) |
- *            |   36 flags   request flags (none yet)                     |
+ *            |   36 flags   request flags (REQ_*)                        |
  *            |   40 staging offset, 44 staging bytes: the window's       |
  *            |      staging block in the data file, written by the       |
  *            |      server only (its own copy is authoritative)          |
+ *            |   48 expires f64: deadline of a Set or Expire (ms on      |
+ *            |      CLOCK_MONOTONIC; 0 = never), with REQ_EXPIRES        |
  *            +-----------------------------------------------------------+
  *
  * Every request and its response live in the client's own window; the ring
@@ -139,7 +141,11 @@ export const WIN_TAG = 32;
 export const WIN_FLAGS = 36;
 export const WIN_STAGING_OFFSET = 40;
 export const WIN_STAGING_BYTES = 44;
+export const WIN_EXPIRES = 48;
 export const WINDOW_BYTES = 64;
+
+/** Request flags (WIN_FLAGS). */
+export const REQ_EXPIRES = 1;
 
 /**
  * Window states. Transitions: IDLE -> SUBMITTED (client) -> TAKEN (server,
@@ -172,6 +178,8 @@ export enum Op {
   Read = 6,
   /** Staging holds the key: remove it; Ok or NotFound. */
   Delete = 7,
+  /** Staging holds the key: set its deadline to WIN_EXPIRES (0 = never); Ok or NotFound. */
+  Expire = 8,
 }
 
 export enum Status {
@@ -237,7 +245,8 @@ export function computeLayout(g: RegionGeometry): RegionLayout {
  *
  *   0      data header: magic, version, bytes, segment bits, hash seed,
  *          coarse flag, max key bytes, max value bytes, heap start/end,
- *          entries (keys stored), used bytes (allocated blocks)
+ *          entries (keys stored), used bytes (allocated blocks), default
+ *          ttl (ms)
  *   64     allocator lock [owner, waiters]: server threads only
  *   128    TLSF first-level bitmap
  *   192    TLSF second-level bitmaps: TLSF_FL_COUNT u32
@@ -271,6 +280,8 @@ export const D_HEAP_START = 32;
 export const D_HEAP_END = 36;
 export const D_ENTRIES = 40;
 export const D_USED_BYTES = 44;
+/** Server's default time to live in ms (0 = none): clients apply it to writes without a ttl. */
+export const D_DEFAULT_TTL_MS = 48;
 export const D_ALLOC_LOCK = 64;
 export const D_FL_BITMAP = 128;
 export const D_SL_BITMAPS = 192;

@@ -95,6 +95,12 @@ export class Executor {
         case Op.Delete:
           status = this.keyOk(win, 0) ? table.delete(this.u8, this.staging.offset(win), board.word(win, WIN_KEY_LEN)) : Status.BadRequest;
           break;
+        case Op.Expire: {
+          const expires = this.deadline(win);
+          status =
+            expires >= 0 && this.keyOk(win, 0) ? table.expire(this.u8, this.staging.offset(win), board.word(win, WIN_KEY_LEN), expires) : Status.BadRequest;
+          break;
+        }
         default:
           status = Status.BadOp;
       }
@@ -123,9 +129,17 @@ export class Executor {
     const fixed = fixedLength(tag);
     if (fixed >= 0 && valueLen !== fixed) return Status.BadRequest;
     if (!this.keyOk(win, valueLen)) return Status.BadRequest;
+    const expires = this.deadline(win);
+    if (Number.isNaN(expires)) return Status.BadRequest;
     const off = this.staging.offset(win);
     const keyLen = board.word(win, WIN_KEY_LEN);
-    return this.table.set(this.u8, off, keyLen, this.u8, off + keyLen, valueLen, tag);
+    return this.table.set(this.u8, off, keyLen, this.u8, off + keyLen, valueLen, tag, Math.max(expires, 0));
+  }
+
+  /** The request's deadline: >= 0, -1 when it carries none, NaN when it is junk. */
+  private deadline(win: number): number {
+    const e = this.board.expires(win);
+    return e === -1 || (Number.isFinite(e) && e >= 0) ? e : NaN;
   }
 
   /** Copy the key's value into the window's staging block (grown if needed). */

@@ -49,6 +49,8 @@ export interface ServerOptions {
   maxKeyBytes?: number;
   /** Longest value in bytes (default 1 MiB). */
   maxValueBytes?: number;
+  /** Time to live in ms of writes that give none (default 0: never expire). */
+  defaultTtlMs?: number;
   /** One lock for the whole table instead of per-segment locks. */
   coarse?: boolean;
   /** log2 of the table's segment (lock) count. */
@@ -57,6 +59,8 @@ export interface ServerOptions {
 }
 
 export const DEFAULT_MAX_TABLE_BYTES = 1024 * 1024 * 1024;
+/** Index slots the expiry sweeper visits per heartbeat tick. */
+const SWEEP_SLOTS_PER_TICK = 20_000;
 
 /** A user-facing start-up failure (another server, foreign file, bad option). */
 export class ServerError extends Error {
@@ -96,6 +100,7 @@ export class Server {
       segmentBits: opts.segmentBits,
       maxKeyBytes: opts.maxKeyBytes,
       maxValueBytes: opts.maxValueBytes,
+      defaultTtlMs: opts.defaultTtlMs,
     };
     Table.minBytes(tableOpts); // RangeError for bad options before any file is touched
     let lockFd: number;
@@ -169,6 +174,10 @@ export class Server {
   private tick(): void {
     Atomics.add(this.region.i32, HDR_HEARTBEAT >> 2, 1);
     this.reaper.tick();
+    // Active expiry: reclaim expired entries nobody reads, a bounded slice
+    // of the index per tick (SWEEP_SLOTS_PER_TICK slots, well under a
+    // millisecond), so the sweeper's CPU per second is bounded too.
+    this.table.sweep(SWEEP_SLOTS_PER_TICK);
   }
 
   /**

@@ -43,6 +43,8 @@ import { DEFAULT_WAIT_POLICY, spinThenYield, WaitPolicy } from '../sync/waiter';
 import { Region } from '../layout/region';
 import {
   HDR_BOARD_LOCK,
+  REQ_EXPIRES,
+  WIN_EXPIRES,
   WIN_FLAGS,
   WIN_KEY,
   WIN_KEY_LEN,
@@ -68,6 +70,7 @@ export class BoardFullError extends Error {
 
 export class Board {
   private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
   private readonly owner0: number;
   private readonly board0: number;
   private readonly winWords: number;
@@ -75,6 +78,7 @@ export class Board {
 
   constructor(region: Region) {
     this.i32 = region.i32;
+    this.f64 = new Float64Array(region.sab);
     this.owner0 = region.layout.ownerOffset >> 2;
     this.board0 = region.layout.boardOffset >> 2;
     this.winWords = region.layout.windowBytes >> 2;
@@ -195,7 +199,7 @@ export class Board {
    * Write a byte request whose key (and value) the caller has put in the
    * window's staging block, and mark it SUBMITTED.
    */
-  prepareBytes(win: number, op: number, keyLen: number, valueLen: number, tag: number, value = 0): void {
+  prepareBytes(win: number, op: number, keyLen: number, valueLen: number, tag: number, value = 0, expires = -1): void {
     const w = this.i32;
     const base = this.board0 + win * this.winWords;
     w[base + (WIN_OP >> 2)] = op;
@@ -203,7 +207,8 @@ export class Board {
     w[base + (WIN_KEY_LEN >> 2)] = keyLen;
     w[base + (WIN_VALUE_LEN >> 2)] = valueLen;
     w[base + (WIN_TAG >> 2)] = tag;
-    w[base + (WIN_FLAGS >> 2)] = 0;
+    w[base + (WIN_FLAGS >> 2)] = expires >= 0 ? REQ_EXPIRES : 0;
+    if (expires >= 0) this.f64[(base >> 1) + (WIN_EXPIRES >> 3)] = expires;
     Atomics.store(w, base + (WIN_STATE >> 2), WindowState.Submitted);
   }
 
@@ -255,6 +260,13 @@ export class Board {
 
   setWord(win: number, field: number, value: number): void {
     this.i32[this.board0 + win * this.winWords + (field >> 2)] = value;
+  }
+
+  /** The request's deadline (WIN_EXPIRES) when REQ_EXPIRES is set, else -1. */
+  expires(win: number): number {
+    const base = this.board0 + win * this.winWords;
+    if ((this.i32[base + (WIN_FLAGS >> 2)] & REQ_EXPIRES) === 0) return -1;
+    return this.f64[(base >> 1) + (WIN_EXPIRES >> 3)];
   }
 
   // ---- server side of a window -------------------------------------------------

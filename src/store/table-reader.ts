@@ -27,8 +27,11 @@
  * it returns was stored at the instant of its v2 load.
  */
 import { yieldCpu } from '../native/shim';
+import { expired, monoNowMs } from './clock';
 import {
+  D_DEFAULT_TTL_MS,
   D_DIRECTORY,
+  D_ENTRIES,
   D_HEAP_END,
   D_HEAP_START,
   D_MAX_KEY_BYTES,
@@ -68,6 +71,8 @@ export class TableReader {
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
   readonly seed: number;
+  /** The server's default time to live (ms, 0 = none). */
+  readonly defaultTtlMs: number;
   private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
   private readonly i32: Int32Array;
@@ -76,6 +81,12 @@ export class TableReader {
   private readonly segBits: number;
   private readonly heapStart: number;
   private readonly heapEnd: number;
+  private readonly entries: Int32Array;
+
+  /** Keys stored (expired ones count until the server reclaims them). */
+  size(): number {
+    return Atomics.load(this.entries, 0);
+  }
 
   // The value found by the last read() that returned Found. Strings are
   // decoded and byte values copied inside the seqlock window; numbers too.
@@ -83,10 +94,13 @@ export class TableReader {
   num = 0;
   str = '';
   bytes: Buffer | null = null;
-  /** Expiry (ms since the epoch, 0 = never) of the last entry found. */
+  /** Deadline (ms on the monotonic clock, 0 = never) of the last entry found. */
   expires = 0;
+  /** The expiry clock (clock.ts); tests replace it to move time mid-read. */
+  clock: () => number = monoNowMs;
 
   constructor(sab: SharedArrayBuffer) {
+    this.entries = new Int32Array(sab, D_ENTRIES, 1);
     this.u8 = new Uint8Array(sab);
     this.u32 = new Uint32Array(sab);
     this.i32 = new Int32Array(sab);
@@ -96,6 +110,7 @@ export class TableReader {
     this.seed = this.u32[D_SEED >>> 2];
     this.maxKeyBytes = this.u32[D_MAX_KEY_BYTES >>> 2];
     this.maxValueBytes = this.u32[D_MAX_VALUE_BYTES >>> 2];
+    this.defaultTtlMs = this.u32[D_DEFAULT_TTL_MS >>> 2];
     this.heapStart = this.u32[D_HEAP_START >>> 2];
     this.heapEnd = Math.min(this.u32[D_HEAP_END >>> 2], sab.byteLength);
   }
@@ -115,6 +130,10 @@ export class TableReader {
       if (v1 & 1) continue;
       const r = this.probe(seg, key, keyLen, hash, copyBytes);
       if (Atomics.load(this.i32, ver) !== v1) continue;
+      // The deadline is judged after the snapshot is known good, at a time
+      // no earlier than the snapshot: an entry that expired meanwhile reads
+      // as absent, never the other way round.
+      if (r === ReadResult.Found && expired(this.expires, this.clock())) return ReadResult.Absent;
       if (r !== TORN) return r;
       if (++torn >= 3) return ReadResult.Corrupt;
     }

@@ -35,9 +35,11 @@
 import { Lock } from '../sync/lock';
 import { Allocator, NO_MEMORY, TableCorruptError } from './alloc';
 import { hashBytes, U32_KEY_BYTES, writeU32Key } from './keys';
+import { expired, monoNowMs } from './clock';
 import {
   D_BYTES,
   D_COARSE,
+  D_DEFAULT_TTL_MS,
   D_DIRECTORY,
   D_ENTRIES,
   D_HEAP_END,
@@ -86,6 +88,8 @@ import {
 } from '../layout/layout';
 
 export interface TableOptions {
+  /** Default time to live of writes without one, in ms (0 = none). */
+  defaultTtlMs?: number;
   /** Initial total index slots (spread over the segments). */
   initialBuckets: number;
   /** Bytes of the data file: the table's memory cap. */
@@ -137,6 +141,7 @@ export class Table {
     checkInt('initial table size', opts.initialBuckets, 1, 2 ** 30);
     checkInt('max key bytes', opts.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES, 64, MAX_KEY_BYTES_LIMIT);
     checkInt('max value bytes', opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, 64, MAX_VALUE_BYTES_LIMIT);
+    checkInt('default ttl (ms)', opts.defaultTtlMs ?? 0, 0, 2 ** 32 - 1);
     const perSeg = 2 ** Math.max(2, log2Ceil(Math.ceil(opts.initialBuckets / 2 ** segBits)));
     return dataHeapStart(segBits) + 2 ** segBits * (perSeg * INDEX_SLOT_BYTES + 16) + PAGE;
   }
@@ -156,6 +161,7 @@ export class Table {
     u32[D_COARSE >>> 2] = opts.coarse ? 1 : 0;
     u32[D_MAX_KEY_BYTES >>> 2] = opts.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
     u32[D_MAX_VALUE_BYTES >>> 2] = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+    u32[D_DEFAULT_TTL_MS >>> 2] = opts.defaultTtlMs ?? 0;
     Allocator.format(u32, dataHeapStart(segBits), opts.dataBytes);
     const alloc = new Allocator(u32);
     const perSeg = 2 ** Math.max(2, log2Ceil(Math.ceil(opts.initialBuckets / 2 ** segBits)));
@@ -206,7 +212,7 @@ export class Table {
    * Store `valLen` bytes of `valSrc` at `valOff`, tagged `tag`, under the
    * key. Ok, or Full when the heap cannot hold the entry or the index.
    */
-  set(src: Uint8Array, keyOff: number, keyLen: number, valSrc: Uint8Array, valOff: number, valLen: number, tag: ValueTag): Status {
+  set(src: Uint8Array, keyOff: number, keyLen: number, valSrc: Uint8Array, valOff: number, valLen: number, tag: ValueTag, expires = 0): Status {
     const hash = hashBytes(src, keyOff, keyLen, this.seed);
     const seg = this.segmentOf(hash);
     const lock = this.locks[seg];
@@ -221,11 +227,11 @@ export class Table {
         if (valLen <= IN_PLACE_MAX_BYTES && need <= this.alloc.usable(old)) {
           const v = Atomics.load(this.i32, ver);
           Atomics.store(this.i32, ver, v + 1);
-          this.writeValue(old, keyLen, valSrc, valOff, valLen, tag);
+          this.writeValue(old, keyLen, valSrc, valOff, valLen, tag, expires);
           Atomics.store(this.i32, ver, v + 2);
           return Status.Ok;
         }
-        const entry = this.newEntry(hash, src, keyOff, keyLen, valSrc, valOff, valLen, tag);
+        const entry = this.newEntry(hash, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires);
         if (entry === NO_MEMORY) return Status.Full;
         const v = Atomics.load(this.i32, ver);
         Atomics.store(this.i32, ver, v + 1);
@@ -234,7 +240,7 @@ export class Table {
         this.alloc.free(old);
         return Status.Ok;
       }
-      const entry = this.newEntry(hash, src, keyOff, keyLen, valSrc, valOff, valLen, tag);
+      const entry = this.newEntry(hash, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires);
       if (entry === NO_MEMORY) return Status.Full;
       if (!this.roomFor(seg)) {
         this.alloc.free(entry);
@@ -258,7 +264,7 @@ export class Table {
     const lock = this.locks[seg];
     lock.lock();
     try {
-      const slot = this.find(seg, hash, src, keyOff, keyLen);
+      const slot = this.liveSlot(seg, this.find(seg, hash, src, keyOff, keyLen));
       return slot < 0 ? Status.NotFound : use(this.u32[(slot + SLOT_ENTRY) >>> 2]);
     } finally {
       lock.unlock();
@@ -272,16 +278,78 @@ export class Table {
     const lock = this.locks[seg];
     lock.lock();
     try {
-      const slot = this.find(seg, hash, src, keyOff, keyLen);
+      const slot = this.liveSlot(seg, this.find(seg, hash, src, keyOff, keyLen));
       if (slot < 0) return Status.NotFound;
-      const entry = this.u32[(slot + SLOT_ENTRY) >>> 2];
-      this.removeSlot(seg, slot);
-      this.alloc.free(entry);
+      this.removeEntry(seg, slot);
       return Status.Ok;
     } finally {
       lock.unlock();
     }
   }
+
+  /** Set the key's deadline (0 = never): Ok, or NotFound (absent or expired). */
+  expire(src: Uint8Array, keyOff: number, keyLen: number, expires: number): Status {
+    const hash = hashBytes(src, keyOff, keyLen, this.seed);
+    const seg = this.segmentOf(hash);
+    const lock = this.locks[seg];
+    lock.lock();
+    try {
+      const slot = this.liveSlot(seg, this.find(seg, hash, src, keyOff, keyLen));
+      if (slot < 0) return Status.NotFound;
+      const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+      const ver = this.dir(seg) + (SEG_VERSION >>> 2);
+      const v = Atomics.load(this.i32, ver);
+      Atomics.store(this.i32, ver, v + 1);
+      this.dv.setFloat64(e + ENTRY_EXPIRES, expires, true);
+      Atomics.store(this.i32, ver, v + 2);
+      return Status.Ok;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Active expiry: visit up to `budget` index slots, round-robin over the
+   * segments from where the last sweep stopped, and reclaim the entries
+   * whose deadline has passed. Returns how many were reclaimed. Each
+   * segment is locked only while its slots are visited.
+   */
+  sweep(budget: number, now = monoNowMs()): number {
+    let reclaimed = 0;
+    const segs = 2 ** this.segBits;
+    for (let visited = 0; visited < budget; ) {
+      const seg = this.sweepSeg;
+      const lock = this.locks[seg];
+      lock.lock();
+      try {
+        const d = this.dir(seg);
+        const cap = this.u32[d + (SEG_CAPACITY >>> 2)];
+        const index = this.u32[d + (SEG_INDEX >>> 2)];
+        while (this.sweepSlot < cap && visited < budget) {
+          visited++;
+          const slot = index + this.sweepSlot * INDEX_SLOT_BYTES;
+          const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+          // A removal shifts a later entry into this slot: look at it again.
+          if (e !== 0 && expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) {
+            this.removeEntry(seg, slot);
+            reclaimed++;
+          } else this.sweepSlot++;
+        }
+        if (this.sweepSlot >= cap) {
+          this.sweepSlot = 0;
+          this.sweepSeg = (seg + 1) % segs;
+          this.sweepLaps += this.sweepSeg === 0 ? 1 : 0;
+        }
+      } finally {
+        lock.unlock();
+      }
+    }
+    return reclaimed;
+  }
+  private sweepSeg = 0;
+  private sweepSlot = 0;
+  /** Completed passes of the sweeper over the whole table (tests). */
+  sweepLaps = 0;
 
   // ---- u32 keys and values (the seed's operations) --------------------------
 
@@ -323,7 +391,7 @@ export class Table {
     const lock = this.locks[seg];
     lock.lock();
     try {
-      const slot = this.find(seg, hash, this.scratch, 0, U32_KEY_BYTES);
+      const slot = this.liveSlot(seg, this.find(seg, hash, this.scratch, 0, U32_KEY_BYTES));
       if (slot >= 0) {
         const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
         if (this.u8[e + ENTRY_TAG] !== ValueTag.U32) return Status.WrongType;
@@ -358,8 +426,8 @@ export class Table {
     const lock = this.locks[seg];
     lock.lock();
     try {
-      if (this.find(seg, hash, this.scratch, 0, U32_KEY_BYTES) >= 0) return Status.NotFound;
-      const entry = this.newEntry(hash, this.scratch, 0, U32_KEY_BYTES, v, 0, 4, ValueTag.U32);
+      if (this.liveSlot(seg, this.find(seg, hash, this.scratch, 0, U32_KEY_BYTES)) >= 0) return Status.NotFound;
+      const entry = this.newEntry(hash, this.scratch, 0, U32_KEY_BYTES, v, 0, 4, ValueTag.U32, 0);
       if (entry === NO_MEMORY) return Status.Full;
       if (!this.roomFor(seg)) {
         this.alloc.free(entry);
@@ -404,22 +472,38 @@ export class Table {
     throw new TableCorruptError(`segment ${seg} has no empty slot`);
   }
 
+  /** `slot` if it holds a live entry; else -1, reclaiming an expired one. */
+  private liveSlot(seg: number, slot: number): number {
+    if (slot < 0) return -1;
+    const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+    const at = this.dv.getFloat64(e + ENTRY_EXPIRES, true);
+    if (at === 0 || !expired(at, monoNowMs())) return slot;
+    this.removeEntry(seg, slot);
+    return -1;
+  }
+
+  private removeEntry(seg: number, slot: number): void {
+    const entry = this.u32[(slot + SLOT_ENTRY) >>> 2];
+    this.removeSlot(seg, slot);
+    this.alloc.free(entry);
+  }
+
   /** A filled entry not yet reachable by anyone, or NO_MEMORY. */
-  private newEntry(hash: number, src: Uint8Array, keyOff: number, keyLen: number, valSrc: Uint8Array, valOff: number, valLen: number, tag: ValueTag): number {
+  private newEntry(hash: number, src: Uint8Array, keyOff: number, keyLen: number, valSrc: Uint8Array, valOff: number, valLen: number, tag: ValueTag, expires: number): number {
     const e = this.alloc.alloc(entryBytes(keyLen, valLen));
     if (e === NO_MEMORY) return NO_MEMORY;
     this.u32[(e + ENTRY_HASH) >>> 2] = hash;
     this.u32[(e + ENTRY_KEY_LEN) >>> 2] = keyLen;
     this.copy(src, keyOff, keyLen, e + ENTRY_HEADER_BYTES);
-    this.writeValue(e, keyLen, valSrc, valOff, valLen, tag);
+    this.writeValue(e, keyLen, valSrc, valOff, valLen, tag, expires);
     return e;
   }
 
-  private writeValue(e: number, keyLen: number, valSrc: Uint8Array, valOff: number, valLen: number, tag: ValueTag): void {
+  private writeValue(e: number, keyLen: number, valSrc: Uint8Array, valOff: number, valLen: number, tag: ValueTag, expires: number): void {
     this.u32[(e + ENTRY_VALUE_LEN) >>> 2] = valLen;
     this.u8[e + ENTRY_TAG] = tag;
     this.u8[e + ENTRY_FLAGS] = 0;
-    this.dv.setFloat64(e + ENTRY_EXPIRES, 0, true);
+    this.dv.setFloat64(e + ENTRY_EXPIRES, expires, true);
     this.copy(valSrc, valOff, valLen, e + ENTRY_HEADER_BYTES + keyLen);
   }
 
