@@ -4,7 +4,7 @@
  * client thread count (log-log axes), with Redis and LMDB where measured.
  */
 import * as fs from 'node:fs';
-import type { Results, SystemResult } from './run';
+import type { Results, SystemResult } from './results';
 
 const k = (x: number | undefined | null): string => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const us = (x: number | undefined | null): string => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
