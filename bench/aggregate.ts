@@ -6,37 +6,43 @@
  */
 import type { SystemName } from './options';
 import type { Point, TablePoint } from './plan';
-import { PointResult, QUIET_CORES, Results, Run, SystemResult, TableResult } from './results';
+import { LoadedResult, LoadedRuns, PointResult, QUIET_CORES, Results, Run, SystemResult, TableResult } from './results';
 import { median, round } from './stats';
 import { checkTableTargets, checkTargets } from './targets';
 
-/** Medians over the repetitions (and over the quiet ones), ratios of medians. */
-export function aggregatePoint(p: Point, bySys: Map<SystemName, Run[]>): PointResult {
+/** One system's runs at one point: rounded, with medians over all of them and over the quiet ones. */
+function aggregateSystem(runs: Run[]): SystemResult {
+  const tp = runs.map((r) => r.throughputKps);
+  const tt = runs.map((r) => r.timedThroughputKps).filter((x): x is number => x !== null);
+  const quiet = runs.filter((r) => r.foreignCores !== null && r.foreignCores < QUIET_CORES);
+  return {
+    runs: runs.map((r) => ({
+      ...r,
+      throughputKps: round(r.throughputKps),
+      timedThroughputKps: r.timedThroughputKps === null ? null : round(r.timedThroughputKps),
+      latencyUs: r.latencyUs && Object.fromEntries(Object.entries(r.latencyUs).map(([k, x]) => [k, round(x, 2)])),
+    })),
+    median: {
+      throughputKps: round(median(tp)),
+      timedThroughputKps: tt.length ? round(median(tt)) : null,
+      p50Us: round(median(runs.map((r) => r.latencyUs!.p50)), 2),
+      p99Us: round(median(runs.map((r) => r.latencyUs!.p99)), 2),
+      p999Us: round(median(runs.map((r) => r.latencyUs!.p999)), 2),
+      foreignCores: runs.some((r) => r.foreignCores !== null) ? round(median(runs.map((r) => r.foreignCores ?? 0)), 2) : null,
+    },
+    quiet: { runs: quiet.length, throughputKps: quiet.length ? round(median(quiet.map((r) => r.throughputKps))) : null },
+    min: round(Math.min(...tp)),
+    max: round(Math.max(...tp)),
+  };
+}
+
+/**
+ * Medians over the repetitions (and over the quiet ones), ratios of medians;
+ * `lr`: this store's quiet and loaded runs of the "loaded" section, if measured.
+ */
+export function aggregatePoint(p: Point, bySys: Map<SystemName, Run[]>, lr?: LoadedRuns): PointResult {
   const systems: Partial<Record<SystemName, SystemResult>> = {};
-  for (const [sys, runs] of bySys) {
-    const tp = runs.map((r) => r.throughputKps);
-    const tt = runs.map((r) => r.timedThroughputKps).filter((x): x is number => x !== null);
-    const quiet = runs.filter((r) => r.foreignCores !== null && r.foreignCores < QUIET_CORES);
-    systems[sys] = {
-      runs: runs.map((r) => ({
-        ...r,
-        throughputKps: round(r.throughputKps),
-        timedThroughputKps: r.timedThroughputKps === null ? null : round(r.timedThroughputKps),
-        latencyUs: r.latencyUs && Object.fromEntries(Object.entries(r.latencyUs).map(([k, x]) => [k, round(x, 2)])),
-      })),
-      median: {
-        throughputKps: round(median(tp)),
-        timedThroughputKps: tt.length ? round(median(tt)) : null,
-        p50Us: round(median(runs.map((r) => r.latencyUs!.p50)), 2),
-        p99Us: round(median(runs.map((r) => r.latencyUs!.p99)), 2),
-        p999Us: round(median(runs.map((r) => r.latencyUs!.p999)), 2),
-        foreignCores: runs.some((r) => r.foreignCores !== null) ? round(median(runs.map((r) => r.foreignCores ?? 0)), 2) : null,
-      },
-      quiet: { runs: quiet.length, throughputKps: quiet.length ? round(median(quiet.map((r) => r.throughputKps))) : null },
-      min: round(Math.min(...tp)),
-      max: round(Math.max(...tp)),
-    };
-  }
+  for (const [sys, runs] of bySys) systems[sys] = aggregateSystem(runs);
   const ratios: Record<string, number> = {};
   const me = systems.shmkv;
   if (me) {
@@ -47,7 +53,11 @@ export function aggregatePoint(p: Point, bySys: Map<SystemName, Run[]>): PointRe
       if (me.quiet.throughputKps !== null && o.quiet.throughputKps !== null) ratios[`${key}Quiet`] = round(me.quiet.throughputKps / o.quiet.throughputKps, 2);
     }
   }
-  return { ...p, systems, ratios };
+  // Only points of the loaded section get the key, so older results re-render unchanged.
+  if (!lr || !lr.quiet.length || !lr.loaded.length) return { ...p, systems, ratios };
+  const loaded: LoadedResult = { requests: lr.requests, quiet: aggregateSystem(lr.quiet), loaded: aggregateSystem(lr.loaded) };
+  ratios.loadedVsQuiet = round(loaded.loaded.median.throughputKps / loaded.quiet.median.throughputKps, 3);
+  return { ...p, systems, loaded, ratios };
 }
 
 export function aggregateTable(p: TablePoint, runs: TableResult['runs']): TableResult {

@@ -20,11 +20,11 @@ export function writeOutputs(dir: string, out: Results): void {
 export function rerender(file: string, outDir: string): void {
   const old = JSON.parse(fs.readFileSync(file, 'utf8')) as Results;
   const points = old.points.map((p) => {
-    const { systems, ratios: _r, ...point } = p;
+    const { systems, loaded, ratios: _r, ...point } = p;
     void _r;
     const bySys = new Map<SystemName, Run[]>();
     for (const [sys, res] of Object.entries(systems)) bySys.set(sys as SystemName, res!.runs);
-    return aggregatePoint(point, bySys);
+    return aggregatePoint(point, bySys, loaded && { requests: loaded.requests, quiet: loaded.quiet.runs, loaded: loaded.loaded.runs });
   });
   const out: Results = { ...old, points, targets: [] };
   delete out.meta.timingOverheadMedian;

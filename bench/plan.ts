@@ -44,6 +44,19 @@ const MIX_PUT_PERCENT: Record<MixName, number> = { read: 5, mixed: 50, write: 95
 const MIX_LABEL: Record<MixName, string> = { read: 'read-heavy (95% gets)', mixed: '50/50', write: 'write-heavy (95% puts)' };
 const ZIPF_THETA = 0.99;
 
+/**
+ * The headline points, measured quiet and loaded in the "loaded" section: the
+ * README's `./client -f -n C -w W -t S` figures on the demo's workload (50/50,
+ * uniform keys, fine locking), [client threads, window, server threads]. The
+ * first two are the seed's replay points that issue 12 sets targets for.
+ */
+export const HEADLINE: ReadonlyArray<readonly [number, number, number]> = [
+  [1, 1, 1],
+  [2, 16, 2],
+  [1, 1, 2],
+  [2, 16, 1],
+];
+
 function workloadSpec(mix: MixName, dist: DistName): WorkloadSpec {
   return {
     id: `${mix}-${dist}`,
@@ -91,6 +104,8 @@ export function plan(o: Options): Plan {
         for (const c of [1, 2])
           for (const w of [1, 16]) add({ workload: `${mix}-${dist}`, clientThreads: c, window: w, serverThreads: 2, locking: 'fine' }, 'compare', true);
   }
+  // Quiet vs loaded: the headline points, also measured beside busy loops.
+  if (o.sections.has('loaded')) for (const [c, w, s] of HEADLINE) add({ workload: 'mixed-uniform', clientThreads: c, window: w, serverThreads: s, locking: 'fine' }, 'loaded');
   const points = [...byId.values()];
   // Table: the hash table alone (bench/table-worker.ts), 1 and 2 threads x
   // coarse/fine x every mix and key distribution of the locking matrix.

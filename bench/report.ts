@@ -67,6 +67,27 @@ export function writeMarkdown(file: string, r: Results): void {
   for (const [name, g] of groups) L.push(`| ${name} | ${g.met} | ${g.missed.length} | ${g.quietMet} of ${g.quietOf} | ${g.missed.join('; ') || '–'} |`);
   L.push('');
 
+  // Quiet vs loaded (the loaded section, issue 12).
+  const ld = r.points.filter((p) => p.loaded);
+  if (ld.length) {
+    const lm = m.loaded as { procs: number } | undefined;
+    L.push('## Quiet vs loaded');
+    L.push('');
+    L.push(
+      `This store at the headline points (\`./client -f\` on the 50/50 uniform workload, fine locking): in every repetition a quiet run and a run beside ` +
+        `${lm?.procs ?? 'N'} busy-looping processes (one per core, normal priority), back to back, ${ld[0].loaded!.requests} requests each. ` +
+        'loaded / quiet is the ratio of the medians: the share of its quiet throughput the store keeps when every core is also wanted by another process.',
+    );
+    L.push('');
+    L.push('| client | quiet K/s | loaded / quiet | loaded K/s | latency quiet | latency loaded |');
+    L.push('| --- | ---: | ---: | ---: | --- | --- |');
+    for (const p of ld)
+      L.push(
+        `| \`-n ${p.clientThreads} -w ${p.window} -t ${p.serverThreads}\` | ${tp(p.loaded!.quiet)} | ${ratio(p.ratios.loadedVsQuiet)} | ${tp(p.loaded!.loaded)} | ${lat(p.loaded!.quiet)} | ${lat(p.loaded!.loaded)} |`,
+      );
+    L.push('');
+  }
+
   // Comparison.
   const cmp = r.points.filter((p) => p.compare && (p.systems.redis || p.systems.lmdb));
   if (cmp.length) {

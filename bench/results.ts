@@ -36,7 +36,27 @@ export type Run = SystemResult['runs'][number];
 
 export interface PointResult extends Point {
   systems: Partial<Record<SystemName, SystemResult>>;
+  /** Points of the "loaded" section only: ratios.loadedVsQuiet = loaded.loaded / loaded.quiet (medians). */
+  loaded?: LoadedResult;
   ratios: Record<string, number>;
+}
+
+/**
+ * This store at one point, quiet and beside the bench's busy-looping
+ * processes, run back to back in every repetition with the same requests.
+ */
+export interface LoadedResult {
+  /** Requests per run, the first of the point's workload (may be fewer than the point's other runs). */
+  requests: number;
+  quiet: SystemResult;
+  loaded: SystemResult;
+}
+
+/** The raw runs of a LoadedResult. */
+export interface LoadedRuns {
+  requests: number;
+  quiet: Run[];
+  loaded: Run[];
 }
 
 export interface TableResult extends TablePoint {

@@ -26,7 +26,8 @@ import { generate } from '../src/workload/generate';
 import { parseWorkload, Workload } from '../src/workload/workload';
 import { aggregatePoint, finish } from './aggregate';
 import { log } from './log';
-import { measurePoint, PointRuns } from './measure-points';
+import { killAllLoad } from './background-load';
+import { LoadedPointRuns, measurePoint, PointRuns } from './measure-points';
 import { measureTablePoint, tableArenas, TableRuns } from './measure-table';
 import { Options, parseCommand, REPO, USAGE } from './options';
 import { Plan, plan } from './plan';
@@ -48,7 +49,7 @@ function generateWorkloads(o: Options, pl: Plan): Map<string, Workload> {
 }
 
 /** Everything measured so far, summarized (the run's meta first). */
-function collect(o: Options, pl: Plan, sys: Systems, started: number, repsDone: number, raw: PointRuns, tableRaw: TableRuns, notes: string[]): Results {
+function collect(o: Options, pl: Plan, sys: Systems, started: number, repsDone: number, raw: PointRuns, loadedRaw: LoadedPointRuns, tableRaw: TableRuns, notes: string[]): Results {
   const finished = Date.now();
   const out: Results = {
     meta: {
@@ -69,9 +70,12 @@ function collect(o: Options, pl: Plan, sys: Systems, started: number, repsDone: 
       lmdb: sys.lmdbVersion ? { version: sys.lmdbVersion, options: 'keyEncoding uint32, msgpack values, noSync' } : null,
       axes: o.axes,
       waitPolicy: o.policy ? { ...o.policy, note: 'experiment: servers run through bench/server-child.js' } : { ...DEFAULT_WAIT_POLICY, note: './server and the library defaults' },
+      ...(o.sections.has('loaded')
+        ? { loaded: { procs: o.loadProcs, loadedRequests: o.loadedRequests, note: 'points of the "loaded" section also run beside this many busy-looping processes (bench/busy-loop.ts), started before and killed after each loaded run; points[].loaded (quiet and loaded runs of loadedRequests requests each, back to back), ratios.loadedVsQuiet' } }
+        : {}),
     },
     workloads: pl.workloads,
-    points: pl.points.map((p) => aggregatePoint(p, raw.get(p.id) ?? new Map())),
+    points: pl.points.map((p) => aggregatePoint(p, raw.get(p.id) ?? new Map(), loadedRaw.get(p.id))),
     table: pl.tablePoints.map((p) => ({ ...p, runs: tableRaw.get(p.id) ?? [] }) as TableResult),
     targets: [],
     notes,
@@ -86,14 +90,22 @@ async function runBench(o: Options): Promise<number> {
   const { points, tablePoints } = pl;
   const notes: string[] = [];
   const cmpPoints = points.filter((p) => p.compare);
+  const loadedPoints = points.filter((p) => p.sections.includes('loaded'));
   log(
-    `bench: ${points.length} points (${cmpPoints.length} compared with ${[...o.systems].filter((s) => s !== 'shmkv').join(' and ') || 'nothing'}), ` +
+    `bench: ${points.length} points (${cmpPoints.length} compared with ${[...o.systems].filter((s) => s !== 'shmkv').join(' and ') || 'nothing'}` +
+      `${loadedPoints.length ? `, ${loadedPoints.length} also beside ${o.loadProcs} busy-looping processes` : ''}), ` +
       `${o.requests} requests per run, ${o.reps} repetitions${o.quick ? ' (quick mode)' : ''}`,
   );
   const wls = generateWorkloads(o, pl);
 
   const sys = noSystems();
+  let interrupted = false;
   const onSignal = (): void => {
+    // The busy loops first: they would slow down everything else.
+    killAllLoad();
+    // `timeout` and a terminal's Ctrl-C may deliver the signal twice (to us and to our process group).
+    if (interrupted) return;
+    interrupted = true;
     log('bench: interrupted; stopping the servers');
     void stopSystems(sys).then(() => process.exit(130));
   };
@@ -107,6 +119,7 @@ async function runBench(o: Options): Promise<number> {
     // results are rewritten after every repetition, so a stopped run leaves
     // its partial results.
     const raw: PointRuns = new Map();
+    const loadedRaw: LoadedPointRuns = new Map();
     const tableRaw: TableRuns = new Map();
     const arenas = tableArenas(tablePoints, o.keys);
     let targets: Target[] = [];
@@ -115,7 +128,7 @@ async function runBench(o: Options): Promise<number> {
     for (let rep = 0; rep < o.reps; rep++) {
       for (const p of points) {
         n++;
-        const line = await measurePoint(o, sys, p, wls.get(p.workload)!, rep, raw);
+        const line = await measurePoint(o, sys, p, wls.get(p.workload)!, rep, raw, loadedRaw);
         log(`bench: [${n}/${total}] rep ${rep + 1} ${p.id}: ${line}`);
       }
       for (const p of tablePoints) {
@@ -123,7 +136,7 @@ async function runBench(o: Options): Promise<number> {
         const line = await measureTablePoint(arenas, p, wls.get(p.workload)!, o.requests, rep, tableRaw);
         log(`bench: [${n}/${total}] rep ${rep + 1} ${p.id}: ${line}`);
       }
-      const out = collect(o, pl, sys, started, rep + 1, raw, tableRaw, notes);
+      const out = collect(o, pl, sys, started, rep + 1, raw, loadedRaw, tableRaw, notes);
       writeOutputs(o.out, out);
       targets = out.targets;
     }
@@ -135,6 +148,7 @@ async function runBench(o: Options): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    killAllLoad();
     await stopSystems(sys);
   }
 }

@@ -110,5 +110,26 @@ export function checkTargets(points: PointResult[]): Target[] {
       detail: `this store ${me.median.throughputKps.toFixed(0)} K/s vs Redis ${r.median.throughputKps.toFixed(1)} K/s (x${ratio.toFixed(2)})${quietNote(q, me, r)}`,
     });
   }
+  // Issue 12: under the loaded setting, -n 1 -w 1 keeps at least 0.3x of
+  // its quiet throughput and -n 2 -w 16 -t 2 at least 0.5x.
+  for (const p of points) {
+    const lr = p.loaded;
+    if (!lr || p.workload !== 'mixed-uniform' || p.locking !== 'fine') continue;
+    const want = p.clientThreads === 1 && p.window === 1 ? 0.3 : p.clientThreads === 2 && p.window === 16 && p.serverThreads === 2 ? 0.5 : null;
+    if (want === null) continue;
+    const { quiet: q, loaded: l } = lr;
+    const ratio = l.median.throughputKps / q.median.throughputKps;
+    const qr = quietRatio(l, q);
+    out.push({
+      name: `loaded keeps >= ${want}x of quiet at -n ${p.clientThreads} -w ${p.window}${want === 0.5 ? ' -t 2' : ''}`,
+      point: `${p.workload}/c${p.clientThreads}/w${p.window}/s${p.serverThreads}`,
+      ratio: round(ratio, 3),
+      want,
+      status: ratio >= want ? 'met' : l.max >= q.min * want ? 'missed (within noise)' : 'missed',
+      quietRatio: qr,
+      quietMet: qr === null ? null : qr >= want,
+      detail: `loaded ${l.median.throughputKps.toFixed(0)} K/s vs quiet ${q.median.throughputKps.toFixed(0)} K/s (x${ratio.toFixed(2)})${quietNote(qr, l, q)}`,
+    });
+  }
   return out;
 }
