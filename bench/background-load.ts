@@ -53,7 +53,14 @@ export async function startLoad(n: number): Promise<BackgroundLoad> {
       const c = spawn(process.execPath, [path.join(__dirname, 'busy-loop.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
       procs.push(c);
       live.add(c);
-      gone.set(c, new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()))));
+      // 'error' too: a process that failed to spawn may never emit 'exit', and stop() must not hang on it.
+      gone.set(
+        c,
+        new Promise<void>((r) => {
+          c.once('exit', () => r());
+          c.once('error', () => r());
+        }),
+      );
       started.push(
         new Promise<void>((resolve, reject) => {
           const timer = setTimeout(() => reject(new Error('a background load process did not start within 10 s')), 10000);

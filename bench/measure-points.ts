@@ -11,7 +11,7 @@ import { foreignCores, snapshot } from './cpuload';
 import type { Options, SystemName } from './options';
 import type { Point } from './plan';
 import type { LoadedRuns, Run } from './results';
-import { RunResult, runLmdb, runRedis, runShmkv } from './runner';
+import { RunResult, runLmdb, runRedis, runShmkv, runShmkvBudgeted } from './runner';
 import { round } from './stats';
 import { ownPids, serverFor, Systems } from './systems';
 
@@ -21,8 +21,11 @@ export type PointRuns = Map<string, Map<SystemName, Run[]>>;
 export type LoadedPointRuns = Map<string, LoadedRuns>;
 
 /** One measurement of one system: a run record and its progress text. */
-async function measureOnce(o: Options, sys: Systems, p: Point, w: Workload, rep: number, name: SystemName, requests: number, loadProcs: number): Promise<{ run: Run; text: string }> {
+async function measureOnce(o: Options, sys: Systems, p: Point, w: Workload, rep: number, name: SystemName, pair: boolean, loadProcs: number): Promise<{ run: Run; text: string }> {
   const measure = (timed: boolean): Promise<RunResult> => {
+    // The pair's runs, quiet and loaded alike, are capped in time as well as in requests.
+    if (pair) return runShmkvBudgeted(serverFor(sys, p), w, o.loadedRequests, p.clientThreads, p.window, timed, o.loadedSeconds * 1000);
+    const requests = o.requests;
     if (name === 'shmkv') return runShmkv(serverFor(sys, p), w, requests, p.clientThreads, p.window, timed);
     if (name === 'redis') return runRedis(sys.redis!, o.redisMode, w, requests, p.clientThreads, p.window, timed);
     return runLmdb(sys.lmdbDir!, w, requests, p.clientThreads, p.window, timed);
@@ -75,13 +78,13 @@ export async function measurePoint(o: Options, sys: Systems, p: Point, w: Worklo
       const lr = loadedRaw.get(p.id)!;
       // Alternate which goes first: the run after a loaded one may start on caches the busy loops evicted.
       for (const loaded of rep % 2 ? [true, false] : [false, true]) {
-        const { run, text } = await measureOnce(o, sys, p, w, rep, 'shmkv', o.loadedRequests, loaded ? o.loadProcs : 0);
+        const { run, text } = await measureOnce(o, sys, p, w, rep, 'shmkv', true, loaded ? o.loadProcs : 0);
         (loaded ? lr.loaded : lr.quiet).push(run);
         line.push(`${loaded ? `loaded (${o.loadProcs} busy)` : 'quiet'} ${text}`);
       }
       continue;
     }
-    const { run, text } = await measureOnce(o, sys, p, w, rep, entry, o.requests, 0);
+    const { run, text } = await measureOnce(o, sys, p, w, rep, entry, false, 0);
     if (!raw.has(p.id)) raw.set(p.id, new Map());
     const m = raw.get(p.id)!;
     if (!m.has(entry)) m.set(entry, []);

@@ -37,7 +37,9 @@ export const USAGE = `usage: node dist/bench/run.js [options]    (make bench)
                        one per core, ${os.cpus().length} here)
   --loaded-requests N  requests per run in the loaded section, quiet and loaded
                        alike (default: --requests, at most 200000; 50000 with
-                       --quick)
+                       --quick) ...
+  --loaded-seconds S   ... or fewer: such a run stops after the chunk that
+                       outlasts S seconds (default 8; 3 with --quick)
   --no-timing-split    measure throughput on the timed runs (one run per point
                        and system instead of an untimed + a timed run)
   --no-install         do not apt-get install redis-server when missing
@@ -68,6 +70,8 @@ export interface Options {
   loadProcs: number;
   /** Requests per run in the "loaded" section (a loaded run can be 20x slower than a quiet one). */
   loadedRequests: number;
+  /** Time budget of one run in the "loaded" section, in seconds. */
+  loadedSeconds: number;
   install: boolean;
   serverNodeArgs: string[];
   /** Wait policy for servers and clients (experiments); null: ./server's and the library's defaults. */
@@ -137,6 +141,7 @@ export function parseCommand(argv: string[]): Command {
       'no-loaded': { type: 'boolean' },
       'load-procs': { type: 'string' },
       'loaded-requests': { type: 'string' },
+      'loaded-seconds': { type: 'string' },
       'no-timing-split': { type: 'boolean' },
       'no-install': { type: 'boolean' },
       'server-node-args': { type: 'string' },
@@ -190,6 +195,7 @@ export function parseCommand(argv: string[]): Command {
       timingSplit: v['no-timing-split'] !== true,
       loadProcs,
       loadedRequests,
+      loadedSeconds: intList(v['loaded-seconds'] ?? (quick ? '3' : '8'), '--loaded-seconds')[0],
       install: v['no-install'] !== true,
       serverNodeArgs: nodeArgs,
       policy: v.policy ? parsePolicy(v.policy) : null,

@@ -70,12 +70,13 @@ export function writeMarkdown(file: string, r: Results): void {
   // Quiet vs loaded (the loaded section, issue 12).
   const ld = r.points.filter((p) => p.loaded);
   if (ld.length) {
-    const lm = m.loaded as { procs: number } | undefined;
+    const lm = m.loaded as { procs: number; loadedSeconds?: number } | undefined;
     L.push('## Quiet vs loaded');
     L.push('');
     L.push(
       `This store at the headline points (\`./client -f\` on the 50/50 uniform workload, fine locking): in every repetition a quiet run and a run beside ` +
-        `${lm?.procs ?? 'N'} busy-looping processes (one per core, normal priority), back to back, ${ld[0].loaded!.requests} requests each. ` +
+        `${lm?.procs ?? 'N'} busy-looping processes (one per core, normal priority), back to back, ${ld[0].loaded!.requests} requests each` +
+        `${lm?.loadedSeconds ? ` or fewer (a run stops after ${lm.loadedSeconds} s)` : ''}. ` +
         'loaded / quiet is the ratio of the medians: the share of its quiet throughput the store keeps when every core is also wanted by another process.',
     );
     L.push('');

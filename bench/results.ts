@@ -46,7 +46,7 @@ export interface PointResult extends Point {
  * processes, run back to back in every repetition with the same requests.
  */
 export interface LoadedResult {
-  /** Requests per run, the first of the point's workload (may be fewer than the point's other runs). */
+  /** Requests per run at most (the first of the point's workload; a run stops earlier once meta.loaded.loadedSeconds are spent). */
   requests: number;
   quiet: SystemResult;
   loaded: SystemResult;

@@ -71,7 +71,14 @@ function collect(o: Options, pl: Plan, sys: Systems, started: number, repsDone: 
       axes: o.axes,
       waitPolicy: o.policy ? { ...o.policy, note: 'experiment: servers run through bench/server-child.js' } : { ...DEFAULT_WAIT_POLICY, note: './server and the library defaults' },
       ...(o.sections.has('loaded')
-        ? { loaded: { procs: o.loadProcs, loadedRequests: o.loadedRequests, note: 'points of the "loaded" section also run beside this many busy-looping processes (bench/busy-loop.ts), started before and killed after each loaded run; points[].loaded (quiet and loaded runs of loadedRequests requests each, back to back), ratios.loadedVsQuiet' } }
+        ? {
+            loaded: {
+              procs: o.loadProcs,
+              loadedRequests: o.loadedRequests,
+              loadedSeconds: o.loadedSeconds,
+              note: 'points of the "loaded" section also run beside this many busy-looping processes (bench/busy-loop.ts), started before and killed after each loaded run; points[].loaded: quiet and loaded runs back to back, each of up to loadedRequests requests (fewer once loadedSeconds are spent); ratios.loadedVsQuiet',
+            },
+          }
         : {}),
     },
     workloads: pl.workloads,

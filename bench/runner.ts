@@ -58,29 +58,66 @@ function sliceTasks(w: Workload, count: number, threads: number, width: number, 
   return splitParts(count, threads).map(([start, end]) => ({ width, start, end, ops: w.ops, keys: w.keys, values: w.values, timed, go, ready }));
 }
 
-function toResult(reports: SliceReport[], count: number): RunResult {
+function toResult(reports: SliceReport[], count: number): RunResult;
+function toResult(reports: SliceReport[], count: number, summary: false): RunResult & { latencies: Float64Array[] | null };
+function toResult(reports: SliceReport[], count: number, summary = true): RunResult & { latencies?: Float64Array[] | null } {
   const t0 = Math.min(...reports.map((r) => r.firstSubmitNs));
   const t1 = Math.max(...reports.map((r) => r.lastCompleteNs));
   const ms = (t1 - t0) / 1e6;
   const completed = reports.reduce((a, r) => a + r.completed, 0);
   if (completed !== count) throw new Error(`only ${completed} of ${count} requests completed`);
   const lats = reports.map((r) => r.latencies).filter((x): x is Float64Array => x !== null);
+  const notFound = reports.reduce((a, r) => a + r.notFound, 0);
+  // summary false: the caller merges the per-request latencies of several runs itself.
+  if (!summary) return { throughputKps: count / ms, ms, notFound, latency: null, latencies: lats.length ? lats : null };
   return {
     throughputKps: count / ms,
     ms,
-    notFound: reports.reduce((a, r) => a + r.notFound, 0),
+    notFound,
     latency: lats.length ? summarize(lats) : null,
   };
 }
 
-export async function runShmkv(s: ShmkvServer, w: Workload, count: number, threads: number, width: number, timed: boolean): Promise<RunResult> {
+async function replayShmkv(s: ShmkvServer, w: Workload, count: number, threads: number, width: number, timed: boolean): Promise<SliceReport[]> {
   const first = s.conn.reserve(threads * width);
   try {
     const tasks: ReplayTask[] = sliceTasks(w, count, threads, width, timed).map((t, i) => ({ ...t, conn: s.conn.shared(), first: first + i * width }));
-    return toResult(await runWorkers('replay-worker.js', tasks), count);
+    return await runWorkers('replay-worker.js', tasks);
   } finally {
     s.conn.release(first);
   }
+}
+
+export async function runShmkv(s: ShmkvServer, w: Workload, count: number, threads: number, width: number, timed: boolean): Promise<RunResult> {
+  return toResult(await replayShmkv(s, w, count, threads, width, timed), count);
+}
+
+/**
+ * Like runShmkv, but stops early once `budgetMs` is spent: under background
+ * load a run can be 100x slower than quiet, and a fixed count would make the
+ * loaded section's length unbounded. The run replays the workload's first
+ * requests in chunks (the first 1,000, then about 1 s worth each at the rate
+ * seen so far) until `count` are done or the budget is out; throughput is
+ * the requests over the summed chunk durations (each from first submission
+ * to last completion, so worker start-up between chunks is not counted),
+ * latencies are those of all chunks together.
+ */
+export async function runShmkvBudgeted(s: ShmkvServer, w: Workload, count: number, threads: number, width: number, timed: boolean, budgetMs: number): Promise<RunResult> {
+  const t0 = performance.now();
+  let done = 0;
+  let ms = 0;
+  let notFound = 0;
+  const lats: Float64Array[] = [];
+  while (done < count && (done === 0 || performance.now() - t0 < budgetMs)) {
+    const perSecond = done ? (done / ms) * 1000 : 0;
+    const n = Math.min(count - done, Math.max(1000, Math.round(perSecond)), done ? count : 1000);
+    const r = toResult(await replayShmkv(s, w, n, threads, width, timed), n, false);
+    done += n;
+    ms += r.ms;
+    notFound += r.notFound;
+    if (r.latencies) lats.push(...r.latencies);
+  }
+  return { throughputKps: done / ms, ms, notFound, latency: lats.length ? summarize(lats) : null };
 }
 
 export async function runRedis(r: RedisHandle, mode: 'batch' | 'window', w: Workload, count: number, threads: number, width: number, timed: boolean): Promise<RunResult> {
