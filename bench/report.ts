@@ -68,7 +68,10 @@ export function writeMarkdown(file: string, r: Results): void {
   L.push('');
 
   // Quiet vs loaded (the loaded section, issue 12).
-  const ld = r.points.filter((p) => p.loaded);
+  // Sorted like the README's table (window 1 first), whatever order the sections added the points in.
+  const ld = r.points.filter((p) => p.loaded).sort((a, b) => a.clientThreads - b.clientThreads || a.window - b.window || a.serverThreads - b.serverThreads);
+  // Loaded ratios can be far below 0.01x on a busy machine: keep them readable.
+  const small = (x: number | undefined): string => (x !== undefined && Number.isFinite(x) && x < 0.1 ? `${x.toFixed(3)}x` : ratio(x));
   if (ld.length) {
     const lm = m.loaded as { procs: number; loadedSeconds?: number } | undefined;
     L.push('## Quiet vs loaded');
@@ -84,7 +87,7 @@ export function writeMarkdown(file: string, r: Results): void {
     L.push('| --- | ---: | ---: | ---: | --- | --- |');
     for (const p of ld)
       L.push(
-        `| \`-n ${p.clientThreads} -w ${p.window} -t ${p.serverThreads}\` | ${tp(p.loaded!.quiet)} | ${ratio(p.ratios.loadedVsQuiet)} | ${tp(p.loaded!.loaded)} | ${lat(p.loaded!.quiet)} | ${lat(p.loaded!.loaded)} |`,
+        `| \`-n ${p.clientThreads} -w ${p.window} -t ${p.serverThreads}\` | ${tp(p.loaded!.quiet)} | ${small(p.ratios.loadedVsQuiet)} | ${tp(p.loaded!.loaded)} | ${lat(p.loaded!.quiet)} | ${lat(p.loaded!.loaded)} |`,
       );
     L.push('');
   }
