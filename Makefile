@@ -33,9 +33,11 @@ demo: all workloads/demo.txt
 test: all
 	npm test
 
-# `make bench`: the benchmark suite (bench/README.md): about 20 min on an idle
-# 2-core machine; BENCH_QUICK=1 for a ~1.5-minute run, BENCH_ARGS for flags
-# (node dist/bench/run.js -h). Installs Debian's redis-server with apt-get if
+# `make bench`: the benchmark suite (bench/README.md): about 20-25 min on an
+# idle 2-core machine, including the headline points beside one busy-looping
+# process per core (loaded / quiet; BENCH_ARGS=--no-loaded skips them);
+# BENCH_QUICK=1 for a ~2-minute run, BENCH_ARGS for flags (node
+# dist/bench/run.js -h). Installs Debian's redis-server with apt-get if
 # missing. Not part of `make test`/CI: it is long and uses apt.
 bench: all
 	node dist/bench/run.js $(BENCH_ARGS)

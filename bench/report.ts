@@ -4,7 +4,7 @@
  * client thread count (log-log axes), with Redis and LMDB where measured.
  */
 import * as fs from 'node:fs';
-import type { Results, SystemResult } from './run';
+import type { Results, SystemResult } from './results';
 
 const k = (x: number | undefined | null): string => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const us = (x: number | undefined | null): string => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
@@ -67,6 +67,31 @@ export function writeMarkdown(file: string, r: Results): void {
   for (const [name, g] of groups) L.push(`| ${name} | ${g.met} | ${g.missed.length} | ${g.quietMet} of ${g.quietOf} | ${g.missed.join('; ') || '–'} |`);
   L.push('');
 
+  // Quiet vs loaded (the loaded section, issue 12).
+  // Sorted like the README's table (window 1 first), whatever order the sections added the points in.
+  const ld = r.points.filter((p) => p.loaded).sort((a, b) => a.clientThreads - b.clientThreads || a.window - b.window || a.serverThreads - b.serverThreads);
+  // Loaded ratios can be far below 0.01x on a busy machine: keep them readable.
+  const small = (x: number | undefined): string => (x !== undefined && Number.isFinite(x) && x < 0.1 ? `${x.toFixed(3)}x` : ratio(x));
+  if (ld.length) {
+    const lm = m.loaded as { procs: number; loadedSeconds?: number } | undefined;
+    L.push('## Quiet vs loaded');
+    L.push('');
+    L.push(
+      `This store at the headline points (\`./client -f\` on the 50/50 uniform workload, fine locking): in every repetition a quiet run and a run beside ` +
+        `${lm?.procs ?? 'N'} busy-looping processes (one per core, normal priority), back to back, ${ld[0].loaded!.requests} requests each` +
+        `${lm?.loadedSeconds ? ` or fewer (a run stops after ${lm.loadedSeconds} s)` : ''}. ` +
+        'loaded / quiet is the ratio of the medians: the share of its quiet throughput the store keeps when every core is also wanted by another process.',
+    );
+    L.push('');
+    L.push('| client | quiet K/s | loaded / quiet | loaded K/s | latency quiet | latency loaded |');
+    L.push('| --- | ---: | ---: | ---: | --- | --- |');
+    for (const p of ld)
+      L.push(
+        `| \`-n ${p.clientThreads} -w ${p.window} -t ${p.serverThreads}\` | ${tp(p.loaded!.quiet)} | ${small(p.ratios.loadedVsQuiet)} | ${tp(p.loaded!.loaded)} | ${lat(p.loaded!.quiet)} | ${lat(p.loaded!.loaded)} |`,
+      );
+    L.push('');
+  }
+
   // Comparison.
   const cmp = r.points.filter((p) => p.compare && (p.systems.redis || p.systems.lmdb));
   if (cmp.length) {
@@ -116,7 +141,7 @@ export function writeMarkdown(file: string, r: Results): void {
     const byTid = new Map(tab.map((t) => [t.id, t]));
     L.push('## The hash table alone: coarse vs fine');
     L.push('');
-    L.push('HashTable.get/put straight from 1 or 2 threads on one arena (bench/table-worker.ts): no ring, no board, no client; what locking alone changes.');
+    L.push('Table.getU32/putU32 straight from 1 or 2 threads on one data buffer (bench/table-worker.ts): no ring, no board, no client; what locking alone changes.');
     L.push('');
     L.push('| workload | threads | coarse K/s | fine K/s | fine/coarse | fine/coarse, quiet |');
     L.push('| --- | ---: | ---: | ---: | ---: | ---: |');
