@@ -248,3 +248,30 @@ test('the put-get example runs against a server', { timeout: 60_000 }, async (t)
     ].join('\n'),
   );
 });
+
+test('a promise call spins a bounded, short time for its answer: with the server stopped every call returns at once', { timeout: 60_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-api-');
+  const region = s.p('region');
+  const srv = await s.startServer(['-n', '1', '-s', '16', '-p', region]);
+  const kv = connect({ path: region, window: 256 });
+  t.after(() => kv.close());
+  await kv.set('warm', 1); // the notifier is running, staging is grown
+  await stopProcess(srv.pid);
+  // Each call sends its request, polls for the answer for at most the spin
+  // budget (SPIN_MS = 20 us) and returns a promise. An unbounded spin would
+  // never return here, since nobody can answer.
+  const took: number[] = [];
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t0 = performance.now();
+    pending.push(kv.set(`k${i}`, i));
+    took.push(performance.now() - t0);
+  }
+  took.sort((a, b) => a - b);
+  const median = took[took.length >> 1];
+  t.diagnostic(`call duration with the server stopped: median ${(median * 1000).toFixed(1)} us, max ${(took[took.length - 1] * 1000).toFixed(1)} us`);
+  assert.ok(median < 1, `median call took ${median} ms`);
+  srv.child.kill('SIGCONT');
+  await Promise.all(pending);
+  assert.equal(kv.getSync('k199'), 199);
+});
