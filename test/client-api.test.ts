@@ -155,7 +155,7 @@ test('a dying server rejects pending promises and fails sync calls with ServerGo
 test('a table at its memory cap rejects puts with TableFullError and keeps serving', { timeout: 60_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-api-');
   const region = s.p('region');
-  await s.startServer(['-n', '1', '-s', '64', '-m', '1', '-p', region]);
+  await s.startServer(['-n', '1', '-s', '64', '-m', '1', '--eviction', 'none', '-p', region]);
   const kv = connect({ path: region, window: 16 });
   t.after(() => kv.close());
   let refused = 0;

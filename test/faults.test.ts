@@ -354,7 +354,7 @@ test('region file is 0600; other-version, garbage, truncated and stale region fi
 test('memory cap (-m 1): puts beyond it are refused and reported, the server stays up and answers gets and updates', { timeout: 90000 }, async (t) => {
   const scope = scoped(t);
   const region = scope.file('region');
-  const server = await scope.startServer(region, ['-n', '2', '-m', '1']);
+  const server = await scope.startServer(region, ['-n', '2', '-m', '1', '--eviction', 'none']);
   const N = 250000;
   const puts = scope.file('puts.txt');
   writeWorkload(puts, Array.from({ length: N }, (_, k): Req => ({ op: 'put', key: k, value: k + 1 })));

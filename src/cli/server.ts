@@ -26,6 +26,7 @@ export const SERVER_SPEC = {
   memory: { kind: 'int', short: 'm', min: 1, max: 4095, def: DEFAULT_MAX_TABLE_BYTES / MiB, arg: 'MiB', help: 'cap on the table memory (the data file size)' },
   'max-key-bytes': { kind: 'int', min: 64, max: MAX_KEY_BYTES_LIMIT, def: DEFAULT_MAX_KEY_BYTES, arg: 'N', help: 'longest key in bytes' },
   'max-value-bytes': { kind: 'int', min: 64, max: MAX_VALUE_BYTES_LIMIT, def: DEFAULT_MAX_VALUE_BYTES, arg: 'N', help: 'longest value in bytes' },
+  eviction: { kind: 'string', arg: 'POLICY', help: "at the memory cap: 'clock' evicts entries (default), 'none' refuses new writes" },
   ttl: { kind: 'int', min: 0, max: 2 ** 32 - 1, def: 0, arg: 'MS', help: 'time to live of writes that give none, in ms (0: never expire)' },
   'data-dir': { kind: 'string', arg: 'DIR', help: 'directory of the data file (default $SHMKV_DATA_DIR, else /dev/shm)' },
   coarse: { kind: 'bool', help: 'one lock for the whole table (for comparison)' },
@@ -52,6 +53,7 @@ runCli('server', [ServerError, RegionError], async () => {
     maxValueBytes: o['max-value-bytes'],
     dataDir: o['data-dir'],
     defaultTtlMs: o.ttl,
+    eviction: o.eviction as 'clock' | 'none' | undefined,
   });
   const stop = (): void => void server.stop();
   process.on('SIGINT', stop);

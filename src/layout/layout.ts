@@ -256,6 +256,11 @@ export function computeLayout(g: RegionGeometry): RegionLayout {
  *            8 version: the segment's seqlock, odd while a server thread
  *              changes anything a reader of this segment can reach
  *           12 count, 16 capacity (power of two), 20 index offset
+ *   map    visited map: one byte per VISITED_GRANULE bytes of heap; a
+ *          reader that finds an entry stores 1 into the byte of the
+ *          entry's offset (eviction's CLOCK bit). Kept apart from the
+ *          entries so that a reader's store can never land in a block
+ *          freed and reused meanwhile: at worst it marks a neighbour.
  *   heap   TLSF blocks, each BLOCK_HEADER_BYTES then its payload:
  *            [prevPhys u32 | size u32 with FREE and PREV_FREE bits]
  *          A block holds a segment index (capacity x INDEX_SLOT_BYTES:
@@ -287,6 +292,12 @@ export const D_FL_BITMAP = 128;
 export const D_SL_BITMAPS = 192;
 export const D_FREE_HEADS = 320;
 export const D_DIRECTORY = 4096;
+/** Offset of the visited map (bytes). */
+export const D_VISITED = 52;
+/** Whether writes at the cap evict (1) or are refused (0). */
+export const D_EVICTION = 56;
+/** Heap bytes per visited-map byte: no two entries start in one granule (a block is >= 16 bytes). */
+export const VISITED_GRANULE = 16;
 
 export const SEGMENT_BYTES = 64;
 export const SEG_LOCK = 0;
@@ -370,8 +381,15 @@ export const MAX_DATA_BYTES = 2 ** 32 - PAGE;
 /** Staging block every window gets at start, enough for small requests. */
 export const STAGING_DEFAULT_BYTES = 256;
 
-export function dataHeapStart(segmentBits: number): number {
+/** Start of the visited map: one byte per VISITED_GRANULE bytes of heap. */
+export function visitedMapStart(segmentBits: number): number {
   return alignUp(D_DIRECTORY + (1 << segmentBits) * SEGMENT_BYTES, CACHE_LINE);
+}
+
+/** Start of the heap, after the visited map of a data file of `dataBytes`. */
+export function dataHeapStart(segmentBits: number, dataBytes: number): number {
+  const map = visitedMapStart(segmentBits);
+  return alignUp(map + Math.ceil((dataBytes - map) / VISITED_GRANULE), PAGE);
 }
 
 /** Bytes of an entry with these key and value lengths (before block rounding). */

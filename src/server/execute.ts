@@ -20,6 +20,7 @@ import {
   ENTRY_KEY_LEN,
   ENTRY_TAG,
   ENTRY_VALUE_LEN,
+  entryBytes,
   KEY_KIND_BYTES,
   KeyKind,
   MAX_VALUE_TAG,
@@ -30,6 +31,12 @@ import {
   WIN_TAG,
   WIN_VALUE_LEN,
 } from '../layout/layout';
+
+/** Rounds of eviction one write may trigger before it answers Full. */
+const EVICT_ROUNDS = 8;
+/** Evict this much beyond the write's own size: fewer, larger rounds. */
+const EVICT_SLACK_BYTES = 4096;
+const U32_ENTRY_BYTES = entryBytes(U32_KEY_BYTES, 4);
 
 /** Byte length a fixed-size tag requires, or -1 for variable-length tags. */
 function fixedLength(tag: number): number {
@@ -74,23 +81,23 @@ export class Executor {
           result = status === Status.Ok ? table.lastValue : 0;
           break;
         case Op.Put:
-          status = table.putU32(board.key(win), board.value(win));
+          status = this.roomy(U32_ENTRY_BYTES, () => table.putU32(board.key(win), board.value(win)));
           break;
         case Op.Add:
-          status = table.addU32(board.key(win), board.value(win));
+          status = this.roomy(U32_ENTRY_BYTES, () => table.addU32(board.key(win), board.value(win)));
           result = status === Status.Ok ? table.lastValue : 0;
           break;
         case Op.Reserve: {
           const n = board.value(win);
           const limit = table.maxKeyBytes + KEY_KIND_BYTES + table.maxValueBytes;
-          status = n > limit ? Status.BadRequest : this.staging.ensure(win, n) ? Status.Ok : Status.Full;
+          status = n > limit ? Status.BadRequest : this.roomy(n, () => (this.staging.ensure(win, n) ? Status.Ok : Status.Full));
           break;
         }
         case Op.Set:
-          status = this.set(win);
+          status = this.roomy(entryBytes(board.word(win, WIN_KEY_LEN), board.word(win, WIN_VALUE_LEN)), () => this.set(win));
           break;
         case Op.Read:
-          status = this.read(win);
+          status = this.roomy(board.word(win, WIN_VALUE_LEN), () => this.read(win));
           break;
         case Op.Delete:
           status = this.keyOk(win, 0) ? table.delete(this.u8, this.staging.offset(win), board.word(win, WIN_KEY_LEN)) : Status.BadRequest;
@@ -109,6 +116,23 @@ export class Executor {
       status = Status.Corrupt;
     }
     this.board.complete(win, status, result);
+  }
+
+  /**
+   * Run `op`; when it answers Full and the table evicts, make room for
+   * about `bytes` (doubling each round: freed blocks need not be adjacent)
+   * and run it again, a bounded number of times. `op` must have changed
+   * nothing when it answered Full.
+   */
+  private roomy(bytes: number, op: () => Status): Status {
+    let status = op();
+    let want = Math.max(bytes, 0) + EVICT_SLACK_BYTES;
+    for (let round = 0; status === Status.Full && this.table.evicts && round < EVICT_ROUNDS; round++) {
+      if (this.table.evict(want) === 0) break;
+      want *= 2;
+      status = op();
+    }
+    return status;
   }
 
   /** The key's material in staging is well-formed and leaves `valueLen` room. */

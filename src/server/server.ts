@@ -51,6 +51,8 @@ export interface ServerOptions {
   maxValueBytes?: number;
   /** Time to live in ms of writes that give none (default 0: never expire). */
   defaultTtlMs?: number;
+  /** At the memory cap: 'clock' evicts entries (default), 'none' refuses writes (TableFullError). */
+  eviction?: 'clock' | 'none';
   /** One lock for the whole table instead of per-segment locks. */
   coarse?: boolean;
   /** log2 of the table's segment (lock) count. */
@@ -101,8 +103,11 @@ export class Server {
       maxKeyBytes: opts.maxKeyBytes,
       maxValueBytes: opts.maxValueBytes,
       defaultTtlMs: opts.defaultTtlMs,
+      evict: (opts.eviction ?? 'clock') === 'clock',
     };
     Table.minBytes(tableOpts); // RangeError for bad options before any file is touched
+    if (opts.eviction !== undefined && opts.eviction !== 'clock' && opts.eviction !== 'none')
+      throw new RangeError(`eviction must be 'clock' or 'none', got ${String(opts.eviction)}`);
     let lockFd: number;
     try {
       lockFd = lockFile(`${file}.lock`);

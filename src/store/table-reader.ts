@@ -38,6 +38,7 @@ import {
   D_MAX_VALUE_BYTES,
   D_SEED,
   D_SEGMENT_BITS,
+  D_VISITED,
   ENTRY_EXPIRES,
   ENTRY_HEADER_BYTES,
   ENTRY_KEY_LEN,
@@ -82,6 +83,9 @@ export class TableReader {
   private readonly heapStart: number;
   private readonly heapEnd: number;
   private readonly entries: Int32Array;
+  private readonly visited: number;
+  /** Offset of the entry the last probe found. */
+  private entry = 0;
 
   /** Keys stored (expired ones count until the server reclaims them). */
   size(): number {
@@ -113,6 +117,8 @@ export class TableReader {
     this.defaultTtlMs = this.u32[D_DEFAULT_TTL_MS >>> 2];
     this.heapStart = this.u32[D_HEAP_START >>> 2];
     this.heapEnd = Math.min(this.u32[D_HEAP_END >>> 2], sab.byteLength);
+    this.visited = this.u32[D_VISITED >>> 2];
+    if (this.visited + ((this.heapEnd - this.heapStart) >>> 4) > this.heapStart) throw new RangeError('data file header: visited map overlaps the heap');
   }
 
   /**
@@ -133,7 +139,14 @@ export class TableReader {
       // The deadline is judged after the snapshot is known good, at a time
       // no earlier than the snapshot: an entry that expired meanwhile reads
       // as absent, never the other way round.
-      if (r === ReadResult.Found && expired(this.expires, this.clock())) return ReadResult.Absent;
+      if (r === ReadResult.Found) {
+        if (expired(this.expires, this.clock())) return ReadResult.Absent;
+        // Eviction's CLOCK bit, in the visited map (never in the entry,
+        // which may have been freed since the snapshot): one byte store,
+        // and none while it is already set, so hot keys cost no write.
+        const mark = this.visited + ((this.entry - this.heapStart) >>> 4);
+        if (this.u8[mark] === 0) this.u8[mark] = 1;
+      }
       if (r !== TORN) return r;
       if (++torn >= 3) return ReadResult.Corrupt;
     }
@@ -169,6 +182,7 @@ export class TableReader {
   }
 
   private value(e: number, at: number, len: number, copyBytes: boolean): number {
+    this.entry = e;
     const tag = this.u8[e + ENTRY_TAG];
     this.tag = tag;
     this.expires = this.dv.getFloat64(e + ENTRY_EXPIRES, true);

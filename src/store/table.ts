@@ -51,7 +51,11 @@ import {
   D_SEGMENT_BITS,
   D_VERSION,
   DATA_MAGIC,
+  D_EVICTION,
+  D_VISITED,
   dataHeapStart,
+  VISITED_GRANULE,
+  visitedMapStart,
   DEFAULT_MAX_KEY_BYTES,
   DEFAULT_MAX_VALUE_BYTES,
   DEFAULT_SEGMENT_BITS,
@@ -88,6 +92,8 @@ import {
 } from '../layout/layout';
 
 export interface TableOptions {
+  /** At the cap, evict entries to make room (default) or refuse writes (false). */
+  evict?: boolean;
   /** Default time to live of writes without one, in ms (0 = none). */
   defaultTtlMs?: number;
   /** Initial total index slots (spread over the segments). */
@@ -129,6 +135,10 @@ export class Table {
   private readonly dv: DataView;
   private readonly heapStart: number;
   private readonly heapEnd: number;
+  /** Offset of the visited map. */
+  private readonly visited: number;
+  /** Whether writes at the cap evict (else they answer Full). */
+  readonly evicts: boolean;
   /** Material of u32 keys, and the bytes of u32 values. */
   private readonly scratch = new Uint8Array(U32_KEY_BYTES);
   /** The value written by the last successful addU32. */
@@ -143,7 +153,8 @@ export class Table {
     checkInt('max value bytes', opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, 64, MAX_VALUE_BYTES_LIMIT);
     checkInt('default ttl (ms)', opts.defaultTtlMs ?? 0, 0, 2 ** 32 - 1);
     const perSeg = 2 ** Math.max(2, log2Ceil(Math.ceil(opts.initialBuckets / 2 ** segBits)));
-    return dataHeapStart(segBits) + 2 ** segBits * (perSeg * INDEX_SLOT_BYTES + 16) + PAGE;
+    const need = 2 ** segBits * (perSeg * INDEX_SLOT_BYTES + 16) + 2 * PAGE;
+    return visitedMapStart(segBits) + Math.ceil((need * (VISITED_GRANULE + 1)) / VISITED_GRANULE);
   }
 
   /** Lay out a fresh (zeroed) data file of opts.dataBytes bytes. */
@@ -162,7 +173,9 @@ export class Table {
     u32[D_MAX_KEY_BYTES >>> 2] = opts.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
     u32[D_MAX_VALUE_BYTES >>> 2] = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     u32[D_DEFAULT_TTL_MS >>> 2] = opts.defaultTtlMs ?? 0;
-    Allocator.format(u32, dataHeapStart(segBits), opts.dataBytes);
+    u32[D_VISITED >>> 2] = visitedMapStart(segBits);
+    u32[D_EVICTION >>> 2] = opts.evict === false ? 0 : 1;
+    Allocator.format(u32, dataHeapStart(segBits, opts.dataBytes), opts.dataBytes);
     const alloc = new Allocator(u32);
     const perSeg = 2 ** Math.max(2, log2Ceil(Math.ceil(opts.initialBuckets / 2 ** segBits)));
     const u8 = new Uint8Array(sab);
@@ -184,6 +197,8 @@ export class Table {
     this.alloc = new Allocator(this.u32);
     this.heapStart = this.u32[D_HEAP_START >>> 2];
     this.heapEnd = this.u32[D_HEAP_END >>> 2] - ENTRY_HEADER_BYTES;
+    this.visited = this.u32[D_VISITED >>> 2];
+    this.evicts = this.u32[D_EVICTION >>> 2] === 1;
     this.segBits = this.u32[D_SEGMENT_BITS >>> 2];
     this.seed = this.u32[D_SEED >>> 2];
     this.maxKeyBytes = this.u32[D_MAX_KEY_BYTES >>> 2];
@@ -348,6 +363,62 @@ export class Table {
   }
   private sweepSeg = 0;
   private sweepSlot = 0;
+
+  /**
+   * Eviction at the cap: CLOCK over the segments' index slots (bench/
+   * POLICY.md, "CLOCK-hash": no per-entry metadata beyond the visited
+   * map). A hand walks segment after segment; an entry whose visited byte
+   * is set gets it cleared and a second chance, one that is clear (or
+   * expired) is removed. Stops once `bytes` were freed or after visiting
+   * every slot twice; returns the bytes freed. Call it holding no segment
+   * lock: it takes each segment's lock in turn.
+   */
+  evict(bytes: number): number {
+    let freed = 0;
+    const segs = 2 ** this.segBits;
+    const limit = 2 * this.buckets() + segs;
+    const now = monoNowMs();
+    for (let visited = 0; freed < bytes && visited < limit; ) {
+      const seg = this.handSeg;
+      const lock = this.locks[seg];
+      lock.lock();
+      try {
+        const d = this.dir(seg);
+        const cap = this.u32[d + (SEG_CAPACITY >>> 2)];
+        const index = this.u32[d + (SEG_INDEX >>> 2)];
+        while (this.handSlot < cap && freed < bytes) {
+          visited++;
+          const slot = index + this.handSlot * INDEX_SLOT_BYTES;
+          const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+          if (e === 0) {
+            this.handSlot++;
+            continue;
+          }
+          const mark = this.visited + ((e - this.heapStart) >>> 4);
+          if (this.u8[mark] !== 0 && !expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) {
+            this.u8[mark] = 0;
+            this.handSlot++;
+            continue;
+          }
+          // Removal shifts a later entry into this slot: look at it again.
+          freed += this.alloc.usable(e);
+          this.removeEntry(seg, slot);
+          this.evictions++;
+        }
+        if (this.handSlot >= cap) {
+          this.handSlot = 0;
+          this.handSeg = (seg + 1) % segs;
+        }
+      } finally {
+        lock.unlock();
+      }
+    }
+    return freed;
+  }
+  private handSeg = 0;
+  private handSlot = 0;
+  /** Entries evicted by this thread's view (stats). */
+  evictions = 0;
   /** Completed passes of the sweeper over the whole table (tests). */
   sweepLaps = 0;
 
@@ -494,6 +565,7 @@ export class Table {
     if (e === NO_MEMORY) return NO_MEMORY;
     this.u32[(e + ENTRY_HASH) >>> 2] = hash;
     this.u32[(e + ENTRY_KEY_LEN) >>> 2] = keyLen;
+    this.u8[this.visited + ((e - this.heapStart) >>> 4)] = 0;
     this.copy(src, keyOff, keyLen, e + ENTRY_HEADER_BYTES);
     this.writeValue(e, keyLen, valSrc, valOff, valLen, tag, expires);
     return e;
