@@ -261,7 +261,7 @@ test('a promise call spins a bounded, short time for its answer: with the server
   // budget (SPIN_MS = 20 us) and returns a promise. An unbounded spin would
   // never return here, since nobody can answer.
   const took: number[] = [];
-  const pending: Promise<void>[] = [];
+  const pending: Promise<unknown>[] = [];
   for (let i = 0; i < 200; i++) {
     const t0 = performance.now();
     pending.push(kv.set(`k${i}`, i));

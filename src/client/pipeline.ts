@@ -17,33 +17,11 @@ import { Lane } from './lane';
 import { StagingIO } from './staging-io';
 import { fromWire, WireError } from './thread-error';
 import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, CTRL_WORDS, NotifierData } from './notifier';
-import { PreparedValue } from '../codec/value';
+import { Pending, RequestBuilder, writeRequest } from './requests';
 import { Op, Status } from '../layout/layout';
 
 /** Longest the calling thread polls for answers before handing over to the notifier. */
 export const SPIN_MS = 0.02;
-
-export interface Pending {
-  op: Op;
-  /** u32 ops: key and value (or delta). */
-  key: number;
-  value: number;
-  /** Byte ops: the key's material (an own copy), and the value of a Set. */
-  keyBytes: Buffer | null;
-  data: PreparedValue | null;
-  /** Staging bytes the request needs. */
-  need: number;
-  /** Deadline of a Set or Expire (ms, monotonic; 0 = never), -1 for none. */
-  expires: number;
-  /** The promise's value from the response in window `win` (may throw). */
-  settle: (status: Status, result: number, win: number) => unknown;
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-  /** Set while an Op.Reserve grows a window for this request. */
-  reserving?: boolean;
-  /** Set when the request cannot be sent (its Reserve failed). */
-  failed?: Error;
-}
 
 export class Pipeline {
   private readonly ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
@@ -144,25 +122,14 @@ export class Pipeline {
       board.prepareBytes(win, Op.Reserve, 0, 0, 0, p.need);
       if (!lane.tryPublish(win)) return false;
       p.reserving = true;
-      this.inFlight.push(this.reserveFor(p));
+      this.inFlight.push(RequestBuilder.reserveFor(p, (status) => this.reserveError(status, p)));
       return true;
     }
-    const valueLen = this.io.write(win, p.keyBytes, p.keyBytes.length, p.data);
-    board.prepareBytes(win, p.op, p.keyBytes.length, valueLen, p.data ? p.data.tag : 0, 0, p.expires);
+    writeRequest(this.io, board, win, p);
     if (!lane.tryPublish(win)) return false;
     this.queuedHead++;
     this.inFlight.push(p);
     return true;
-  }
-
-  private reserveFor(p: Pending): Pending {
-    const settle = (status: Status): undefined => {
-      p.reserving = false;
-      if (status !== Status.Ok) p.failed = this.reserveError(status, p);
-      return undefined;
-    };
-    const none = (): void => undefined;
-    return { op: Op.Reserve, key: 0, value: p.need, keyBytes: null, data: null, need: 0, expires: -1, settle, resolve: none, reject: none };
   }
 
   private drainCompleted(): void {

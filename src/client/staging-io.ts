@@ -42,6 +42,11 @@ export class StagingIO {
     return value === null ? 0 : writeValue(value, buf, off + keyLen);
   }
 
+  /** Write a value `at` bytes into the window's block; returns its byte length. */
+  writeAt(win: number, at: number, value: PreparedValue): number {
+    return writeValue(value, this.buf, this.conn.board.word(win, WIN_STAGING_OFFSET) + at);
+  }
+
   /** The value of a completed Read response in the window. */
   read(win: number): unknown {
     const board = this.conn.board;

@@ -150,6 +150,10 @@ export function decodeValue(r: RawValue): unknown {
       return r.bytes!;
     case ValueTag.Uint8Array:
       return new Uint8Array(r.bytes!.buffer, r.bytes!.byteOffset, r.bytes!.length);
+    case ValueTag.Lease:
+    case ValueTag.Failed:
+      return undefined; // fetch() bookkeeping, not a value
+
     default: {
       const codec = TAG_CODEC[r.tag];
       if (codec === undefined) throw new TypeError(`unknown value tag ${r.tag}`);

@@ -146,6 +146,8 @@ export const WINDOW_BYTES = 64;
 
 /** Request flags (WIN_FLAGS). */
 export const REQ_EXPIRES = 1;
+/** CompareSet: on a match, delete the key instead of storing a value. */
+export const REQ_DELETE = 2;
 
 /**
  * Window states. Transitions: IDLE -> SUBMITTED (client) -> TAKEN (server,
@@ -180,6 +182,13 @@ export enum Op {
   Delete = 7,
   /** Staging holds the key: set its deadline to WIN_EXPIRES (0 = never); Ok or NotFound. */
   Expire = 8,
+  /**
+   * Staging holds the key, the expected value (WIN_VALUE bytes, tag in
+   * WIN_KEY; tag 0: the key must be absent) and the new value (valueLen,
+   * tag): store the new value (or delete, REQ_DELETE) only if the key holds
+   * the expected one. Ok, or Mismatch.
+   */
+  CompareSet = 9,
 }
 
 export enum Status {
@@ -196,6 +205,8 @@ export enum Status {
   WrongType = 5,
   /** The table's shared memory does not hold what the server wrote. */
   Corrupt = 6,
+  /** CompareSet: the key does not hold the expected value. */
+  Mismatch = 7,
 }
 
 // ---- Region geometry -------------------------------------------------------
@@ -368,8 +379,12 @@ export enum ValueTag {
   Msgpack = 9,
   V8 = 10,
   Json = 11,
+  /** A fetch() in progress: bytes = holder pid (u32); reads as absent. */
+  Lease = 12,
+  /** A fetch() whose loader failed: bytes = the error message (UTF-8); reads as absent. */
+  Failed = 13,
 }
-export const MAX_VALUE_TAG = 11;
+export const MAX_VALUE_TAG = 13;
 
 export const DEFAULT_MAX_KEY_BYTES = 4096;
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;

@@ -25,6 +25,7 @@ import {
   KeyKind,
   MAX_VALUE_TAG,
   Op,
+  REQ_DELETE,
   Status,
   ValueTag,
   WIN_KEY_LEN,
@@ -102,6 +103,11 @@ export class Executor {
         case Op.Delete:
           status = this.keyOk(win, 0) ? table.delete(this.u8, this.staging.offset(win), board.word(win, WIN_KEY_LEN)) : Status.BadRequest;
           break;
+        case Op.CompareSet: {
+          const need = board.value(win) + board.word(win, WIN_VALUE_LEN);
+          status = this.roomy(entryBytes(board.word(win, WIN_KEY_LEN), need), () => this.compareSet(win));
+          break;
+        }
         case Op.Expire: {
           const expires = this.deadline(win);
           status =
@@ -149,15 +155,39 @@ export class Executor {
     const board = this.board;
     const valueLen = board.word(win, WIN_VALUE_LEN);
     const tag = board.word(win, WIN_TAG);
-    if (valueLen > this.table.maxValueBytes || tag < 1 || tag > MAX_VALUE_TAG) return Status.BadRequest;
-    const fixed = fixedLength(tag);
-    if (fixed >= 0 && valueLen !== fixed) return Status.BadRequest;
+    if (valueLen > this.table.maxValueBytes || !this.tagOk(tag, valueLen)) return Status.BadRequest;
     if (!this.keyOk(win, valueLen)) return Status.BadRequest;
     const expires = this.deadline(win);
     if (Number.isNaN(expires)) return Status.BadRequest;
     const off = this.staging.offset(win);
     const keyLen = board.word(win, WIN_KEY_LEN);
     return this.table.set(this.u8, off, keyLen, this.u8, off + keyLen, valueLen, tag, Math.max(expires, 0));
+  }
+
+  private compareSet(win: number): Status {
+    const board = this.board;
+    const expTag = board.key(win);
+    const expLen = board.value(win);
+    const valueLen = board.word(win, WIN_VALUE_LEN);
+    const tag = board.word(win, WIN_TAG);
+    const del = (board.flags(win) & REQ_DELETE) !== 0;
+    const max = this.table.maxValueBytes;
+    if (expLen > max || valueLen > max || (expTag === 0 && expLen !== 0) || !this.tagOk(expTag === 0 ? ValueTag.Null : expTag, expLen)) return Status.BadRequest;
+    if (!del && !this.tagOk(tag, valueLen)) return Status.BadRequest;
+    if (!this.keyOk(win, expLen + valueLen)) return Status.BadRequest;
+    const expires = this.deadline(win);
+    if (Number.isNaN(expires)) return Status.BadRequest;
+    const off = this.staging.offset(win);
+    const keyLen = board.word(win, WIN_KEY_LEN);
+    const at = off + keyLen;
+    return this.table.compareSet(this.u8, off, keyLen, expTag, at, expLen, at + expLen, valueLen, tag, Math.max(expires, 0), del);
+  }
+
+  /** A known tag, and a length its fixed size allows (expTag 0 is checked by the caller). */
+  private tagOk(tag: number, len: number): boolean {
+    if (tag < 1 || tag > MAX_VALUE_TAG) return false;
+    const fixed = fixedLength(tag);
+    return fixed < 0 || len === fixed;
   }
 
   /** The request's deadline: >= 0, -1 when it carries none, NaN when it is junk. */

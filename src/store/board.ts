@@ -43,6 +43,8 @@ import { DEFAULT_WAIT_POLICY, spinThenYield, WaitPolicy } from '../sync/waiter';
 import { Region } from '../layout/region';
 import {
   HDR_BOARD_LOCK,
+  Op,
+  REQ_DELETE,
   REQ_EXPIRES,
   WIN_EXPIRES,
   WIN_FLAGS,
@@ -199,7 +201,7 @@ export class Board {
    * Write a byte request whose key (and value) the caller has put in the
    * window's staging block, and mark it SUBMITTED.
    */
-  prepareBytes(win: number, op: number, keyLen: number, valueLen: number, tag: number, value = 0, expires = -1): void {
+  prepareBytes(win: number, op: number, keyLen: number, valueLen: number, tag: number, value = 0, expires = -1, flags = 0): void {
     const w = this.i32;
     const base = this.board0 + win * this.winWords;
     w[base + (WIN_OP >> 2)] = op;
@@ -207,9 +209,19 @@ export class Board {
     w[base + (WIN_KEY_LEN >> 2)] = keyLen;
     w[base + (WIN_VALUE_LEN >> 2)] = valueLen;
     w[base + (WIN_TAG >> 2)] = tag;
-    w[base + (WIN_FLAGS >> 2)] = expires >= 0 ? REQ_EXPIRES : 0;
+    w[base + (WIN_FLAGS >> 2)] = flags | (expires >= 0 ? REQ_EXPIRES : 0);
     if (expires >= 0) this.f64[(base >> 1) + (WIN_EXPIRES >> 3)] = expires;
     Atomics.store(w, base + (WIN_STATE >> 2), WindowState.Submitted);
+  }
+
+  /**
+   * A CompareSet whose staging holds key | expected value | new value:
+   * WIN_VALUE carries the expected length, WIN_KEY its tag (0: absent).
+   */
+  prepareCompare(win: number, keyLen: number, expTag: number, expLen: number, valueLen: number, tag: number, expires: number, del: boolean): void {
+    const base = this.board0 + win * this.winWords;
+    this.i32[base + (WIN_KEY >> 2)] = expTag;
+    this.prepareBytes(win, Op.CompareSet, keyLen, valueLen, tag, expLen, expires, del ? REQ_DELETE : 0);
   }
 
   isDone(win: number): boolean {
@@ -260,6 +272,11 @@ export class Board {
 
   setWord(win: number, field: number, value: number): void {
     this.i32[this.board0 + win * this.winWords + (field >> 2)] = value;
+  }
+
+  /** The request's flags (REQ_*). */
+  flags(win: number): number {
+    return this.i32[this.board0 + win * this.winWords + (WIN_FLAGS >> 2)];
   }
 
   /** The request's deadline (WIN_EXPIRES) when REQ_EXPIRES is set, else -1. */

@@ -208,6 +208,8 @@ export class TableReader {
       case ValueTag.Msgpack:
       case ValueTag.V8:
       case ValueTag.Json:
+      case ValueTag.Lease:
+      case ValueTag.Failed:
         if (copyBytes) {
           const out = Buffer.allocUnsafeSlow(len);
           this.buf.copy(out, 0, at, at + len);

@@ -234,38 +234,99 @@ export class Table {
     lock.lock();
     try {
       const slot = this.find(seg, hash, src, keyOff, keyLen);
-      const d = this.dir(seg);
-      const ver = d + (SEG_VERSION >>> 2);
-      const need = entryBytes(keyLen, valLen);
-      if (slot >= 0) {
-        const old = this.u32[(slot + SLOT_ENTRY) >>> 2];
-        if (valLen <= IN_PLACE_MAX_BYTES && need <= this.alloc.usable(old)) {
-          const v = Atomics.load(this.i32, ver);
-          Atomics.store(this.i32, ver, v + 1);
-          this.writeValue(old, keyLen, valSrc, valOff, valLen, tag, expires);
-          Atomics.store(this.i32, ver, v + 2);
-          return Status.Ok;
-        }
-        const entry = this.newEntry(hash, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires);
-        if (entry === NO_MEMORY) return Status.Full;
+      return this.store(seg, hash, slot, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Store the new value (or delete the key, `del`) only if the key holds
+   * the expected value: tag `expTag` and bytes src[expOff, expOff+expLen),
+   * or is absent when expTag is 0. Ok, Mismatch, or Full.
+   */
+  compareSet(
+    src: Uint8Array,
+    keyOff: number,
+    keyLen: number,
+    expTag: number,
+    expOff: number,
+    expLen: number,
+    valOff: number,
+    valLen: number,
+    tag: ValueTag,
+    expires: number,
+    del: boolean,
+  ): Status {
+    const hash = hashBytes(src, keyOff, keyLen, this.seed);
+    const seg = this.segmentOf(hash);
+    const lock = this.locks[seg];
+    lock.lock();
+    try {
+      const slot = this.liveSlot(seg, this.find(seg, hash, src, keyOff, keyLen));
+      if (expTag === 0 ? slot >= 0 : slot < 0 || !this.holds(this.u32[(slot + SLOT_ENTRY) >>> 2], expTag, src, expOff, expLen))
+        return Status.Mismatch;
+      if (del) {
+        if (slot >= 0) this.removeEntry(seg, slot);
+        return Status.Ok;
+      }
+      return this.store(seg, hash, slot, src, keyOff, keyLen, src, valOff, valLen, tag, expires);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether entry `e` holds a value of tag `tag` and these bytes. */
+  private holds(e: number, tag: number, src: Uint8Array, off: number, len: number): boolean {
+    if (this.u8[e + ENTRY_TAG] !== tag || this.u32[(e + ENTRY_VALUE_LEN) >>> 2] !== len) return false;
+    const at = e + ENTRY_HEADER_BYTES + this.u32[(e + ENTRY_KEY_LEN) >>> 2];
+    for (let i = 0; i < len; i++) if (this.u8[at + i] !== src[off + i]) return false;
+    return true;
+  }
+
+  /** set()'s work under the segment lock; `slot` is the key's slot or -1. */
+  private store(
+    seg: number,
+    hash: number,
+    slot: number,
+    src: Uint8Array,
+    keyOff: number,
+    keyLen: number,
+    valSrc: Uint8Array,
+    valOff: number,
+    valLen: number,
+    tag: ValueTag,
+    expires: number,
+  ): Status {
+    const d = this.dir(seg);
+    const ver = d + (SEG_VERSION >>> 2);
+    const need = entryBytes(keyLen, valLen);
+    if (slot >= 0) {
+      const old = this.u32[(slot + SLOT_ENTRY) >>> 2];
+      if (valLen <= IN_PLACE_MAX_BYTES && need <= this.alloc.usable(old)) {
         const v = Atomics.load(this.i32, ver);
         Atomics.store(this.i32, ver, v + 1);
-        this.u32[(slot + SLOT_ENTRY) >>> 2] = entry;
+        this.writeValue(old, keyLen, valSrc, valOff, valLen, tag, expires);
         Atomics.store(this.i32, ver, v + 2);
-        this.alloc.free(old);
         return Status.Ok;
       }
       const entry = this.newEntry(hash, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires);
       if (entry === NO_MEMORY) return Status.Full;
-      if (!this.roomFor(seg)) {
-        this.alloc.free(entry);
-        return Status.Full;
-      }
-      this.insert(seg, hash, entry);
+      const v = Atomics.load(this.i32, ver);
+      Atomics.store(this.i32, ver, v + 1);
+      this.u32[(slot + SLOT_ENTRY) >>> 2] = entry;
+      Atomics.store(this.i32, ver, v + 2);
+      this.alloc.free(old);
       return Status.Ok;
-    } finally {
-      lock.unlock();
     }
+    const entry = this.newEntry(hash, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires);
+    if (entry === NO_MEMORY) return Status.Full;
+    if (!this.roomFor(seg)) {
+      this.alloc.free(entry);
+      return Status.Full;
+    }
+    this.insert(seg, hash, entry);
+    return Status.Ok;
   }
 
   /**

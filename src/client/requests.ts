@@ -1,0 +1,168 @@
+/**
+ * Requests to the server, built once and run either through the client's
+ * synchronous window (sync-window.ts) or through the promise pipeline
+ * (pipeline.ts): one description of each operation, its checks, its bytes
+ * and the meaning of its response, for both forms.
+ */
+import { Board } from '../store/board';
+import { Key, KeyEncoder } from '../store/keys';
+import { deadlineIn, monoNowMs } from '../store/clock';
+import { Op, Status, ValueTag } from '../layout/layout';
+import { ownValue, prepareValue, PreparedValue } from '../codec/value';
+import { Encoding } from '../codec/structured';
+import { StagingIO } from './staging-io';
+import { check, checkTtl, checkU32 } from './errors';
+
+/** Options of a write. */
+export interface SetOptions {
+  /** Time to live in ms (0 or Infinity: never expires). Default: the client's `ttl`, else the server's. */
+  ttl?: number;
+  /** Absolute expiry as a wall-clock timestamp in ms (Date.now() scale), as Keyv passes it. */
+  expiresAt?: number;
+  /** Store only if the key is absent (Redis SET NX); the call then returns whether it stored. */
+  ifAbsent?: boolean;
+}
+
+export interface Pending {
+  op: Op;
+  /** u32 ops: key and value (or delta). Reserve: bytes wanted. */
+  key: number;
+  value: number;
+  /** Byte ops: the key's material (an own copy), and the value to store. */
+  keyBytes: Buffer | null;
+  data: PreparedValue | null;
+  /** CompareSet: the value expected (null: the key must be absent), and whether a match deletes. */
+  expected: PreparedValue | null;
+  del: boolean;
+  /** Staging bytes the request needs. */
+  need: number;
+  /** Deadline of a Set, CompareSet or Expire (ms, monotonic; 0 = never), -1 for none. */
+  expires: number;
+  /** The call's value from the response in window `win` (may throw). */
+  settle: (status: Status, result: number, win: number) => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  /** Set while an Op.Reserve grows a window for this request. */
+  reserving?: boolean;
+  /** Set when the request cannot be sent (its Reserve failed). */
+  failed?: Error;
+}
+
+function noop(): void {}
+
+/** Write a byte request into free window `win` (its staging has room) and mark it SUBMITTED. */
+export function writeRequest(io: StagingIO, board: Board, win: number, p: Pending): void {
+  const keyBytes = p.keyBytes!;
+  const keyLen = keyBytes.length;
+  if (p.op === Op.CompareSet) {
+    io.write(win, keyBytes, keyLen, null);
+    const expLen = p.expected ? io.writeAt(win, keyLen, p.expected) : 0;
+    const valueLen = p.data ? io.writeAt(win, keyLen + expLen, p.data) : 0;
+    board.prepareCompare(win, keyLen, p.expected ? p.expected.tag : 0, expLen, valueLen, p.data ? p.data.tag : 0, p.expires, p.del);
+    return;
+  }
+  const valueLen = io.write(win, keyBytes, keyLen, p.data);
+  board.prepareBytes(win, p.op, keyLen, valueLen, p.data ? p.data.tag : 0, 0, p.expires);
+}
+
+/** Builds checked requests for one client (its key encoder, codec, limits and default ttl). */
+export class RequestBuilder {
+  constructor(
+    private readonly keys: KeyEncoder,
+    private readonly encoding: Encoding,
+    private readonly maxValueBytes: number,
+    private readonly defaultTtl: number,
+    private readonly io: StagingIO,
+  ) {}
+
+  set(key: Key, value: unknown, options?: SetOptions): Pending {
+    const expires = this.deadline(options);
+    this.keys.encode(key);
+    const data = this.value(value);
+    if (options?.ifAbsent) return this.compare(null, data, false, expires);
+    const settle = (s: Status): boolean => (check(s, 'set'), true);
+    if (typeof key === 'number' && data.tag === ValueTag.U32 && expires === 0) return this.u32(Op.Put, key, data.num, settle);
+    return this.bytes(Op.Set, data, settle, expires);
+  }
+
+  /** Store `next` (or delete, `next` undefined with `del`) only if the key holds `expected` (undefined: absent). */
+  compareAndSet(key: Key, expected: unknown, next: unknown, options: SetOptions | undefined, del: boolean): Pending {
+    const expires = this.deadline(options);
+    this.keys.encode(key);
+    const exp = expected === undefined ? null : this.value(expected);
+    return this.compare(exp, del ? null : this.value(next), del, expires);
+  }
+
+  /** compareAndSet with values already prepared (fetch.ts's leases and failure marks). */
+  compareAndSetPrepared(key: Key, expected: PreparedValue | null, next: PreparedValue | null, expires: number): Pending {
+    this.keys.encode(key);
+    return this.compare(expected, next, next === null, expires);
+  }
+
+  delete(key: Key): Pending {
+    this.keys.encode(key);
+    return this.bytes(Op.Delete, null, (s) => (s === Status.NotFound ? false : (check(s, 'delete'), true)));
+  }
+
+  /** Give the key a deadline (0 = never): settles to false when absent. */
+  expire(key: Key, expires: number): Pending {
+    this.keys.encode(key);
+    return this.bytes(Op.Expire, null, (s) => (s === Status.NotFound ? false : (check(s, 'expire'), true)), expires);
+  }
+
+  /** The server's read of the key (a contended direct read falls back to it). */
+  read(key: Key): Pending {
+    this.keys.encode(key);
+    return this.bytes(Op.Read, null, (s, _r, win) => (s === Status.NotFound ? undefined : (check(s, 'get'), this.io.read(win))));
+  }
+
+  incr(key: number, delta: number): Pending {
+    checkU32('key', key);
+    checkU32('delta', delta);
+    return this.u32(Op.Add, key, delta, (s, result) => (check(s, `incr ${key}`), result));
+  }
+
+  /** The deadline of a write: its own ttl or expiresAt, else the default ttl (0 = never). */
+  deadline(options: SetOptions | undefined): number {
+    if (options?.expiresAt !== undefined) {
+      const at = options.expiresAt;
+      if (typeof at !== 'number' || Number.isNaN(at)) throw new RangeError(`expiresAt must be a timestamp in ms, got ${String(at)}`);
+      // A timestamp already past still stores an (expired) entry: the smallest deadline.
+      return at === Infinity ? 0 : monoNowMs() + Math.max(at - Date.now(), 0) || Number.MIN_VALUE;
+    }
+    return deadlineIn(options?.ttl === undefined ? this.defaultTtl : checkTtl(options.ttl));
+  }
+
+  private value(v: unknown): PreparedValue {
+    return ownValue(prepareValue(v, this.encoding, this.maxValueBytes));
+  }
+
+  private compare(expected: PreparedValue | null, next: PreparedValue | null, del: boolean, expires: number): Pending {
+    const p = this.bytes(Op.CompareSet, next, (s) => (s === Status.Mismatch ? false : (check(s, 'compareAndSet'), true)), expires);
+    p.expected = expected;
+    p.del = del;
+    p.need += expected ? expected.maxBytes : 0;
+    return p;
+  }
+
+  private u32(op: Op, key: number, value: number, settle: Pending['settle']): Pending {
+    return { op, key, value, keyBytes: null, data: null, expected: null, del: false, need: 0, expires: -1, settle, resolve: noop, reject: noop };
+  }
+
+  /** A request on the key last encoded (its material is copied). */
+  private bytes(op: Op, data: PreparedValue | null, settle: Pending['settle'], expires = -1): Pending {
+    const keyBytes = Buffer.from(this.keys.bytes.subarray(0, this.keys.length));
+    const need = keyBytes.length + (data ? data.maxBytes : 0);
+    return { op, key: 0, value: 0, keyBytes, data, expected: null, del: false, need, expires, settle, resolve: noop, reject: noop };
+  }
+
+  /** A Reserve growing a window's staging for request `p`. */
+  static reserveFor(p: Pending, onFailure: (status: Status) => Error): Pending {
+    const settle = (status: Status): undefined => {
+      p.reserving = false;
+      if (status !== Status.Ok) p.failed = onFailure(status);
+      return undefined;
+    };
+    return { op: Op.Reserve, key: 0, value: p.need, keyBytes: null, data: null, expected: null, del: false, need: 0, expires: -1, settle, resolve: noop, reject: noop };
+  }
+}
