@@ -157,3 +157,57 @@ test('atomic building blocks: set ifAbsent, compareAndSet, compareAndDelete', { 
   await Promise.all(Array.from({ length: 200 }, bump));
   assert.equal(kv.getSync('ctr'), 200);
 });
+
+test('incr on string keys: safe-integer counters (absent is 0, ttl kept, TypeError on non-integers, RangeError on overflow)', { timeout: 60_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-fetch-');
+  const region = s.p('region');
+  await s.startServer(['-n', '2', '-p', region]);
+  const kv = connect({ path: region });
+  t.after(() => kv.close());
+  assert.equal(kv.incrSync('hits'), 1);
+  assert.equal(await kv.incr('hits', 41), 42);
+  assert.equal(kv.incrSync('hits', -50), -8, 'negative deltas and values');
+  assert.equal(kv.getSync('hits'), -8);
+  kv.setSync('big', Number.MAX_SAFE_INTEGER - 1);
+  assert.equal(kv.incrSync('big'), Number.MAX_SAFE_INTEGER);
+  assert.throws(() => kv.incrSync('big'), RangeError);
+  assert.equal(kv.getSync('big'), Number.MAX_SAFE_INTEGER, 'an overflow changes nothing');
+  kv.setSync('text', 'ten');
+  assert.throws(() => kv.incrSync('text'), TypeError);
+  kv.setSync('half', 1.5);
+  await assert.rejects(kv.incr('half'), TypeError);
+  assert.throws(() => kv.incrSync('hits', 0.5), RangeError);
+  kv.setSync('window', 0, { ttl: 60_000 });
+  kv.incrSync('window', 3);
+  assert.ok(kv.ttlSync('window')! > 50_000, 'incr keeps the deadline');
+  await Promise.all(Array.from({ length: 500 }, () => kv.incr('many')));
+  assert.equal(kv.getSync('many'), 500);
+});
+
+test('the rate-limiter example: 4 processes share one limit exactly', { timeout: 120_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-fetch-');
+  const region = s.p('region');
+  await s.startServer(['-n', '2', '-p', region]);
+  // Each process hits 20 times within one pinned window, limit 50 in all.
+  const script = `
+    const { connect } = require(${JSON.stringify(path.join(__dirname, '..', 'src', 'index.js'))});
+    const { RateLimiter } = require(${JSON.stringify(path.join(__dirname, '..', 'examples', 'rate-limiter.js'))});
+    (async () => {
+      const kv = connect({ path: process.argv[1] });
+      const limiter = new RateLimiter(kv, 50, 60_000, () => 1_000_000_000);
+      let allowed = 0;
+      for (let i = 0; i < 20; i++) if ((await limiter.hit('shared')).allowed) allowed++;
+      await kv.close();
+      console.log(allowed);
+    })();`;
+  const runs = await Promise.all(Array.from({ length: 4 }, () => s.run(process.execPath, ['-e', script, region], { timeoutMs: 90_000 })));
+  let allowed = 0;
+  for (const r of runs) {
+    assert.equal(r.code, 0, r.stderr);
+    allowed += Number(r.stdout.trim());
+  }
+  assert.equal(allowed, 50, 'exactly the limit was allowed across processes');
+  const demo = await s.run(process.execPath, [path.join(__dirname, '..', 'examples', 'rate-limiter.js')], { env: { SHMKV_PATH: region } });
+  assert.equal(demo.code, 0, demo.stderr);
+  assert.match(demo.stdout, /^allowed (1[0-5]) of 15 \(limit 10 per second\)\n$/);
+});

@@ -175,10 +175,13 @@ export class Client {
   }
 
   /**
-   * Atomically add `delta` (default 1) to the u32 under u32 `key`, absent
-   * counting as 0, wrapping modulo 2^32; returns the new value.
+   * Atomically add `delta` (default 1) to the counter under `key`, absent
+   * counting as 0; returns the new value. A u32 key keeps the seed's
+   * counter (u32 values, wrapping modulo 2^32); any other key holds an
+   * integer in the safe-integer range (a non-integer value is a TypeError,
+   * an overflow a RangeError, as in Redis INCRBY).
    */
-  incrSync(key: number, delta = 1): number {
+  incrSync(key: Key, delta = 1): number {
     return this.runSync(this.req.incr(key, delta)) as number;
   }
 
@@ -210,8 +213,8 @@ export class Client {
     return this.enqueue(this.req.expire(key, 0)) as Promise<boolean>;
   }
 
-  /** Atomically add `delta` (default 1) to u32 `key`'s value; resolves to the new value. */
-  incr(key: number, delta = 1): Promise<number> {
+  /** incrSync's promise form. */
+  incr(key: Key, delta = 1): Promise<number> {
     return this.enqueue(this.req.incr(key, delta)) as Promise<number>;
   }
 

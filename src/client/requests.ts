@@ -116,10 +116,25 @@ export class RequestBuilder {
     return this.bytes(Op.Read, null, (s, _r, win) => (s === Status.NotFound ? undefined : (check(s, 'get'), this.io.read(win))));
   }
 
-  incr(key: number, delta: number): Pending {
-    checkU32('key', key);
-    checkU32('delta', delta);
-    return this.u32(Op.Add, key, delta, (s, result) => (check(s, `incr ${key}`), result));
+  /**
+   * A u32 key: the seed's counter (u32 delta, wraps modulo 2^32). Any other
+   * key: an integer counter in the safe-integer range (as Redis INCRBY).
+   */
+  incr(key: Key, delta: number): Pending {
+    if (typeof key === 'number') {
+      checkU32('key', key);
+      checkU32('delta', delta);
+      return this.u32(Op.Add, key, delta, (s, result) => (check(s, `incr ${key}`), result));
+    }
+    if (!Number.isSafeInteger(delta)) throw new RangeError(`delta must be a safe integer, got ${String(delta)}`);
+    this.keys.encode(key);
+    const settle = (s: Status, _r: number, win: number): unknown => {
+      if (s === Status.WrongType) throw new TypeError('incr: the value stored under the key is not an integer');
+      if (s === Status.Overflow) throw new RangeError('incr: the result is past Number.MAX_SAFE_INTEGER');
+      check(s, 'incr');
+      return this.io.read(win);
+    };
+    return this.bytes(Op.AddNumber, { tag: ValueTag.F64, maxBytes: 8, num: delta, str: '', bytes: null }, settle);
   }
 
   /** The deadline of a write: its own ttl or expiresAt, else the default ttl (0 = never). */

@@ -189,6 +189,12 @@ export enum Op {
    * the expected one. Ok, or Mismatch.
    */
   CompareSet = 9,
+  /**
+   * Staging holds the key, then a delta (f64, valueLen 8): add it to the
+   * key's integer value (absent counts as 0, the ttl stays); the new value
+   * is answered like a Read. Ok, WrongType (not an integer), Overflow.
+   */
+  AddNumber = 10,
 }
 
 export enum Status {
@@ -207,6 +213,8 @@ export enum Status {
   Corrupt = 6,
   /** CompareSet: the key does not hold the expected value. */
   Mismatch = 7,
+  /** AddNumber: the result is not a safe integer. */
+  Overflow = 8,
 }
 
 // ---- Region geometry -------------------------------------------------------

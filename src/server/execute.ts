@@ -108,6 +108,9 @@ export class Executor {
           status = this.roomy(entryBytes(board.word(win, WIN_KEY_LEN), need), () => this.compareSet(win));
           break;
         }
+        case Op.AddNumber:
+          status = this.roomy(entryBytes(board.word(win, WIN_KEY_LEN), 8), () => this.addNumber(win));
+          break;
         case Op.Expire: {
           const expires = this.deadline(win);
           status =
@@ -162,6 +165,22 @@ export class Executor {
     const off = this.staging.offset(win);
     const keyLen = board.word(win, WIN_KEY_LEN);
     return this.table.set(this.u8, off, keyLen, this.u8, off + keyLen, valueLen, tag, Math.max(expires, 0));
+  }
+
+  private addNumber(win: number): Status {
+    const board = this.board;
+    if (board.word(win, WIN_VALUE_LEN) !== 8 || board.word(win, WIN_TAG) !== ValueTag.F64 || !this.keyOk(win, 8)) return Status.BadRequest;
+    const off = this.staging.offset(win);
+    const keyLen = board.word(win, WIN_KEY_LEN);
+    const delta = new DataView(this.u8.buffer).getFloat64(off + keyLen, true);
+    if (!Number.isSafeInteger(delta)) return Status.BadRequest;
+    const status = this.table.addNumber(this.u8, off, keyLen, delta);
+    if (status !== Status.Ok) return status;
+    // Answer the sum like a Read: an f64 in staging (8 bytes fit: the delta's room).
+    new DataView(this.u8.buffer).setFloat64(off, this.table.lastNumber, true);
+    board.setWord(win, WIN_VALUE_LEN, 8);
+    board.setWord(win, WIN_TAG, ValueTag.F64);
+    return Status.Ok;
   }
 
   private compareSet(win: number): Status {

@@ -483,6 +483,52 @@ export class Table {
   /** Completed passes of the sweeper over the whole table (tests). */
   sweepLaps = 0;
 
+  /**
+   * Add `delta` to the integer under the key (absent counts as 0; its
+   * deadline stays): Ok with the sum in lastNumber, WrongType when the
+   * value is not an integer number, Overflow past Number.MAX_SAFE_INTEGER,
+   * or Full.
+   */
+  addNumber(src: Uint8Array, keyOff: number, keyLen: number, delta: number): Status {
+    const hash = hashBytes(src, keyOff, keyLen, this.seed);
+    const seg = this.segmentOf(hash);
+    const lock = this.locks[seg];
+    lock.lock();
+    try {
+      const slot = this.liveSlot(seg, this.find(seg, hash, src, keyOff, keyLen));
+      let cur = 0;
+      let expires = 0;
+      if (slot >= 0) {
+        const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+        const at = e + ENTRY_HEADER_BYTES + keyLen;
+        const tag = this.u8[e + ENTRY_TAG];
+        if (tag === ValueTag.U32) cur = this.dv.getUint32(at, true);
+        else if (tag === ValueTag.F64) cur = this.dv.getFloat64(at, true);
+        else return Status.WrongType;
+        if (!Number.isInteger(cur)) return Status.WrongType;
+        expires = this.dv.getFloat64(e + ENTRY_EXPIRES, true);
+      }
+      const next = cur + delta;
+      if (!Number.isSafeInteger(next)) return Status.Overflow;
+      const v = this.numberScratch;
+      let tag = ValueTag.F64;
+      let len = 8;
+      if (next >= 0 && next <= 0xffffffff) {
+        new DataView(v.buffer).setUint32(0, next, true);
+        tag = ValueTag.U32;
+        len = 4;
+      } else new DataView(v.buffer).setFloat64(0, next, true);
+      const status = this.store(seg, hash, slot, src, keyOff, keyLen, v, 0, len, tag, expires);
+      if (status === Status.Ok) this.lastNumber = next;
+      return status;
+    } finally {
+      lock.unlock();
+    }
+  }
+  private readonly numberScratch = new Uint8Array(8);
+  /** The sum of the last successful addNumber on this thread's view. */
+  lastNumber = 0;
+
   // ---- u32 keys and values (the seed's operations) --------------------------
 
   /** The u32 value under u32 `key`; Ok, NotFound, or WrongType. */
