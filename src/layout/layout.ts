@@ -270,7 +270,9 @@ export function computeLayout(g: RegionGeometry): RegionLayout {
  *   128    TLSF first-level bitmap
  *   192    TLSF second-level bitmaps: TLSF_FL_COUNT u32
  *   320    TLSF free-list heads: TLSF_FL_COUNT x TLSF_SL_COUNT block offsets
- *   4096   segment directory: 2^segmentBits x SEGMENT_BYTES
+ *   2048   start time (f64, ms since the epoch)
+ *   4096   counters: a 64-byte line of f64 per server thread (Stat)
+ *   20544  segment directory: 2^segmentBits x SEGMENT_BYTES
  *            0 lock [owner, waiters]  (server threads only)
  *            8 version: the segment's seqlock, odd while a server thread
  *              changes anything a reader of this segment can reach
@@ -310,7 +312,28 @@ export const D_ALLOC_LOCK = 64;
 export const D_FL_BITMAP = 128;
 export const D_SL_BITMAPS = 192;
 export const D_FREE_HEADS = 320;
-export const D_DIRECTORY = 4096;
+/** When the server started (f64, ms since the epoch). */
+export const D_STARTED_AT = 2048;
+/**
+ * Server counters: one cache line of f64 counters per server thread (its
+ * index; the main thread uses the last line), each written by its thread
+ * only and summed by readers: no shared counter word on the hot path.
+ */
+export const D_STATS = 4096;
+export const STATS_LINE_BYTES = 64;
+export const STATS_LINES = MAX_SERVER_THREADS + 1;
+export const STATS_MAIN_LINE = MAX_SERVER_THREADS;
+export const enum Stat {
+  Requests = 0,
+  Sets = 1,
+  Deletes = 2,
+  Evictions = 3,
+  Expirations = 4,
+  ServerReads = 5,
+  Refused = 6,
+}
+export const STAT_COUNT = 7;
+export const D_DIRECTORY = D_STATS + STATS_LINES * STATS_LINE_BYTES;
 /** Offset of the visited map (bytes). */
 export const D_VISITED = 52;
 /** Whether writes at the cap evict (1) or are refused (0). */

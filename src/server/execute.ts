@@ -26,6 +26,7 @@ import {
   MAX_VALUE_TAG,
   Op,
   REQ_DELETE,
+  Stat,
   Status,
   ValueTag,
   WIN_KEY_LEN,
@@ -124,6 +125,9 @@ export class Executor {
       if (!(e instanceof TableCorruptError)) throw e;
       status = Status.Corrupt;
     }
+    const stats = this.table.stats;
+    stats[Stat.Requests]++;
+    if (status === Status.Full) stats[Stat.Refused]++;
     this.board.complete(win, status, result);
   }
 

@@ -30,7 +30,7 @@ function run(data: ServerWorkerData): void {
   const region = Region.fromShared(data.region);
   const ring = new Ring(region);
   const board = new Board(region);
-  const table = new Table(data.data);
+  const table = new Table(data.data, data.index);
   const exec = new Executor(board, table, new Staging(data.staging, table, board));
   const w = region.i32;
   const busy = (HDR_BUSY >> 2) + data.index;

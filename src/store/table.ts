@@ -52,6 +52,12 @@ import {
   D_VERSION,
   DATA_MAGIC,
   D_EVICTION,
+  D_STARTED_AT,
+  D_STATS,
+  Stat,
+  STAT_COUNT,
+  STATS_LINE_BYTES,
+  STATS_MAIN_LINE,
   D_VISITED,
   dataHeapStart,
   VISITED_GRANULE,
@@ -141,6 +147,8 @@ export class Table {
   readonly evicts: boolean;
   /** Material of u32 keys, and the bytes of u32 values. */
   private readonly scratch = new Uint8Array(U32_KEY_BYTES);
+  /** This thread's counters (single writer: plain increments). */
+  readonly stats: Float64Array;
   /** The value written by the last successful addU32. */
   lastValue = 0;
 
@@ -173,6 +181,7 @@ export class Table {
     u32[D_MAX_KEY_BYTES >>> 2] = opts.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
     u32[D_MAX_VALUE_BYTES >>> 2] = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
     u32[D_DEFAULT_TTL_MS >>> 2] = opts.defaultTtlMs ?? 0;
+    new DataView(sab).setFloat64(D_STARTED_AT, Date.now(), true);
     u32[D_VISITED >>> 2] = visitedMapStart(segBits);
     u32[D_EVICTION >>> 2] = opts.evict === false ? 0 : 1;
     Allocator.format(u32, dataHeapStart(segBits, opts.dataBytes), opts.dataBytes);
@@ -189,7 +198,12 @@ export class Table {
     Atomics.store(u32, D_MAGIC >>> 2, DATA_MAGIC);
   }
 
-  constructor(sab: SharedArrayBuffer) {
+  /**
+   * @param statsLine the counter line this thread owns (its worker index;
+   *   the server's main thread uses STATS_MAIN_LINE)
+   */
+  constructor(sab: SharedArrayBuffer, statsLine = STATS_MAIN_LINE) {
+    this.stats = new Float64Array(sab, D_STATS + statsLine * STATS_LINE_BYTES, STAT_COUNT);
     this.u8 = new Uint8Array(sab);
     this.u32 = new Uint32Array(sab);
     this.i32 = new Int32Array(sab);
@@ -267,7 +281,10 @@ export class Table {
       if (expTag === 0 ? slot >= 0 : slot < 0 || !this.holds(this.u32[(slot + SLOT_ENTRY) >>> 2], expTag, src, expOff, expLen))
         return Status.Mismatch;
       if (del) {
-        if (slot >= 0) this.removeEntry(seg, slot);
+        if (slot >= 0) {
+          this.removeEntry(seg, slot);
+          this.stats[Stat.Deletes]++;
+        }
         return Status.Ok;
       }
       return this.store(seg, hash, slot, src, keyOff, keyLen, src, valOff, valLen, tag, expires);
@@ -308,6 +325,7 @@ export class Table {
         Atomics.store(this.i32, ver, v + 1);
         this.writeValue(old, keyLen, valSrc, valOff, valLen, tag, expires);
         Atomics.store(this.i32, ver, v + 2);
+        this.stats[Stat.Sets]++;
         return Status.Ok;
       }
       const entry = this.newEntry(hash, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires);
@@ -317,6 +335,7 @@ export class Table {
       this.u32[(slot + SLOT_ENTRY) >>> 2] = entry;
       Atomics.store(this.i32, ver, v + 2);
       this.alloc.free(old);
+      this.stats[Stat.Sets]++;
       return Status.Ok;
     }
     const entry = this.newEntry(hash, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires);
@@ -326,6 +345,7 @@ export class Table {
       return Status.Full;
     }
     this.insert(seg, hash, entry);
+    this.stats[Stat.Sets]++;
     return Status.Ok;
   }
 
@@ -341,6 +361,7 @@ export class Table {
     lock.lock();
     try {
       const slot = this.liveSlot(seg, this.find(seg, hash, src, keyOff, keyLen));
+      this.stats[Stat.ServerReads]++;
       return slot < 0 ? Status.NotFound : use(this.u32[(slot + SLOT_ENTRY) >>> 2]);
     } finally {
       lock.unlock();
@@ -357,6 +378,7 @@ export class Table {
       const slot = this.liveSlot(seg, this.find(seg, hash, src, keyOff, keyLen));
       if (slot < 0) return Status.NotFound;
       this.removeEntry(seg, slot);
+      this.stats[Stat.Deletes]++;
       return Status.Ok;
     } finally {
       lock.unlock();
@@ -408,6 +430,7 @@ export class Table {
           // A removal shifts a later entry into this slot: look at it again.
           if (e !== 0 && expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) {
             this.removeEntry(seg, slot);
+            this.stats[Stat.Expirations]++;
             reclaimed++;
           } else this.sweepSlot++;
         }
@@ -464,7 +487,7 @@ export class Table {
           // Removal shifts a later entry into this slot: look at it again.
           freed += this.alloc.usable(e);
           this.removeEntry(seg, slot);
-          this.evictions++;
+          this.stats[Stat.Evictions]++;
         }
         if (this.handSlot >= cap) {
           this.handSlot = 0;
@@ -478,8 +501,6 @@ export class Table {
   }
   private handSeg = 0;
   private handSlot = 0;
-  /** Entries evicted by this thread's view (stats). */
-  evictions = 0;
   /** Completed passes of the sweeper over the whole table (tests). */
   sweepLaps = 0;
 
@@ -657,6 +678,7 @@ export class Table {
     const at = this.dv.getFloat64(e + ENTRY_EXPIRES, true);
     if (at === 0 || !expired(at, monoNowMs())) return slot;
     this.removeEntry(seg, slot);
+    this.stats[Stat.Expirations]++;
     return -1;
   }
 
