@@ -58,6 +58,18 @@ function run(data: ServerWorkerData): void {
         throw e;
       }
     }
+    // ---- validity of the ring entry (robust branch) -------------------------
+    // A ring slot is client-writable: its window field may name no window at
+    // all (>= windowCount, e.g. the page padding after the board). Using it
+    // as an index would throw in Atomics (killing this worker, hence the
+    // server) or touch memory that is no window. There is nobody to answer:
+    // drop it, report the first one, and go on serving.
+    if (!board.isWindow(win)) {
+      reportDropped(data.index, win, board.windowCount);
+      Atomics.add(w, busy, 1); // even: nothing held
+      continue;
+    }
+    // ---- end of validity check ------------------------------------------------
     const op = board.op(win);
     if (op === Op.Get) {
       const v = table.get(board.key(win));
@@ -76,6 +88,14 @@ function run(data: ServerWorkerData): void {
 }
 
 const STOP = new Error('stop');
+
+let droppedReported = false;
+/** One line for the first garbage ring entry of this worker; later ones are dropped silently. */
+function reportDropped(worker: number, win: number, windows: number): void {
+  if (droppedReported) return;
+  droppedReported = true;
+  process.stderr.write(`server: worker ${worker} dropped a ring entry naming window ${win} (the board has ${windows}): a process wrote garbage into the region\n`);
+}
 
 run(workerData as ServerWorkerData);
 parentPort?.postMessage('done');
