@@ -12,7 +12,7 @@ import { InputError, parseValues, parseWorkload, readInput, splitParts, ValueFil
 import type { ReplayMessage, ReplayReport, ReplayTask } from './replay-worker';
 import { Connection, ServerGoneError } from '../client/connection';
 import { fromWire } from '../client/thread-error';
-import { BoardFullError } from '../store/board';
+import { BoardFullError, BoardLockedError } from '../store/board';
 import { RegionError, resolveRegionPath } from '../layout/region';
 import { MAX_SERVER_THREADS, MAX_WINDOWS, Op } from '../layout/layout';
 
@@ -37,7 +37,7 @@ const FORK_READY_MS = 15000;
 
 class Interrupted extends Error {}
 
-runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError], async () => {
+runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError, BoardLockedError], async () => {
   const o = parse(CLIENT_SPEC, process.argv.slice(2));
   if (o.help) {
     process.stdout.write(usage('client', '-n THREADS -w WINDOW [-f] [-i WORKLOAD] [options]', CLIENT_SPEC));
