@@ -2,11 +2,28 @@
  * The server process's main thread: owns the region, starts the worker
  * threads, keeps the heartbeat, reaps dead clients' windows and runs the
  * orderly shutdown. It never touches a request itself.
+ *
+ * It never blocks on anything a client can hold or write (see the trust
+ * model in docs/ARCHITECTURE.md): the reaper only tries the board lock, the
+ * ring audit only reads, and a proven ring corruption stops the server with
+ * one line instead of leaving clients to hang.
+ *
+ * FILES. The server owns exactly two inodes: the region it created and the
+ * lock file it holds flock on. Both paths can be replaced by anyone, so the
+ * server records each inode's identity (device, inode number) and, on stop,
+ * unlinks a path only while it still names that inode: a user's file put at
+ * the path, or another server's region created there after ours was removed,
+ * is left alone. (A replacement between that check and the unlink is not
+ * excluded; the window is one syscall.) The lock is taken on an open
+ * descriptor and kept only if the path still names the descriptor's inode
+ * after flock succeeded: a lock file unlinked by a stopping server while we
+ * opened it would otherwise let two servers each lock a different inode.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { lockFile, unlink, unlockFile } from '../native/shim';
+import { RingAudit } from './ring-audit';
 import { DEFAULT_WAIT_POLICY, WaitPolicy } from '../sync/waiter';
 import { Region, resolveRegionPath } from '../layout/region';
 import {
@@ -56,19 +73,74 @@ export class ServerError extends Error {
   }
 }
 
+/** A file's identity: what must still be at a path for us to unlink it. */
+interface FileId {
+  dev: bigint;
+  ino: bigint;
+}
+
+function idOfPath(file: string): FileId | null {
+  try {
+    const st = fs.statSync(file, { bigint: true });
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return null;
+  }
+}
+
+function sameFile(a: FileId | null, b: FileId | null): boolean {
+  return a !== null && b !== null && a.dev === b.dev && a.ino === b.ino;
+}
+
+/** Unlink `file` only while it still names the inode `id`. */
+function unlinkIfOurs(file: string, id: FileId | null): void {
+  if (!sameFile(idOfPath(file), id)) return;
+  try {
+    unlink(file);
+  } catch {
+    // already gone: nothing to clean
+  }
+}
+
+/**
+ * flock `lockPath` (EAGAIN when another server holds it) and return the
+ * descriptor once the path is seen to name the locked inode after the lock
+ * was taken; otherwise the file was replaced meanwhile: retry on the new one.
+ */
+function lockServer(lockPath: string): { fd: number; id: FileId } {
+  for (let attempt = 0; ; attempt++) {
+    const fd = lockFile(lockPath);
+    const st = fs.fstatSync(fd, { bigint: true });
+    const id = { dev: st.dev, ino: st.ino };
+    if (sameFile(idOfPath(lockPath), id)) return { fd, id };
+    unlockFile(fd);
+    if (attempt >= 100) throw new ServerError(`cannot lock ${lockPath}: it keeps being replaced`);
+  }
+}
+
 export class Server {
   private stopping: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly exited: Promise<void>[] = [];
+  /** Set when the server stops because of a corruption it cannot serve through. */
+  private fatal: Error | null = null;
+  private readonly audit: RingAudit;
 
   private constructor(
     readonly region: Region,
     readonly table: HashTable,
     private readonly lockFd: number,
+    private readonly lockId: FileId,
+    private readonly regionId: FileId | null,
     private readonly reaper: Reaper,
-    /** Settles when the server stops for any reason; rejects on a worker failure. */
+    /**
+     * Settles when the server stops for any reason; rejects on a worker
+     * failure or a proven corruption of the region (a ServerError, one line).
+     */
     readonly done: Promise<void>,
-  ) {}
+  ) {
+    this.audit = new RingAudit(new Ring(region));
+  }
 
   /**
    * Create the region, start the workers and publish READY. Throws
@@ -85,15 +157,18 @@ export class Server {
       segmentBits: opts.segmentBits,
     });
     let lockFd: number;
+    let lockId: FileId;
     try {
-      lockFd = lockFile(`${file}.lock`);
+      ({ fd: lockFd, id: lockId } = lockServer(`${file}.lock`));
     } catch (e) {
+      if (e instanceof ServerError) throw e;
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'EAGAIN' || err.code === 'EWOULDBLOCK')
         throw new ServerError(`another server is already serving ${file} (it holds ${file}.lock)`);
       throw new ServerError(`cannot lock ${file}.lock: ${err.code ?? err.message}`);
     }
     let region: Region;
+    let regionId: FileId | null;
     try {
       refuseForeignFile(file);
       region = Region.create(
@@ -105,7 +180,9 @@ export class Server {
         },
         opts.threads,
       );
+      regionId = idOfPath(file);
     } catch (e) {
+      unlinkIfOurs(`${file}.lock`, lockId);
       unlockFile(lockFd);
       if (e instanceof RangeError || e instanceof ServerError) throw e;
       const err = e as NodeJS.ErrnoException;
@@ -130,14 +207,16 @@ export class Server {
     const reaper = new Reaper(new Board(region), new Ring(region), region.i32, opts.threads);
     let server!: Server;
     const done = Promise.all(exited).then(
-      () => undefined,
+      () => {
+        if (server.fatal) throw server.fatal;
+      },
       async (e) => {
         await server.stop();
         throw e;
       },
     );
     done.catch(() => undefined); // observed by whoever awaits `done`
-    server = new Server(region, new HashTable(arena), lockFd, reaper, done);
+    server = new Server(region, new HashTable(arena), lockFd, lockId, regionId, reaper, done);
     server.exited.push(...exited);
     await Promise.all(online);
     server.timer = setInterval(() => server.tick(), HEARTBEAT_MS);
@@ -148,6 +227,11 @@ export class Server {
   private tick(): void {
     Atomics.add(this.region.i32, HDR_HEARTBEAT >> 2, 1);
     this.reaper.tick();
+    const corrupt = this.stopping ? null : this.audit.tick();
+    if (corrupt !== null) {
+      this.fatal = new ServerError(`the request ring is corrupt (${corrupt}): a process wrote into ${this.region.path}; stopping`);
+      void this.stop();
+    }
   }
 
   /**
@@ -162,11 +246,9 @@ export class Server {
       await Promise.allSettled(this.exited);
       if (this.timer) clearInterval(this.timer);
       this.region.headerSet(HDR_SERVER_STATE, ServerState.Stopped);
-      try {
-        unlink(this.region.path);
-      } catch {
-        // already gone: nothing to clean
-      }
+      // Only the inodes we created; the lock file last, while we hold it.
+      unlinkIfOurs(this.region.path, this.regionId);
+      unlinkIfOurs(`${this.region.path}.lock`, this.lockId);
       unlockFile(this.lockFd);
     })();
     return this.stopping;
