@@ -15,8 +15,8 @@ import * as path from 'node:path';
 import { Region } from '../src/layout/region';
 import { Board } from '../src/store/board';
 import { connect } from '../src/client/client';
-import { HDR_BOARD_LOCK, HDR_HEARTBEAT, HDR_NOT_EMPTY, HDR_RING_HEAD, HDR_RING_TAIL, MAX_WINDOWS, WIN_KEY_LEN, WIN_OP, WIN_STATE, WIN_VALUE_LEN } from '../src/layout/layout';
-import { FIXTURES, fmtExit, lines, pollUntil, Proc, Scope } from './fixtures/faults/harness';
+import { HDR_BOARD_LOCK, HDR_HEARTBEAT, HDR_NOT_EMPTY, HDR_SERVER_PID, HDR_SERVER_STATE, ServerState, HDR_RING_HEAD, HDR_RING_TAIL, MAX_WINDOWS, WIN_KEY_LEN, WIN_OP, WIN_STATE, WIN_VALUE_LEN } from '../src/layout/layout';
+import { FIXTURES, fmtExit, lines, pollUntil, Proc, readWorkload, Req, Scope, writeWorkload } from './fixtures/faults/harness';
 
 function scoped(t: { after: (fn: () => Promise<void>) => void }): Scope {
   const scope = new Scope('shmkv-hostile-');
@@ -47,11 +47,15 @@ async function hostile(scope: Scope, region: string, steps: string[], label = 'h
   return h;
 }
 
-/** A checked CLI run (1 thread, window 4, 2000 requests) on keys no other client uses. */
+let runs = 0;
+/** A checked CLI run (1 thread, window 4, 2000 requests) on keys no other client or run uses. */
 async function checkedRun(scope: Scope, region: string, label: string): Promise<void> {
+  const w0 = scope.file(`${label.replace(/\W+/g, '-')}.gen`);
   const w = scope.file(`${label.replace(/\W+/g, '-')}.txt`);
   const e = `${w}.expected`;
-  await scope.genworkload(['-n', '2000', '-p', '50', '-k', '500', '-t', '1', '-w', '4', '-r', String(label.length), '-o', w, '-e', e]);
+  await scope.genworkload(['-n', '2000', '-p', '50', '-k', '500', '-t', '1', '-w', '4', '-o', w0, '-e', e]);
+  const shift = 1000 * ++runs;
+  writeWorkload(w, readWorkload(w0).map((r): Req => ({ ...r, key: r.key + shift })));
   const c = scope.client(region, ['-n', '1', '-w', '4', '-i', w, '-c', '-e', e], label);
   const x = await c.wait(60000);
   assert.equal(x.code, 0, `${label} (${fmtExit(x)})\n${c.output()}`);
@@ -91,6 +95,35 @@ test('garbage in the ring and the board (window indices past the board, in its p
   assert.ok(freed, `junk owner words were never reclaimed: ${[60, 61, 62].map((i) => v.board.ownerOf(i))}`);
   chaos.kill('SIGKILL');
   await chaos.wait(10000);
+  await sigterm(server);
+});
+
+test('the server\'s pid and state words overwritten (0, STOPPING, junk): the server puts them back and keeps serving; a dead region with such words is named corrupt', { timeout: 60000 }, async (t) => {
+  const scope = scoped(t);
+  const region = scope.file('region');
+  const server = await scope.startServer(region, ['-n', '2']);
+  const v = view(region);
+  const repaired = (): boolean => v.word(HDR_SERVER_PID) === server.pid && v.word(HDR_SERVER_STATE) === ServerState.Ready;
+  for (const [off, value] of [[HDR_SERVER_STATE, ServerState.Init], [HDR_SERVER_PID, 0], [HDR_SERVER_STATE, ServerState.Stopping], [HDR_SERVER_STATE, 99]]) {
+    await hostile(scope, region, [`poke:${off}:${value}`]);
+    assert.ok(await pollUntil(repaired, 10000), `word ${off} = ${value} was never put back (pid ${v.word(HDR_SERVER_PID)}, state ${v.word(HDR_SERVER_STATE)})`);
+    await checkedRun(scope, region, `client after word ${off} was set to ${value}`);
+    assert.equal(server.running, true, `the server stopped after word ${off} was set to ${value}\n${server.output()}`);
+  }
+  // A copy nobody serves, with its words overwritten: named, not misread.
+  const w = scope.file('one.txt');
+  fs.writeFileSync(w, 'get 1\n');
+  for (const [off, value, re] of [[HDR_SERVER_PID, 0, /names no server \(pid word 0\)/], [HDR_SERVER_STATE, 99, /state word holds 99/]] as const) {
+    const copy = scope.file(`copy-${off}-${value}`);
+    const b = fs.readFileSync(region);
+    b.writeInt32LE(value, off);
+    fs.writeFileSync(copy, b, { mode: 0o600 });
+    const c = scope.client(copy, ['-n', '1', '-w', '1', '-i', w], `client of a copy with word ${off} = ${value}`);
+    const x = await c.wait(15000);
+    assert.equal(x.code, 1, c.output());
+    assert.equal(lines(c.stderr).length, 1, c.output());
+    assert.match(c.stderr, re, c.output());
+  }
   await sigterm(server);
 });
 

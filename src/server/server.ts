@@ -31,6 +31,7 @@ import {
   DEFAULT_WINDOW_COUNT,
   HDR_HEARTBEAT,
   HDR_MAGIC,
+  HDR_SERVER_PID,
   HDR_SERVER_STATE,
   HEARTBEAT_MS,
   REGION_MAGIC,
@@ -133,6 +134,8 @@ export class Server {
     private readonly lockId: FileId,
     private readonly regionId: FileId | null,
     private readonly reaper: Reaper,
+    /** Workers' private stop word (see ServerWorkerData.control). */
+    private readonly control: Int32Array,
     /**
      * Settles when the server stops for any reason; rejects on a worker
      * failure or a proven corruption of the region (a ServerError, one line).
@@ -189,11 +192,12 @@ export class Server {
       throw new ServerError(`cannot create region ${file}: ${err.code ?? err.message}`);
     }
 
+    const control = new SharedArrayBuffer(4);
     const workers: Worker[] = [];
     const online: Promise<void>[] = [];
     const exited: Promise<void>[] = [];
     for (let index = 0; index < opts.threads; index++) {
-      const data: ServerWorkerData = { region: region.transferable(), arena, index, policy };
+      const data: ServerWorkerData = { region: region.transferable(), arena, control, index, policy };
       const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: data });
       workers.push(w);
       online.push(new Promise((resolve) => w.once('online', () => resolve())));
@@ -216,7 +220,7 @@ export class Server {
       },
     );
     done.catch(() => undefined); // observed by whoever awaits `done`
-    server = new Server(region, new HashTable(arena), lockFd, lockId, regionId, reaper, done);
+    server = new Server(region, new HashTable(arena), lockFd, lockId, regionId, reaper, new Int32Array(control), done);
     server.exited.push(...exited);
     await Promise.all(online);
     server.timer = setInterval(() => server.tick(), HEARTBEAT_MS);
@@ -226,6 +230,12 @@ export class Server {
 
   private tick(): void {
     Atomics.add(this.region.i32, HDR_HEARTBEAT >> 2, 1);
+    // The liveness line is ours: put back a pid or state someone overwrote
+    // (clients would refuse to attach, reading "still starting" or "died").
+    if (!this.stopping) {
+      if (this.region.serverPid() !== process.pid) this.region.headerSet(HDR_SERVER_PID, process.pid);
+      if (this.region.serverState() !== ServerState.Ready) this.region.headerSet(HDR_SERVER_STATE, ServerState.Ready);
+    }
     this.reaper.tick();
     const corrupt = this.stopping ? null : this.audit.tick();
     if (corrupt !== null) {
@@ -242,6 +252,7 @@ export class Server {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       this.region.headerSet(HDR_SERVER_STATE, ServerState.Stopping);
+      Atomics.store(this.control, 0, 1);
       new Ring(this.region).notEmpty.notifyAll();
       await Promise.allSettled(this.exited);
       if (this.timer) clearInterval(this.timer);

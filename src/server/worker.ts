@@ -13,12 +13,18 @@ import { Region } from '../layout/region';
 import { Ring, RING_EMPTY } from '../store/ring';
 import { Board } from '../store/board';
 import { ABSENT, HashTable } from '../store/hashtable';
-import { HDR_BUSY, HDR_SERVER_STATE, Op, ServerState, Status } from '../layout/layout';
+import { HDR_BUSY, Op, Status } from '../layout/layout';
 import { WaitPolicy } from '../sync/waiter';
 
 export interface ServerWorkerData {
   region: ReturnType<Region['transferable']>;
   arena: SharedArrayBuffer;
+  /**
+   * Server-private word (Int32 0), 1 once the server is stopping. Not the
+   * region's state word: any same-user process can write that one, and a
+   * forged STOPPING must not make the workers quit.
+   */
+  control: SharedArrayBuffer;
   index: number;
   policy: WaitPolicy;
 }
@@ -30,7 +36,7 @@ function run(data: ServerWorkerData): void {
   const table = new HashTable(data.arena);
   const w = region.i32;
   const busy = (HDR_BUSY >> 2) + data.index;
-  const stateI = HDR_SERVER_STATE >> 2;
+  const control = new Int32Array(data.control);
   let win = RING_EMPTY;
   const attempt = (): boolean => {
     Atomics.add(w, busy, 1); // odd: may hold a request
@@ -40,7 +46,7 @@ function run(data: ServerWorkerData): void {
     return false;
   };
   const stopWhenDrained = (): void => {
-    if (Atomics.load(w, stateI) >= ServerState.Stopping) throw STOP;
+    if (Atomics.load(control, 0) !== 0) throw STOP;
   };
 
   // Orderly stop: once a worker sees STOPPING it answers every request
@@ -48,7 +54,7 @@ function run(data: ServerWorkerData): void {
   // requests published later are not accepted (their clients see STOPPED).
   let stopAt: number | null = null;
   for (;;) {
-    if (stopAt === null && Atomics.load(w, stateI) >= ServerState.Stopping) stopAt = ring.tail();
+    if (stopAt === null && Atomics.load(control, 0) !== 0) stopAt = ring.tail();
     if (stopAt !== null && ((ring.head() - stopAt) | 0) >= 0) return;
     if (!attempt()) {
       try {
