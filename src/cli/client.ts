@@ -99,7 +99,10 @@ async function replayAll(conn: Connection, w: Workload, threads: number, width: 
     lastResults = results;
     return 0;
   } catch (e) {
-    if (e instanceof Interrupted) {
+    // Ctrl-C reaches the whole process group: a forked server stops at the
+    // same time, and a thread may meet "the server has stopped" before it
+    // sees the abort flag. The user interrupted: say that.
+    if (e instanceof Interrupted || (interrupted && e instanceof ServerGoneError)) {
       process.stderr.write('client: interrupted\n');
       return 130;
     }
