@@ -49,7 +49,8 @@ function run(data: ServerWorkerData): void {
     if (Atomics.load(control, 0) !== 0) throw STOP;
   };
 
-  // Orderly stop: once a worker sees STOPPING it answers every request
+  // Orderly stop: once a worker sees the stop word (set by the server right
+  // after it publishes STOPPING in the region) it answers every request
   // published before that moment (positions < stopAt) and then leaves;
   // requests published later are not accepted (their clients see STOPPED).
   let stopAt: number | null = null;
