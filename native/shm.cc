@@ -8,6 +8,8 @@
 //   unlink       remove a file
 //   lockFile     open + flock(LOCK_EX|LOCK_NB), returns the fd holding the lock
 //   unlockFile   close that fd
+//   onBusError   turn a SIGBUS in one of our mappings (the file was truncated
+//                under us) into one line on stderr naming the file and an exit
 // No policy lives here: every decision is made in TypeScript. Every failure is
 // a Node-style Error (code = errno name, syscall, path).
 #include <node.h>
@@ -15,6 +17,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <string.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/file.h>
@@ -24,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -45,7 +50,101 @@ void ThrowType(Isolate* isolate, const char* msg) {
       v8::String::NewFromUtf8(isolate, msg).ToLocalChecked()));
 }
 
+// ---- SIGBUS: a mapped file shrank ------------------------------------------
+// Touching a page of a MAP_SHARED mapping past the end of its file raises
+// SIGBUS, which kills the process without a word. The addon knows its own
+// mappings, so a handler can say which file it was. The table below is read
+// by the signal handler, so it is lock-free: a slot is claimed by CAS of
+// `base` 0 -> 1, filled (path, len), then published by storing the real base
+// (release); the handler ignores bases 0 and 1 and reads the rest with
+// acquire. Unmapping stores 0. Only async-signal-safe calls in the handler.
+struct Mapping {
+  std::atomic<uintptr_t> base{0};
+  std::atomic<size_t> len{0};
+  char path[512];
+};
+constexpr int kMaxMappings = 64;
+Mapping g_maps[kMaxMappings];
+std::atomic<bool> g_bus_installed{false};
+int g_bus_exit_code = 1;
+char g_bus_prefix[64] = "shmkv";
+struct sigaction g_bus_previous;
+
+void Remember(void* data, size_t len, const char* path) {
+  for (Mapping& m : g_maps) {
+    uintptr_t expected = 0;
+    if (!m.base.compare_exchange_strong(expected, 1)) continue;
+    strncpy(m.path, path, sizeof m.path - 1);
+    m.path[sizeof m.path - 1] = '\0';
+    m.len.store(len, std::memory_order_relaxed);
+    m.base.store(reinterpret_cast<uintptr_t>(data), std::memory_order_release);
+    return;
+  }
+  // Table full: that mapping's SIGBUS just stays anonymous.
+}
+
+void Forget(void* data) {
+  for (Mapping& m : g_maps)
+    if (m.base.load(std::memory_order_acquire) == reinterpret_cast<uintptr_t>(data)) {
+      m.base.store(0, std::memory_order_release);
+      return;
+    }
+}
+
+void WriteAll(const char* s) { (void)!write(2, s, strlen(s)); }
+
+void WriteNumber(uintptr_t v) {
+  char buf[24];
+  int i = sizeof buf;
+  buf[--i] = '\0';
+  do buf[--i] = static_cast<char>('0' + v % 10); while ((v /= 10) != 0 && i > 0);
+  WriteAll(buf + i);
+}
+
+// If `addr` lies in one of our mappings: one line naming the file, then exit.
+void ReportIfOurs(const void* addr) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+  for (const Mapping& m : g_maps) {
+    uintptr_t b = m.base.load(std::memory_order_acquire);
+    if (b <= 1 || a < b || a - b >= m.len.load(std::memory_order_relaxed)) continue;
+    WriteAll(g_bus_prefix);
+    WriteAll(": the region file ");
+    WriteAll(m.path);
+    WriteAll(" was truncated while mapped (access at byte ");
+    WriteNumber(a - b);
+    WriteAll(" of ");
+    WriteNumber(m.len.load(std::memory_order_relaxed));
+    WriteAll("): exiting\n");
+    _exit(g_bus_exit_code);
+  }
+}
+
+void OnBus(int sig, siginfo_t* info, void* ctx) {
+  ReportIfOurs(info->si_addr);
+  // Not ours: put back whatever was there and let the access fault again.
+  sigaction(SIGBUS, &g_bus_previous, nullptr);
+}
+
+// onBusError(exitCode: number, prefix: string): install the handler (once per
+// process; later calls change nothing).
+void OnBusError(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (args.Length() < 2 || !args[0]->IsInt32() || !args[1]->IsString())
+    return ThrowType(isolate, "onBusError(exitCode: number, prefix: string)");
+  if (g_bus_installed.exchange(true)) return;
+  g_bus_exit_code = args[0].As<v8::Int32>()->Value();
+  v8::String::Utf8Value prefix(isolate, args[1]);
+  strncpy(g_bus_prefix, *prefix, sizeof g_bus_prefix - 1);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = OnBus;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGBUS, &sa, &g_bus_previous) != 0) return Throw(isolate, errno, "sigaction", nullptr);
+}
+
 void Unmap(void* data, size_t length, void* /*deleter_data*/) {
+  Forget(data);
   if (data != nullptr && length > 0) munmap(data, length);
 }
 
@@ -86,6 +185,7 @@ void MapFile(const FunctionCallbackInfo<Value>& args) {
   int mmap_errno = errno;
   close(fd);  // the mapping keeps the file referenced
   if (data == MAP_FAILED) return Throw(isolate, mmap_errno, "mmap", *path);
+  Remember(data, size, *path);
 
   std::unique_ptr<v8::BackingStore> store =
       v8::SharedArrayBuffer::NewBackingStore(data, size, Unmap, nullptr);
@@ -140,7 +240,10 @@ void FutexWait(const FunctionCallbackInfo<Value>& args) {
     if (errno == EAGAIN) result = 1;
     else if (errno == ETIMEDOUT) result = 2;
     else if (errno == EINTR) result = 0;  // callers re-check their condition
-    else return Throw(isolate, errno, "futex", nullptr);
+    else {
+      if (errno == EFAULT) ReportIfOurs(addr);  // the same truncation, met by the kernel
+      return Throw(isolate, errno, "futex", nullptr);
+    }
   }
   args.GetReturnValue().Set(result);
 }
@@ -155,7 +258,10 @@ void FutexWake(const FunctionCallbackInfo<Value>& args) {
   double countd = args[2].As<v8::Number>()->Value();
   int count = countd >= 2147483647.0 ? 2147483647 : countd < 1 ? 1 : static_cast<int>(countd);
   long r = syscall(SYS_futex, addr, FUTEX_WAKE, count, nullptr, nullptr, 0);
-  if (r < 0) return Throw(isolate, errno, "futex", nullptr);
+  if (r < 0) {
+    if (errno == EFAULT) ReportIfOurs(addr);
+    return Throw(isolate, errno, "futex", nullptr);
+  }
   args.GetReturnValue().Set(static_cast<int32_t>(r));
 }
 
@@ -201,4 +307,5 @@ NODE_MODULE_INIT() {
   NODE_SET_METHOD(exports, "unlink", Unlink);
   NODE_SET_METHOD(exports, "lockFile", LockFile);
   NODE_SET_METHOD(exports, "unlockFile", UnlockFile);
+  NODE_SET_METHOD(exports, "onBusError", OnBusError);
 }

@@ -10,6 +10,6 @@ export { Connection, ConnectOptions, ServerGoneError } from './client/connection
 export { Lane } from './client/lane';
 export { Server, ServerOptions, ServerError } from './server/server';
 export { RegionError, DEFAULT_REGION_PATH } from './layout/region';
-export { BoardFullError } from './store/board';
+export { BoardFullError, BoardLockedError } from './store/board';
 export { Op, Status, REGION_VERSION, DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from './layout/layout';
 export { WaitPolicy, DEFAULT_WAIT_POLICY } from './sync/waiter';

@@ -95,6 +95,23 @@ for (const cmd of ['client', 'server', 'genworkload'] as const) {
   });
 }
 
+test('a negative number after an integer flag is named as out of range, not "argument is ambiguous"', { timeout: 30_000 }, async (t) => {
+  const s = new Scope(t);
+  const cases: Array<[Cli, string[], RegExp]> = [
+    ['server', ['-s', '-5'], /^server: -s must be in 1\.\.\d+, got -5 /],
+    ['server', ['--threads', '-2'], /^server: -n must be in 1\.\.\d+, got -2 /],
+    ['server', ['-s=-5'], /^server: /],
+    ['client', ['-w', '-1'], /^client: -w must be (in 1\.\.\d+|at least 1), got -1 /],
+    ['genworkload', ['-n', '-3'], /^genworkload: -n must be (in 1\.\.\d+|at least 1), got -3 /],
+  ];
+  for (const [cmd, args, re] of cases) {
+    const r = await s.run(BIN[cmd], args, { timeoutMs: 15_000 });
+    const line = assertOneLineError(r, cmd, 2, `${cmd} ${args.join(' ')}`);
+    assert.match(line, re);
+    assert.doesNotMatch(line, /ambiguous/);
+  }
+});
+
 test('-h prints usage on stdout and exits 0 for every CLI', { timeout: 20_000 }, async (t) => {
   const s = new Scope(t);
   for (const cmd of ['client', 'server', 'genworkload'] as const) {

@@ -24,10 +24,27 @@ export type Parsed<S extends Spec> = {
 
 /** Parse a decimal integer flag value strictly ("12" yes; "12x", "1e3", "" no). */
 export function parseIntArg(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const range = (): UsageError => new UsageError(`${flag} must be ${max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `in ${min}..${max}`}, got ${text}`);
+  if (/^-\d+$/.test(text) && min >= 0) throw range();
   if (!/^[+]?\d+$/.test(text)) throw new UsageError(`${flag} needs an integer, got "${text}"`);
   const v = Number(text);
-  if (v < min || v > max) throw new UsageError(`${flag} must be ${max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `in ${min}..${max}`}, got ${text}`);
+  if (v < min || v > max) throw range();
   return v;
+}
+
+/**
+ * util.parseArgs reads `-s -5` as a flag missing its value followed by an
+ * unknown flag ("argument is ambiguous"): a negative number after an integer
+ * flag is a value out of range, and the user should be told so.
+ */
+function refuseNegativeInts(spec: Spec, argv: string[]): void {
+  for (let i = 0; i + 1 < argv.length; i++) {
+    if (argv[i] === '--') return;
+    if (!/^-\d+$/.test(argv[i + 1])) continue;
+    for (const [name, f] of Object.entries(spec))
+      if (f.kind === 'int' && (argv[i] === `--${name}` || (f.short !== undefined && argv[i] === `-${f.short}`)))
+        parseIntArg(flagName(name, f), argv[i + 1], f.min, f.max);
+  }
 }
 
 function flagName(name: string, f: FlagSpec): string {
@@ -38,12 +55,17 @@ export function parse<S extends Spec>(spec: S, argv: string[]): Parsed<S> {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const [name, f] of Object.entries(spec)) options[name] = { type: f.kind === 'bool' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}) };
   let values: Record<string, string | boolean | undefined>;
+  refuseNegativeInts(spec, argv);
   try {
     values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (e) {
     // parseArgs messages carry further sentences (advice about '--' or
     // '--flag=-X'), sometimes on further lines: keep the first sentence.
     const msg = (e as Error).message.split('\n')[0].split('. ')[0].replace(/\.$/, '');
+    // "Option '-n, --threads <value>' argument is ambiguous": a flag followed
+    // by another flag where its value should be.
+    const ambiguous = /^Option '([^',]+)[^']*' argument is ambiguous/.exec(msg);
+    if (ambiguous) throw new UsageError(`${ambiguous[1]} needs a value`);
     throw new UsageError(msg);
   }
   const out: Record<string, unknown> = {};

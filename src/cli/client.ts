@@ -12,7 +12,7 @@ import { InputError, parseValues, parseWorkload, readInput, splitParts, ValueFil
 import type { ReplayMessage, ReplayReport, ReplayTask } from './replay-worker';
 import { Connection, ServerGoneError } from '../client/connection';
 import { fromWire } from '../client/thread-error';
-import { BoardFullError } from '../store/board';
+import { BoardFullError, BoardLockedError } from '../store/board';
 import { RegionError, resolveRegionPath } from '../layout/region';
 import { MAX_SERVER_THREADS, MAX_WINDOWS, Op } from '../layout/layout';
 
@@ -37,7 +37,7 @@ const FORK_READY_MS = 15000;
 
 class Interrupted extends Error {}
 
-runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError], async () => {
+runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError, BoardLockedError], async () => {
   const o = parse(CLIENT_SPEC, process.argv.slice(2));
   if (o.help) {
     process.stdout.write(usage('client', '-n THREADS -w WINDOW [-f] [-i WORKLOAD] [options]', CLIENT_SPEC));
@@ -99,7 +99,10 @@ async function replayAll(conn: Connection, w: Workload, threads: number, width: 
     lastResults = results;
     return 0;
   } catch (e) {
-    if (e instanceof Interrupted) {
+    // Ctrl-C reaches the whole process group: a forked server stops at the
+    // same time, and a thread may meet "the server has stopped" before it
+    // sees the abort flag. The user interrupted: say that.
+    if (e instanceof Interrupted || (interrupted && e instanceof ServerGoneError)) {
       process.stderr.write('client: interrupted\n');
       return 130;
     }

@@ -22,8 +22,8 @@
  *   128      | board allocation lock [owner pid, waiters]                |
  *   192      | ring tail (producers' position)                           |
  *   256      | ring head (consumers' position)                           |
- *   320      | ring not-empty event count [seq, waiters]                 |
- *   384      | ring not-full event count [seq, waiters]                  |
+ *   320      | ring not-empty event count [seq, sleepers flag]           |
+ *   384      | ring not-full event count [seq, sleepers flag]            |
  *   512      | per-server-thread busy words (MAX_SERVER_THREADS i32),    |
  *            |   odd while that thread may hold a request (reaper.ts)    |
  *   1536     | data file: its size (u32), its path (u16 length + UTF-8,  |
@@ -92,8 +92,8 @@ export const HDR_SERVER_THREADS = 76;
 export const HDR_BOARD_LOCK = 128;
 export const HDR_RING_TAIL = 192;
 export const HDR_RING_HEAD = 256;
-export const HDR_NOT_EMPTY = 320; // [seq, waiters]
-export const HDR_NOT_FULL = 384; // [seq, waiters]
+export const HDR_NOT_EMPTY = 320; // [seq, sleepers flag] (waiter.ts EventCount)
+export const HDR_NOT_FULL = 384; // [seq, sleepers flag]
 export const HDR_BUSY = 512;
 export const MAX_SERVER_THREADS = 256;
 /** Size in bytes (u32) of the data file holding the table. */
@@ -116,6 +116,21 @@ export const enum ServerState {
 export const HEARTBEAT_MS = 100;
 /** A client declares the server dead after this long without a heartbeat. */
 export const HEARTBEAT_TIMEOUT_MS = 1500;
+
+/**
+ * A client waits at most this long for the board lock (attach, detach) and
+ * then fails with BoardLockedError naming the holder: a holder that is alive
+ * but stopped (SIGSTOP, a debugger) must not hang every other client. The
+ * server never waits for that lock at all.
+ */
+export const BOARD_LOCK_WAIT_MS = 5000;
+
+/**
+ * The server stops with "the request ring is corrupt" when the ring's head
+ * and tail held still while two checks at least this far apart found the
+ * same violation of the ring's invariants (server/ring-audit.ts).
+ */
+export const RING_AUDIT_MS = 1000;
 
 // ---- Ring slot word --------------------------------------------------------
 export const SLOT_BYTES = 4;

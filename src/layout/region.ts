@@ -212,7 +212,13 @@ export class Region {
     const state = this.serverState();
     const pid = this.serverPid();
     if (state === ServerState.Stopped) return `the server (pid ${pid}) has stopped`;
+    // The liveness line is writable by any same-user process (a live server
+    // puts it back within a heartbeat): name a corrupt word as such.
+    if (pid <= 0) return `the region names no server (pid word ${pid}): it was overwritten`;
+    if (state < ServerState.Init || state > ServerState.Stopped) return `the region's server state word holds ${state}: it was overwritten`;
     if (!processAlive(pid)) return `the server (pid ${pid}) died`;
+    if (state === ServerState.Init && this.heartbeat() !== 0)
+      return `the region says its server (pid ${pid}) is starting, but it has been beating (${this.heartbeat()} beats): the state word was overwritten`;
     return null;
   }
 }

@@ -19,6 +19,7 @@ interface NativeShim {
   unlink(path: string): void;
   lockFile(path: string): number;
   unlockFile(fd: number): void;
+  onBusError(exitCode: number, prefix: string): void;
 }
 
 function load(): NativeShim {
@@ -35,6 +36,17 @@ function load(): NativeShim {
 }
 
 const native = load();
+
+/**
+ * Exit code of a process whose mapped region file was truncated under it
+ * (the addon's SIGBUS handler prints one line naming the file first).
+ */
+export const BUS_ERROR_EXIT_CODE = 1;
+
+// Installed once per process (the first thread to load the addon): a SIGBUS
+// in one of our mappings would otherwise kill the process without a word.
+// The line starts like the CLIs' own errors: "server: ...", "client: ...".
+native.onBusError(BUS_ERROR_EXIT_CODE, path.basename(process.argv[1] ?? 'node').replace(/\.js$/, ''));
 
 /**
  * Map `path` (MAP_SHARED) as a SharedArrayBuffer of `size` bytes. With

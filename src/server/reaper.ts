@@ -21,6 +21,13 @@
  *      worker that takes anything after that takes a position that cannot
  *      name a quarantined window.
  *   Both conditions hold on an idle server too: nothing waits for traffic.
+ *
+ * The reaper runs on the server's main thread, which must never block on
+ * anything a client can hold: both steps only try the board lock (taking it
+ * over from a dead or zombie holder) and otherwise retry on the next tick.
+ * A client stopped while holding the lock thus delays reclamation, never
+ * the heartbeat or shutdown. Windows whose owner word holds QUARANTINED but
+ * that belong to no batch (a foreign write) are collected like dead ones.
  */
 import { Board } from '../store/board';
 import { Ring } from '../store/ring';
@@ -38,6 +45,8 @@ interface Batch {
 
 export class Reaper {
   private batches: Batch[] = [];
+  /** Every window of every batch (what collectDead must leave alone). */
+  private readonly held = new Set<number>();
 
   constructor(
     private readonly board: Board,
@@ -51,10 +60,18 @@ export class Reaper {
     // Collect first, then read the tail: a client alive during collectDead
     // may publish and die before it returns, and its requests must sit
     // before t0.
-    const dead = this.board.collectDead(process.pid, QUARANTINED);
+    const dead = this.board.collectDead(process.pid, QUARANTINED, (w) => this.held.has(w));
     const t0 = this.ring.tail();
-    if (dead.length > 0) this.batches.push({ windows: dead, t0, pending: null });
+    if (dead !== null && dead.length > 0) {
+      this.batches.push({ windows: dead, t0, pending: null });
+      for (const w of dead) this.held.add(w);
+    }
     this.batches = this.batches.filter((b) => !this.tryFree(b));
+  }
+
+  /** Windows waiting in batches (tests, diagnostics). */
+  get quarantined(): number {
+    return this.held.size;
   }
 
   private tryFree(b: Batch): boolean {
@@ -70,7 +87,8 @@ export class Reaper {
     }
     for (const [i, v] of b.pending) if (Atomics.load(this.words, (HDR_BUSY >> 2) + i) !== v) b.pending.delete(i);
     if (b.pending.size > 0) return false;
-    this.board.freeQuarantined(process.pid, b.windows, QUARANTINED);
+    if (!this.board.freeQuarantined(process.pid, b.windows, QUARANTINED)) return false;
+    for (const w of b.windows) this.held.delete(w);
     return true;
   }
 }

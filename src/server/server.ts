@@ -2,11 +2,28 @@
  * The server process's main thread: owns the region, starts the worker
  * threads, keeps the heartbeat, reaps dead clients' windows and runs the
  * orderly shutdown. It never touches a request itself.
+ *
+ * It never blocks on anything a client can hold or write (see the trust
+ * model in docs/ARCHITECTURE.md): the reaper only tries the board lock, the
+ * ring audit only reads, and a proven ring corruption stops the server with
+ * one line instead of leaving clients to hang.
+ *
+ * FILES. The server owns exactly two inodes: the region it created and the
+ * lock file it holds flock on. Both paths can be replaced by anyone, so the
+ * server records each inode's identity (device, inode number) and, on stop,
+ * unlinks a path only while it still names that inode: a user's file put at
+ * the path, or another server's region created there after ours was removed,
+ * is left alone. (A replacement between that check and the unlink is not
+ * excluded; the window is one syscall.) The lock is taken on an open
+ * descriptor and kept only if the path still names the descriptor's inode
+ * after flock succeeded: a lock file unlinked by a stopping server while we
+ * opened it would otherwise let two servers each lock a different inode.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { lockFile, unlink, unlockFile } from '../native/shim';
+import { RingAudit } from './ring-audit';
 import { DEFAULT_WAIT_POLICY, WaitPolicy } from '../sync/waiter';
 import { Region, resolveRegionPath } from '../layout/region';
 import {
@@ -14,6 +31,7 @@ import {
   DEFAULT_WINDOW_COUNT,
   HDR_HEARTBEAT,
   HDR_MAGIC,
+  HDR_SERVER_PID,
   HDR_SERVER_STATE,
   HEADER_BYTES,
   HEARTBEAT_MS,
@@ -72,20 +90,77 @@ export class ServerError extends Error {
   }
 }
 
+/** A file's identity: what must still be at a path for us to unlink it. */
+interface FileId {
+  dev: bigint;
+  ino: bigint;
+}
+
+function idOfPath(file: string): FileId | null {
+  try {
+    const st = fs.statSync(file, { bigint: true });
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return null;
+  }
+}
+
+function sameFile(a: FileId | null, b: FileId | null): boolean {
+  return a !== null && b !== null && a.dev === b.dev && a.ino === b.ino;
+}
+
+/** Unlink `file` only while it still names the inode `id`. */
+function unlinkIfOurs(file: string, id: FileId | null): void {
+  if (!sameFile(idOfPath(file), id)) return;
+  try {
+    unlink(file);
+  } catch {
+    // already gone: nothing to clean
+  }
+}
+
+/**
+ * flock `lockPath` (EAGAIN when another server holds it) and return the
+ * descriptor once the path is seen to name the locked inode after the lock
+ * was taken; otherwise the file was replaced meanwhile: retry on the new one.
+ */
+function lockServer(lockPath: string): { fd: number; id: FileId } {
+  for (let attempt = 0; ; attempt++) {
+    const fd = lockFile(lockPath);
+    const st = fs.fstatSync(fd, { bigint: true });
+    const id = { dev: st.dev, ino: st.ino };
+    if (sameFile(idOfPath(lockPath), id)) return { fd, id };
+    unlockFile(fd);
+    if (attempt >= 100) throw new ServerError(`cannot lock ${lockPath}: it keeps being replaced`);
+  }
+}
+
 export class Server {
   private stopping: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly exited: Promise<void>[] = [];
+  /** Set when the server stops because of a corruption it cannot serve through. */
+  private fatal: Error | null = null;
+  private readonly audit: RingAudit;
 
   private constructor(
     readonly region: Region,
     readonly table: Table,
     private readonly dataPath: string,
     private readonly lockFd: number,
+    private readonly lockId: FileId,
+    private readonly regionId: FileId | null,
     private readonly reaper: Reaper,
-    /** Settles when the server stops for any reason; rejects on a worker failure. */
+    /** Workers' private stop word (see ServerWorkerData.control). */
+    private readonly control: Int32Array,
+    /**
+     * Settles when the server stops for any reason; rejects on a worker
+     * failure or a proven corruption of the region (a ServerError, one line).
+     */
     readonly done: Promise<void>,
-  ) {}
+  ) {
+    this.audit = new RingAudit(new Ring(region));
+  }
 
   /**
    * Create the region, start the workers and publish READY. Throws
@@ -109,9 +184,11 @@ export class Server {
     if (opts.eviction !== undefined && opts.eviction !== 'clock' && opts.eviction !== 'none')
       throw new RangeError(`eviction must be 'clock' or 'none', got ${String(opts.eviction)}`);
     let lockFd: number;
+    let lockId: FileId;
     try {
-      lockFd = lockFile(`${file}.lock`);
+      ({ fd: lockFd, id: lockId } = lockServer(`${file}.lock`));
     } catch (e) {
+      if (e instanceof ServerError) throw e;
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'EAGAIN' || err.code === 'EWOULDBLOCK')
         throw new ServerError(`another server is already serving ${file} (it holds ${file}.lock)`);
@@ -119,6 +196,7 @@ export class Server {
     }
     let region: Region;
     let data: { path: string; sab: SharedArrayBuffer } | null = null;
+    let regionId: FileId | null;
     try {
       refuseForeignFile(file);
       region = Region.create(
@@ -130,10 +208,12 @@ export class Server {
         },
         opts.threads,
       );
+      regionId = idOfPath(file);
       data = createDataFile(opts.dataDir ?? defaultDataDir(), tableOpts.dataBytes);
       Table.format(data.sab, tableOpts);
       region.setDataFile(data.path, tableOpts.dataBytes);
     } catch (e) {
+      unlinkIfOurs(`${file}.lock`, lockId);
       unlockFile(lockFd);
       if (data) removeDataFile(data.path);
       if (e instanceof RangeError || e instanceof ServerError) throw e;
@@ -143,11 +223,12 @@ export class Server {
     const table = new Table(data.sab);
     const staging = Staging.createRecords(region.layout.windowCount);
 
+    const control = new SharedArrayBuffer(4);
     const workers: Worker[] = [];
     const online: Promise<void>[] = [];
     const exited: Promise<void>[] = [];
     for (let index = 0; index < opts.threads; index++) {
-      const wd: ServerWorkerData = { region: region.transferable(), data: data.sab, staging, index, policy };
+      const wd: ServerWorkerData = { region: region.transferable(), data: data.sab, staging, control, index, policy };
       const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: wd });
       workers.push(w);
       online.push(new Promise((resolve) => w.once('online', () => resolve())));
@@ -161,14 +242,16 @@ export class Server {
     const reaper = new Reaper(new Board(region), new Ring(region), region.i32, opts.threads);
     let server!: Server;
     const done = Promise.all(exited).then(
-      () => undefined,
+      () => {
+        if (server.fatal) throw server.fatal;
+      },
       async (e) => {
         await server.stop();
         throw e;
       },
     );
     done.catch(() => undefined); // observed by whoever awaits `done`
-    server = new Server(region, table, data.path, lockFd, reaper, done);
+    server = new Server(region, table, data.path, lockFd, lockId, regionId, reaper, new Int32Array(control), done);
     server.exited.push(...exited);
     await Promise.all(online);
     server.timer = setInterval(() => server.tick(), HEARTBEAT_MS);
@@ -178,7 +261,18 @@ export class Server {
 
   private tick(): void {
     Atomics.add(this.region.i32, HDR_HEARTBEAT >> 2, 1);
+    // The liveness line is ours: put back a pid or state someone overwrote
+    // (clients would refuse to attach, reading "still starting" or "died").
+    if (!this.stopping) {
+      if (this.region.serverPid() !== process.pid) this.region.headerSet(HDR_SERVER_PID, process.pid);
+      if (this.region.serverState() !== ServerState.Ready) this.region.headerSet(HDR_SERVER_STATE, ServerState.Ready);
+    }
     this.reaper.tick();
+    const corrupt = this.stopping ? null : this.audit.tick();
+    if (corrupt !== null) {
+      this.fatal = new ServerError(`the request ring is corrupt (${corrupt}): a process wrote into ${this.region.path}; stopping`);
+      void this.stop();
+    }
     // Active expiry: reclaim expired entries nobody reads, a bounded slice
     // of the index per tick (SWEEP_SLOTS_PER_TICK slots, well under a
     // millisecond), so the sweeper's CPU per second is bounded too.
@@ -193,15 +287,14 @@ export class Server {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       this.region.headerSet(HDR_SERVER_STATE, ServerState.Stopping);
+      Atomics.store(this.control, 0, 1);
       new Ring(this.region).notEmpty.notifyAll();
       await Promise.allSettled(this.exited);
       if (this.timer) clearInterval(this.timer);
       this.region.headerSet(HDR_SERVER_STATE, ServerState.Stopped);
-      try {
-        unlink(this.region.path);
-      } catch {
-        // already gone: nothing to clean
-      }
+      // Only the inodes we created; the lock file last, while we hold it.
+      unlinkIfOurs(this.region.path, this.regionId);
+      unlinkIfOurs(`${this.region.path}.lock`, this.lockId);
       removeDataFile(this.dataPath);
       unlockFile(this.lockFd);
     })();

@@ -36,12 +36,20 @@
  * robust Lock whose token is the pid: a client killed while holding it is
  * detected by the next locker, which takes over; the owner table is valid
  * after any prefix of a reservation, since each word is a complete claim).
+ * A client waits for the board lock at most BOARD_LOCK_WAIT_MS, then gets
+ * BoardLockedError naming the holder; the server never waits for it at all
+ * (collectDead/freeQuarantined use Lock.tryTakeOver and return "not now").
+ * So a client frozen inside its critical section (SIGSTOP, a debugger) or a
+ * foreign pid stored into the lock word delays reclamation and other
+ * clients' attach/detach, but never the server's heartbeat, reaper ticks,
+ * requests or shutdown.
  */
 import { futexWait, futexWake } from '../native/shim';
-import { Lock, processAlive } from '../sync/lock';
+import { Lock, LockTimeoutError, processAlive } from '../sync/lock';
 import { DEFAULT_WAIT_POLICY, spinThenYield, WaitPolicy } from '../sync/waiter';
 import { Region } from '../layout/region';
 import {
+  BOARD_LOCK_WAIT_MS,
   HDR_BOARD_LOCK,
   Op,
   REQ_DELETE,
@@ -70,6 +78,14 @@ export class BoardFullError extends Error {
   }
 }
 
+/** A client waited BOARD_LOCK_WAIT_MS for the board lock: its live holder makes no progress. */
+export class BoardLockedError extends Error {
+  constructor(readonly holder: number, waitedMs: number, what: string) {
+    super(`cannot ${what}: the board lock has been held by pid ${holder} for over ${waitedMs} ms (is that process stopped?)`);
+    this.name = 'BoardLockedError';
+  }
+}
+
 export class Board {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
@@ -87,6 +103,15 @@ export class Board {
     this.windowCount = region.layout.windowCount;
   }
 
+  /**
+   * True when `win` names a window of this board. Every window index read
+   * from shared memory (a ring slot) must pass this before use: the slot's
+   * 19-bit field can name up to MAX_WINDOWS - 1, past the board's end.
+   */
+  isWindow(win: number): boolean {
+    return Number.isInteger(win) && win >= 0 && win < this.windowCount;
+  }
+
   /** Int32 index of a window field (byte offset `field` within the window). */
   field(win: number, field: number): number {
     return this.board0 + win * this.winWords + (field >> 2);
@@ -98,14 +123,30 @@ export class Board {
     return new Lock(this.i32, HDR_BOARD_LOCK >> 2, pid, processAlive);
   }
 
+  /** Take the board lock for a client, waiting at most BOARD_LOCK_WAIT_MS. */
+  private clientLock(pid: number, what: string): Lock {
+    const lock = this.boardLock(pid);
+    try {
+      lock.lock(BOARD_LOCK_WAIT_MS);
+    } catch (e) {
+      if (e instanceof LockTimeoutError) throw new BoardLockedError(e.holder, BOARD_LOCK_WAIT_MS, what);
+      throw e;
+    }
+    return lock;
+  }
+
+  /** The board lock's holder token, 0 when free (diagnostics, tests). */
+  lockHolder(): number {
+    return this.boardLock(1).holder();
+  }
+
   /**
    * Reserve `count` consecutive windows for process `pid`; returns the first
    * index. Throws BoardFullError when no run is free.
    */
   reserve(count: number, pid: number = process.pid): number {
     if (!Number.isInteger(count) || count < 1) throw new RangeError(`window count must be positive, got ${count}`);
-    const lock = this.boardLock(pid);
-    lock.lock();
+    const lock = this.clientLock(pid, `reserve ${count} window(s)`);
     try {
       let run = 0;
       for (let i = 0; i < this.windowCount; i++) {
@@ -127,8 +168,7 @@ export class Board {
 
   /** Give back windows reserved by `pid` (none may be in flight). */
   release(first: number, count: number, pid: number = process.pid): void {
-    const lock = this.boardLock(pid);
-    lock.lock();
+    const lock = this.clientLock(pid, `release ${count} window(s)`);
     try {
       for (let j = first; j < first + count; j++) Atomics.compareExchange(this.i32, this.owner0 + j, pid, 0);
     } finally {
@@ -150,19 +190,28 @@ export class Board {
   /**
    * Under the board lock, hand every window owned by a dead process to
    * `quarantine` (reclaimed later by the caller once no server thread can
-   * still write to it) and return them. `token` is the caller's lock token.
+   * still write to it) and return them; null when the lock is held by a live
+   * process (never waits: the caller, the server, retries on its next tick).
+   * `token` is the caller's lock token.
+   *
+   * An owner word is client-writable, so anything that is not a live pid is
+   * treated as dead: 0 is free; a negative word or a pid that names no live
+   * (or a zombie) process is collected. The quarantine value itself is
+   * collected too unless `held(i)` says the caller already holds window i in
+   * a batch: a foreign write of that value outside a batch would otherwise
+   * keep the window out of use forever.
    */
-  collectDead(token: number, quarantine: number): number[] {
+  collectDead(token: number, quarantine: number, held: (win: number) => boolean): number[] | null {
     const lock = this.boardLock(token);
     const dead: number[] = [];
     const alive = new Map<number, boolean>();
-    lock.lock();
+    if (!lock.tryTakeOver()) return null;
     try {
       for (let i = 0; i < this.windowCount; i++) {
         const pid = Atomics.load(this.i32, this.owner0 + i);
-        if (pid <= 0 || pid === quarantine) continue;
+        if (pid === 0 || (pid === quarantine && held(i))) continue;
         let ok = alive.get(pid);
-        if (ok === undefined) alive.set(pid, (ok = processAlive(pid)));
+        if (ok === undefined) alive.set(pid, (ok = pid > 0 && processAlive(pid)));
         if (!ok) {
           Atomics.store(this.i32, this.owner0 + i, quarantine);
           dead.push(i);
@@ -174,15 +223,19 @@ export class Board {
     return dead;
   }
 
-  /** Free windows previously moved to `quarantine`. */
-  freeQuarantined(token: number, wins: number[], quarantine: number): void {
+  /**
+   * Free windows previously moved to `quarantine`; false (nothing done) when
+   * the lock is held by a live process: the caller retries later.
+   */
+  freeQuarantined(token: number, wins: number[], quarantine: number): boolean {
     const lock = this.boardLock(token);
-    lock.lock();
+    if (!lock.tryTakeOver()) return false;
     try {
       for (const i of wins) Atomics.compareExchange(this.i32, this.owner0 + i, quarantine, 0);
     } finally {
       lock.unlock();
     }
+    return true;
   }
 
   // ---- client side of a window -------------------------------------------------

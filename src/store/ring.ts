@@ -48,6 +48,25 @@
  *
  * Blocking: producers sleep on the not-full event count, consumers on the
  * not-empty one (see EventCount for the no-lost-wake-up argument).
+ *
+ * CORRUPTION. The words are in a file any same-user process can write. A
+ * moved counter or a forged slot can wedge the ring for good (consumers read
+ * EMPTY at a head that the tail says is filled; producers read "full" at a
+ * tail far from the head) while every thread sleeps politely. audit() checks
+ * a snapshot against the invariants above; the server stops with a message
+ * when the same violation persists (server/ring-audit.ts). Given head h and
+ * tail t, the legal slot word of each position p in [h, h + capacity) is:
+ *     p <  t : FULL(lap p, any w)    published, not taken
+ *              or EMPTY(lap p + 1)   only at p == h: taken, head not moved
+ *     p == t : EMPTY(lap p), or FULL(lap p): filled, tail not moved
+ *              (or EMPTY(lap p + 1) at p == h, as above)
+ *     p >  t : EMPTY(lap p)
+ * and t - h is in -1..capacity (-1: the position at the tail was filled
+ * and taken before anyone moved the tail). Every step of the protocol,
+ * including those of threads acting on stale reads (their CAS only matches
+ * a word in the expected state for its position), keeps every slot inside
+ * this set while h and t hold, so one snapshot outside it, taken between
+ * two equal reads of h and t, is a foreign write.
  */
 import { EventCount, WaitPolicy, DEFAULT_WAIT_POLICY } from '../sync/waiter';
 import { Region } from '../layout/region';
@@ -174,6 +193,37 @@ export class Ring {
 
   tail(): number {
     return Atomics.load(this.w, this.tailI);
+  }
+
+  /**
+   * Check the ring against its invariants (see CORRUPTION above). Returns
+   * null when head or tail moved during the check (inconclusive), else the
+   * snapshot's head, tail and the first violation found (null: none).
+   */
+  audit(): { head: number; tail: number; problem: string | null } | null {
+    const w = this.w;
+    const h = Atomics.load(w, this.headI);
+    const t = Atomics.load(w, this.tailI);
+    const cap = this.mask + 1;
+    const d = (t - h) | 0;
+    let problem: string | null = null;
+    if (d < -1 || d > cap) problem = `head ${h >>> 0} and tail ${t >>> 0} are ${d} apart (capacity ${cap})`;
+    for (let k = 0; problem === null && k < cap; k++) {
+      const p = (h + k) | 0;
+      const word = Atomics.load(w, this.slot0 + (p & this.mask));
+      const lap = this.lap(p);
+      const rel = (p - t) | 0;
+      const taken = k === 0 && word === this.empty((lap + 1) & SLOT_LAP_MASK);
+      const ok =
+        taken ||
+        (rel < 0 && (word & ~SLOT_WINDOW_MASK) === (this.empty(lap) | SLOT_FULL)) ||
+        (rel === 0 && (word === this.empty(lap) || (word & ~SLOT_WINDOW_MASK) === (this.empty(lap) | SLOT_FULL))) ||
+        (rel > 0 && word === this.empty(lap));
+      if (!ok)
+        problem = `head ${h >>> 0}, tail ${t >>> 0}: the slot of position ${p >>> 0} holds 0x${(word >>> 0).toString(16)}, which no ring operation leaves there`;
+    }
+    if (Atomics.load(w, this.headI) !== h || Atomics.load(w, this.tailI) !== t) return null;
+    return { head: h, tail: t, problem };
   }
 
   /** Requests published and not yet taken (approximate under concurrency). */

@@ -15,9 +15,31 @@
  * whether the holder still exists and, if not, takes the lock over with a
  * CAS from the dead token. The data it protects must then be repairable
  * (callers document how).
+ *
+ * Liveness against a holder that is alive but makes no progress (SIGSTOP,
+ * a debugger, a hostile process that stores its pid into `owner`): a thread
+ * that must never block on such a holder (the server) uses tryTakeOver(),
+ * which never waits; a thread that may wait gives lock() a deadline and gets
+ * LockTimeoutError naming the holder instead of hanging forever.
+ *
+ * `waiters` is client-writable: a foreign write may set it below the true
+ * number of sleepers (then unlock skips a wake-up and the sleeper waits for
+ * its timeout, policy.sleepMs) or above (then unlock pays a needless wake).
+ * A sleeper that finds it negative after its own decrement clamps it back
+ * to 0 (see settleWaiters in waiter.ts), so the damage of a write is bounded
+ * to one timeout per sleeper, never permanent.
  */
 import { futexWait, futexWake } from '../native/shim';
-import { DEFAULT_WAIT_POLICY, spinThenYield, WaitPolicy } from './waiter';
+import { DEFAULT_WAIT_POLICY, settleWaiters, spinThenYield, WaitPolicy } from './waiter';
+import * as fs from 'node:fs';
+
+/** lock(deadline) gave up: the holder kept the lock for the whole wait. */
+export class LockTimeoutError extends Error {
+  constructor(readonly holder: number, waitedMs: number) {
+    super(`a lock has been held by pid ${holder} for over ${waitedMs} ms (is that process stopped?)`);
+    this.name = 'LockTimeoutError';
+  }
+}
 
 export const LOCK_WORDS = 2;
 const OWNER = 0;
@@ -49,10 +71,29 @@ export class Lock {
     return Atomics.compareExchange(this.words, this.owner, 0, this.token) === 0;
   }
 
-  lock(): void {
+  /**
+   * Never waits: take the lock if it is free, or take it over if its holder
+   * is dead (needs `isAlive`). False when a live holder has it: try later.
+   */
+  tryTakeOver(): boolean {
+    if (this.tryLock()) return true;
+    const holder = Atomics.load(this.words, this.owner);
+    if (holder === 0) return this.tryLock();
+    if (this.isAlive === undefined || this.isAlive(holder)) return false;
+    // The holder died inside its critical section: take over from it. The
+    // CAS fails if anyone else moved the word meanwhile.
+    return Atomics.compareExchange(this.words, this.owner, holder, this.token) === holder;
+  }
+
+  /**
+   * Acquire, waiting as long as needed, or at most `timeoutMs` (then throw
+   * LockTimeoutError). A dead holder is taken over after a sleep.
+   */
+  lock(timeoutMs = Infinity): void {
     if (this.tryLock()) return;
     if (spinThenYield(() => Atomics.load(this.words, this.owner) === 0 && this.tryLock(), this.policy)) return;
     const w = this.words;
+    const start = Date.now();
     for (;;) {
       Atomics.add(w, this.waiters, 1);
       let holder = 0;
@@ -60,15 +101,13 @@ export class Lock {
       try {
         holder = Atomics.compareExchange(w, this.owner, 0, this.token);
         got = holder === 0;
-        if (!got) futexWait(w, this.owner, holder, this.policy.sleepMs);
+        if (!got) futexWait(w, this.owner, holder, Math.min(this.policy.sleepMs, Math.max(1, timeoutMs)));
       } finally {
-        Atomics.sub(w, this.waiters, 1);
+        settleWaiters(w, this.waiters);
       }
-      if (got || this.tryLock()) return;
-      if (this.isAlive && holder !== 0 && !this.isAlive(holder)) {
-        // The holder died inside its critical section: take over from it.
-        if (Atomics.compareExchange(w, this.owner, holder, this.token) === holder) return;
-      }
+      if (got || this.tryTakeOver()) return;
+      const waited = Date.now() - start;
+      if (waited >= timeoutMs) throw new LockTimeoutError(Atomics.load(w, this.owner), waited);
     }
   }
 
@@ -83,13 +122,30 @@ export class Lock {
   }
 }
 
-/** True when a process with this id exists (signal 0 probes without sending). */
+/**
+ * True when a process with this id exists and can still act: signal 0
+ * probes existence, then /proc/PID/stat tells a zombie (state Z: killed or
+ * exited, not yet waited for by its parent) or a dying process (X) from a
+ * live one. A zombie holds no CPU state and can never store to shared
+ * memory again, so for every use here (lock holders, window owners, the
+ * server) it is dead, even though its pid stays taken until it is reaped.
+ * A pid that is not a positive int32 (a foreign write) names nobody.
+ */
 export function processAlive(pid: number): boolean {
-  if (pid <= 0) return false;
+  if (!Number.isInteger(pid) || pid <= 0 || pid > 0x7fffffff) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return true; // no /proc (or hidden): trust kill(0)
+  }
+  // "pid (comm) S ...": comm may hold spaces and parentheses, the state
+  // follows the last ')'.
+  const state = stat.charAt(stat.lastIndexOf(')') + 2);
+  return state !== 'Z' && state !== 'X';
 }

@@ -35,30 +35,63 @@ export function spinThenYield(ready: () => boolean, policy: WaitPolicy): boolean
 }
 
 /**
- * An event count in shared memory: two Int32 words, a sequence (the futex
- * word) and the number of sleepers. It lets a waiter sleep until "something
- * changed" without the waking side paying a syscall when nobody sleeps.
+ * A sleeper leaves a lock's wait: decrement the shared waiter count, and if
+ * that made it negative, clamp it back to 0.
  *
- * Invariant (no lost wake-up): a waiter reads the sequence, then increments
- * `waiters`, then re-tests its condition, then sleeps only while the sequence
+ * Why: a lock word pair may live in the region, where any same-user process
+ * can write. A negative count after our own decrement can only come from
+ * such a write (each thread increments before it decrements, so legit counts
+ * never go below 0); clamping only raises the word, from a value no legit
+ * interleaving produces. A count forced too low but not negative can stay
+ * low: an unlock then skips a wake-up and the waiter takes the lock after
+ * its sleep timeout (policy.sleepMs), a bounded cost per contended
+ * acquisition. Event counts, on the hot path, use a flag instead (below).
+ */
+export function settleWaiters(words: Int32Array, index: number): void {
+  const after = Atomics.sub(words, index, 1) - 1;
+  if (after < 0) Atomics.compareExchange(words, index, after, 0);
+}
+
+/**
+ * An event count in shared memory: two Int32 words, a sequence (the futex
+ * word) and a "someone may sleep" flag. It lets a waiter sleep until
+ * "something changed" without the waking side paying a syscall when nobody
+ * sleeps.
+ *
+ * Invariant (no lost wake-up): a waiter reads the sequence, then sets the
+ * flag to 1, then re-tests its condition, then sleeps only while the sequence
  * still has the value it read. A notifier makes its change visible, then
- * reads `waiters`. All of these are sequentially consistent Atomics, so
- * either the waiter's re-test sees the change, or the notifier sees
- * waiters > 0 and bumps the sequence, which makes the futex wait return at
- * once (the kernel compares the word atomically with queueing the sleeper).
+ * reads the flag; if it is set, the notifier clears it, bumps the sequence
+ * and wakes every sleeper. All of these are sequentially consistent Atomics,
+ * so either the waiter's re-test sees the change, or the notifier sees the
+ * flag (set by this waiter, or by another one and cleared by the notifier
+ * only after this waiter's store, in which case the bump follows the
+ * waiter's read of the sequence) and the futex wait returns at once (the
+ * kernel compares the word atomically with queueing the sleeper). A woken
+ * waiter that must sleep again sets the flag again.
+ *
+ * Why a flag and not a count of sleepers: the words are in the region, where
+ * any same-user process can write. A count forced below the true number of
+ * sleepers stays wrong for good (every sleeper's later +1/-1 pair keeps the
+ * deficit) and the notifier would skip wake-ups forever, each request then
+ * waiting for a sleeper's timeout. A cleared flag costs only until each
+ * sleeper's timeout (policy.sleepMs): it sets the flag again before its next
+ * sleep. A flag forced to 1 costs one needless wake. The price is waking all
+ * sleepers instead of one, for a handful of server workers (not-empty) or
+ * the producers of a full ring (not-full).
  */
 export class EventCount {
   constructor(
     private readonly words: Int32Array,
     private readonly seqIndex: number,
-    private readonly waitersIndex: number,
+    private readonly flagIndex: number,
   ) {}
 
   /** Call after making a change a waiter may be waiting for. */
-  notify(count = 1): void {
-    if (Atomics.load(this.words, this.waitersIndex) !== 0) {
+  notify(): void {
+    if (Atomics.load(this.words, this.flagIndex) !== 0 && Atomics.exchange(this.words, this.flagIndex, 0) !== 0) {
       Atomics.add(this.words, this.seqIndex, 1);
-      futexWake(this.words, this.seqIndex, count);
+      futexWake(this.words, this.seqIndex, 0x7fffffff);
     }
   }
 
@@ -80,15 +113,10 @@ export class EventCount {
     const w = this.words;
     for (;;) {
       const key = Atomics.load(w, this.seqIndex);
-      Atomics.add(w, this.waitersIndex, 1);
-      let done: boolean;
-      try {
-        done = attempt();
-        if (!done) futexWait(w, this.seqIndex, key, policy.sleepMs);
-      } finally {
-        Atomics.sub(w, this.waitersIndex, 1);
-      }
-      if (done || attempt()) return;
+      Atomics.store(w, this.flagIndex, 1);
+      if (attempt()) return;
+      futexWait(w, this.seqIndex, key, policy.sleepMs);
+      if (attempt()) return;
       if (onIdle) onIdle();
     }
   }
