@@ -2,7 +2,8 @@
  * shmkv: a key-value store shared by the processes of one machine through
  * shared memory. This is the package's public surface.
  */
-export { connect, Client, ClientOptions, TableFullError, DEFAULT_CLIENT_WINDOW } from './client/client';
+export { connect, Client, ClientOptions, SetOptions, Stats, TableFullError, DEFAULT_CLIENT_WINDOW } from './client/client';
+export { FetchError, FetchOptions } from './client/fetch';
 export { Key } from './store/keys';
 export { TableCorruptError } from './store/alloc';
 export { Encoding, DEFAULT_ENCODING, CodecError } from './codec/structured';

@@ -20,6 +20,7 @@ import { SyncWindow } from './sync-window';
 import { Pending, RequestBuilder, SetOptions } from './requests';
 import { checkTtl, statusError } from './errors';
 import { Fetcher, FetchOptions } from './fetch';
+import { readStats, Stats } from './stats';
 import { decodeValue } from '../codec/value';
 import { DEFAULT_ENCODING, Encoding } from '../codec/structured';
 import { Key, KeyEncoder } from '../store/keys';
@@ -30,6 +31,7 @@ import { ValueTag } from '../layout/layout';
 
 export { SetOptions } from './requests';
 export { TableFullError } from './errors';
+export { Stats } from './stats';
 
 export interface ClientOptions extends ConnectOptions {
   /** Requests the promise API keeps in flight (default 32). */
@@ -245,6 +247,14 @@ export class Client {
     return this.conn.reader.size();
   }
 
+  /** Counters of the server and its table, and this process's hits and misses (stats.ts). */
+  stats(): Stats {
+    this.usable();
+    return readStats(this.conn, this.hits, this.misses);
+  }
+  private hits = 0;
+  private misses = 0;
+
   // ---- internals ---------------------------------------------------------------------
 
   /** The raw direct read of `key` (fetch.ts looks at leases): Found puts the value in reader. */
@@ -253,10 +263,12 @@ export class Client {
     this.conn.checkLive();
     this.keys.encode(key);
     const reader = this.conn.reader;
-    const r = reader.read(this.keys.bytes, this.keys.length, this.keys.hash, copyBytes);
+    let r = reader.read(this.keys.bytes, this.keys.length, this.keys.hash, copyBytes);
     if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
     // fetch()'s leases and failure marks are not values.
-    if (r === ReadResult.Found && !raw && reader.tag >= ValueTag.Lease) return ReadResult.Absent;
+    if (r === ReadResult.Found && !raw && reader.tag >= ValueTag.Lease) r = ReadResult.Absent;
+    if (r === ReadResult.Found) this.hits++;
+    else if (r === ReadResult.Absent) this.misses++;
     return r;
   }
 

@@ -32,6 +32,7 @@
 import { Board } from '../store/board';
 import { Ring } from '../store/ring';
 import { HDR_BUSY } from '../layout/layout';
+import type { Staging } from './staging';
 
 /** Owner value of a window waiting to be reclaimed. */
 export const QUARANTINED = -1;
@@ -53,6 +54,7 @@ export class Reaper {
     private readonly ring: Ring,
     private readonly words: Int32Array,
     private readonly workers: number,
+    private readonly staging: Staging,
   ) {}
 
   /** One pass: collect newly dead owners, free batches that are safe. */
@@ -67,6 +69,12 @@ export class Reaper {
       for (const w of dead) this.held.add(w);
     }
     this.batches = this.batches.filter((b) => !this.tryFree(b));
+    // Staging blocks of windows nobody owns go back to the heap (under the
+    // board lock: no client can reserve such a window meanwhile, and none
+    // has a request in flight in it: a client releases its windows only
+    // after their last answers, and a dead client's windows are freed above
+    // only once no worker can still hold them).
+    if (this.staging.held() > 0) this.board.forEachFree(process.pid, (w) => this.staging.release(w));
   }
 
   /** Windows waiting in batches (tests, diagnostics). */

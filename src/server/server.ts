@@ -239,7 +239,7 @@ export class Server {
         }),
       );
     }
-    const reaper = new Reaper(new Board(region), new Ring(region), region.i32, opts.threads);
+    const reaper = new Reaper(new Board(region), new Ring(region), region.i32, opts.threads, new Staging(staging, table, new Board(region)));
     let server!: Server;
     const done = Promise.all(exited).then(
       () => {

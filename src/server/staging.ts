@@ -28,8 +28,9 @@ import { STAGING_DEFAULT_BYTES, WIN_STAGING_BYTES, WIN_STAGING_OFFSET } from '..
 export class Staging {
   private readonly rec: Uint32Array;
 
+  /** [offset, bytes] per window, then the number of windows holding a block. */
   static createRecords(windowCount: number): SharedArrayBuffer {
-    return new SharedArrayBuffer(windowCount * 2 * 4);
+    return new SharedArrayBuffer((windowCount * 2 + 1) * 4);
   }
 
   constructor(
@@ -61,14 +62,22 @@ export class Staging {
     if (block === NO_MEMORY) return false;
     this.release(win);
     this.publish(win, block, this.table.alloc.usable(block));
+    Atomics.add(this.rec, this.rec.length - 1, 1);
     return true;
   }
 
   /** Free the window's block (the reaper, for a window nobody owns). */
   release(win: number): void {
     const off = this.offset(win);
-    if (off !== 0) this.table.alloc.free(off);
+    if (off === 0) return;
+    this.table.alloc.free(off);
     this.publish(win, 0, 0);
+    Atomics.sub(this.rec, this.rec.length - 1, 1);
+  }
+
+  /** Windows holding a block (all server threads'). */
+  held(): number {
+    return Atomics.load(this.rec, this.rec.length - 1);
   }
 
   private publish(win: number, offset: number, bytes: number): void {

@@ -238,6 +238,22 @@ export class Board {
     return true;
   }
 
+  /**
+   * Run `use(win)` for every window nobody owns, holding the board lock so
+   * that no client reserves one meanwhile; false (nothing done) when the
+   * lock is held by a live process: the caller retries later.
+   */
+  forEachFree(token: number, use: (win: number) => void): boolean {
+    const lock = this.boardLock(token);
+    if (!lock.tryTakeOver()) return false;
+    try {
+      for (let i = 0; i < this.windowCount; i++) if (Atomics.load(this.i32, this.owner0 + i) === 0) use(i);
+    } finally {
+      lock.unlock();
+    }
+    return true;
+  }
+
   // ---- client side of a window -------------------------------------------------
 
   /** Write a u32 request into a window and mark it SUBMITTED (publish via the ring). */
