@@ -5,13 +5,14 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { checkHistory, LinOp, summarize } from '../tools/lincheck';
+import { checkHistory, LinKey, LinOp, LinValue, summarize } from '../tools/lincheck';
 import { Scope } from './fixtures/faults/harness';
 import { crossProcessOverlaps, recordRound } from './fixtures/faults/rounds';
 import { rng } from '../src/workload/generate';
 
-const put = (key: number, value: number, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'put', value, invokeNs: inv, completeNs: comp, client });
-const get = (key: number, result: number, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'get', result, invokeNs: inv, completeNs: comp, client });
+const put = (key: LinKey, value: LinValue, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'put', value, invokeNs: inv, completeNs: comp, client });
+const get = (key: LinKey, result: LinValue | null, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'get', result, invokeNs: inv, completeNs: comp, client });
+const del = (key: LinKey, result: boolean | undefined, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'delete', result, invokeNs: inv, completeNs: comp, client });
 
 test('lincheck accepts linearizable hand-made histories', { timeout: 30000 }, () => {
   const ok = (h: LinOp[], why: string): void => {
@@ -30,49 +31,69 @@ test('lincheck accepts linearizable hand-made histories', { timeout: 30000 }, ()
   ok([put(1, 9, 0, null), get(1, 0, 10, 20), get(1, 0, 30, 40)], 'a pending put may never take effect');
   ok([put(1, 5, 0, 10), get(1, 77, 20, null)], 'a pending get constrains nothing');
   ok([put(1, 0, 0, 10), get(1, 0, 20, 30)], 'writing 0 reads back as 0');
+  ok([put('a', 's1', 0, 10), del('a', true, 20, 30), get('a', null, 40, 50), put('a', 's2', 60, 70), get('a', 's2', 80, 90)], 'string key: put, delete, absent, put again');
+  ok([put(7, 1, 0, 10), put('7', 'x', 0, 10), get(7, 1, 20, 30), get('7', 'x', 20, 30)], '7 and "7" are different keys');
+  ok([put('a', 's1', 0, 10), del('a', true, 20, 60), get('a', 's1', 30, 40), get('a', null, 50, 70)], 'a read during a delete sees the value or absence');
+  ok([del('a', false, 0, 10), put('a', 's1', 20, 30), del('a', undefined, 40, null), get('a', 's1', 50, 60), get('a', null, 70, 80)], 'a pending delete may take effect late');
+  ok([put('a', 's1', 0, 50), del('a', true, 0, 50), del('a', false, 0, 50), get('a', null, 60, 70)], 'concurrent deletes: the one that found nothing goes before the put');
+  ok([put('a', 's1', 0, 10), del('a', true, 20, 30), put('a', 's1', 40, 50), get('a', 's1', 60, 70)], 'a value written again after a delete');
 });
 
 test('lincheck rejects non-linearizable hand-made histories with a counterexample', { timeout: 30000 }, () => {
-  const bad = (h: LinOp[], key: number, why: string, mention?: RegExp): void => {
+  const bad = (h: LinOp[], key: LinKey, why: string, mention?: RegExp): void => {
     const r = checkHistory(h);
     assert.equal(r.ok, false, `${why}: accepted`);
     assert.equal(r.inconclusive, undefined, `${why}: inconclusive`);
     assert.ok(r.failure, why);
     assert.equal(r.failure.key, key, `${why}: wrong key in\n${r.failure.description}`);
-    assert.match(r.failure.description, new RegExp(`^key ${key}: not linearizable`), why);
+    assert.match(r.failure.description, new RegExp(`^key ${typeof key === 'string' ? JSON.stringify(key) : key}: not linearizable`), why);
     if (mention) assert.match(r.failure.description, mention, `${why}:\n${r.failure.description}`);
   };
   bad([get(1, 5, 0, 10)], 1, 'a value nobody wrote', /get\(1\) -> 5/);
-  bad([put(1, 5, 0, 10), get(1, 0, 20, 30)], 1, 'a lost write: absent after a completed put', /put\(1, 5\).*would overwrite 0, which get\(1\) -> 0/);
+  bad([put(1, 5, 0, 10), get(1, 0, 20, 30)], 1, 'a lost write: absent after a completed put', /put\(1, 5\).*would overwrite absent, which get\(1\) -> 0/);
   bad([put(1, 5, 0, 10), put(1, 6, 20, 30), get(1, 5, 40, 50)], 1, 'a stale read', /put\(1, 6\).*would overwrite 5, which get\(1\) -> 5/);
   bad([put(1, 5, 0, 100), get(1, 5, 10, 20), get(1, 0, 30, 40)], 1, 'new-old inversion: a read after a read that saw the new value sees the old');
   bad([get(1, 5, 0, 30), put(1, 5, 40, 50)], 1, 'a read from the future');
   bad([put(1, 5, 0, 10), get(1, 5, 20, 30), put(2, 1, 0, 10), put(2, 2, 20, 30), get(2, 1, 40, 50)], 2, 'one bad key among good ones');
   bad([put(3, 5, 0, null), get(3, 5, 10, 20), get(3, 0, 30, 40)], 3, 'a pending put, once seen, cannot be unseen');
   bad([put(4, 5, 0, 10, 'A'), put(4, 6, 0, 10, 'B'), get(4, 5, 20, 30, 'C'), get(4, 6, 40, 50, 'C'), get(4, 5, 60, 70, 'D')], 4, 'overlapping puts flip-flop', /by [CD]/);
+  bad([put('a', 's1', 0, 10), del('a', true, 20, 30), get('a', 's1', 40, 50)], 'a', 'a read after a completed delete sees the value', /would overwrite "s1", which get\("a"\) -> "s1"/);
+  bad([put('a', 's1', 0, 10), del('a', false, 20, 30)], 'a', 'a delete after a completed put finds nothing', /delete\("a"\) -> false.*register holds "s1"/);
+  bad([del('a', true, 0, 10)], 'a', 'a delete finds a value nobody wrote');
+  bad([put('a', 's1', 0, 10), del('a', true, 20, 30), del('a', true, 40, 50)], 'a', 'two sequential deletes both find the value');
+  bad([put(7, 1, 0, 10), get('7', 1, 20, 30)], '7', 'the number key 7 does not hold the string key "7"');
+  bad([put('k', 7, 0, 10), get('k', '7', 20, 30)], 'k', 'the number 7 does not read back as the string "7"');
+  bad([put('a', 's1', 0, 100), del('a', undefined, 0, null), get('a', null, 20, 30), get('a', 's1', 40, 50), get('a', null, 60, 70), get('a', 's1', 80, 90)], 'a', 'one pending delete cannot hide a value twice');
   assert.throws(() => checkHistory([put(1, 5, 10, 0)]), /before it is invoked/);
+  assert.throws(() => checkHistory([del(1, 'yes' as unknown as boolean, 0, 10)]), /delete result must be a boolean/);
 });
 
 /**
  * A random history that is linearizable by construction: each operation
  * takes effect at a random instant inside its interval; results follow from
  * those instants. Many operations overlap (wide intervals, few keys).
+ * With `deletes` > 0, that fraction of the operations are deletes (their
+ * result recorded) and keys are strings, values strings, absence null.
  */
-function simulated(seed: number, n: number, keys: number, width: number, valueOf = (i: number): number => i + 1): LinOp[] {
+function simulated(seed: number, n: number, keys: number, width: number, valueOf = (i: number): number => i + 1, deletes = 0): LinOp[] {
   const rand = rng(seed);
   const ops: Array<LinOp & { at: number }> = [];
   for (let i = 0; i < n; i++) {
     const inv = Math.floor(rand() * n * 10);
     const len = 1 + Math.floor(rand() * width);
     const at = inv + rand() * len;
-    const key = Math.floor(rand() * keys);
-    if (rand() < 0.5) ops.push({ ...put(key, valueOf(i), inv, inv + len, `s${i % 7}`), at });
+    const k = Math.floor(rand() * keys);
+    const key: LinKey = deletes > 0 ? `key-${k}` : k;
+    const r = rand();
+    if (r < deletes) ops.push({ ...del(key, undefined, inv, inv + len, `s${i % 7}`), at });
+    else if (r < 0.5) ops.push({ ...put(key, deletes > 0 ? `v${valueOf(i)}` : valueOf(i), inv, inv + len, `s${i % 7}`), at });
     else ops.push({ ...get(key, 0, inv, inv + len, `s${i % 7}`), at });
   }
-  const reg = new Map<number, number>();
+  const reg = new Map<LinKey, LinValue>();
   for (const op of [...ops].sort((a, b) => a.at - b.at)) {
     if (op.op === 'put') reg.set(op.key, op.value!);
-    else op.result = reg.get(op.key) ?? 0;
+    else if (op.op === 'delete') op.result = reg.delete(op.key);
+    else op.result = reg.get(op.key) ?? (deletes > 0 ? null : 0);
   }
   return ops.map(({ at: _at, ...op }) => op);
 }
@@ -82,9 +103,9 @@ function simulated(seed: number, n: number, keys: number, width: number, valueOf
  * before put P2 started and P2 finished before G started now returns P1's
  * value (values are unique, so only P1 wrote it). Returns the key, or -1.
  */
-function injectStaleRead(h: LinOp[]): number {
+function injectStaleRead(h: LinOp[]): LinKey {
   const t = (x: LinOp['invokeNs'] | LinOp['completeNs']): bigint => BigInt(x as string | number | bigint);
-  const byKey = new Map<number, LinOp[]>();
+  const byKey = new Map<LinKey, LinOp[]>();
   for (const op of h) {
     let l = byKey.get(op.key);
     if (!l) byKey.set(op.key, (l = []));
@@ -107,13 +128,15 @@ function injectStaleRead(h: LinOp[]): number {
 }
 
 test('lincheck on simulated concurrent histories: accepts them, rejects an injected stale read', { timeout: 60000 }, () => {
-  for (const [seed, n, keys, width] of [
+  for (const [seed, n, keys, width, deletes] of [
     [1, 2000, 4, 60],
     [2, 3000, 8, 200],
     [3, 1500, 1, 40],
     [4, 400, 1, 400],
+    [5, 3000, 4, 100, 0.15],
+    [6, 1500, 1, 120, 0.3],
   ]) {
-    const h = simulated(seed, n, keys, width);
+    const h = simulated(seed, n, keys, width, undefined, deletes);
     const r = checkHistory(h);
     assert.equal(r.ok, true, `seed ${seed}: ${r.failure?.description ?? summarize(r)}`);
     const key = injectStaleRead(h);
@@ -125,9 +148,16 @@ test('lincheck on simulated concurrent histories: accepts them, rejects an injec
   }
 });
 
-/** Linearizability by enumeration of every order (tiny histories only). */
+/**
+ * Linearizability by enumeration of every order (tiny histories only), with
+ * its own register model written independently of the checker's: the state
+ * is ABSENT or a value; a get of ABSENT returns null or 0 (the u32 lanes'
+ * answer); a delete makes the key ABSENT and, if its result is known,
+ * reports whether it held a value; a pending delete's result is unknown.
+ */
+const ABSENT = Symbol('absent');
 function bruteForce(h: LinOp[]): boolean {
-  const byKey = new Map<number, LinOp[]>();
+  const byKey = new Map<LinKey, LinOp[]>();
   for (const op of h) {
     if (op.op === 'get' && (op.completeNs === null || op.completeNs === undefined)) continue;
     let l = byKey.get(op.key);
@@ -135,58 +165,74 @@ function bruteForce(h: LinOp[]): boolean {
     l.push(op);
   }
   const end = (o: LinOp): number => (o.completeNs === null || o.completeNs === undefined ? Infinity : Number(o.completeNs));
+  type Reg = LinValue | typeof ABSENT;
+  const fits = (o: LinOp, reg: Reg): boolean => {
+    if (o.op === 'get') return reg === ABSENT ? o.result === null || o.result === 0 : o.result === reg;
+    if (o.op === 'delete' && end(o) !== Infinity && typeof o.result === 'boolean') return o.result === (reg !== ABSENT);
+    return true;
+  };
   const one = (ops: LinOp[]): boolean => {
     const pending = ops.filter((o) => end(o) === Infinity);
-    // A pending put either takes effect (sometime after its call) or not.
+    // A pending write either takes effect (sometime after its call) or not.
     for (let mask = 0; mask < 1 << pending.length; mask++) {
       const use = ops.filter((o) => end(o) !== Infinity || (mask >> pending.indexOf(o)) & 1);
-      const placed: LinOp[] = [];
       const used = new Set<LinOp>();
-      const search = (reg: number): boolean => {
-        if (placed.length === use.length) return true;
+      const search = (reg: Reg): boolean => {
+        if (used.size === use.length) return true;
         for (const o of use) {
           if (used.has(o)) continue;
           // o may go next only if no unplaced op returned before o was called.
           if (use.some((x) => !used.has(x) && x !== o && end(x) < Number(o.invokeNs))) continue;
-          if (o.op === 'get' && o.result !== reg) continue;
+          if (!fits(o, reg)) continue;
           used.add(o);
-          placed.push(o);
-          if (search(o.op === 'put' ? o.value! : reg)) return true;
+          if (search(o.op === 'put' ? o.value! : o.op === 'delete' ? ABSENT : reg)) return true;
           used.delete(o);
-          placed.pop();
         }
         return false;
       };
-      if (search(0)) return true;
+      if (search(ABSENT)) return true;
     }
     return false;
   };
   return [...byKey.values()].every(one);
 }
 
-test('lincheck agrees with brute-force enumeration on small random histories', { timeout: 60000 }, () => {
+test('lincheck agrees with brute-force enumeration on small random histories (puts, gets, deletes)', { timeout: 60000 }, () => {
   let accepted = 0;
   let rejected = 0;
-  for (let seed = 1; seed <= 600; seed++) {
+  let withDeletes = 0;
+  for (let seed = 1; seed <= 900; seed++) {
     const rand = rng(seed);
-    const n = 2 + Math.floor(rand() * 6);
+    const n = 2 + Math.floor(rand() * 7);
     const uniqueValues = seed % 2 === 0;
+    // A third of the histories use string keys and values (a string key
+    // '1' and a number key 1 side by side: different registers).
+    const strings = seed % 3 === 0;
     const h: LinOp[] = [];
     for (let i = 0; i < n; i++) {
       const inv = Math.floor(rand() * 20);
       const comp = rand() < 0.1 ? null : inv + Math.floor(rand() * 8);
-      const key = rand() < 0.8 ? 1 : 2;
-      const value = uniqueValues ? i + 1 : Math.floor(rand() * 3);
-      if (rand() < 0.5) h.push(put(key, value, inv, comp));
-      else h.push(get(key, Math.floor(rand() * (uniqueValues ? n + 1 : 3)), inv, comp));
+      const key: LinKey = rand() < 0.8 ? 1 : strings ? '1' : 2;
+      const val = (x: number): LinValue => (strings && key === '1' ? `v${x}` : x);
+      const value = val(uniqueValues ? i + 1 : Math.floor(rand() * 3));
+      const r = rand();
+      if (r < 0.4) h.push(put(key, value, inv, comp));
+      else if (r < 0.65) h.push(del(key, [true, false, undefined][Math.floor(rand() * 3)], inv, comp));
+      else {
+        const seen = Math.floor(rand() * (uniqueValues ? n + 1 : 3));
+        h.push(get(key, seen === 0 ? (rand() < 0.5 ? null : 0) : val(seen), inv, comp));
+      }
     }
+    if (h.some((o) => o.op === 'delete')) withDeletes++;
     const want = bruteForce(h);
     const r = checkHistory(h);
+    assert.equal(r.inconclusive, undefined, `seed ${seed}: inconclusive`);
     assert.equal(r.ok, want, `seed ${seed}: lincheck says ${summarize(r)}, enumeration says ${want}: ${JSON.stringify(h)}`);
     if (want) accepted++;
     else rejected++;
   }
   assert.ok(accepted > 50 && rejected > 50, `too one-sided: ${accepted} linearizable, ${rejected} not`);
+  assert.ok(withDeletes > 300, `only ${withDeletes} histories with deletes`);
 });
 
 test('lincheck on simulated histories whose values repeat (no unique-value pruning)', { timeout: 60000 }, () => {
