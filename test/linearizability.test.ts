@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { checkHistory, LinKey, LinOp, LinValue, summarize } from '../tools/lincheck';
 import { Scope } from './fixtures/faults/harness';
-import { crossProcessOverlaps, recordRound } from './fixtures/faults/rounds';
+import { crossProcessOverlaps, recordDirectRound, recordRound } from './fixtures/faults/rounds';
+import { bruteForce, injectResurrection, injectStaleRead, simulated } from './support/lin-histories';
+import type { DirectRole } from './fixtures/faults/direct-history-client';
 import { rng } from '../src/workload/generate';
 
 const put = (key: LinKey, value: LinValue, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'put', value, invokeNs: inv, completeNs: comp, client });
@@ -68,65 +70,6 @@ test('lincheck rejects non-linearizable hand-made histories with a counterexampl
   assert.throws(() => checkHistory([del(1, 'yes' as unknown as boolean, 0, 10)]), /delete result must be a boolean/);
 });
 
-/**
- * A random history that is linearizable by construction: each operation
- * takes effect at a random instant inside its interval; results follow from
- * those instants. Many operations overlap (wide intervals, few keys).
- * With `deletes` > 0, that fraction of the operations are deletes (their
- * result recorded) and keys are strings, values strings, absence null.
- */
-function simulated(seed: number, n: number, keys: number, width: number, valueOf = (i: number): number => i + 1, deletes = 0): LinOp[] {
-  const rand = rng(seed);
-  const ops: Array<LinOp & { at: number }> = [];
-  for (let i = 0; i < n; i++) {
-    const inv = Math.floor(rand() * n * 10);
-    const len = 1 + Math.floor(rand() * width);
-    const at = inv + rand() * len;
-    const k = Math.floor(rand() * keys);
-    const key: LinKey = deletes > 0 ? `key-${k}` : k;
-    const r = rand();
-    if (r < deletes) ops.push({ ...del(key, undefined, inv, inv + len, `s${i % 7}`), at });
-    else if (r < 0.5) ops.push({ ...put(key, deletes > 0 ? `v${valueOf(i)}` : valueOf(i), inv, inv + len, `s${i % 7}`), at });
-    else ops.push({ ...get(key, 0, inv, inv + len, `s${i % 7}`), at });
-  }
-  const reg = new Map<LinKey, LinValue>();
-  for (const op of [...ops].sort((a, b) => a.at - b.at)) {
-    if (op.op === 'put') reg.set(op.key, op.value!);
-    else if (op.op === 'delete') op.result = reg.delete(op.key);
-    else op.result = reg.get(op.key) ?? (deletes > 0 ? null : 0);
-  }
-  return ops.map(({ at: _at, ...op }) => op);
-}
-
-/**
- * Make a history non-linearizable: a get G on a key where put P1 finished
- * before put P2 started and P2 finished before G started now returns P1's
- * value (values are unique, so only P1 wrote it). Returns the key, or -1.
- */
-function injectStaleRead(h: LinOp[]): LinKey {
-  const t = (x: LinOp['invokeNs'] | LinOp['completeNs']): bigint => BigInt(x as string | number | bigint);
-  const byKey = new Map<LinKey, LinOp[]>();
-  for (const op of h) {
-    let l = byKey.get(op.key);
-    if (!l) byKey.set(op.key, (l = []));
-    l.push(op);
-  }
-  for (const [key, l] of byKey) {
-    const puts = l.filter((o) => o.op === 'put').sort((a, b) => (t(a.completeNs) < t(b.completeNs) ? -1 : 1));
-    for (const g of l) {
-      if (g.op !== 'get') continue;
-      // P2: a put finished before g started; P1: a put finished before P2 started.
-      const p2 = puts.filter((p) => t(p.completeNs) < t(g.invokeNs)).pop();
-      if (!p2) continue;
-      const p1 = puts.filter((p) => t(p.completeNs) < t(p2.invokeNs) && p.value !== p2.value).pop();
-      if (!p1 || g.result === p1.value) continue;
-      g.result = p1.value;
-      return key;
-    }
-  }
-  return -1;
-}
-
 test('lincheck on simulated concurrent histories: accepts them, rejects an injected stale read', { timeout: 60000 }, () => {
   for (const [seed, n, keys, width, deletes] of [
     [1, 2000, 4, 60],
@@ -145,57 +88,15 @@ test('lincheck on simulated concurrent histories: accepts them, rejects an injec
     assert.equal(bad.ok, false, `seed ${seed}: stale read on key ${key} accepted`);
     assert.equal(bad.inconclusive, undefined);
     assert.equal(bad.failure!.key, key);
+    if (!deletes) continue;
+    const h2 = simulated(seed, n, keys, width, undefined, deletes);
+    const key2 = injectResurrection(h2);
+    assert.notEqual(key2, -1, 'no place to inject a resurrected value');
+    const bad2 = checkHistory(h2, { initial: null });
+    assert.equal(bad2.ok, false, `seed ${seed}: a read of a deleted value on key ${String(key2)} accepted`);
+    assert.equal(bad2.failure?.key, key2);
   }
 });
-
-/**
- * Linearizability by enumeration of every order (tiny histories only), with
- * its own register model written independently of the checker's: the state
- * is ABSENT or a value; a get of ABSENT returns null or 0 (the u32 lanes'
- * answer); a delete makes the key ABSENT and, if its result is known,
- * reports whether it held a value; a pending delete's result is unknown.
- */
-const ABSENT = Symbol('absent');
-function bruteForce(h: LinOp[]): boolean {
-  const byKey = new Map<LinKey, LinOp[]>();
-  for (const op of h) {
-    if (op.op === 'get' && (op.completeNs === null || op.completeNs === undefined)) continue;
-    let l = byKey.get(op.key);
-    if (!l) byKey.set(op.key, (l = []));
-    l.push(op);
-  }
-  const end = (o: LinOp): number => (o.completeNs === null || o.completeNs === undefined ? Infinity : Number(o.completeNs));
-  type Reg = LinValue | typeof ABSENT;
-  const fits = (o: LinOp, reg: Reg): boolean => {
-    if (o.op === 'get') return reg === ABSENT ? o.result === null || o.result === 0 : o.result === reg;
-    if (o.op === 'delete' && end(o) !== Infinity && typeof o.result === 'boolean') return o.result === (reg !== ABSENT);
-    return true;
-  };
-  const one = (ops: LinOp[]): boolean => {
-    const pending = ops.filter((o) => end(o) === Infinity);
-    // A pending write either takes effect (sometime after its call) or not.
-    for (let mask = 0; mask < 1 << pending.length; mask++) {
-      const use = ops.filter((o) => end(o) !== Infinity || (mask >> pending.indexOf(o)) & 1);
-      const used = new Set<LinOp>();
-      const search = (reg: Reg): boolean => {
-        if (used.size === use.length) return true;
-        for (const o of use) {
-          if (used.has(o)) continue;
-          // o may go next only if no unplaced op returned before o was called.
-          if (use.some((x) => !used.has(x) && x !== o && end(x) < Number(o.invokeNs))) continue;
-          if (!fits(o, reg)) continue;
-          used.add(o);
-          if (search(o.op === 'put' ? o.value! : o.op === 'delete' ? ABSENT : reg)) return true;
-          used.delete(o);
-        }
-        return false;
-      };
-      if (search(ABSENT)) return true;
-    }
-    return false;
-  };
-  return [...byKey.values()].every(one);
-}
 
 test('lincheck agrees with brute-force enumeration on small random histories (puts, gets, deletes)', { timeout: 60000 }, () => {
   let accepted = 0;
@@ -287,3 +188,59 @@ test('real concurrent histories (2 processes x threads x lanes, 3 server threads
   const e = await server.wait(10000);
   assert.equal(e.code, 0, server.output());
 });
+
+/** A copy of a history (the injections modify operations in place). */
+const copy = (h: LinOp[]): LinOp[] => h.map((o) => ({ ...o }));
+
+for (const threads of [1, 2]) {
+  test(`direct reads and ring writes of 4 client processes (string and u32 keys, deletes), ${threads} server thread(s): linearizable`, { timeout: 240000 }, async (t) => {
+    const scope = new Scope('shmkv-lin-direct-');
+    t.after(() => scope.cleanup());
+    const region = scope.file('region');
+    const server = await scope.startServer(region, ['-n', String(threads)]);
+    const roles: DirectRole[] = ['reader-sync', 'reader-async', 'writer-sync', 'writer-async'];
+    let history: LinOp[] = [];
+    let overlaps = 0;
+    let r = checkHistory([]);
+    let checkMs = 0;
+    // A round where the readers ran only before or after the writes (a busy
+    // machine may schedule it so) proves little: record another, up to 4.
+    for (let round = 0; round < 4 && overlaps === 0; round++) {
+      history = await recordDirectRound(scope, { region, roles, writerOps: 1500, readerOps: 8000, width: 4, seed: threads }, round);
+      const started = process.hrtime.bigint();
+      r = checkHistory(history, { initial: null });
+      checkMs = Number(process.hrtime.bigint() - started) / 1e6;
+      assert.equal(r.ok, true, `round ${round}: ${r.failure?.description ?? summarize(r)}`);
+      overlaps = crossProcessOverlaps(history, 1e9);
+    }
+    assert.ok(overlaps > 0, 'in 4 rounds no two operations of different processes on one key overlapped: the history is not concurrent');
+    const gets = history.filter((o) => o.op === 'get');
+    const found = gets.filter((o) => o.result !== null);
+    const kinds = new Set(found.map((o) => (typeof o.result === 'number' ? 'u32' : String(o.result).split(':')[0])));
+    const deleted = history.filter((o) => o.op === 'delete' && o.result === true).length;
+    t.diagnostic(
+      `${history.length} operations (${gets.length} direct reads, ${found.length} found a value, ${deleted} deletes that removed one) on ` +
+        `${r.keys} keys; ${summarize(r)} in ${checkMs.toFixed(0)} ms; ${overlaps} overlapping cross-process pairs`,
+    );
+    // The readers must have seen the writers' values, of every type, on
+    // both kinds of key, or the history shows nothing about direct reads.
+    assert.ok(found.length > gets.length / 10, `only ${found.length} of ${gets.length} reads found a value`);
+    assert.deepEqual([...kinds].sort(), ['buf', 's', 'u32'], 'value types read');
+    assert.ok(found.some((o) => typeof o.key === 'number') && found.some((o) => typeof o.key === 'string'), 'reads found values under u32 and string keys');
+    assert.ok(deleted > 0, 'no delete removed a value');
+    // Negative controls: the same history with one read made stale, or
+    // with a read that sees a value a completed delete removed, is rejected.
+    for (const [what, inject] of [['stale read', injectStaleRead], ['read of a deleted value', injectResurrection]] as const) {
+      const bad = copy(history);
+      const key = inject(bad);
+      assert.notEqual(key, -1, `no place to inject a ${what}`);
+      const rb = checkHistory(bad, { initial: null });
+      assert.equal(rb.ok, false, `injected ${what} on key ${String(key)} accepted`);
+      assert.equal(rb.inconclusive, undefined, `injected ${what}: inconclusive`);
+      assert.equal(rb.failure?.key, key);
+    }
+    assert.equal(server.running, true, 'the server died');
+    server.kill('SIGTERM');
+    assert.equal((await server.wait(10000)).code, 0, server.output());
+  });
+}
