@@ -5,13 +5,16 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { checkHistory, LinOp, summarize } from '../tools/lincheck';
+import { checkHistory, LinKey, LinOp, LinValue, summarize } from '../tools/lincheck';
 import { Scope } from './fixtures/faults/harness';
-import { crossProcessOverlaps, recordRound } from './fixtures/faults/rounds';
+import { crossProcessOverlaps, recordDirectRound, recordRound } from './fixtures/faults/rounds';
+import { bruteForce, injectResurrection, injectStaleRead, simulated } from './support/lin-histories';
+import type { DirectRole } from './fixtures/faults/direct-history-client';
 import { rng } from '../src/workload/generate';
 
-const put = (key: number, value: number, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'put', value, invokeNs: inv, completeNs: comp, client });
-const get = (key: number, result: number, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'get', result, invokeNs: inv, completeNs: comp, client });
+const put = (key: LinKey, value: LinValue, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'put', value, invokeNs: inv, completeNs: comp, client });
+const get = (key: LinKey, result: LinValue | null, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'get', result, invokeNs: inv, completeNs: comp, client });
+const del = (key: LinKey, result: boolean | undefined, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'delete', result, invokeNs: inv, completeNs: comp, client });
 
 test('lincheck accepts linearizable hand-made histories', { timeout: 30000 }, () => {
   const ok = (h: LinOp[], why: string): void => {
@@ -30,90 +33,53 @@ test('lincheck accepts linearizable hand-made histories', { timeout: 30000 }, ()
   ok([put(1, 9, 0, null), get(1, 0, 10, 20), get(1, 0, 30, 40)], 'a pending put may never take effect');
   ok([put(1, 5, 0, 10), get(1, 77, 20, null)], 'a pending get constrains nothing');
   ok([put(1, 0, 0, 10), get(1, 0, 20, 30)], 'writing 0 reads back as 0');
+  ok([put('a', 's1', 0, 10), del('a', true, 20, 30), get('a', null, 40, 50), put('a', 's2', 60, 70), get('a', 's2', 80, 90)], 'string key: put, delete, absent, put again');
+  ok([put(7, 1, 0, 10), put('7', 'x', 0, 10), get(7, 1, 20, 30), get('7', 'x', 20, 30)], '7 and "7" are different keys');
+  ok([put('a', 's1', 0, 10), del('a', true, 20, 60), get('a', 's1', 30, 40), get('a', null, 50, 70)], 'a read during a delete sees the value or absence');
+  ok([del('a', false, 0, 10), put('a', 's1', 20, 30), del('a', undefined, 40, null), get('a', 's1', 50, 60), get('a', null, 70, 80)], 'a pending delete may take effect late');
+  ok([put('a', 's1', 0, 50), del('a', true, 0, 50), del('a', false, 0, 50), get('a', null, 60, 70)], 'concurrent deletes: the one that found nothing goes before the put');
+  ok([put('a', 's1', 0, 10), del('a', true, 20, 30), put('a', 's1', 40, 50), get('a', 's1', 60, 70)], 'a value written again after a delete');
 });
 
 test('lincheck rejects non-linearizable hand-made histories with a counterexample', { timeout: 30000 }, () => {
-  const bad = (h: LinOp[], key: number, why: string, mention?: RegExp): void => {
+  const bad = (h: LinOp[], key: LinKey, why: string, mention?: RegExp): void => {
     const r = checkHistory(h);
     assert.equal(r.ok, false, `${why}: accepted`);
     assert.equal(r.inconclusive, undefined, `${why}: inconclusive`);
     assert.ok(r.failure, why);
     assert.equal(r.failure.key, key, `${why}: wrong key in\n${r.failure.description}`);
-    assert.match(r.failure.description, new RegExp(`^key ${key}: not linearizable`), why);
+    assert.match(r.failure.description, new RegExp(`^key ${typeof key === 'string' ? JSON.stringify(key) : key}: not linearizable`), why);
     if (mention) assert.match(r.failure.description, mention, `${why}:\n${r.failure.description}`);
   };
   bad([get(1, 5, 0, 10)], 1, 'a value nobody wrote', /get\(1\) -> 5/);
-  bad([put(1, 5, 0, 10), get(1, 0, 20, 30)], 1, 'a lost write: absent after a completed put', /put\(1, 5\).*would overwrite 0, which get\(1\) -> 0/);
+  bad([put(1, 5, 0, 10), get(1, 0, 20, 30)], 1, 'a lost write: absent after a completed put', /put\(1, 5\).*would overwrite absent, which get\(1\) -> 0/);
   bad([put(1, 5, 0, 10), put(1, 6, 20, 30), get(1, 5, 40, 50)], 1, 'a stale read', /put\(1, 6\).*would overwrite 5, which get\(1\) -> 5/);
   bad([put(1, 5, 0, 100), get(1, 5, 10, 20), get(1, 0, 30, 40)], 1, 'new-old inversion: a read after a read that saw the new value sees the old');
   bad([get(1, 5, 0, 30), put(1, 5, 40, 50)], 1, 'a read from the future');
   bad([put(1, 5, 0, 10), get(1, 5, 20, 30), put(2, 1, 0, 10), put(2, 2, 20, 30), get(2, 1, 40, 50)], 2, 'one bad key among good ones');
   bad([put(3, 5, 0, null), get(3, 5, 10, 20), get(3, 0, 30, 40)], 3, 'a pending put, once seen, cannot be unseen');
   bad([put(4, 5, 0, 10, 'A'), put(4, 6, 0, 10, 'B'), get(4, 5, 20, 30, 'C'), get(4, 6, 40, 50, 'C'), get(4, 5, 60, 70, 'D')], 4, 'overlapping puts flip-flop', /by [CD]/);
+  bad([put('a', 's1', 0, 10), del('a', true, 20, 30), get('a', 's1', 40, 50)], 'a', 'a read after a completed delete sees the value', /would overwrite "s1", which get\("a"\) -> "s1"/);
+  bad([put('a', 's1', 0, 10), del('a', false, 20, 30)], 'a', 'a delete after a completed put finds nothing', /delete\("a"\) -> false.*register holds "s1"/);
+  bad([del('a', true, 0, 10)], 'a', 'a delete finds a value nobody wrote');
+  bad([put('a', 's1', 0, 10), del('a', true, 20, 30), del('a', true, 40, 50)], 'a', 'two sequential deletes both find the value');
+  bad([put(7, 1, 0, 10), get('7', 1, 20, 30)], '7', 'the number key 7 does not hold the string key "7"');
+  bad([put('k', 7, 0, 10), get('k', '7', 20, 30)], 'k', 'the number 7 does not read back as the string "7"');
+  bad([put('a', 's1', 0, 100), del('a', undefined, 0, null), get('a', null, 20, 30), get('a', 's1', 40, 50), get('a', null, 60, 70), get('a', 's1', 80, 90)], 'a', 'one pending delete cannot hide a value twice');
   assert.throws(() => checkHistory([put(1, 5, 10, 0)]), /before it is invoked/);
+  assert.throws(() => checkHistory([del(1, 'yes' as unknown as boolean, 0, 10)]), /delete result must be a boolean/);
 });
 
-/**
- * A random history that is linearizable by construction: each operation
- * takes effect at a random instant inside its interval; results follow from
- * those instants. Many operations overlap (wide intervals, few keys).
- */
-function simulated(seed: number, n: number, keys: number, width: number, valueOf = (i: number): number => i + 1): LinOp[] {
-  const rand = rng(seed);
-  const ops: Array<LinOp & { at: number }> = [];
-  for (let i = 0; i < n; i++) {
-    const inv = Math.floor(rand() * n * 10);
-    const len = 1 + Math.floor(rand() * width);
-    const at = inv + rand() * len;
-    const key = Math.floor(rand() * keys);
-    if (rand() < 0.5) ops.push({ ...put(key, valueOf(i), inv, inv + len, `s${i % 7}`), at });
-    else ops.push({ ...get(key, 0, inv, inv + len, `s${i % 7}`), at });
-  }
-  const reg = new Map<number, number>();
-  for (const op of [...ops].sort((a, b) => a.at - b.at)) {
-    if (op.op === 'put') reg.set(op.key, op.value!);
-    else op.result = reg.get(op.key) ?? 0;
-  }
-  return ops.map(({ at: _at, ...op }) => op);
-}
-
-/**
- * Make a history non-linearizable: a get G on a key where put P1 finished
- * before put P2 started and P2 finished before G started now returns P1's
- * value (values are unique, so only P1 wrote it). Returns the key, or -1.
- */
-function injectStaleRead(h: LinOp[]): number {
-  const t = (x: LinOp['invokeNs'] | LinOp['completeNs']): bigint => BigInt(x as string | number | bigint);
-  const byKey = new Map<number, LinOp[]>();
-  for (const op of h) {
-    let l = byKey.get(op.key);
-    if (!l) byKey.set(op.key, (l = []));
-    l.push(op);
-  }
-  for (const [key, l] of byKey) {
-    const puts = l.filter((o) => o.op === 'put').sort((a, b) => (t(a.completeNs) < t(b.completeNs) ? -1 : 1));
-    for (const g of l) {
-      if (g.op !== 'get') continue;
-      // P2: a put finished before g started; P1: a put finished before P2 started.
-      const p2 = puts.filter((p) => t(p.completeNs) < t(g.invokeNs)).pop();
-      if (!p2) continue;
-      const p1 = puts.filter((p) => t(p.completeNs) < t(p2.invokeNs) && p.value !== p2.value).pop();
-      if (!p1 || g.result === p1.value) continue;
-      g.result = p1.value;
-      return key;
-    }
-  }
-  return -1;
-}
-
 test('lincheck on simulated concurrent histories: accepts them, rejects an injected stale read', { timeout: 60000 }, () => {
-  for (const [seed, n, keys, width] of [
+  for (const [seed, n, keys, width, deletes] of [
     [1, 2000, 4, 60],
     [2, 3000, 8, 200],
     [3, 1500, 1, 40],
     [4, 400, 1, 400],
+    [5, 3000, 4, 100, 0.15],
+    [6, 1500, 1, 120, 0.3],
   ]) {
-    const h = simulated(seed, n, keys, width);
+    const h = simulated(seed, n, keys, width, undefined, deletes);
     const r = checkHistory(h);
     assert.equal(r.ok, true, `seed ${seed}: ${r.failure?.description ?? summarize(r)}`);
     const key = injectStaleRead(h);
@@ -122,71 +88,52 @@ test('lincheck on simulated concurrent histories: accepts them, rejects an injec
     assert.equal(bad.ok, false, `seed ${seed}: stale read on key ${key} accepted`);
     assert.equal(bad.inconclusive, undefined);
     assert.equal(bad.failure!.key, key);
+    if (!deletes) continue;
+    const h2 = simulated(seed, n, keys, width, undefined, deletes);
+    const key2 = injectResurrection(h2);
+    assert.notEqual(key2, -1, 'no place to inject a resurrected value');
+    const bad2 = checkHistory(h2, { initial: null });
+    assert.equal(bad2.ok, false, `seed ${seed}: a read of a deleted value on key ${String(key2)} accepted`);
+    assert.equal(bad2.failure?.key, key2);
   }
 });
 
-/** Linearizability by enumeration of every order (tiny histories only). */
-function bruteForce(h: LinOp[]): boolean {
-  const byKey = new Map<number, LinOp[]>();
-  for (const op of h) {
-    if (op.op === 'get' && (op.completeNs === null || op.completeNs === undefined)) continue;
-    let l = byKey.get(op.key);
-    if (!l) byKey.set(op.key, (l = []));
-    l.push(op);
-  }
-  const end = (o: LinOp): number => (o.completeNs === null || o.completeNs === undefined ? Infinity : Number(o.completeNs));
-  const one = (ops: LinOp[]): boolean => {
-    const pending = ops.filter((o) => end(o) === Infinity);
-    // A pending put either takes effect (sometime after its call) or not.
-    for (let mask = 0; mask < 1 << pending.length; mask++) {
-      const use = ops.filter((o) => end(o) !== Infinity || (mask >> pending.indexOf(o)) & 1);
-      const placed: LinOp[] = [];
-      const used = new Set<LinOp>();
-      const search = (reg: number): boolean => {
-        if (placed.length === use.length) return true;
-        for (const o of use) {
-          if (used.has(o)) continue;
-          // o may go next only if no unplaced op returned before o was called.
-          if (use.some((x) => !used.has(x) && x !== o && end(x) < Number(o.invokeNs))) continue;
-          if (o.op === 'get' && o.result !== reg) continue;
-          used.add(o);
-          placed.push(o);
-          if (search(o.op === 'put' ? o.value! : reg)) return true;
-          used.delete(o);
-          placed.pop();
-        }
-        return false;
-      };
-      if (search(0)) return true;
-    }
-    return false;
-  };
-  return [...byKey.values()].every(one);
-}
-
-test('lincheck agrees with brute-force enumeration on small random histories', { timeout: 60000 }, () => {
+test('lincheck agrees with brute-force enumeration on small random histories (puts, gets, deletes)', { timeout: 60000 }, () => {
   let accepted = 0;
   let rejected = 0;
-  for (let seed = 1; seed <= 600; seed++) {
+  let withDeletes = 0;
+  for (let seed = 1; seed <= 900; seed++) {
     const rand = rng(seed);
-    const n = 2 + Math.floor(rand() * 6);
+    const n = 2 + Math.floor(rand() * 7);
     const uniqueValues = seed % 2 === 0;
+    // A third of the histories use string keys and values (a string key
+    // '1' and a number key 1 side by side: different registers).
+    const strings = seed % 3 === 0;
     const h: LinOp[] = [];
     for (let i = 0; i < n; i++) {
       const inv = Math.floor(rand() * 20);
       const comp = rand() < 0.1 ? null : inv + Math.floor(rand() * 8);
-      const key = rand() < 0.8 ? 1 : 2;
-      const value = uniqueValues ? i + 1 : Math.floor(rand() * 3);
-      if (rand() < 0.5) h.push(put(key, value, inv, comp));
-      else h.push(get(key, Math.floor(rand() * (uniqueValues ? n + 1 : 3)), inv, comp));
+      const key: LinKey = rand() < 0.8 ? 1 : strings ? '1' : 2;
+      const val = (x: number): LinValue => (strings && key === '1' ? `v${x}` : x);
+      const value = val(uniqueValues ? i + 1 : Math.floor(rand() * 3));
+      const r = rand();
+      if (r < 0.4) h.push(put(key, value, inv, comp));
+      else if (r < 0.65) h.push(del(key, [true, false, undefined][Math.floor(rand() * 3)], inv, comp));
+      else {
+        const seen = Math.floor(rand() * (uniqueValues ? n + 1 : 3));
+        h.push(get(key, seen === 0 ? (rand() < 0.5 ? null : 0) : val(seen), inv, comp));
+      }
     }
+    if (h.some((o) => o.op === 'delete')) withDeletes++;
     const want = bruteForce(h);
     const r = checkHistory(h);
+    assert.equal(r.inconclusive, undefined, `seed ${seed}: inconclusive`);
     assert.equal(r.ok, want, `seed ${seed}: lincheck says ${summarize(r)}, enumeration says ${want}: ${JSON.stringify(h)}`);
     if (want) accepted++;
     else rejected++;
   }
   assert.ok(accepted > 50 && rejected > 50, `too one-sided: ${accepted} linearizable, ${rejected} not`);
+  assert.ok(withDeletes > 300, `only ${withDeletes} histories with deletes`);
 });
 
 test('lincheck on simulated histories whose values repeat (no unique-value pruning)', { timeout: 60000 }, () => {
@@ -241,3 +188,73 @@ test('real concurrent histories (2 processes x threads x lanes, 3 server threads
   const e = await server.wait(10000);
   assert.equal(e.code, 0, server.output());
 });
+
+/** A copy of a history (the injections modify operations in place). */
+const copy = (h: LinOp[]): LinOp[] => h.map((o) => ({ ...o }));
+
+const injections = [
+  ['stale read', injectStaleRead],
+  ['read of a deleted value', injectResurrection],
+] as const;
+
+/**
+ * Why a recorded direct-read history shows too little to be worth checking
+ * (a busy machine may run the readers before or after the writes), or null.
+ * The readers must have seen the writers' values, of every type, under both
+ * kinds of key, while other processes' operations overlapped theirs.
+ */
+function weakness(history: LinOp[]): string | null {
+  if (crossProcessOverlaps(history, 1) === 0) return 'no two operations of different processes on one key overlapped';
+  const gets = history.filter((o) => o.op === 'get');
+  const found = gets.filter((o) => o.result !== null);
+  if (found.length <= gets.length / 10) return `only ${found.length} of ${gets.length} reads found a value`;
+  const kinds = new Set(found.map((o) => (typeof o.result === 'number' ? 'u32' : String(o.result).split(':')[0])));
+  if (kinds.size !== 3) return `the reads found values of types ${[...kinds].join(', ')} only`;
+  if (!found.some((o) => typeof o.key === 'number') || !found.some((o) => typeof o.key === 'string')) return 'reads found values under one kind of key only';
+  if (!history.some((o) => o.op === 'delete' && o.result === true)) return 'no delete removed a value';
+  for (const [what, inject] of injections) if (inject(copy(history)) === -1) return `no place to inject a ${what}`;
+  return null;
+}
+
+for (const threads of [1, 2]) {
+  test(`direct reads and ring writes of 4 client processes (string and u32 keys, deletes), ${threads} server thread(s): linearizable`, { timeout: 240000 }, async (t) => {
+    const scope = new Scope('shmkv-lin-direct-');
+    t.after(() => scope.cleanup());
+    const region = scope.file('region');
+    const server = await scope.startServer(region, ['-n', String(threads)]);
+    const roles: DirectRole[] = ['reader-sync', 'reader-async', 'writer-sync', 'writer-async'];
+    let history: LinOp[] = [];
+    let r = checkHistory([]);
+    let checkMs = 0;
+    let problem: string | null = 'no round recorded';
+    for (let round = 0; round < 4 && problem !== null; round++) {
+      history = await recordDirectRound(scope, { region, roles, writerOps: 1500, readerOps: 8000, width: 4, seed: threads }, round);
+      const started = process.hrtime.bigint();
+      r = checkHistory(history, { initial: null });
+      checkMs = Number(process.hrtime.bigint() - started) / 1e6;
+      assert.equal(r.ok, true, `round ${round}: ${r.failure?.description ?? summarize(r)}`);
+      problem = weakness(history);
+      if (problem !== null) t.diagnostic(`round ${round} shows too little (${problem}): recording another`);
+    }
+    assert.equal(problem, null, 'in 4 rounds, no history showed enough');
+    const gets = history.filter((o) => o.op === 'get');
+    t.diagnostic(
+      `${history.length} operations (${gets.length} direct reads, ${gets.filter((o) => o.result !== null).length} found a value, ` +
+        `${history.filter((o) => o.op === 'delete' && o.result === true).length} deletes that removed one) on ${r.keys} keys; ` +
+        `${summarize(r)} in ${checkMs.toFixed(0)} ms; ${crossProcessOverlaps(history, 1e9)} overlapping cross-process pairs`,
+    );
+    // Negative controls: the same history with one read made stale, or
+    // with a read that sees a value a completed delete removed, is rejected.
+    for (const [what, inject] of injections) {
+      const bad = copy(history);
+      const key = inject(bad);
+      const rb = checkHistory(bad, { initial: null });
+      assert.equal(rb.ok, false, `injected ${what} on key ${String(key)} accepted`);
+      assert.equal(rb.inconclusive, undefined, `injected ${what}: inconclusive`);
+      assert.equal(rb.failure?.key, key);
+    }
+    assert.equal(server.running, true, 'the server died');
+    server.kill('SIGTERM');
+    assert.equal((await server.wait(10000)).code, 0, server.output());
+  });
+}

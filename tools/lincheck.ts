@@ -1,14 +1,24 @@
 /**
  * A linearizability checker for a key-value store whose every key is an
- * independent read/write register (put writes, get reads, a get of a key
- * never written returns 0).
+ * independent register that may be absent: put writes a value, delete makes
+ * the key absent (and may report whether it held a value), get reads.
+ * Keys are u32 numbers or strings, and 7 and '7' are different keys (Map
+ * semantics, as the store's). Values are numbers or strings, compared with
+ * SameValueZero, so 7 and '7' are different values too.
+ *
+ * Absence: a get that returns null saw the key absent. So does a get that
+ * returns the `initial` option (0 by default), because the seed's u32 lanes
+ * answer 0 for an absent key; a put of that same value is then
+ * indistinguishable from absence to a get, which the model allows (the
+ * register is in state "absent" or "holds 0", and either reads as 0).
  *
  * Input: a history, one record per operation, with the time it was invoked
- * (before the request could be seen by the server) and the time its
- * response was observed (after). Times are nanoseconds on one monotonic
- * clock (process.hrtime.bigint() is CLOCK_MONOTONIC, shared by every process
- * on the machine). An operation without completeNs is pending: it may have
- * taken effect at any point after its invocation, or never.
+ * (before the request could be seen by the server or the table was read)
+ * and the time its response was observed (after). Times are nanoseconds on
+ * one monotonic clock (process.hrtime.bigint() is CLOCK_MONOTONIC, shared by
+ * every process on the machine). An operation without completeNs is
+ * pending: it may have taken effect at any point after its invocation, or
+ * never; a pending get constrains nothing and is dropped.
  *
  * Method (Wing & Gong, with Lowe's memoization, as in Porcupine):
  * linearizability is compositional, so the history is split by key and each
@@ -18,9 +28,10 @@
  * next), applies it to the register if its result agrees, and removes its
  * call and return from the list; it backtracks when the first remaining
  * entry is a return (that operation should already have taken effect). A
- * cache of (set of linearized operations, register value) prunes states
+ * cache of (set of linearized operations, register state) prunes states
  * already explored, which makes the search polynomial on the histories a
- * store produces in practice.
+ * store produces in practice. Values are interned to small integers so a
+ * state is an integer (ABSENT = -1).
  *
  * Times that tie count as overlapping (calls sort before returns), so the
  * checker never rejects a history because of clock granularity.
@@ -29,37 +40,9 @@
  * (a JSON array of LinOp, times as numbers or decimal strings).
  */
 import * as fs from 'node:fs';
+import { ABSENT, agrees, describeOp, explain, INF, isValue, LinFailure, LinKey, LinOp, LinValue, Prepared, show, single } from './lincheck-model';
 
-export type LinKind = 'put' | 'get';
-
-export interface LinOp {
-  key: number;
-  op: LinKind;
-  /** put: the value written. */
-  value?: number;
-  /** get: the value returned (0 when the key was absent). */
-  result?: number;
-  /** ns, before the request became visible. */
-  invokeNs: bigint | number | string;
-  /** ns, after the response was observed; absent/null while pending. */
-  completeNs?: bigint | number | string | null;
-  /** Free-form origin (process/thread), shown in counterexamples. */
-  client?: string;
-}
-
-export interface LinFailure {
-  key: number;
-  /** Operations on that key. */
-  ops: number;
-  /** Longest valid linearization prefix the search found (operations in order). */
-  longestPrefix: LinOp[];
-  /** Register value after that prefix. */
-  stateAfterPrefix: number;
-  /** Operations that could not be placed next (each one's reason). */
-  blocked: string[];
-  /** Human-readable description (several lines). */
-  description: string;
-}
+export type { LinFailure, LinKey, LinKind, LinOp, LinValue } from './lincheck-model';
 
 export interface LinResult {
   ok: boolean;
@@ -73,13 +56,11 @@ export interface LinResult {
 }
 
 export interface LinOptions {
-  /** Register value of a key never written (default 0). */
-  initial?: number;
+  /** What a get of an absent key may return besides null (default 0, the u32 lanes' answer). */
+  initial?: LinValue | null;
   /** Give up after this many search steps per key (default 20 million). */
   maxSteps?: number;
 }
-
-const INF = (1n << 127n) - 1n;
 
 function toNs(t: bigint | number | string | null | undefined): bigint | null {
   if (t === null || t === undefined) return null;
@@ -101,20 +82,15 @@ interface Entry {
   next: Entry | null;
 }
 
-interface Prepared {
-  op: LinOp;
-  invoke: bigint;
-  complete: bigint; // INF when pending
+interface KeyResult {
+  ok: boolean;
+  inconclusive?: boolean;
+  steps: number;
+  failure?: LinFailure;
 }
 
-function describeOp(p: Prepared, t0: bigint): string {
-  const us = (t: bigint): string => (t === INF ? 'pending' : `${(Number(t - t0) / 1000).toFixed(3)}us`);
-  const what = p.op.op === 'put' ? `put(${p.op.key}, ${p.op.value})` : `get(${p.op.key}) -> ${p.op.result}`;
-  return `${what} [${us(p.invoke)} .. ${us(p.complete)}]${p.op.client !== undefined ? ` by ${p.op.client}` : ''}`;
-}
-
-/** Check a single key's operations. */
-function checkKey(key: number, list: Prepared[], initial: number, maxSteps: number, t0: bigint): { ok: boolean; inconclusive?: boolean; steps: number; failure?: LinFailure } {
+/** Check a single key's operations; `values[id]` is the value of id. */
+function checkKey(key: LinKey, list: Prepared[], values: LinValue[], maxSteps: number, t0: bigint): KeyResult {
   const n = list.length;
   if (n === 0) return { ok: true, steps: 0 };
   // Events, calls before returns at equal times (ties overlap).
@@ -147,159 +123,195 @@ function checkKey(key: number, list: Prepared[], initial: number, maxSteps: numb
     if (call.next) call.next.prev = call;
   };
 
-  // Reads of values nobody wrote fail at once, whatever the order.
+  // Unique values: every put writes a value no other put writes and that no
+  // get could take for absence. Then reads of values nobody wrote, or that
+  // returned before their put was invoked, fail at once, whatever the order.
   const writer = new Map<number, number>();
   let unique = true;
-  for (let id = 0; id < n; id++) {
-    const op = list[id].op;
-    if (op.op !== 'put') continue;
-    const v = op.value! >>> 0;
-    if (v === initial || writer.has(v)) unique = false;
-    writer.set(v, id);
-  }
+  let deletes = false;
+  const readAsAbsent = new Set(list.filter((q) => q.orAbsent).map((q) => q.id));
   for (let id = 0; id < n; id++) {
     const p = list[id];
-    if (p.op.op !== 'get') continue;
-    const r = p.op.result! >>> 0;
-    const w = writer.get(r);
-    if (r !== initial && w === undefined) return { ok: false, steps: 0, failure: single(key, list, p, `no put on key ${key} writes ${r}`, t0) };
-    if (unique && w !== undefined && p.complete < list[w].invoke)
+    if (p.op.op === 'delete') deletes = true;
+    if (p.op.op !== 'put') continue;
+    if (writer.has(p.id) || readAsAbsent.has(p.id)) unique = false;
+    writer.set(p.id, id);
+  }
+  for (const p of list) {
+    if (p.op.op !== 'get' || p.id === ABSENT || p.orAbsent) continue;
+    const w = writer.get(p.id);
+    if (w === undefined) return { ok: false, steps: 0, failure: single(key, list, p, `no put on key ${show(key)} writes ${show(values[p.id])}`, t0) };
+    if (unique && p.complete < list[w].invoke)
       return { ok: false, steps: 0, failure: single(key, list, p, `it returned before ${describeOp(list[w], t0)} was invoked`, t0) };
   }
-  // With unique values (every put writes a value no other put writes, nor
-  // the initial value), a get returning v must be linearized after the put
-  // of v and before the next put. So while the register holds v and some get
-  // of v is not linearized yet, no put may go next: that branch is dead.
-  // This prunes most of the search on histories with many concurrent puts.
-  const pendingReads = new Map<number, number>();
-  if (unique)
-    for (const p of list) if (p.op.op === 'get') pendingReads.set(p.op.result! >>> 0, (pendingReads.get(p.op.result! >>> 0) ?? 0) + 1);
+  // With unique values, a get returning v must be linearized after the put
+  // of v and before the next write (put or delete), since v never comes
+  // back. So while the register holds v and some get of v is not linearized
+  // yet, no write may go next: that branch is dead. The same holds for
+  // absence when no delete can bring it back. This prunes most of the search
+  // on histories with many concurrent writes.
+  const pendingReads = new Int32Array(values.length);
+  let pendingAbsent = 0;
+  const readOf = (p: Prepared): number => (p.id === ABSENT || p.orAbsent ? ABSENT : p.id);
+  const count = (p: Prepared, d: number): void => {
+    if (!unique || p.op.op !== 'get') return;
+    const r = readOf(p);
+    if (r === ABSENT) pendingAbsent += d;
+    else pendingReads[r] += d;
+  };
+  for (const p of list) count(p, 1);
+  const mayWrite = (state: number): boolean =>
+    !unique || (state === ABSENT ? deletes || pendingAbsent === 0 : pendingReads[state] === 0);
 
   const words = (n + 31) >>> 5;
   const bits = new Uint32Array(words);
   const cache = new Set<string>();
   const stateKey = (state: number): string => `${state}:${bits.join(',')}`;
-  const stack: { entry: Entry; state: number }[] = [];
-  let state = initial;
+  // A frame is `forced` when its operation is a get that agrees with the
+  // register: once it may go next, it can always go first. Moving it ahead
+  // of the operations a valid order places before it changes no state they
+  // see (a get changes nothing, whatever its place) and breaks no real-time
+  // edge (nothing unplaced returned before its call). So the search takes it
+  // without trying alternatives, and when that branch fails the whole node
+  // fails. Without this, concurrent gets multiply the states by every subset
+  // of them (when deletes disable the pruning above). Not so for a write
+  // that happens to change nothing (a delete of an absent key): placed
+  // later, it may have to change something.
+  const stack: { entry: Entry; state: number; forced: boolean }[] = [];
+  let state = ABSENT;
   let steps = 0;
   let best: number[] = [];
-  let bestState = initial;
+  let bestState = ABSENT;
+  const mayGo = (p: Prepared, s: number): boolean => agrees(p, s) && (p.op.op === 'get' || mayWrite(s));
+  const after = (p: Prepared, s: number): number => (p.op.op === 'get' ? s : p.id);
+  const take = (entry: Entry, next: number, forced: boolean): boolean => {
+    bits[entry.id >>> 5] |= 1 << (entry.id & 31);
+    const k = stateKey(next);
+    if (cache.has(k)) {
+      bits[entry.id >>> 5] &= ~(1 << (entry.id & 31));
+      return false;
+    }
+    cache.add(k);
+    stack.push({ entry, state, forced });
+    count(list[entry.id], -1);
+    state = next;
+    lift(entry);
+    if (stack.length > best.length) {
+      best = stack.map((s) => s.entry.id);
+      bestState = state;
+    }
+    return true;
+  };
+  /** Undo choices up to the last one that has alternatives; false when none is left. */
+  const backtrack = (): Entry | null => {
+    for (;;) {
+      const top = stack.pop();
+      if (top === undefined) return null;
+      state = top.state;
+      count(list[top.entry.id], 1);
+      bits[top.entry.id >>> 5] &= ~(1 << (top.entry.id & 31));
+      unlift(top.entry);
+      if (!top.forced) return top.entry.next;
+    }
+  };
+  const fail = (): KeyResult => ({ ok: false, steps, failure: explain(key, list, values, best, bestState, unique, deletes, t0) });
 
   let entry: Entry | null = head.next;
+  let fresh = true; // at a node not yet looked at for a forced operation
   while (head.next !== null) {
     if (++steps > maxSteps) return { ok: false, inconclusive: true, steps };
+    if (fresh) {
+      fresh = false;
+      let forced: Entry | null = null;
+      for (let e: Entry | null = head.next; e !== null && e.call; e = e.next) {
+        const p = list[e.id];
+        if (p.op.op === 'get' && agrees(p, state)) {
+          forced = e;
+          break;
+        }
+      }
+      if (forced !== null) {
+        if (take(forced, state, true)) {
+          entry = head.next;
+          fresh = true;
+          continue;
+        }
+        // Explored already from here (and failed): the node fails.
+        entry = backtrack();
+        if (entry === null) return fail();
+        continue;
+      }
+    }
     if (entry === null) break; // cannot happen: the list ends with a return
     if (entry.call) {
       const p = list[entry.id];
-      let okStep: boolean;
-      let next: number;
-      if (p.op.op === 'put') {
-        okStep = !unique || (pendingReads.get(state) ?? 0) === 0;
-        next = p.op.value! >>> 0;
-      } else {
-        okStep = (p.op.result! >>> 0) === state;
-        next = state;
-      }
-      if (okStep) {
-        bits[entry.id >>> 5] |= 1 << (entry.id & 31);
-        const k = stateKey(next);
-        if (!cache.has(k)) {
-          cache.add(k);
-          stack.push({ entry, state });
-          if (unique && p.op.op === 'get') pendingReads.set(state, pendingReads.get(state)! - 1);
-          state = next;
-          lift(entry);
-          if (stack.length > best.length) {
-            best = stack.map((s) => s.entry.id);
-            bestState = state;
-          }
-          entry = head.next;
-          continue;
-        }
-        bits[entry.id >>> 5] &= ~(1 << (entry.id & 31));
+      if (mayGo(p, state) && take(entry, after(p, state), false)) {
+        entry = head.next;
+        fresh = true;
+        continue;
       }
       entry = entry.next;
     } else {
       // A return before its call was linearized: undo the last choice.
-      if (stack.length === 0) {
-        return { ok: false, steps, failure: explain(key, list, best, bestState, initial, t0) };
-      }
-      const top = stack.pop()!;
-      state = top.state;
-      if (unique && list[top.entry.id].op.op === 'get') pendingReads.set(state, pendingReads.get(state)! + 1);
-      bits[top.entry.id >>> 5] &= ~(1 << (top.entry.id & 31));
-      unlift(top.entry);
-      entry = top.entry.next;
+      entry = backtrack();
+      if (entry === null) return fail();
     }
   }
   return { ok: true, steps };
 }
 
-/** A failure pinned on one operation, found before any search. */
-function single(key: number, list: Prepared[], p: Prepared, why: string, t0: bigint): LinFailure {
-  const blocked = [`${describeOp(p, t0)}: ${why}`];
-  const description = `key ${key}: not linearizable (${list.length} operations)\n  ${blocked[0]}`;
-  return { key, ops: list.length, longestPrefix: [], stateAfterPrefix: 0, blocked, description };
-}
-
-/** Build the counterexample from the longest prefix found. */
-function explain(key: number, list: Prepared[], best: number[], bestState: number, initial: number, t0: bigint): LinFailure {
-  // Replay the prefix; then find what could come next and why it cannot.
-  const placed = new Set(best);
-  let firstReturn = INF;
-  for (let id = 0; id < list.length; id++) if (!placed.has(id) && list[id].complete < firstReturn) firstReturn = list[id].complete;
-  const blocked: string[] = [];
-  const puts = list.filter((p) => p.op.op === 'put').map((p) => p.op.value! >>> 0);
-  const unique = new Set(puts).size === puts.length && !puts.includes(initial);
-  const readers = list.filter((p, id) => !placed.has(id) && p.op.op === 'get' && (p.op.result! >>> 0) === bestState);
-  for (let id = 0; id < list.length; id++) {
-    if (placed.has(id)) continue;
-    const p = list[id];
-    if (p.invoke > firstReturn) continue; // not a candidate: something returned before it was invoked
-    if (p.op.op === 'get' && (p.op.result! >>> 0) !== bestState) blocked.push(`${describeOp(p, t0)}: register holds ${bestState}`);
-    else if (p.op.op === 'put' && unique && readers.length > 0)
-      blocked.push(`${describeOp(p, t0)}: would overwrite ${bestState}, which ${describeOp(readers[0], t0)} still has to read`);
-    else blocked.push(`${describeOp(p, t0)}: consistent alone, but every continuation from it fails`);
-  }
-  const prefix = best.map((id) => list[id].op);
-  const lines: string[] = [];
-  lines.push(`key ${key}: not linearizable (${list.length} operations, initial value ${initial})`);
-  lines.push(`  longest valid linearization prefix: ${best.length} operation(s)${best.length > 8 ? ', last 8:' : ':'}`);
-  for (const id of best.slice(-8)) lines.push(`    ${describeOp(list[id], t0)}`);
-  lines.push(`  register after it: ${bestState}; no remaining operation can take effect next:`);
-  for (const b of blocked.slice(0, 12)) lines.push(`    ${b}`);
-  if (blocked.length > 12) lines.push(`    ... and ${blocked.length - 12} more`);
-  return { key, ops: list.length, longestPrefix: prefix, stateAfterPrefix: bestState, blocked, description: lines.join('\n') };
-}
-
 /**
  * Check a whole history. Pending gets are dropped (they constrain nothing);
- * pending puts may take effect at any time after their call, or never.
+ * pending puts and deletes may take effect at any time after their call, or
+ * never (a pending delete's result is unknown).
  */
 export function checkHistory(history: readonly LinOp[], opts: LinOptions = {}): LinResult {
-  const initial = (opts.initial ?? 0) >>> 0;
+  const initial = opts.initial === undefined ? 0 : opts.initial;
   const maxSteps = opts.maxSteps ?? 20_000_000;
-  const byKey = new Map<number, Prepared[]>();
+  const byKey = new Map<LinKey, Prepared[]>();
+  const ids = new Map<LinValue, number>();
+  const values: LinValue[] = [];
+  const intern = (v: LinValue): number => {
+    let id = ids.get(v);
+    if (id === undefined) {
+      ids.set(v, (id = values.length));
+      values.push(v);
+    }
+    return id;
+  };
   let t0: bigint | null = null;
   for (const op of history) {
-    if (op.op !== 'put' && op.op !== 'get') throw new RangeError(`unknown op ${String(op.op)}`);
-    if (op.op === 'put' && typeof op.value !== 'number') throw new RangeError('a put needs a value');
+    if (op.op !== 'put' && op.op !== 'get' && op.op !== 'delete') throw new RangeError(`unknown op ${String(op.op)}`);
+    if (!isValue(op.key)) throw new RangeError(`a key must be a number or a string, got ${String(op.key)}`);
+    if (op.op === 'put' && !isValue(op.value)) throw new RangeError('a put needs a value (a number or a string)');
     const invoke = toNs(op.invokeNs);
     if (invoke === null) throw new RangeError('every operation needs invokeNs');
     const done = toNs(op.completeNs);
-    if (op.op === 'get' && done !== null && typeof op.result !== 'number') throw new RangeError('a completed get needs a result');
     if (done !== null && done < invoke) throw new RangeError(`operation completes (${done}) before it is invoked (${invoke})`);
+    if (op.op === 'get' && done !== null && op.result !== null && !isValue(op.result))
+      throw new RangeError('a completed get needs a result (a number, a string, or null for absent)');
+    if (op.op === 'delete' && op.result !== undefined && op.result !== null && typeof op.result !== 'boolean')
+      throw new RangeError('a delete result must be a boolean');
     if (op.op === 'get' && done === null) continue;
     if (t0 === null || invoke < t0) t0 = invoke;
     let l = byKey.get(op.key);
     if (!l) byKey.set(op.key, (l = []));
-    l.push({ op, invoke, complete: done ?? INF });
+    const p: Prepared = { op, invoke, complete: done ?? INF, id: ABSENT, orAbsent: false };
+    if (op.op === 'put') p.id = intern(op.value!);
+    else if (op.op === 'get' && op.result !== null) {
+      p.id = intern(op.result as LinValue);
+      p.orAbsent = initial !== null && ids.get(initial) === p.id;
+    } else if (op.op === 'delete' && done !== null && typeof op.result === 'boolean') p.held = op.result;
+    l.push(p);
   }
   let steps = 0;
   let inconclusive = false;
-  const keys = [...byKey.keys()].sort((a, b) => a - b);
+  // Numbers first, then strings: a stable order for reports.
+  const keys = [...byKey.keys()].sort((a, b) =>
+    typeof a !== typeof b ? (typeof a === 'number' ? -1 : 1) : a < b ? -1 : a > b ? 1 : 0,
+  );
   for (const key of keys) {
-    const r = checkKey(key, byKey.get(key)!, initial, maxSteps, t0 ?? 0n);
+    const r = checkKey(key, byKey.get(key)!, values, maxSteps, t0 ?? 0n);
     steps += r.steps;
     if (r.failure) return { ok: false, keys: byKey.size, ops: history.length, steps, failure: r.failure };
     if (r.inconclusive) inconclusive = true;
@@ -317,7 +329,7 @@ export function summarize(r: LinResult): string {
 if (require.main === module) {
   const file = process.argv[2];
   if (!file || file === '-h' || file === '--help') {
-    process.stderr.write('usage: node dist/tools/lincheck.js HISTORY.json   (a JSON array of {key, op, value|result, invokeNs, completeNs})\n');
+    process.stderr.write('usage: node dist/tools/lincheck.js HISTORY.json   (a JSON array of {key, op: put|get|delete, value|result, invokeNs, completeNs})\n');
     process.exit(file ? 0 : 2);
   }
   const history = JSON.parse(fs.readFileSync(file, 'utf8')) as LinOp[];

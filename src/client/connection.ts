@@ -127,6 +127,7 @@ export class Connection {
    * table for at most about HEARTBEAT_TIMEOUT_MS, then throws.
    */
   checkLive(): void {
+    if (this.gone !== null) throw this.gone;
     const r = this.region;
     if (r.serverState() !== ServerState.Ready) return this.checkServer();
     const beat = r.heartbeat();
@@ -147,19 +148,31 @@ export class Connection {
    * beating for HEARTBEAT_TIMEOUT_MS. Cheap enough to call between sleeps.
    */
   checkServer(): void {
+    if (this.gone !== null) throw this.gone;
+    const problem = this.serverProblem();
+    // Sticky: a server found gone stays gone for this connection. Without
+    // it, checkLive probes only every LIVE_CHECK_EVERY reads, so the reads
+    // after the one that threw would answer again from the dead server's
+    // table (the README promises that later calls throw).
+    if (problem !== null) throw (this.gone = new ServerGoneError(problem));
+  }
+  private gone: ServerGoneError | null = null;
+
+  private serverProblem(): string | null {
     const r = this.region;
     const state = r.serverState();
     const pid = r.serverPid();
-    if (state === ServerState.Stopped) throw new ServerGoneError(`the server (pid ${pid}) has stopped`);
-    if (!processAlive(pid)) throw new ServerGoneError(`the server (pid ${pid}) died`);
+    if (state === ServerState.Stopped) return `the server (pid ${pid}) has stopped`;
+    if (!processAlive(pid)) return `the server (pid ${pid}) died`;
     const beat = r.heartbeat();
     const now = Date.now();
     if (beat !== this.lastBeat) {
       this.lastBeat = beat;
       this.lastBeatAt = now;
     } else if (now - this.lastBeatAt > HEARTBEAT_TIMEOUT_MS) {
-      throw new ServerGoneError(`the server (pid ${pid}) is not responding (no heartbeat for ${now - this.lastBeatAt} ms)`);
+      return `the server (pid ${pid}) is not responding (no heartbeat for ${now - this.lastBeatAt} ms)`;
     }
+    return null;
   }
 }
 
