@@ -11,7 +11,7 @@ import { parse, runCli, usage, Spec, UsageError } from './args';
 import { InputError, parseValues, parseWorkload, readInput, splitParts, ValueFile, Workload } from '../workload/workload';
 import { byteKey, parseStringValues, StringFile } from '../workload/bytes';
 import type { ReplayMessage, ReplayReport, ReplayTask } from './replay-worker';
-import { ReplayError } from './replay-bytes';
+import { ReplayError } from './replay-error';
 import { Connection, ServerGoneError } from '../client/connection';
 import { fromWire } from '../client/thread-error';
 import { BoardFullError } from '../store/board';
@@ -95,7 +95,8 @@ function checkServerLimits(conn: Connection, w: Workload, file: string): void {
 
 async function replayAll(conn: Connection, w: Workload, threads: number, width: number, verbose: boolean, direct: boolean, keep: boolean): Promise<number> {
   const first = conn.reserve(threads * width);
-  const results = new Uint32Array(new SharedArrayBuffer(Math.max(4 * w.count, 8)));
+  // u32 gets' results by request index (byte workloads return theirs in the reports).
+  const results = new Uint32Array(new SharedArrayBuffer(Math.max(w.form === 'u32' ? 4 * w.count : 0, 8)));
   const abort = new Int32Array(new SharedArrayBuffer(4));
   const parts = splitParts(w.count, threads);
   let interrupted = false;

@@ -28,14 +28,8 @@ import { ReadResult } from '../store/table-reader';
 import { TableCorruptError } from '../store/alloc';
 import { DEFAULT_MAX_KEY_BYTES, KEY_KIND_BYTES, Op, Status, ValueTag } from '../layout/layout';
 import { resultLine } from '../workload/bytes';
+import { ReplayError } from './replay-error';
 
-/** A request the server refused in a way the replay cannot go on from. */
-export class ReplayError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ReplayError';
-  }
-}
 
 const VERB: Partial<Record<Op, string>> = { [Op.Set]: 'set', [Op.Read]: 'get', [Op.Delete]: 'del' };
 

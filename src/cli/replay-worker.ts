@@ -10,7 +10,6 @@ import { Lane } from '../client/lane';
 import { toWire, WireError } from '../client/thread-error';
 import { Op, Status } from '../layout/layout';
 import type { ByteRequests } from '../workload/workload';
-import { replayBytes } from './replay-bytes';
 
 export interface ReplayTask {
   conn: SharedConnection;
@@ -77,7 +76,9 @@ function replay(t: ReplayTask): ReplayReport {
 
 try {
   const task = workerData as ReplayTask;
-  parentPort!.postMessage({ report: task.bytes === null ? replay(task) : replayBytes(task) });
+  // Loaded only for byte workloads: a u32 replay thread starts as lean as the seed's.
+  const bytes = (): typeof import('./replay-bytes') => require('./replay-bytes') as typeof import('./replay-bytes');
+  parentPort!.postMessage({ report: task.bytes === null ? replay(task) : bytes().replayBytes(task) });
 } catch (e) {
   parentPort!.postMessage({ error: toWire(e) });
 }

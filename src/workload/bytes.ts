@@ -146,13 +146,17 @@ export function parseStringValues(buf: Buffer, file: string): StringFile {
   return { values, lines: Uint32Array.from(rows, (_r, i) => i + 1) };
 }
 
+/** Strings no workload line can hold as a value (empty, or with whitespace or control characters). */
+const NOT_A_TOKEN = /^$|[\x00-\x20\x7f]/;
+
 /**
- * A byte get's result line: the string, or '' when the key is absent. A
- * value of another type (only another client can have stored it) prints
- * as a tagged description that no workload value equals, and no whitespace.
+ * A byte get's result line: the string, or '' when the key is absent. What
+ * only another client can have stored prints so that it keeps to one line
+ * and equals no workload value: a string that is not a token as JSON, a
+ * value of another type as a tag such as <number:5>.
  */
 export function resultLine(v: unknown): string {
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') return NOT_A_TOKEN.test(v) ? JSON.stringify(v) : v;
   if (v === undefined) return '';
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return `<${v === null ? 'null' : typeof v}:${String(v)}>`;
   if (v instanceof Uint8Array) return `<bytes:${v.length}>`;
