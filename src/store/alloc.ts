@@ -10,7 +10,9 @@
  *
  * FRAGMENTATION BOUNDS. Internal: a request is rounded up to the next
  * second-level class boundary, which is at most 1/TLSF_SL_COUNT (6.25%)
- * above it, plus BLOCK_HEADER_BYTES per block and TLSF_ALIGN rounding.
+ * above it, plus TLSF_ALIGN rounding, plus a remainder too small to split
+ * off as a block of its own (< BLOCK_HEADER_BYTES + BLOCK_MIN_PAYLOAD), plus
+ * BLOCK_HEADER_BYTES per block.
  * External: immediate coalescing means no two free blocks are ever
  * neighbours; a good-fit search takes the smallest class that surely fits,
  * and splits the remainder off. What can still be lost is the free space
