@@ -467,7 +467,7 @@ function prefillWorkload(keys: number): Workload {
     k[i] = i;
     v[i] = i + 1;
   }
-  return { form: 'u32', count: keys, ops, keys: k, values: v, bytes: null, lines: new Uint32Array(0) };
+  return { count: keys, ops, keys: k, values: v, lines: new Uint32Array(0) };
 }
 
 async function prefillRedis(r: RedisHandle, keys: number): Promise<void> {

@@ -87,7 +87,7 @@ let lastStrings: string[] | null = null;
 /** A byte workload's keys and values must fit the server's limits (which may be lower than the defaults checked at parse time). */
 function checkServerLimits(conn: Connection, w: Workload, file: string): void {
   const b = w.bytes;
-  if (b === null) return;
+  if (!b) return;
   const { maxKeyBytes, maxValueBytes } = conn.reader;
   if (b.maxKey > maxKeyBytes) throw new InputError(`${file}:${b.maxKeyLine}: key of ${b.maxKey} bytes is over the server's limit of ${maxKeyBytes} bytes`);
   if (b.maxValue > maxValueBytes) throw new InputError(`${file}:${b.maxValueLine}: value of ${b.maxValue} bytes is over the server's limit of ${maxValueBytes} bytes`);

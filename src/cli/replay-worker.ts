@@ -22,7 +22,7 @@ export interface ReplayTask {
   values: Uint32Array;
   results: Uint32Array;
   /** Byte workloads: the packed requests (null for u32 workloads). */
-  bytes: ByteRequests | null;
+  bytes?: ByteRequests | null;
   /** 1-based workload line of each request (error messages). */
   lines: Uint32Array;
   /** Byte gets read the shared table directly (--direct) instead of going through the ring. */
@@ -78,7 +78,7 @@ try {
   const task = workerData as ReplayTask;
   // Loaded only for byte workloads: a u32 replay thread starts as lean as the seed's.
   const bytes = (): typeof import('./replay-bytes') => require('./replay-bytes') as typeof import('./replay-bytes');
-  parentPort!.postMessage({ report: task.bytes === null ? replay(task) : bytes().replayBytes(task) });
+  parentPort!.postMessage({ report: task.bytes ? bytes().replayBytes(task) : replay(task) });
 } catch (e) {
   parentPort!.postMessage({ error: toWire(e) });
 }

@@ -43,7 +43,8 @@ export interface ByteRequests {
 
 /** A parsed workload in shared typed arrays (worker threads read them in place). */
 export interface Workload {
-  form: WorkloadForm;
+  /** Absent means 'u32' (the bench builds u32 workloads by hand). */
+  form?: WorkloadForm;
   count: number;
   /** u32 form: Op.Put/Op.Get; byte form: Op.Set/Op.Read/Op.Delete. */
   ops: Uint8Array;
@@ -51,7 +52,7 @@ export interface Workload {
   keys: Uint32Array;
   values: Uint32Array;
   /** Byte form only. */
-  bytes: ByteRequests | null;
+  bytes?: ByteRequests | null;
   /** 1-based source line of each request. */
   lines: Uint32Array;
 }
