@@ -7,27 +7,8 @@
 import { test, describe } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { BIN, RunResult, Scope, hasStackTrace, lines, pidsMentioning } from './support/procs';
-
-type Cli = 'client' | 'server' | 'genworkload';
-
-/** Exactly one stderr line `${cmd}: ...`, the exit code, no stack trace, nothing on stdout. */
-function assertOneLineError(r: RunResult, cmd: Cli, code: number, what: string): string {
-  const ctx = `${what}: exit ${r.code ?? r.signal}, stderr:\n${r.stderr}`;
-  assert.equal(r.timedOut, false, `${what}: timed out`);
-  assert.equal(r.code, code, ctx);
-  assert.equal(hasStackTrace(r.stderr), false, `${what}: stack trace on stderr:\n${r.stderr}`);
-  assert.equal(lines(r.stderr).length, 1, `${what}: expected exactly one stderr line, got:\n${r.stderr}`);
-  assert.match(r.stderr, new RegExp(`^${cmd}: \\S`), ctx);
-  assert.equal(r.stdout, '', `${what}: stdout: ${r.stdout}`);
-  return r.stderr.trim();
-}
-
-/** Nothing created in the test's dir besides what it wrote itself. */
-function assertNoSideEffects(s: Scope, before: string[], what: string): void {
-  assert.deepEqual(fs.readdirSync(s.dir).sort(), before, `${what}: files appeared`);
-  assert.deepEqual(pidsMentioning(s.dir), [], `${what}: a process was left running`);
-}
+import { BIN, Scope, hasStackTrace, lines, pidsMentioning } from './support/procs';
+import { assertOneLineError, assertNoSideEffects, Cli } from './support/cli-asserts';
 
 // ---- flags ----------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ import { spawn, ChildProcess } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { parse, runCli, usage, Spec, UsageError } from './args';
 import { InputError, parseValues, parseWorkload, readInput, splitParts, ValueFile, Workload } from '../workload/workload';
+import { byteKey, parseStringValues, StringFile } from '../workload/bytes';
 import type { ReplayMessage, ReplayReport, ReplayTask } from './replay-worker';
+import { ReplayError } from './replay-error';
 import { Connection, ServerGoneError } from '../client/connection';
 import { fromWire } from '../client/thread-error';
 import { BoardFullError, BoardLockedError } from '../store/board';
@@ -28,6 +30,7 @@ export const CLIENT_SPEC = {
   expected: { kind: 'string', short: 'e', def: 'solution.txt', arg: 'FILE', help: 'expected results for -c' },
   output: { kind: 'string', short: 'o', arg: 'FILE', help: 'write every get result, one per line, in workload order' },
   path: { kind: 'string', short: 'p', arg: 'FILE', help: 'region file (default $SHMKV_PATH or ./shmem_file)' },
+  direct: { kind: 'bool', help: 'byte workloads: answer gets from the shared table, not through the ring' },
   verbose: { kind: 'bool', short: 'v', help: 'print per-thread details' },
   help: { kind: 'bool', short: 'h', help: 'show this help' },
 } satisfies Spec;
@@ -37,7 +40,7 @@ const FORK_READY_MS = 15000;
 
 class Interrupted extends Error {}
 
-runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError, BoardLockedError], async () => {
+runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError, BoardLockedError, ReplayError], async () => {
   const o = parse(CLIENT_SPEC, process.argv.slice(2));
   if (o.help) {
     process.stdout.write(usage('client', '-n THREADS -w WINDOW [-f] [-i WORKLOAD] [options]', CLIENT_SPEC));
@@ -45,30 +48,55 @@ runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError, Boar
   }
   if (o.expected !== CLIENT_SPEC.expected.def && !o.check) throw new UsageError('-e only makes sense with -c');
   const workload = parseWorkload(readInput(o.input, 'workload'), o.input);
-  const expected = o.check ? parseValues(readInput(o.expected, 'expected file'), o.expected) : null;
-  if (expected) checkExpectedCount(workload, expected, o.expected);
+  if (o.direct && workload.form !== 'bytes') throw new UsageError(`--direct needs a byte workload (set/get/del lines); ${o.input} is a u32 workload (put/get of numbers)`);
+  let expected: ValueFile | StringFile | null = null;
+  if (o.check) {
+    const buf = readInput(o.expected, 'expected file');
+    expected = workload.form === 'bytes' ? parseStringValues(buf, o.expected) : parseValues(buf, o.expected);
+    checkExpectedCount(workload, expected, o.expected);
+  }
   const regionPath = resolveRegionPath(o.path);
 
   const server = o.fork ? forkServer(regionPath, o['server-threads'], o.size, o.coarse) : null;
   try {
     const conn = await openConnection(regionPath, server);
-    const code = await replayAll(conn, workload, o.threads, o.window, o.verbose);
+    checkServerLimits(conn, workload, o.input);
+    const keep = o.check || o.output !== undefined;
+    const code = await replayAll(conn, workload, o.threads, o.window, o.verbose, o.direct, keep);
     conn.close();
     if (code !== 0) return code;
   } finally {
     if (server) await stopServer(server.child);
   }
   const results = lastResults!;
+  if (workload.form === 'bytes') {
+    const strings = lastStrings!;
+    if (o.output) writeLines(o.output, strings);
+    if (expected) return compareStrings(workload, strings, expected as StringFile, o.input, o.expected);
+    return 0;
+  }
   if (o.output) writeResults(o.output, workload, results);
-  if (expected) return compare(workload, results, expected, o.input, o.expected);
+  if (expected) return compare(workload, results, expected as ValueFile, o.input, o.expected);
   return 0;
 });
 
 let lastResults: Uint32Array | null = null;
+/** Byte workloads: every get's result line, in workload order. */
+let lastStrings: string[] | null = null;
 
-async function replayAll(conn: Connection, w: Workload, threads: number, width: number, verbose: boolean): Promise<number> {
+/** A byte workload's keys and values must fit the server's limits (which may be lower than the defaults checked at parse time). */
+function checkServerLimits(conn: Connection, w: Workload, file: string): void {
+  const b = w.bytes;
+  if (!b) return;
+  const { maxKeyBytes, maxValueBytes } = conn.reader;
+  if (b.maxKey > maxKeyBytes) throw new InputError(`${file}:${b.maxKeyLine}: key of ${b.maxKey} bytes is over the server's limit of ${maxKeyBytes} bytes`);
+  if (b.maxValue > maxValueBytes) throw new InputError(`${file}:${b.maxValueLine}: value of ${b.maxValue} bytes is over the server's limit of ${maxValueBytes} bytes`);
+}
+
+async function replayAll(conn: Connection, w: Workload, threads: number, width: number, verbose: boolean, direct: boolean, keep: boolean): Promise<number> {
   const first = conn.reserve(threads * width);
-  const results = new Uint32Array(new SharedArrayBuffer(Math.max(4 * w.count, 8)));
+  // u32 gets' results by request index (byte workloads return theirs in the reports).
+  const results = new Uint32Array(new SharedArrayBuffer(Math.max(w.form === 'u32' ? 4 * w.count : 0, 8)));
   const abort = new Int32Array(new SharedArrayBuffer(4));
   const parts = splitParts(w.count, threads);
   let interrupted = false;
@@ -81,7 +109,22 @@ async function replayAll(conn: Connection, w: Workload, threads: number, width: 
   try {
     const reports = await Promise.all(
       parts.map(([start, end], i) => {
-        const task: ReplayTask = { conn: conn.shared(), first: first + i * width, width, start, end, ops: w.ops, keys: w.keys, values: w.values, results, abort };
+        const task: ReplayTask = {
+          conn: conn.shared(),
+          first: first + i * width,
+          width,
+          start,
+          end,
+          ops: w.ops,
+          keys: w.keys,
+          values: w.values,
+          results,
+          bytes: w.bytes,
+          lines: w.lines,
+          direct,
+          keep,
+          abort,
+        };
         return runWorker(task);
       }),
     );
@@ -97,6 +140,7 @@ async function replayAll(conn: Connection, w: Workload, threads: number, width: 
         process.stderr.write(`client: thread ${i}: ${r.completed} requests, ${((r.lastCompleteNs - r.firstSubmitNs) / 1e6).toFixed(2)} ms\n`),
       );
     lastResults = results;
+    if (w.form === 'bytes' && keep) lastStrings = reports.flatMap((r) => r.strings ?? []);
     return 0;
   } catch (e) {
     // Ctrl-C reaches the whole process group: a forked server stops at the
@@ -120,7 +164,11 @@ function runWorker(task: ReplayTask): Promise<ReplayReport> {
     let report: ReplayReport | null = null;
     worker.once('message', (m: ReplayMessage) => {
       if ('report' in m) report = m.report;
-      else reject(fromWire(m.error));
+      else {
+        // ReplayError is the CLI's own: rebuild it so it prints as one line.
+        const e = fromWire(m.error);
+        reject(e.name === 'ReplayError' ? new ReplayError(e.message) : e);
+      }
     });
     worker.once('error', (e) => reject(e));
     worker.once('exit', (code) => (report ? resolve(report) : reject(new Error(`client thread exited with code ${code}`))));
@@ -174,12 +222,13 @@ async function stopServer(child: ChildProcess): Promise<void> {
 }
 
 function getCount(w: Workload): number {
+  const get = w.form === 'bytes' ? Op.Read : Op.Get;
   let n = 0;
-  for (let i = 0; i < w.count; i++) if (w.ops[i] === Op.Get) n++;
+  for (let i = 0; i < w.count; i++) if (w.ops[i] === get) n++;
   return n;
 }
 
-function checkExpectedCount(w: Workload, expected: ValueFile, file: string): void {
+function checkExpectedCount(w: Workload, expected: ValueFile | StringFile, file: string): void {
   const gets = getCount(w);
   if (gets !== expected.values.length) throw new InputError(`${file}: holds ${expected.values.length} values but the workload has ${gets} gets`);
 }
@@ -187,6 +236,10 @@ function checkExpectedCount(w: Workload, expected: ValueFile, file: string): voi
 function writeResults(file: string, w: Workload, results: Uint32Array): void {
   const out: string[] = [];
   for (let i = 0; i < w.count; i++) if (w.ops[i] === Op.Get) out.push(String(results[i]));
+  writeLines(file, out);
+}
+
+function writeLines(file: string, out: string[]): void {
   try {
     fs.writeFileSync(file, out.length ? out.join('\n') + '\n' : '');
   } catch (e) {
@@ -201,6 +254,25 @@ function compare(w: Workload, results: Uint32Array, expected: ValueFile, input: 
     if (results[i] !== expected.values[g]) {
       process.stderr.write(
         `client: mismatch at ${input}:${w.lines[i]} (get ${w.keys[i]}): got ${results[i]}, ${expFile} line ${expected.lines[g]} expects ${expected.values[g]}\n`,
+      );
+      return 1;
+    }
+    g++;
+  }
+  process.stderr.write(`client: all ${g} get results match ${expFile}\n`);
+  return 0;
+}
+
+/** -c of a byte workload: result lines against expected lines ('' = absent). */
+function compareStrings(w: Workload, results: string[], expected: StringFile, input: string, expFile: string): number {
+  const show = (v: string): string => (v === '' ? '(absent)' : JSON.stringify(v.length > 60 ? v.slice(0, 60) + '...' : v));
+  let g = 0;
+  for (let i = 0; i < w.count; i++) {
+    if (w.ops[i] !== Op.Read) continue;
+    if (results[g] !== expected.values[g]) {
+      const key = byteKey(w, i);
+      process.stderr.write(
+        `client: mismatch at ${input}:${w.lines[i]} (get ${key.length > 60 ? key.slice(0, 60) + '...' : key}): got ${show(results[g])}, ${expFile} line ${expected.lines[g]} expects ${show(expected.values[g])}\n`,
       );
       return 1;
     }

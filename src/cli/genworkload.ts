@@ -1,6 +1,7 @@
 /** ./genworkload: write a random workload and its expected results (see workload/generate.ts). */
 import * as fs from 'node:fs';
-import { parse, runCli, usage, Spec, UsageError } from './args';
+import { parse, parseIntArg, runCli, usage, Spec, UsageError } from './args';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../layout/layout';
 import { InputError } from '../workload/workload';
 import { generate } from '../workload/generate';
 
@@ -13,6 +14,9 @@ export const GEN_SPEC = {
   threads: { kind: 'int', short: 't', min: 1, max: 1024, def: 1, arg: 'T', help: 'make the workload deterministic for T client threads' },
   window: { kind: 'int', short: 'w', min: 1, max: 65536, def: 1, arg: 'W', help: 'and window W (no key reuse within W requests of a thread)' },
   spread: { kind: 'bool', help: 'map keys over the whole u32 range (0 and 4294967295 included)' },
+  'key-bytes': { kind: 'string', arg: 'N', help: 'byte form (set/get/del of strings): keys of N bytes (default 16 when --value-bytes is given)' },
+  'value-bytes': { kind: 'string', arg: 'N', help: 'byte form: values of N bytes (default 100 when --key-bytes is given)' },
+  del: { kind: 'int', min: 0, max: 100, def: 0, arg: 'PCT', help: 'byte form: percentage of deletes' },
   output: { kind: 'string', short: 'o', def: 'workload.txt', arg: 'FILE', help: 'workload file to write' },
   expected: { kind: 'string', short: 'e', def: 'solution.txt', arg: 'FILE', help: 'expected results file to write' },
   help: { kind: 'bool', short: 'h', help: 'show this help' },
@@ -21,7 +25,7 @@ export const GEN_SPEC = {
 runCli('genworkload', [InputError], async () => {
     const o = parse(GEN_SPEC, process.argv.slice(2));
     if (o.help) {
-      process.stdout.write(usage('genworkload', '[-n N] [-p PCT] [-k K] [-z THETA] [-t T -w W] [-o FILE] [-e FILE]', GEN_SPEC));
+      process.stdout.write(usage('genworkload', '[-n N] [-p PCT] [-k K] [-z THETA] [-t T -w W] [--key-bytes N --value-bytes N [--del PCT]] [-o FILE] [-e FILE]', GEN_SPEC));
       return 0;
     }
     let zipf: number | undefined;
@@ -29,7 +33,24 @@ runCli('genworkload', [InputError], async () => {
       zipf = Number(o.zipf);
       if (!/^\d*\.?\d+$/.test(o.zipf) || !(zipf > 0) || zipf > 10) throw new UsageError(`-z needs an exponent in (0, 10], got "${o.zipf}"`);
     }
-    const { workload, expected } = generate({ count: o.count, putPercent: o.puts, keys: o.keys, zipf, seed: o.seed, threads: o.threads, window: o.window, spread: o.spread });
+    const bytes = o['key-bytes'] !== undefined || o['value-bytes'] !== undefined;
+    const keyBytes = bytes ? parseIntArg('--key-bytes', o['key-bytes'] ?? '16', 1, DEFAULT_MAX_KEY_BYTES) : undefined;
+    const valueBytes = bytes ? parseIntArg('--value-bytes', o['value-bytes'] ?? '100', 1, DEFAULT_MAX_VALUE_BYTES) : undefined;
+    if (o.del > 0 && !bytes) throw new UsageError('--del needs the byte form (--key-bytes and/or --value-bytes): u32 workloads have no delete');
+    if (o.puts + o.del > 100) throw new UsageError(`-p ${o.puts} and --del ${o.del} add up to more than 100 percent`);
+    const { workload, expected } = generate({
+      count: o.count,
+      putPercent: o.puts,
+      keys: o.keys,
+      zipf,
+      seed: o.seed,
+      threads: o.threads,
+      window: o.window,
+      spread: o.spread,
+      keyBytes,
+      valueBytes,
+      delPercent: o.del,
+    });
     for (const [file, text] of [[o.output, workload], [o.expected, expected]]) {
       try {
         fs.writeFileSync(file, text);

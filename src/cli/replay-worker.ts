@@ -1,13 +1,15 @@
 /**
  * A client CLI thread: replay one contiguous part of the workload through a
  * lane, keeping up to `width` requests in flight, and store each get's result
- * at its request index.
+ * at its request index. u32 workloads take the loop below, kept as lean as
+ * the seed's; byte workloads take replay-bytes.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Connection, SharedConnection } from '../client/connection';
 import { Lane } from '../client/lane';
 import { toWire, WireError } from '../client/thread-error';
 import { Op, Status } from '../layout/layout';
+import type { ByteRequests } from '../workload/workload';
 
 export interface ReplayTask {
   conn: SharedConnection;
@@ -19,6 +21,14 @@ export interface ReplayTask {
   keys: Uint32Array;
   values: Uint32Array;
   results: Uint32Array;
+  /** Byte workloads: the packed requests (null for u32 workloads). */
+  bytes?: ByteRequests | null;
+  /** 1-based workload line of each request (error messages). */
+  lines: Uint32Array;
+  /** Byte gets read the shared table directly (--direct) instead of going through the ring. */
+  direct: boolean;
+  /** Byte workloads: return get results (for -c/-o) in the report. */
+  keep: boolean;
   /** Int32Array word set to 1 by the main thread to stop early (Ctrl-C). */
   abort: Int32Array;
 }
@@ -32,6 +42,8 @@ export interface ReplayReport {
   completed: number;
   /** Puts refused because the table is at its memory cap. */
   full: number;
+  /** Byte workloads with `keep`: the result line of each get, in order. */
+  strings?: string[];
 }
 
 function replay(t: ReplayTask): ReplayReport {
@@ -63,7 +75,10 @@ function replay(t: ReplayTask): ReplayReport {
 }
 
 try {
-  parentPort!.postMessage({ report: replay(workerData as ReplayTask) });
+  const task = workerData as ReplayTask;
+  // Loaded only for byte workloads: a u32 replay thread starts as lean as the seed's.
+  const bytes = (): typeof import('./replay-bytes') => require('./replay-bytes') as typeof import('./replay-bytes');
+  parentPort!.postMessage({ report: task.bytes ? bytes().replayBytes(task) : replay(task) });
 } catch (e) {
   parentPort!.postMessage({ error: toWire(e) });
 }

@@ -47,6 +47,19 @@ export class StagingIO {
     return writeValue(value, this.buf, this.conn.board.word(win, WIN_STAGING_OFFSET) + at);
   }
 
+  /**
+   * Copy src[from, from + len) to the start of the window's block, which
+   * must have room for len bytes: a request already packed as key material
+   * then value bytes (the CLI's byte workloads, workload/bytes.ts).
+   */
+  writeRaw(win: number, src: Uint8Array, from: number, len: number): void {
+    const off = this.conn.board.word(win, WIN_STAGING_OFFSET);
+    const buf = this.buf;
+    // Short requests: a loop beats creating a subarray view for set().
+    if (len <= 32) for (let i = 0; i < len; i++) buf[off + i] = src[from + i];
+    else buf.set(src.subarray(from, from + len), off);
+  }
+
   /** The value of a completed Read response in the window. */
   read(win: number): unknown {
     const board = this.conn.board;

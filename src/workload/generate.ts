@@ -8,6 +8,15 @@
  * and never reuses a key within W consecutive requests of its part, so no
  * two requests in flight together touch the same key and every run's get
  * results equal the sequential expected file, at any server thread count.
+ *
+ * BYTE FORM (keyBytes set): the same draws, written as `set`/`get`/`del`
+ * of strings (workload/bytes.ts). Key k is "k" then k zero-padded, keyBytes
+ * bytes in all: it starts with a letter so that even a file of nothing but
+ * gets reads as the byte form. The value written by request i (0-based, in
+ * the file) is i in base 36 then filler, valueBytes bytes: -c thus checks
+ * that a get saw exactly the write the model says, not merely one of them.
+ * `delPercent` of the requests are deletes (the rest after puts are gets);
+ * a get of an absent key expects an empty line.
  */
 import { splitParts } from './workload';
 
@@ -50,6 +59,41 @@ export interface GenOptions {
   threads: number;
   window: number;
   spread: boolean;
+  /** Byte form: key and value sizes in bytes (both set, or neither). */
+  keyBytes?: number;
+  valueBytes?: number;
+  /** Byte form: percentage of deletes. */
+  delPercent?: number;
+}
+
+const FILL_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+/** Turns key ids and write numbers into the byte form's key and value strings. */
+class ByteText {
+  private readonly fill: string;
+
+  constructor(
+    private readonly keyBytes: number,
+    private readonly valueBytes: number,
+    maxKey: number,
+  ) {
+    const need = String(maxKey).length + 1;
+    if (keyBytes < need) throw new RangeError(`--key-bytes ${keyBytes} is too short for keys up to ${maxKey}: it needs at least ${need} ("k" and the digits)`);
+    this.fill = FILL_CHARS.repeat(Math.ceil((valueBytes + FILL_CHARS.length) / FILL_CHARS.length));
+  }
+
+  key(k: number): string {
+    return 'k' + String(k).padStart(this.keyBytes - 1, '0');
+  }
+
+  /** Write number i in base 36, then filler that also depends on i; cut to size when too short. */
+  value(i: number): string {
+    const id = i.toString(36);
+    const n = this.valueBytes;
+    if (id.length >= n) return id.slice(id.length - n);
+    const at = i % FILL_CHARS.length;
+    return id + this.fill.slice(at, at + n - id.length);
+  }
 }
 
 /** Generate workload text and expected-results text. */
@@ -73,6 +117,9 @@ export function generate(o: GenOptions): { workload: string; expected: string } 
   // Spread: an odd multiplier is a bijection on u32, and index K-1 -> 2^32-1 when K spans it.
   const toKey = (index: number): number => (o.spread ? Math.floor((index / Math.max(o.keys - 1, 1)) * 4294967295) : index);
   const model = new Map<number, number>();
+  const text = o.keyBytes !== undefined ? new ByteText(o.keyBytes, o.valueBytes!, toKey(o.keys - 1)) : null;
+  const strModel = new Map<number, string>();
+  const delPercent = o.delPercent ?? 0;
   const lines: string[] = [];
   const expected: string[] = [];
   for (const [t, [start, end]] of splitParts(o.count, o.threads).entries()) {
@@ -87,7 +134,22 @@ export function generate(o: GenOptions): { workload: string; expected: string } 
         recentSet.add(key);
         if (recent.length >= o.window) recentSet.delete(recent.shift()!);
       }
-      if (rand() * 100 < o.putPercent) {
+      if (text !== null) {
+        // Byte form: one draw picks set, del or get, as the u32 form's one draw picks put or get.
+        const r = rand() * 100;
+        const k = text.key(key);
+        if (r < o.putPercent) {
+          const value = text.value(i);
+          strModel.set(key, value);
+          lines.push(`set ${k} ${value}`);
+        } else if (r < o.putPercent + delPercent) {
+          strModel.delete(key);
+          lines.push(`del ${k}`);
+        } else {
+          lines.push(`get ${k}`);
+          expected.push(strModel.get(key) ?? '');
+        }
+      } else if (rand() * 100 < o.putPercent) {
         const value = Math.floor(rand() * 4294967296);
         model.set(key, value);
         lines.push(`put ${key} ${value}`);

@@ -1,59 +1,114 @@
 /**
- * Workload files: one request per line, `put KEY VALUE` or `get KEY`, with
- * KEY and VALUE decimal integers in 0..4294967295. Blank lines are skipped;
- * every request keeps the line number it came from for error messages.
- * Expected/results files: one decimal u32 per line, one line per get, in
- * workload order.
+ * Workload files: one request per line, in one of two forms; a file is
+ * wholly one form (mixing them is an error), told apart by its first line
+ * that decides (see detectForm).
+ *
+ * U32 FORM (the seed's): `put KEY VALUE` or `get KEY`, with KEY and VALUE
+ * decimal integers in 0..4294967295, replayed as Op.Put/Op.Get.
+ * Expected/results files: one decimal u32 per line (0 for absent), one line
+ * per get, in workload order; blank lines are skipped.
+ *
+ * BYTE FORM (bytes.ts): `set KEY VALUE`, `get KEY`, `del KEY` with string
+ * keys and values (tokens without whitespace), replayed as
+ * Op.Set/Op.Read/Op.Delete.
+ *
+ * Blank lines are skipped; every request keeps the line number it came from
+ * for error messages.
  */
-import * as fs from 'node:fs';
 import { Op } from '../layout/layout';
+import { parseByteWorkload } from './bytes';
+import { CR, InputError, lineCapacity, NL, shared, snippet, SP, TAB } from './input';
 
-/** A user mistake in an input file; the message names the file and line. */
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-  }
+export { InputError, readInput } from './input';
+
+export type WorkloadForm = 'u32' | 'bytes';
+
+/**
+ * The byte form's requests, packed so that a replay thread copies a request
+ * into a staging block with one set(): request i's key material (a
+ * KeyKind.String byte, then the key's UTF-8) is data[start[i], start[i] +
+ * keyLen[i]), and a set's value (UTF-8) follows it, valueLen[i] bytes.
+ */
+export interface ByteRequests {
+  data: Uint8Array;
+  start: Uint32Array;
+  keyLen: Uint32Array;
+  valueLen: Uint32Array;
+  /** The longest key (UTF-8 bytes, without the KeyKind byte) and value, and their lines. */
+  maxKey: number;
+  maxKeyLine: number;
+  maxValue: number;
+  maxValueLine: number;
 }
 
 /** A parsed workload in shared typed arrays (worker threads read them in place). */
 export interface Workload {
+  /** Absent means 'u32' (the bench builds u32 workloads by hand). */
+  form?: WorkloadForm;
   count: number;
+  /** u32 form: Op.Put/Op.Get; byte form: Op.Set/Op.Read/Op.Delete. */
   ops: Uint8Array;
+  /** u32 form only (empty in the byte form). */
   keys: Uint32Array;
   values: Uint32Array;
+  /** Byte form only. */
+  bytes?: ByteRequests | null;
   /** 1-based source line of each request. */
   lines: Uint32Array;
 }
 
-function shared<T>(make: (sab: SharedArrayBuffer) => T, bytes: number): T {
-  return make(new SharedArrayBuffer(Math.max(bytes, 8)));
-}
-
-export function readInput(file: string, what: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why =
-      err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.code ?? err.message;
-    throw new InputError(`cannot read ${what} ${file}: ${why}`);
-  }
-}
-
-const SP = 0x20;
-const TAB = 0x09;
-const CR = 0x0d;
-const NL = 0x0a;
 const D0 = 0x30;
 const D9 = 0x39;
 const MAX_U32 = 4294967295;
 
-/** Parse a workload buffer; throws InputError at the first bad line. */
+/** Three-letter verbs as 24-bit numbers (no string per line while scanning). */
+const verb3 = (s: string): number => (s.charCodeAt(0) << 16) | (s.charCodeAt(1) << 8) | s.charCodeAt(2);
+const PUT = verb3('put');
+const GET = verb3('get');
+const SET = verb3('set');
+const DEL = verb3('del');
+
+const isBlank = (c: number): boolean => c === SP || c === TAB || c === CR;
+
+/**
+ * The form of a workload, from its first line that decides: `put` means
+ * u32; `set` or `del` means bytes; `get` decides only when its key is not a
+ * decimal number (then bytes: a string key). A file of nothing but `get`s
+ * of decimal numbers is u32, as the seed's files are; genworkload's string
+ * keys start with a letter so that its byte files always decide. A line
+ * with an unknown verb stops the search: the u32 parser reports it.
+ */
+export function detectForm(buf: Buffer): WorkloadForm {
+  let p = 0;
+  while (p < buf.length) {
+    while (p < buf.length && isBlank(buf[p])) p++;
+    const v = p;
+    while (p < buf.length && buf[p] !== NL && !isBlank(buf[p])) p++;
+    const verb = p - v === 3 ? (buf[v] << 16) | (buf[v + 1] << 8) | buf[v + 2] : -1;
+    if (verb === PUT) return 'u32';
+    if (verb === SET || verb === DEL) return 'bytes';
+    if (verb === GET) {
+      while (p < buf.length && (buf[p] === SP || buf[p] === TAB)) p++;
+      while (p < buf.length && buf[p] >= D0 && buf[p] <= D9) p++;
+      // Digits up to the end of the token (or no token at all) do not decide.
+      if (!(p === buf.length || buf[p] === NL || isBlank(buf[p]))) return 'bytes';
+    } else if (p !== v) {
+      return 'u32';
+    }
+    while (p < buf.length && buf[p] !== NL) p++;
+    p++;
+  }
+  return 'u32';
+}
+
+/** Parse a workload buffer of either form; throws InputError at the first bad line. */
 export function parseWorkload(buf: Buffer, file: string): Workload {
-  let lineCount = 0;
-  for (let i = 0; i < buf.length; i++) if (buf[i] === NL) lineCount++;
-  const cap = lineCount + 1;
+  return detectForm(buf) === 'bytes' ? parseByteWorkload(buf, file) : parseU32Workload(buf, file);
+}
+
+/** Parse a u32-form workload; throws InputError at the first bad line. */
+function parseU32Workload(buf: Buffer, file: string): Workload {
+  const cap = lineCapacity(buf);
   const ops = shared((s) => new Uint8Array(s), cap);
   const keys = shared((s) => new Uint32Array(s), cap * 4);
   const values = shared((s) => new Uint32Array(s), cap * 4);
@@ -62,10 +117,7 @@ export function parseWorkload(buf: Buffer, file: string): Workload {
   let pos = 0;
   let line = 0;
   const fail = (why: string, start: number): never => {
-    let end = start;
-    while (end < buf.length && buf[end] !== NL && buf[end] !== CR) end++;
-    const text = buf.subarray(start, Math.min(end, start + 60)).toString('utf8');
-    throw new InputError(`${file}:${line}: ${why}: "${text}"`);
+    throw new InputError(`${file}:${line}: ${why}: "${snippet(buf, start)}"`);
   };
   while (pos < buf.length) {
     line++;
@@ -95,6 +147,8 @@ export function parseWorkload(buf: Buffer, file: string): Workload {
       let op: Op;
       if (buf[p] === 0x70 && buf[p + 1] === 0x75 && buf[p + 2] === 0x74) op = Op.Put; // put
       else if (buf[p] === 0x67 && buf[p + 1] === 0x65 && buf[p + 2] === 0x74) op = Op.Get; // get
+      else if ((buf[p] === 0x73 && buf[p + 1] === 0x65 && buf[p + 2] === 0x74) || (buf[p] === 0x64 && buf[p + 1] === 0x65 && buf[p + 2] === 0x6c))
+        return fail("a u32 workload (its requests are 'put KEY VALUE' / 'get KEY' of numbers) cannot mix in the byte form's set/del", start);
       else return fail("expected 'put KEY VALUE' or 'get KEY'", start);
       p += 3;
       if (!atEol() && buf[p] !== SP && buf[p] !== TAB) fail("expected 'put KEY VALUE' or 'get KEY'", start);
@@ -110,7 +164,7 @@ export function parseWorkload(buf: Buffer, file: string): Workload {
     pos = p + 1;
   }
   if (n === 0) throw new InputError(`${file}: the workload holds no requests`);
-  return { count: n, ops, keys, values, lines };
+  return { form: 'u32', count: n, ops, keys, values, bytes: null, lines };
 }
 
 /** Values of an expected-results file, with the 1-based line of each. */

@@ -1,0 +1,136 @@
+/**
+ * A client CLI thread's replay of a byte workload (workload/bytes.ts):
+ * sets and deletes through the ring into the window's staging block, gets
+ * through the ring too (Op.Read, the server answers into staging) or, with
+ * --direct, from the shared table itself, falling back to Op.Read when
+ * writers keep the key's segment busy (ReadResult.Contended).
+ *
+ * A request needs a free window whose staging block holds its key material
+ * and value; when none does, one free window is grown first with an
+ * Op.Reserve and the request waits for it (as pipeline.ts does for the
+ * promise API). Blocks keep their size, so this happens about once per
+ * window for fixed-size workloads.
+ *
+ * ORDER: the u32 replay keeps at most `width` requests in flight, so the
+ * requests in flight when request i is sent are among the `width - 1`
+ * before it, and genworkload's rule (no key reused within W requests) makes
+ * every run deterministic. Direct gets take no window, so `inFlight <
+ * width` alone no longer bounds that span; the replay also completes every
+ * request older than i - width + 1 before request i, ring or direct.
+ */
+import type { ReplayReport, ReplayTask } from './replay-worker';
+import { Connection } from '../client/connection';
+import { Lane } from '../client/lane';
+import { StagingIO } from '../client/staging-io';
+import { decodeValue } from '../codec/value';
+import { hashBytes } from '../store/keys';
+import { ReadResult } from '../store/table-reader';
+import { TableCorruptError } from '../store/alloc';
+import { DEFAULT_MAX_KEY_BYTES, KEY_KIND_BYTES, Op, Status, ValueTag } from '../layout/layout';
+import { resultLine } from '../workload/bytes';
+import { ReplayError } from './replay-error';
+
+
+const VERB: Partial<Record<Op, string>> = { [Op.Set]: 'set', [Op.Read]: 'get', [Op.Delete]: 'del' };
+
+export function replayBytes(t: ReplayTask): ReplayReport {
+  const conn = Connection.fromShared(t.conn);
+  const lane = new Lane(conn, t.first, t.width);
+  const io = new StagingIO(conn);
+  const board = conn.board;
+  const reader = conn.reader;
+  const { data, start, keyLen, valueLen } = t.bytes!;
+  const { ops, width, abort, lines } = t;
+  const room = (win: number): number => io.room(win);
+  // The n-th submission (n % width): its request index, and whether it was a Reserve for it.
+  const sentIndex = new Int32Array(width);
+  const sentReserve = new Uint8Array(width);
+  // Get results by request index in this part (compacted to get order at the end).
+  const results: string[] | null = t.keep ? new Array<string>(t.end - t.start) : null;
+  // Direct reads want the key material at index 0 of its array.
+  const key = Buffer.allocUnsafe(DEFAULT_MAX_KEY_BYTES + KEY_KIND_BYTES);
+  let full = 0;
+  let done = 0;
+
+  const fail = (i: number, what: string): never => {
+    throw new ReplayError(`${what}, answering ${VERB[ops[i] as Op] ?? 'request'} at workload line ${lines[i]}`);
+  };
+  const record = (i: number, v: unknown): void => {
+    if (results !== null) results[i - t.start] = resultLine(v);
+  };
+  /** Consume the oldest response. */
+  const complete = (): void => {
+    lane.awaitNext();
+    const n = (lane.completedCount - 1) % width;
+    const i = sentIndex[n];
+    const s = lane.status;
+    if (sentReserve[n] === 1) {
+      if (s === Status.Full) fail(i, `staging for ${keyLen[i] + valueLen[i]} bytes refused: the server's table is at its memory cap`);
+      if (s !== Status.Ok) fail(i, `staging refused (status ${Status[s] ?? s})`);
+      return;
+    }
+    const op = ops[i];
+    if (op === Op.Read) {
+      if (s === Status.NotFound) record(i, undefined);
+      else if (s === Status.Ok) record(i, io.read(lane.lastWindow));
+      else fail(i, `the server answered status ${Status[s] ?? s}`);
+    } else if (s === Status.Full && op === Op.Set) {
+      full++;
+    } else if (s !== Status.Ok && !(s === Status.NotFound && op === Op.Delete)) {
+      fail(i, `the server answered status ${Status[s] ?? s}`);
+    }
+    done++;
+  };
+  const submit = (win: number, i: number, reserve: boolean): void => {
+    lane.publish(win);
+    const n = (lane.submittedCount - 1) % width;
+    sentIndex[n] = i;
+    sentReserve[n] = reserve ? 1 : 0;
+  };
+
+  const firstSubmit = process.hrtime.bigint();
+  for (let i = t.start; i < t.end; i++) {
+    // Everything older than the last `width` requests is complete (ORDER above).
+    while (lane.inFlight > 0 && sentIndex[lane.completedCount % width] <= i - width) complete();
+    if (Atomics.load(abort, 0) !== 0) break;
+    const op = ops[i];
+    const from = start[i];
+    const kLen = keyLen[i];
+    if (op === Op.Read && t.direct) {
+      conn.checkLive();
+      for (let j = 0; j < kLen; j++) key[j] = data[from + j];
+      const r = reader.read(key, kLen, hashBytes(data, from, kLen, reader.seed), true);
+      if (r === ReadResult.Found || r === ReadResult.Absent) {
+        record(i, r === ReadResult.Found ? decodeValue(reader) : undefined);
+        done++;
+        continue;
+      }
+      if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
+      // Contended: ask the server, below.
+    }
+    if (lane.inFlight === width) complete();
+    const vLen = valueLen[i];
+    const need = kLen + vLen;
+    let win = lane.windowWithRoom(need, room);
+    if (win < 0) {
+      const grow = lane.nextWindow();
+      board.prepareBytes(grow, Op.Reserve, 0, 0, 0, need);
+      submit(grow, i, true);
+      const target = lane.submittedCount;
+      while (lane.completedCount < target) complete();
+      win = lane.windowWithRoom(need, room);
+      if (win < 0) throw new TableCorruptError(`staging block smaller than the ${need} bytes granted`);
+    }
+    io.writeRaw(win, data, from, need);
+    board.prepareBytes(win, op, kLen, vLen, op === Op.Set ? ValueTag.String : 0);
+    submit(win, i, false);
+  }
+  while (lane.inFlight > 0) complete();
+  const lastComplete = process.hrtime.bigint();
+  let strings: string[] | undefined;
+  if (results !== null) {
+    strings = [];
+    for (let i = t.start; i < t.start + done; i++) if (ops[i] === Op.Read) strings.push(results[i - t.start]);
+  }
+  return { firstSubmitNs: Number(firstSubmit), lastCompleteNs: Number(lastComplete), completed: done, full, strings };
+}
