@@ -76,9 +76,14 @@ export class StagingIO {
       case ValueTag.F64:
         r.num = this.buf.readDoubleLE(off);
         break;
-      case ValueTag.String:
-        r.str = this.buf.toString('utf8', off, off + len);
+      case ValueTag.String: {
+        // Copied before decoding: a decoder must never see bytes that a
+        // (foreign) writer changes under it.
+        const copy = Buffer.allocUnsafe(len);
+        this.buf.copy(copy, 0, off, off + len);
+        r.str = copy.toString('utf8');
         break;
+      }
       default: {
         const out = Buffer.allocUnsafeSlow(len);
         this.buf.copy(out, 0, off, off + len);

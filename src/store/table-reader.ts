@@ -64,6 +64,9 @@ export const enum ReadResult {
 /** An internal probe outcome: inconsistent data, retry. */
 const TORN = 4;
 
+/** Strings up to this many bytes are built from shared memory directly when ASCII. */
+const SHORT_STRING = 64;
+
 /** Attempts before giving up (Contended); the later ones yield the core. */
 const MAX_ATTEMPTS = 256;
 const SPIN_ATTEMPTS = 32;
@@ -141,6 +144,7 @@ export class TableReader {
       // as absent, never the other way round.
       if (r === ReadResult.Found) {
         if (expired(this.expires, this.clock())) return ReadResult.Absent;
+        if (this.tag === ValueTag.String && this.strBytes >= 0) this.str = this.strScratch.toString('utf8', 0, this.strBytes);
         // Eviction's CLOCK bit, in the visited map (never in the entry,
         // which may have been freed since the snapshot): one byte store,
         // and none while it is already set, so hot keys cost no write.
@@ -181,6 +185,37 @@ export class TableReader {
     return TORN;
   }
 
+  /**
+   * A string value, read while writers may change it. Never decoded from
+   * shared memory: a UTF-8 decoder may scan its input twice (length, then
+   * characters) and bytes changing in between must not reach it. Short
+   * ASCII is built here reading each byte once; anything else is copied to
+   * a private buffer (a memcpy is safe on racing bytes) and decoded once the
+   * snapshot is validated (strBytes >= 0 says so).
+   */
+  private copyString(at: number, len: number): void {
+    const u8 = this.u8;
+    this.strBytes = -1;
+    if (len <= SHORT_STRING) {
+      let s = '';
+      let i = 0;
+      for (; i < len; i++) {
+        const c = u8[at + i];
+        if (c >= 0x80) break;
+        s += String.fromCharCode(c);
+      }
+      if (i === len) {
+        this.str = s;
+        return;
+      }
+    }
+    if (this.strScratch.length < len) this.strScratch = Buffer.allocUnsafeSlow(Math.max(len, 2 * this.strScratch.length));
+    this.buf.copy(this.strScratch, 0, at, at + len);
+    this.strBytes = len;
+  }
+  private strScratch = Buffer.allocUnsafeSlow(256);
+  private strBytes = -1;
+
   private value(e: number, at: number, len: number, copyBytes: boolean): number {
     this.entry = e;
     const tag = this.u8[e + ENTRY_TAG];
@@ -196,7 +231,7 @@ export class TableReader {
         this.num = this.dv.getFloat64(at, true);
         break;
       case ValueTag.String:
-        this.str = len === 0 ? '' : this.buf.toString('utf8', at, at + len);
+        this.copyString(at, len);
         break;
       case ValueTag.True:
       case ValueTag.False:
