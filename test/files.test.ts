@@ -91,3 +91,25 @@ test('the region file truncated under a serving server and a client: each exits 
   // The client meets the truncation itself, or first sees its server gone.
   assert.match(client.stderr, new RegExp(`^(chaos-client: the region file ${region} was truncated while mapped|chaos-client: .*server.*(died|stopped|not responding))`), client.output());
 });
+
+test('data files: a normal stop removes the server\'s data file; a new server removes those of dead servers only', { timeout: 60000 }, async (t) => {
+  const scope = scoped(t);
+  const dataDir = scope.file('data');
+  fs.mkdirSync(dataDir);
+  const region = scope.file('region');
+  // A dead server's file (a pid that just exited), a live one's (ours), a user's.
+  const { spawnSync } = await import('node:child_process');
+  const deadPid = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+  const dead = `${dataDir}/shmkv-${deadPid}-0123456789ab.data`;
+  const live = `${dataDir}/shmkv-${process.pid}-0123456789ab.data`;
+  const user = `${dataDir}/shmkv-notes.data`;
+  for (const f of [dead, live, user]) fs.writeFileSync(f, 'x');
+  const server = await scope.startServer(region, ['-n', '1', '--data-dir', dataDir]);
+  const files = fs.readdirSync(dataDir).sort();
+  assert.equal(fs.existsSync(dead), false, 'a dead server\'s data file was left');
+  assert.ok(fs.existsSync(live) && fs.existsSync(user), 'a live server\'s or a user\'s file was removed');
+  const ours = files.filter((f) => f.startsWith(`shmkv-${server.pid}-`));
+  assert.equal(ours.length, 1, `the server's own data file: ${files.join(', ')}`);
+  await sigterm(server);
+  assert.deepEqual(fs.readdirSync(dataDir).sort(), ['shmkv-notes.data', `shmkv-${process.pid}-0123456789ab.data`].sort(), 'the stop removed its data file and nothing else');
+});

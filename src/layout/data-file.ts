@@ -73,6 +73,23 @@ export function removeStaleDataFile(file: string): void {
   }
 }
 
+/**
+ * Remove every data file in `dir` left by a server that died (named
+ * shmkv-<pid>-*.data with that pid gone): a SIGKILLed server cannot clean
+ * up, and its file is memory (tmpfs) until a reboot. Files of live servers,
+ * of other users (the sticky /dev/shm refuses the unlink) and of any other
+ * name are left alone.
+ */
+export function removeStaleDataFiles(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) if (NAME.test(name)) removeStaleDataFile(path.join(dir, name));
+}
+
 /** Remove our own data file on stop. */
 export function removeDataFile(file: string): void {
   try {

@@ -42,7 +42,7 @@ import {
 import { Ring } from '../store/ring';
 import { Board } from '../store/board';
 import { Table } from '../store/table';
-import { createDataFile, defaultDataDir, removeDataFile, removeStaleDataFile } from '../layout/data-file';
+import { createDataFile, defaultDataDir, removeDataFile, removeStaleDataFile, removeStaleDataFiles } from '../layout/data-file';
 import { readDataRef } from '../layout/region';
 import { Staging } from './staging';
 import { Reaper } from './reaper';
@@ -209,7 +209,9 @@ export class Server {
         opts.threads,
       );
       regionId = idOfPath(file);
-      data = createDataFile(opts.dataDir ?? defaultDataDir(), tableOpts.dataBytes);
+      const dataDir = opts.dataDir ?? defaultDataDir();
+      removeStaleDataFiles(dataDir);
+      data = createDataFile(dataDir, tableOpts.dataBytes);
       Table.format(data.sab, tableOpts);
       region.setDataFile(data.path, tableOpts.dataBytes);
     } catch (e) {
