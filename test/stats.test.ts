@@ -63,3 +63,52 @@ test('stats: counters add up; an idle client costs no table memory; a departed c
   kv.setSync('short', 1, { ttl: 1 });
   assert.ok(await waitFor(() => kv.stats().expirations - base.expirations === 1, 30_000), 'the expiration was counted');
 });
+
+test('keys()/entries(): every key present for the whole scan is seen exactly once, while other processes write; clear()', { timeout: 90_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-stats-');
+  const region = s.p('region');
+  await s.startServer(['-n', '2', '-s', '16', '-p', region]);
+  const kv = connect({ path: region });
+  t.after(() => kv.close());
+  const stable = new Map<string | number, unknown>();
+  for (let i = 0; i < 3000; i++) stable.set(`s${i}`, { i });
+  for (let i = 0; i < 500; i++) stable.set(i, i * 2);
+  await kv.setMany([...stable]);
+  kv.setSync(Buffer.from('bytes-key'), 'b');
+  kv.setSync('gone-soon', 1, { ttl: 1 });
+  // Another process churns other keys (inserts grow segments, deletes shift them) during the scan.
+  const churn = s.spawn(process.execPath, [
+    '-e',
+    `const { connect } = require(${JSON.stringify(require.resolve('../src/index'))});
+     const kv = connect({ path: process.argv[1] });
+     (async () => { for (let r = 0; r < 40; r++) { await kv.setMany(Array.from({ length: 500 }, (_, i) => ['churn' + r + '-' + i, i])); for (let i = 0; i < 500; i += 2) await kv.delete('churn' + r + '-' + i); } await kv.close(); })();`,
+    region,
+  ], { timeoutMs: 80_000 });
+  await new Promise((r) => setTimeout(r, 0));
+  const seen = new Map<string, number>();
+  let entries = 0;
+  for await (const [key, value] of kv.entries()) {
+    const id = typeof key === 'string' ? key : typeof key === 'number' ? `n${key}` : `b${Buffer.from(key as Uint8Array).toString()}`;
+    seen.set(id, (seen.get(id) ?? 0) + 1);
+    if (typeof key === 'string' && key.startsWith('s')) assert.deepEqual(value, stable.get(key));
+    if (typeof key === 'number') assert.equal(value, key * 2);
+    entries++;
+  }
+  for (const k of stable.keys()) assert.equal(seen.get(typeof k === 'number' ? `n${k}` : k), 1, `key ${k} seen once`);
+  assert.equal(seen.get('bbytes-key'), 1, 'a Buffer key comes back as bytes');
+  assert.equal(seen.get('gone-soon'), undefined, 'expired keys are not yielded');
+  assert.ok(entries >= stable.size + 1);
+  assert.equal((await churn.done).code, 0);
+  const keys: unknown[] = [];
+  for await (const k of kv.keys()) keys.push(k);
+  // Quiescent now: every key is yielded, and size may still count the expired one.
+  assert.ok(keys.length >= stable.size + 1 + 20 * 250 && keys.length <= kv.size, `${keys.length} keys, size ${kv.size}`);
+  await kv.clear();
+  assert.equal(kv.size, 0);
+  assert.equal(kv.getSync('s1'), undefined);
+  const none: unknown[] = [];
+  for await (const k of kv.keys()) none.push(k);
+  assert.deepEqual(none, []);
+  kv.setSync('after', 1);
+  assert.equal(kv.getSync('after'), 1, 'the table works after a clear');
+});

@@ -23,7 +23,7 @@ import { Fetcher, FetchOptions } from './fetch';
 import { readStats, Stats } from './stats';
 import { decodeValue } from '../codec/value';
 import { DEFAULT_ENCODING, Encoding } from '../codec/structured';
-import { Key, KeyEncoder } from '../store/keys';
+import { decodeKey, Key, KeyEncoder } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
 import { TableCorruptError } from '../store/alloc';
 import { deadlineIn, monoNowMs } from '../store/clock';
@@ -43,6 +43,8 @@ export interface ClientOptions extends ConnectOptions {
 }
 
 export const DEFAULT_CLIENT_WINDOW = 32;
+/** Snapshot attempts of one segment before keys() gives up. */
+const SCAN_ATTEMPTS = 1000;
 
 /** Connect to the server whose region is at `options.path` (default ./shmem_file). */
 export function connect(options: ClientOptions = {}): Client {
@@ -53,7 +55,7 @@ export class Client {
   private readonly conn: Connection;
   private readonly sync: SyncWindow;
   private readonly pipeline: Pipeline;
-  private readonly keys: KeyEncoder;
+  private readonly keyEnc: KeyEncoder;
   private readonly req: RequestBuilder;
   private readonly fetcher: Fetcher;
   readonly encoding: Encoding;
@@ -74,9 +76,9 @@ export class Client {
     const reader = this.conn.reader;
     this.maxKeyBytes = reader.maxKeyBytes;
     this.maxValueBytes = reader.maxValueBytes;
-    this.keys = new KeyEncoder(reader.maxKeyBytes, reader.seed);
+    this.keyEnc = new KeyEncoder(reader.maxKeyBytes, reader.seed);
     const io = new StagingIO(this.conn);
-    this.req = new RequestBuilder(this.keys, this.encoding, this.maxValueBytes, ttl ?? reader.defaultTtlMs, io);
+    this.req = new RequestBuilder(this.keyEnc, this.encoding, this.maxValueBytes, ttl ?? reader.defaultTtlMs, io);
     const first = this.conn.reserve(1 + width);
     this.sync = new SyncWindow(this.conn, first, io);
     this.pipeline = new Pipeline(this.conn, first + 1, width, io, (s) => statusError(s, 'staging for a request'));
@@ -239,6 +241,54 @@ export class Client {
     return this.fetcher.fetch(key, loader, options);
   }
 
+  /** Remove every key of the whole machine's table (segment by segment: writes racing the clear may survive it). */
+  clearSync(): void {
+    this.runSync(this.req.clear());
+  }
+
+  clear(): Promise<void> {
+    return this.enqueue(this.req.clear()) as Promise<void>;
+  }
+
+  /**
+   * Every key of the whole machine's table, read directly one segment at a
+   * time (each segment a consistent snapshot), yielding to the event loop
+   * between segments. A key present for the whole scan is yielded exactly
+   * once; keys set or deleted meanwhile may or may not be. Expired keys
+   * are not yielded.
+   */
+  async *keys(): AsyncGenerator<Key> {
+    const reader = this.conn.reader;
+    for (let seg = 0; seg < reader.segments; seg++) {
+      let snap: Buffer[] | null = null;
+      for (let attempt = 0; ; attempt++) {
+        this.usable();
+        this.conn.checkLive();
+        if ((snap = reader.scan(seg)) !== null) break;
+        if (attempt >= SCAN_ATTEMPTS) throw new TableCorruptError(`keys(): segment ${seg} kept changing or makes no sense for ${SCAN_ATTEMPTS} attempts`);
+        await new Promise((r) => setImmediate(r));
+      }
+      for (const material of snap) yield decodeKey(material);
+      if ((seg & 15) === 15) await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** [key, value] of every key (keys(), then a direct read of each: a key deleted meanwhile is skipped). */
+  async *entries(): AsyncGenerator<[Key, unknown]> {
+    for await (const key of this.keys()) {
+      const value = await this.get(key);
+      if (value !== undefined) yield [key, value];
+    }
+  }
+
+  async *values(): AsyncGenerator<unknown> {
+    for await (const [, value] of this.entries()) yield value;
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<[Key, unknown]> {
+    return this.entries();
+  }
+
   /**
    * Keys in the whole machine's table (as lru-cache's `size`); entries that
    * expired count until the server's sweeper reclaims them.
@@ -261,9 +311,9 @@ export class Client {
   direct(key: Key, copyBytes: boolean, raw = false): ReadResult {
     this.usable();
     this.conn.checkLive();
-    this.keys.encode(key);
+    this.keyEnc.encode(key);
     const reader = this.conn.reader;
-    let r = reader.read(this.keys.bytes, this.keys.length, this.keys.hash, copyBytes);
+    let r = reader.read(this.keyEnc.bytes, this.keyEnc.length, this.keyEnc.hash, copyBytes);
     if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
     // fetch()'s leases and failure marks are not values.
     if (r === ReadResult.Found && !raw && reader.tag >= ValueTag.Lease) r = ReadResult.Absent;

@@ -110,6 +110,10 @@ export class RequestBuilder {
     return this.bytes(Op.Expire, null, (s) => (s === Status.NotFound ? false : (check(s, 'expire'), true)), expires);
   }
 
+  clear(): Pending {
+    return this.u32(Op.Clear, 0, 0, (s) => (check(s, 'clear'), undefined));
+  }
+
   /** The server's read of the key (a contended direct read falls back to it). */
   read(key: Key): Pending {
     this.keys.encode(key);

@@ -210,6 +210,8 @@ export enum Op {
    * is answered like a Read. Ok, WrongType (not an integer), Overflow.
    */
   AddNumber = 10,
+  /** Remove every entry, segment by segment. */
+  Clear = 11,
 }
 
 export enum Status {

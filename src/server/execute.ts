@@ -109,6 +109,10 @@ export class Executor {
           status = this.roomy(entryBytes(board.word(win, WIN_KEY_LEN), need), () => this.compareSet(win));
           break;
         }
+        case Op.Clear:
+          table.clear();
+          status = Status.Ok;
+          break;
         case Op.AddNumber:
           status = this.roomy(entryBytes(board.word(win, WIN_KEY_LEN), 8), () => this.addNumber(win));
           break;

@@ -137,6 +137,19 @@ export class KeyEncoder {
   }
 }
 
+/** The user's key back from its material (as keys(), entries() yield it). */
+export function decodeKey(material: Buffer): Key {
+  const body = material.subarray(KEY_KIND_BYTES);
+  switch (material[0]) {
+    case KeyKind.U32:
+      return body.readUInt32LE(0);
+    case KeyKind.String:
+      return body.toString('utf8');
+    default:
+      return Buffer.from(body);
+  }
+}
+
 export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';

@@ -95,6 +95,43 @@ export class TableReader {
     return Atomics.load(this.entries, 0);
   }
 
+  /** Number of segments (scan() visits each). */
+  get segments(): number {
+    return 2 ** this.segBits;
+  }
+
+  /**
+   * A consistent snapshot of the live keys of segment `seg` (their key
+   * material, copied), skipping expired entries and fetch's leases and
+   * failure marks; null when writers changed the segment meanwhile (retry)
+   * or it makes no sense. Same seqlock argument as read().
+   */
+  scan(seg: number): Buffer[] | null {
+    const u32 = this.u32;
+    const d = (D_DIRECTORY + seg * SEGMENT_BYTES) >>> 2;
+    const v1 = Atomics.load(this.i32, d + (SEG_VERSION >>> 2));
+    if (v1 & 1) return null;
+    const cap = u32[d + (SEG_CAPACITY >>> 2)];
+    const index = u32[d + (SEG_INDEX >>> 2)];
+    if (cap === 0 || (cap & (cap - 1)) !== 0 || cap > 2 ** MAX_INDEX_LOG2) return null;
+    if (index < this.heapStart || index + cap * INDEX_SLOT_BYTES > this.heapEnd) return null;
+    const now = this.clock();
+    const keys: Buffer[] = [];
+    const last = this.heapEnd - ENTRY_HEADER_BYTES;
+    for (let i = 0; i < cap; i++) {
+      const e = u32[(index >>> 2) + 2 * i + 1];
+      if (e === 0) continue;
+      if (e < this.heapStart || e > last || (e & 7) !== 0) return null;
+      const keyLen = u32[(e + ENTRY_KEY_LEN) >>> 2];
+      if (keyLen > this.maxKeyBytes + 1 || e + ENTRY_HEADER_BYTES + keyLen > this.heapEnd) return null;
+      if (this.u8[e + ENTRY_TAG] >= ValueTag.Lease || expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) continue;
+      const k = Buffer.allocUnsafeSlow(keyLen);
+      this.buf.copy(k, 0, e + ENTRY_HEADER_BYTES, e + ENTRY_HEADER_BYTES + keyLen);
+      keys.push(k);
+    }
+    return Atomics.load(this.i32, d + (SEG_VERSION >>> 2)) === v1 ? keys : null;
+  }
+
   // The value found by the last read() that returned Found. Strings are
   // decoded and byte values copied inside the seqlock window; numbers too.
   tag: ValueTag = ValueTag.Null;

@@ -550,6 +550,43 @@ export class Table {
   /** The sum of the last successful addNumber on this thread's view. */
   lastNumber = 0;
 
+  /**
+   * Remove every entry, one segment at a time under its lock (each
+   * segment's emptying is atomic for readers; the whole clear is not: a
+   * write to a segment already cleared survives it). Indexes keep their
+   * capacity. Returns how many entries were removed.
+   */
+  clear(): number {
+    let removed = 0;
+    for (let seg = 0; seg < 2 ** this.segBits; seg++) {
+      const lock = this.locks[seg];
+      lock.lock();
+      try {
+        const d = this.dir(seg);
+        const cap = this.u32[d + (SEG_CAPACITY >>> 2)];
+        const index = this.u32[d + (SEG_INDEX >>> 2)];
+        const entries: number[] = [];
+        for (let i = 0; i < cap; i++) {
+          const e = this.u32[(index >>> 2) + 2 * i + 1];
+          if (e !== 0) entries.push(e);
+        }
+        const ver = d + (SEG_VERSION >>> 2);
+        const v = Atomics.load(this.i32, ver);
+        Atomics.store(this.i32, ver, v + 1);
+        this.u8.fill(0, index, index + cap * INDEX_SLOT_BYTES);
+        this.u32[d + (SEG_COUNT >>> 2)] = 0;
+        Atomics.store(this.i32, ver, v + 2);
+        for (const e of entries) this.alloc.free(e);
+        Atomics.sub(this.u32, D_ENTRIES >>> 2, entries.length);
+        this.stats[Stat.Deletes] += entries.length;
+        removed += entries.length;
+      } finally {
+        lock.unlock();
+      }
+    }
+    return removed;
+  }
+
   // ---- u32 keys and values (the seed's operations) --------------------------
 
   /** The u32 value under u32 `key`; Ok, NotFound, or WrongType. */
