@@ -1,0 +1,445 @@
+/**
+ * The table's structure, writer side: segments, their indexes and their
+ * entries in the data file, which every client maps and reads directly
+ * (table-reader.ts), and the seqlock that makes that safe. The operations
+ * are in table.ts, expiry sweeping and eviction in upkeep.ts. Layout and
+ * limits: layout.ts, "Data file".
+ *
+ * STRUCTURE. 2^segmentBits segments, each an open-addressing index (linear
+ * probing, backward-shift deletion, no tombstones) of [hash, entry offset]
+ * slots, with its own lock, count, capacity and version. A key's segment is
+ * chosen by the high bits of its hash, its home slot by the low bits.
+ * Entries (key and value bytes) are blocks of the TLSF heap (alloc.ts).
+ * Coarse mode: every segment uses segment 0's lock (for comparison).
+ *
+ * WRITERS hold the segment's lock (server threads only: no client can take
+ * it, so no client can stall a writer). Nested inside it they may take the
+ * allocator lock; never the other way round.
+ *
+ * SEQLOCK (per segment; the readers' side is in table-reader.ts).
+ * Invariant: every store a reader of segment s can observe, to s's
+ * directory entry, index, or any entry reachable from it, happens while s's
+ * version is odd; and a block reachable from s is freed only after the
+ * version went odd (it was unlinked inside the odd period), so its reuse
+ * happens after that too. A writer stores version+1 (odd) before its first
+ * such store and version+2 (even) after its last, both seq-cst Atomics
+ * stores (on x86-64 an xchg, a full fence; V8 never moves memory accesses
+ * across an Atomics operation). New blocks are filled BEFORE the odd period,
+ * while no reader can reach them, so the odd period is a few stores: only
+ * in-place updates of small values copy bytes inside it.
+ * A reader that loads the same even version before and after its reads
+ * therefore saw no store of any writer: its snapshot is consistent.
+ *
+ * GROWTH is per segment, under its lock: the new index is built in fresh
+ * memory (readers keep using the old one), then swapped in during a short
+ * odd period; the old index is freed afterwards.
+ */
+import { Lock } from '../sync/lock';
+import { Allocator, NO_MEMORY, TableCorruptError } from './alloc';
+import { expired, monoNowMs } from './clock';
+import {
+  D_BYTES,
+  D_COARSE,
+  D_DEFAULT_TTL_MS,
+  D_DIRECTORY,
+  D_ENTRIES,
+  D_EVICTION,
+  D_HEAP_END,
+  D_HEAP_START,
+  D_MAGIC,
+  D_MAX_KEY_BYTES,
+  D_MAX_VALUE_BYTES,
+  D_SEED,
+  D_SEGMENT_BITS,
+  D_STARTED_AT,
+  D_STATS,
+  D_VERSION,
+  D_VISITED,
+  DATA_MAGIC,
+  dataHeapStart,
+  DEFAULT_MAX_KEY_BYTES,
+  DEFAULT_MAX_VALUE_BYTES,
+  DEFAULT_SEGMENT_BITS,
+  ENTRY_EXPIRES,
+  ENTRY_FLAGS,
+  ENTRY_HASH,
+  ENTRY_HEADER_BYTES,
+  ENTRY_KEY_LEN,
+  ENTRY_TAG,
+  ENTRY_VALUE_LEN,
+  entryBytes,
+  FULL_DEN,
+  FULL_NUM,
+  GROW_DEN,
+  GROW_NUM,
+  INDEX_SLOT_BYTES,
+  MAX_DATA_BYTES,
+  MAX_INDEX_LOG2,
+  MAX_KEY_BYTES_LIMIT,
+  MAX_SEGMENT_BITS,
+  MAX_VALUE_BYTES_LIMIT,
+  PAGE,
+  REGION_VERSION,
+  SEG_CAPACITY,
+  SEG_COUNT,
+  SEG_INDEX,
+  SEG_LOCK,
+  SEG_VERSION,
+  SEGMENT_BYTES,
+  SLOT_ENTRY,
+  SLOT_HASH,
+  Stat,
+  STAT_COUNT,
+  STATS_LINE_BYTES,
+  STATS_MAIN_LINE,
+  Status,
+  ValueTag,
+  VISITED_GRANULE,
+  visitedMapStart,
+} from '../layout/layout';
+
+export interface TableOptions {
+  /** At the cap, evict entries to make room (default) or refuse writes (false). */
+  evict?: boolean;
+  /** Default time to live of writes without one, in ms (0 = none). */
+  defaultTtlMs?: number;
+  /** Initial total index slots (spread over the segments). */
+  initialBuckets: number;
+  /** Bytes of the data file: the table's memory cap. */
+  dataBytes: number;
+  segmentBits?: number;
+  coarse?: boolean;
+  /** Hash seed; random when omitted. */
+  seed?: number;
+  maxKeyBytes?: number;
+  maxValueBytes?: number;
+}
+
+/** Values up to this size are overwritten in place (inside the odd period). */
+export const IN_PLACE_MAX_BYTES = 1024;
+const LOCK_TOKEN = 1;
+
+function log2Ceil(n: number): number {
+  let b = 0;
+  while (2 ** b < n) b++;
+  return b;
+}
+
+function checkInt(what: string, v: number, lo: number, hi: number): void {
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`${what} must be an integer in ${lo}..${hi}, got ${v}`);
+}
+
+export class Segments {
+  readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly alloc: Allocator;
+  readonly seed: number;
+  readonly maxKeyBytes: number;
+  readonly maxValueBytes: number;
+  protected readonly segBits: number;
+  protected readonly locks: Lock[];
+  protected readonly dv: DataView;
+  protected readonly heapStart: number;
+  protected readonly heapEnd: number;
+  /** Offset of the visited map. */
+  protected readonly visited: number;
+  /** Whether writes at the cap evict (else they answer Full). */
+  readonly evicts: boolean;
+  /** This thread's counters (single writer: plain increments). */
+  readonly stats: Float64Array;
+  /** Validate options; the data file size they need at least. */
+  static minBytes(opts: TableOptions): number {
+    const segBits = opts.segmentBits ?? DEFAULT_SEGMENT_BITS;
+    checkInt('segment bits', segBits, 0, MAX_SEGMENT_BITS);
+    checkInt('initial table size', opts.initialBuckets, 1, 2 ** 30);
+    checkInt('max key bytes', opts.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES, 64, MAX_KEY_BYTES_LIMIT);
+    checkInt('max value bytes', opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, 64, MAX_VALUE_BYTES_LIMIT);
+    checkInt('default ttl (ms)', opts.defaultTtlMs ?? 0, 0, 2 ** 32 - 1);
+    const perSeg = 2 ** Math.max(2, log2Ceil(Math.ceil(opts.initialBuckets / 2 ** segBits)));
+    const need = 2 ** segBits * (perSeg * INDEX_SLOT_BYTES + 16) + 2 * PAGE;
+    return visitedMapStart(segBits) + Math.ceil((need * (VISITED_GRANULE + 1)) / VISITED_GRANULE);
+  }
+
+  /** Lay out a fresh (zeroed) data file of opts.dataBytes bytes. */
+  static format(sab: SharedArrayBuffer, opts: TableOptions): void {
+    const need = Segments.minBytes(opts);
+    if (!(opts.dataBytes <= MAX_DATA_BYTES)) throw new RangeError(`table memory cap must be at most ${MAX_DATA_BYTES} bytes`);
+    if (!(opts.dataBytes >= need)) throw new RangeError(`table memory cap ${opts.dataBytes} bytes is below the ${need} bytes the initial table needs`);
+    if (opts.dataBytes % PAGE !== 0) throw new RangeError(`table memory cap must be a multiple of ${PAGE} bytes`);
+    const segBits = opts.segmentBits ?? DEFAULT_SEGMENT_BITS;
+    const u32 = new Uint32Array(sab);
+    u32[D_VERSION >>> 2] = REGION_VERSION;
+    u32[D_BYTES >>> 2] = opts.dataBytes;
+    u32[D_SEGMENT_BITS >>> 2] = segBits;
+    u32[D_SEED >>> 2] = opts.seed ?? (Math.random() * 2 ** 32) >>> 0;
+    u32[D_COARSE >>> 2] = opts.coarse ? 1 : 0;
+    u32[D_MAX_KEY_BYTES >>> 2] = opts.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
+    u32[D_MAX_VALUE_BYTES >>> 2] = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+    u32[D_DEFAULT_TTL_MS >>> 2] = opts.defaultTtlMs ?? 0;
+    new DataView(sab).setFloat64(D_STARTED_AT, Date.now(), true);
+    u32[D_VISITED >>> 2] = visitedMapStart(segBits);
+    u32[D_EVICTION >>> 2] = opts.evict === false ? 0 : 1;
+    Allocator.format(u32, dataHeapStart(segBits, opts.dataBytes), opts.dataBytes);
+    const alloc = new Allocator(u32);
+    const perSeg = 2 ** Math.max(2, log2Ceil(Math.ceil(opts.initialBuckets / 2 ** segBits)));
+    const u8 = new Uint8Array(sab);
+    for (let s = 0; s < 2 ** segBits; s++) {
+      const index = alloc.alloc(perSeg * INDEX_SLOT_BYTES);
+      u8.fill(0, index, index + perSeg * INDEX_SLOT_BYTES);
+      const d = (D_DIRECTORY + s * SEGMENT_BYTES) >>> 2;
+      u32[d + (SEG_CAPACITY >>> 2)] = perSeg;
+      u32[d + (SEG_INDEX >>> 2)] = index;
+    }
+    Atomics.store(u32, D_MAGIC >>> 2, DATA_MAGIC);
+  }
+
+  /**
+   * @param statsLine the counter line this thread owns (its worker index;
+   *   the server's main thread uses STATS_MAIN_LINE)
+   */
+  constructor(sab: SharedArrayBuffer, statsLine = STATS_MAIN_LINE) {
+    this.stats = new Float64Array(sab, D_STATS + statsLine * STATS_LINE_BYTES, STAT_COUNT);
+    this.u8 = new Uint8Array(sab);
+    this.u32 = new Uint32Array(sab);
+    this.i32 = new Int32Array(sab);
+    this.dv = new DataView(sab);
+    this.alloc = new Allocator(this.u32);
+    this.heapStart = this.u32[D_HEAP_START >>> 2];
+    this.heapEnd = this.u32[D_HEAP_END >>> 2] - ENTRY_HEADER_BYTES;
+    this.visited = this.u32[D_VISITED >>> 2];
+    this.evicts = this.u32[D_EVICTION >>> 2] === 1;
+    this.segBits = this.u32[D_SEGMENT_BITS >>> 2];
+    this.seed = this.u32[D_SEED >>> 2];
+    this.maxKeyBytes = this.u32[D_MAX_KEY_BYTES >>> 2];
+    this.maxValueBytes = this.u32[D_MAX_VALUE_BYTES >>> 2];
+    const coarse = this.u32[D_COARSE >>> 2] === 1;
+    this.locks = [];
+    for (let s = 0; s < 2 ** this.segBits; s++)
+      this.locks.push(new Lock(this.i32, this.dir(coarse ? 0 : s) + (SEG_LOCK >>> 2), LOCK_TOKEN));
+  }
+
+  /** Keys stored. */
+  size(): number {
+    return Atomics.load(this.u32, D_ENTRIES >>> 2);
+  }
+
+  /** Index slots over all segments (exact when quiescent). */
+  buckets(): number {
+    let n = 0;
+    for (let s = 0; s < 2 ** this.segBits; s++) n += Atomics.load(this.u32, this.dir(s) + (SEG_CAPACITY >>> 2));
+    return n;
+  }
+
+  /** set()'s work under the segment lock; `slot` is the key's slot or -1. */
+  protected store(
+    seg: number,
+    hash: number,
+    slot: number,
+    src: Uint8Array,
+    keyOff: number,
+    keyLen: number,
+    valSrc: Uint8Array,
+    valOff: number,
+    valLen: number,
+    tag: ValueTag,
+    expires: number,
+  ): Status {
+    const d = this.dir(seg);
+    const ver = d + (SEG_VERSION >>> 2);
+    const need = entryBytes(keyLen, valLen);
+    if (slot >= 0) {
+      const old = this.u32[(slot + SLOT_ENTRY) >>> 2];
+      if (valLen <= IN_PLACE_MAX_BYTES && need <= this.alloc.usable(old)) {
+        const v = Atomics.load(this.i32, ver);
+        Atomics.store(this.i32, ver, v + 1);
+        this.writeValue(old, keyLen, valSrc, valOff, valLen, tag, expires);
+        Atomics.store(this.i32, ver, v + 2);
+        this.stats[Stat.Sets]++;
+        return Status.Ok;
+      }
+      const entry = this.newEntry(hash, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires);
+      if (entry === NO_MEMORY) return Status.Full;
+      const v = Atomics.load(this.i32, ver);
+      Atomics.store(this.i32, ver, v + 1);
+      this.u32[(slot + SLOT_ENTRY) >>> 2] = entry;
+      Atomics.store(this.i32, ver, v + 2);
+      this.alloc.free(old);
+      this.stats[Stat.Sets]++;
+      return Status.Ok;
+    }
+    const entry = this.newEntry(hash, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires);
+    if (entry === NO_MEMORY) return Status.Full;
+    if (!this.roomFor(seg)) {
+      this.alloc.free(entry);
+      return Status.Full;
+    }
+    this.insert(seg, hash, entry);
+    this.stats[Stat.Sets]++;
+    return Status.Ok;
+  }
+
+  // ---- internals, under the segment lock ----------------------------------
+
+  protected dir(seg: number): number {
+    return (D_DIRECTORY + seg * SEGMENT_BYTES) >>> 2;
+  }
+
+  segmentOf(hash: number): number {
+    return this.segBits === 0 ? 0 : hash >>> (32 - this.segBits);
+  }
+
+  /** Byte offset of the key's index slot, or -1. */
+  protected find(seg: number, hash: number, src: Uint8Array, keyOff: number, keyLen: number): number {
+    const u32 = this.u32;
+    const u8 = this.u8;
+    const d = this.dir(seg);
+    const cap = u32[d + (SEG_CAPACITY >>> 2)];
+    const index = u32[d + (SEG_INDEX >>> 2)];
+    const mask = cap - 1;
+    for (let n = 0, i = hash & mask; n < cap; n++, i = (i + 1) & mask) {
+      const slot = index + i * INDEX_SLOT_BYTES;
+      const e = u32[(slot + SLOT_ENTRY) >>> 2];
+      if (e === 0) return -1;
+      if (e < this.heapStart || e > this.heapEnd) throw new TableCorruptError(`segment ${seg} links to ${e}`);
+      if (u32[(slot + SLOT_HASH) >>> 2] !== hash || u32[(e + ENTRY_KEY_LEN) >>> 2] !== keyLen) continue;
+      const k = e + ENTRY_HEADER_BYTES;
+      let j = 0;
+      while (j < keyLen && u8[k + j] === src[keyOff + j]) j++;
+      if (j === keyLen) return slot;
+    }
+    throw new TableCorruptError(`segment ${seg} has no empty slot`);
+  }
+
+  /** `slot` if it holds a live entry; else -1, reclaiming an expired one. */
+  protected liveSlot(seg: number, slot: number): number {
+    if (slot < 0) return -1;
+    const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+    const at = this.dv.getFloat64(e + ENTRY_EXPIRES, true);
+    if (at === 0 || !expired(at, monoNowMs())) return slot;
+    this.removeEntry(seg, slot);
+    this.stats[Stat.Expirations]++;
+    return -1;
+  }
+
+  protected removeEntry(seg: number, slot: number): void {
+    const entry = this.u32[(slot + SLOT_ENTRY) >>> 2];
+    this.removeSlot(seg, slot);
+    this.alloc.free(entry);
+  }
+
+  /** A filled entry not yet reachable by anyone, or NO_MEMORY. */
+  protected newEntry(hash: number, src: Uint8Array, keyOff: number, keyLen: number, valSrc: Uint8Array, valOff: number, valLen: number, tag: ValueTag, expires: number): number {
+    const e = this.alloc.alloc(entryBytes(keyLen, valLen));
+    if (e === NO_MEMORY) return NO_MEMORY;
+    this.u32[(e + ENTRY_HASH) >>> 2] = hash;
+    this.u32[(e + ENTRY_KEY_LEN) >>> 2] = keyLen;
+    this.u8[this.visited + ((e - this.heapStart) >>> 4)] = 0;
+    this.copy(src, keyOff, keyLen, e + ENTRY_HEADER_BYTES);
+    this.writeValue(e, keyLen, valSrc, valOff, valLen, tag, expires);
+    return e;
+  }
+
+  protected writeValue(e: number, keyLen: number, valSrc: Uint8Array, valOff: number, valLen: number, tag: ValueTag, expires: number): void {
+    this.u32[(e + ENTRY_VALUE_LEN) >>> 2] = valLen;
+    this.u8[e + ENTRY_TAG] = tag;
+    this.u8[e + ENTRY_FLAGS] = 0;
+    this.dv.setFloat64(e + ENTRY_EXPIRES, expires, true);
+    this.copy(valSrc, valOff, valLen, e + ENTRY_HEADER_BYTES + keyLen);
+  }
+
+  protected copy(src: Uint8Array, off: number, len: number, to: number): void {
+    if (src === this.u8) this.u8.copyWithin(to, off, off + len);
+    else if (len <= 16) for (let i = 0; i < len; i++) this.u8[to + i] = src[off + i];
+    else this.u8.set(src.subarray(off, off + len), to);
+  }
+
+  /** Make room for one more key in `seg`: grow its index if due; false when full. */
+  protected roomFor(seg: number): boolean {
+    const d = this.dir(seg);
+    const count = this.u32[d + (SEG_COUNT >>> 2)];
+    const cap = this.u32[d + (SEG_CAPACITY >>> 2)];
+    if ((count + 1) * GROW_DEN <= cap * GROW_NUM) return true;
+    if (this.grow(seg)) return true;
+    return (count + 1) * FULL_DEN <= cap * FULL_NUM;
+  }
+
+  protected insert(seg: number, hash: number, entry: number): void {
+    const u32 = this.u32;
+    const d = this.dir(seg);
+    const cap = u32[d + (SEG_CAPACITY >>> 2)];
+    const index = u32[d + (SEG_INDEX >>> 2)];
+    const mask = cap - 1;
+    let i = hash & mask;
+    while (u32[(index + i * INDEX_SLOT_BYTES + SLOT_ENTRY) >>> 2] !== 0) i = (i + 1) & mask;
+    const slot = index + i * INDEX_SLOT_BYTES;
+    const ver = d + (SEG_VERSION >>> 2);
+    const v = Atomics.load(this.i32, ver);
+    Atomics.store(this.i32, ver, v + 1);
+    u32[(slot + SLOT_HASH) >>> 2] = hash;
+    u32[(slot + SLOT_ENTRY) >>> 2] = entry;
+    u32[d + (SEG_COUNT >>> 2)]++;
+    Atomics.store(this.i32, ver, v + 2);
+    Atomics.add(u32, D_ENTRIES >>> 2, 1);
+  }
+
+  /** Backward-shift deletion: later slots of the run move up, no tombstone. */
+  protected removeSlot(seg: number, slot: number): void {
+    const u32 = this.u32;
+    const d = this.dir(seg);
+    const cap = u32[d + (SEG_CAPACITY >>> 2)];
+    const index = u32[d + (SEG_INDEX >>> 2)];
+    const mask = cap - 1;
+    const ver = d + (SEG_VERSION >>> 2);
+    const v = Atomics.load(this.i32, ver);
+    Atomics.store(this.i32, ver, v + 1);
+    let hole = (slot - index) / INDEX_SLOT_BYTES;
+    for (let n = 0, j = (hole + 1) & mask; n < cap; n++, j = (j + 1) & mask) {
+      const sj = (index >>> 2) + 2 * j;
+      if (u32[sj + 1] === 0) break;
+      const home = u32[sj] & mask;
+      // Slot j may move to the hole when its home is not in (hole, j].
+      if (((j - home) & mask) >= ((j - hole) & mask)) {
+        u32[(index >>> 2) + 2 * hole] = u32[sj];
+        u32[(index >>> 2) + 2 * hole + 1] = u32[sj + 1];
+        hole = j;
+      }
+    }
+    u32[(index >>> 2) + 2 * hole] = 0;
+    u32[(index >>> 2) + 2 * hole + 1] = 0;
+    u32[d + (SEG_COUNT >>> 2)]--;
+    Atomics.store(this.i32, ver, v + 2);
+    Atomics.sub(u32, D_ENTRIES >>> 2, 1);
+  }
+
+  /** Double a segment's index; false when the heap cannot supply it. */
+  protected grow(seg: number): boolean {
+    const u32 = this.u32;
+    const d = this.dir(seg);
+    const cap = u32[d + (SEG_CAPACITY >>> 2)];
+    if (log2Ceil(cap) >= MAX_INDEX_LOG2) return false;
+    const index = u32[d + (SEG_INDEX >>> 2)];
+    const ncap = cap * 2;
+    const nindex = this.alloc.alloc(ncap * INDEX_SLOT_BYTES);
+    if (nindex === NO_MEMORY) return false;
+    this.u8.fill(0, nindex, nindex + ncap * INDEX_SLOT_BYTES);
+    const nmask = ncap - 1;
+    for (let i = 0; i < cap; i++) {
+      const e = u32[(index >>> 2) + 2 * i + 1];
+      if (e === 0) continue;
+      const h = u32[(index >>> 2) + 2 * i];
+      let j = h & nmask;
+      while (u32[(nindex >>> 2) + 2 * j + 1] !== 0) j = (j + 1) & nmask;
+      u32[(nindex >>> 2) + 2 * j] = h;
+      u32[(nindex >>> 2) + 2 * j + 1] = e;
+    }
+    const ver = d + (SEG_VERSION >>> 2);
+    const v = Atomics.load(this.i32, ver);
+    Atomics.store(this.i32, ver, v + 1);
+    u32[d + (SEG_INDEX >>> 2)] = nindex;
+    u32[d + (SEG_CAPACITY >>> 2)] = ncap;
+    Atomics.store(this.i32, ver, v + 2);
+    this.alloc.free(index);
+    return true;
+  }
+}
