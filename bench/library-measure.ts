@@ -140,6 +140,7 @@ async function measure(o: Options, sys: Systems, lib: LibraryResult, system: Lib
 /** One repetition of the section; returns the results so far (aggregated) and a progress line. */
 export async function measureLibraryRep(o: Options, sys: Systems, lib: LibraryResult, rep: number, loaded: boolean): Promise<{ lib: LibraryResult; line: string }> {
   const t = timing(o);
+  const t0 = Date.now();
   const head = headlineData(o.libraryKeys);
   const rot = <T>(xs: T[]): T[] => xs.map((_, i) => xs[(i + rep) % xs.length]);
   const line: string[] = [];
@@ -161,5 +162,5 @@ export async function measureLibraryRep(o: Options, sys: Systems, lib: LibraryRe
   }
   line.push(`sweep: ${lib.sweep.length} points`);
   const agg = aggregateLibrary(lib);
-  return { lib: agg, line: `${line.join(', ')} K/s` };
+  return { lib: agg, line: `${line.join(', ')} K/s (${Math.round((Date.now() - t0) / 1000)} s)` };
 }

@@ -121,7 +121,7 @@ export function writeSweepSvg(file: string, lib: LibraryResult | undefined): voi
     if (lt < y0 - 1e-9 || lt > y1 + 1e-9) continue;
     const yy = py(t).toFixed(1);
     S.push(`<line x1="${ml}" y1="${yy}" x2="${W - mr}" y2="${yy}" stroke="${Math.abs(lt - Math.round(lt)) < 1e-9 ? '#ccc' : '#eee'}"/>`);
-    S.push(`<text x="${ml - 6}" y="${(Number(yy) + 4).toFixed(1)}" text-anchor="end" fill="#444">${t >= 1000 ? `${t / 1000}M` : t >= 1 ? `${t}K` : `${t * 1000}`}</text>`);
+    S.push(`<text x="${ml - 6}" y="${(Number(yy) + 4).toFixed(1)}" text-anchor="end" fill="#444">${t >= 1000 ? `${t / 1000}M` : t >= 1 ? `${t}K` : `${Math.round(t * 1000)}`}</text>`);
   }
   for (const b of [...new Set(all.map((p) => p[0]))]) {
     const xx = px(b).toFixed(1);
