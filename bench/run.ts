@@ -69,7 +69,11 @@ function collect(
   const finished = Date.now();
   const out: Results = {
     meta: {
-      command: `node ${path.relative(REPO, process.argv[1])} ${process.argv.slice(2).join(' ')}`.trim(),
+      // With the BENCH_* variables that changed the run (make bench passes BENCH_QUICK=1 that way).
+      command: [
+        ...['BENCH_QUICK', 'BENCH_REQUESTS', 'BENCH_REPS', 'BENCH_SYSTEMS', 'BENCH_SERVER_NODE_ARGS'].filter((v) => process.env[v]).map((v) => `${v}=${JSON.stringify(process.env[v])}`),
+        `node ${path.relative(REPO, process.argv[1])} ${process.argv.slice(2).join(' ')}`.trim(),
+      ].join(' '),
       quick: o.quick,
       complete: repsDone === o.reps,
       repsDone,
