@@ -33,10 +33,11 @@ demo: all workloads/demo.txt
 test: all
 	npm test
 
-# `make bench`: the benchmark suite (bench/README.md): about 20-25 min on an
+# `make bench`: the benchmark suite (bench/README.md): about 25-30 min on an
 # idle 2-core machine, including the headline points beside one busy-looping
-# process per core (loaded / quiet; BENCH_ARGS=--no-loaded skips them);
-# BENCH_QUICK=1 for a ~2-minute run, BENCH_ARGS for flags (node
+# process per core (loaded / quiet; BENCH_ARGS=--no-loaded skips them) and
+# the library calls against lmdb-js and Redis (the "library" section);
+# BENCH_QUICK=1 for a ~3-4-minute run, BENCH_ARGS for flags (node
 # dist/bench/run.js -h). Installs Debian's redis-server with apt-get if
 # missing. Not part of `make test`/CI: it is long and uses apt.
 bench: all

@@ -9,6 +9,7 @@ import type { Point, TablePoint } from './plan';
 import { LoadedResult, LoadedRuns, PointResult, QUIET_CORES, Results, Run, SystemResult, TableResult } from './results';
 import { median, round } from './stats';
 import { checkTableTargets, checkTargets } from './targets';
+import { aggregateLibrary, libraryTargets } from './library-results';
 
 /** One system's runs at one point: rounded, with medians over all of them and over the quiet ones. */
 function aggregateSystem(runs: Run[]): SystemResult {
@@ -82,7 +83,8 @@ export function aggregateTable(p: TablePoint, runs: TableResult['runs']): TableR
 /** Fill in the derived parts of the results: targets, noise and timing-overhead summaries. */
 export function finish(out: Results): void {
   out.table = (out.table ?? []).map((t) => aggregateTable(t, t.runs));
-  out.targets = [...checkTargets(out.points), ...checkTableTargets(out.table)];
+  if (out.library) out.library = aggregateLibrary(out.library);
+  out.targets = [...checkTargets(out.points), ...checkTableTargets(out.table), ...(out.library ? libraryTargets(out.library) : [])];
   const runs = out.points.flatMap((p) => Object.values(p.systems).flatMap((s) => s!.runs));
   const fc = runs.map((r) => r.foreignCores).filter((x): x is number => x !== null);
   out.meta.foreignCoresMedian = fc.length ? round(median(fc), 2) : null;

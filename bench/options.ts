@@ -20,7 +20,8 @@ export const USAGE = `usage: node dist/bench/run.js [options]    (make bench)
   --systems LIST       of shmkv,redis,lmdb (default all; also BENCH_SYSTEMS)
   --redis-mode M       batch (pipeline()+exec per window, default) or window
                        (sliding window of W commands in flight)
-  --sections LIST      of locking,scaling,compare,table,loaded (default all)
+  --sections LIST      of locking,scaling,compare,table,loaded,library (default
+                       all)
   --client-threads L   \\
   --windows L           | override the locking matrix axes (comma lists);
   --server-threads L    | mixes: read,mixed,write; dists: uniform,zipf;
@@ -40,6 +41,10 @@ export const USAGE = `usage: node dist/bench/run.js [options]    (make bench)
                        --quick) ...
   --loaded-seconds S   ... or fewer: such a run stops after the chunk that
                        outlasts S seconds (default 8; 3 with --quick)
+  --library-keys N     keys of the library section's data set (16-byte string
+                       keys, 100-byte string values; default 100000, 20000
+                       with --quick); its calls run quiet and, unless
+                       --no-loaded, beside the busy loops too
   --no-timing-split    measure throughput on the timed runs (one run per point
                        and system instead of an untimed + a timed run)
   --no-install         do not apt-get install redis-server when missing
@@ -72,6 +77,10 @@ export interface Options {
   loadedRequests: number;
   /** Time budget of one run in the "loaded" section, in seconds. */
   loadedSeconds: number;
+  /** Keys of the library section's headline data set. */
+  libraryKeys: number;
+  /** The library section's calls also run beside the busy loops (not with --no-loaded). */
+  libraryLoaded: boolean;
   install: boolean;
   serverNodeArgs: string[];
   /** Wait policy for servers and clients (experiments); null: ./server's and the library's defaults. */
@@ -142,6 +151,7 @@ export function parseCommand(argv: string[]): Command {
       'load-procs': { type: 'string' },
       'loaded-requests': { type: 'string' },
       'loaded-seconds': { type: 'string' },
+      'library-keys': { type: 'string' },
       'no-timing-split': { type: 'boolean' },
       'no-install': { type: 'boolean' },
       'server-node-args': { type: 'string' },
@@ -160,7 +170,7 @@ export function parseCommand(argv: string[]): Command {
   const keys = intList(v.keys ?? '100000', '--keys')[0];
   const systems = new Set(choiceList<SystemName>(v.systems ?? env.BENCH_SYSTEMS ?? 'shmkv,redis,lmdb', ['shmkv', 'redis', 'lmdb'], '--systems'));
   const redisMode = choiceList(v['redis-mode'] ?? 'batch', ['batch', 'window'] as const, '--redis-mode')[0];
-  const sections = new Set(choiceList(v.sections ?? 'locking,scaling,compare,table,loaded', ['locking', 'scaling', 'compare', 'table', 'loaded'] as const, '--sections'));
+  const sections = new Set(choiceList(v.sections ?? 'locking,scaling,compare,table,loaded,library', ['locking', 'scaling', 'compare', 'table', 'loaded', 'library'] as const, '--sections'));
   if (v.loaded && v['no-loaded']) throw new Error('--loaded and --no-loaded contradict each other');
   if (v.loaded) sections.add('loaded');
   // The loaded runs are this store's only (Redis and LMDB would add ~10 min under load, for figures the issue does not ask for).
@@ -195,6 +205,8 @@ export function parseCommand(argv: string[]): Command {
       timingSplit: v['no-timing-split'] !== true,
       loadProcs,
       loadedRequests,
+      libraryKeys: intList(v['library-keys'] ?? (quick ? '20000' : '100000'), '--library-keys')[0],
+      libraryLoaded: v['no-loaded'] !== true,
       loadedSeconds: intList(v['loaded-seconds'] ?? (quick ? '3' : '8'), '--loaded-seconds')[0],
       install: v['no-install'] !== true,
       serverNodeArgs: nodeArgs,

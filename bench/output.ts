@@ -1,11 +1,12 @@
 /**
  * Results on disk: latest.json (everything), latest.md and throughput.svg
- * (report.ts), and --rerender, which rebuilds all three from a stored JSON.
+ * (report.ts), library-sweep.svg (library-report.ts), and --rerender, which rebuilds all three from a stored JSON.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { aggregatePoint, finish } from './aggregate';
 import type { SystemName } from './options';
+import { writeSweepSvg } from './library-report';
 import { writeMarkdown, writeSvg } from './report';
 import type { Results, Run } from './results';
 
@@ -14,6 +15,7 @@ export function writeOutputs(dir: string, out: Results): void {
   fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(out, null, 1) + '\n');
   writeMarkdown(path.join(dir, 'latest.md'), out);
   writeSvg(path.join(dir, 'throughput.svg'), out);
+  writeSweepSvg(path.join(dir, 'library-sweep.svg'), out.library);
 }
 
 /** --rerender FILE: recompute the summaries of a results file and rewrite the outputs. */

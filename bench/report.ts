@@ -4,6 +4,7 @@
  * client thread count (log-log axes), with Redis and LMDB where measured.
  */
 import * as fs from 'node:fs';
+import { libraryMarkdown, targetDetailLines } from './library-report';
 import type { Results, SystemResult } from './results';
 
 const k = (x: number | undefined | null): string => (x === undefined || x === null || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
@@ -66,6 +67,8 @@ export function writeMarkdown(file: string, r: Results): void {
   L.push('| --- | ---: | ---: | ---: | --- |');
   for (const [name, g] of groups) L.push(`| ${name} | ${g.met} | ${g.missed.length} | ${g.quietMet} of ${g.quietOf} | ${g.missed.join('; ') || '–'} |`);
   L.push('');
+  L.push(...targetDetailLines(r));
+  L.push(...libraryMarkdown(r.library));
 
   // Quiet vs loaded (the loaded section, issue 12).
   // Sorted like the README's table (window 1 first), whatever order the sections added the points in.

@@ -4,6 +4,7 @@
  * Types only (and the quiet threshold), so the writers (aggregate.ts,
  * targets.ts) and the readers (report.ts) depend on it and not on each other.
  */
+import type { LibOp, LibSystem } from './library-data';
 import type { SystemName } from './options';
 import type { Point, TablePoint, WorkloadSpec } from './plan';
 
@@ -73,6 +74,8 @@ export interface Results {
   points: PointResult[];
   /** The "table" section: the hash table alone, coarse vs fine. */
   table?: TableResult[];
+  /** The "library" section: calls of the library API from a client process, against lmdb-js and Redis. */
+  library?: LibraryResult;
   targets: Target[];
   notes: string[];
 }
@@ -87,6 +90,52 @@ export interface Target {
   quietRatio: number | null;
   quietMet: boolean | null;
   detail: string;
+}
+
+/** One timed loop of one library call in one client process. */
+export interface LibRun {
+  rep: number;
+  kps: number;
+  ops: number;
+  /** Gets that did not return the expected value (0 expected). */
+  bad: number;
+  foreignCores: number | null;
+}
+
+/** A library call's runs with their medians (all runs, and quiet runs only). */
+export interface LibStat {
+  runs: LibRun[];
+  median: number;
+  min: number;
+  max: number;
+  foreignCores: number | null;
+  quiet: { runs: number; kps: number | null };
+}
+
+/** One call of the headline data set (16-byte string keys, 100-byte string values), quiet and beside busy loops. */
+export interface LibCaseResult {
+  id: string;
+  system: LibSystem;
+  op: LibOp;
+  label: string;
+  quiet: LibStat | null;
+  loaded: LibStat | null;
+}
+
+/** One point of the value-size sweep (quiet only). */
+export interface LibSweepResult {
+  system: LibSystem;
+  op: 'get' | 'set';
+  valueBytes: number;
+  keys: number;
+  stat: LibStat | null;
+}
+
+export interface LibraryResult {
+  meta: Record<string, unknown>;
+  cases: LibCaseResult[];
+  sweep: LibSweepResult[];
+  ratios: Record<string, number>;
 }
 
 /** A run counts as quiet when other processes kept fewer than this many cores busy. */

@@ -10,12 +10,16 @@
  *    LMDB (the lmdb package, embedded) at the comparison points, with the
  *    same client threads and requests in flight, interleaved with this store
  *    in every repetition;
+ *  - the library calls (getSync/setSync, await get()/set()) on string keys
+ *    and values from separate client processes against lmdb-js and Redis,
+ *    quiet and loaded, and a value-size sweep (library-measure.ts);
  * and reports medians over the repetitions and ratios of medians, in
  * bench/results/latest.{json,md} and bench/results/throughput.svg.
  *
  * This file is the entry point and the top of the import graph; imports go
  * one way only, down: run -> measure-points/measure-table -> systems ->
- * runner -> shmkv-server, and run -> output -> aggregate -> targets, with
+ * runner -> shmkv-server, run -> library-measure -> library-results, and
+ * run -> output -> aggregate -> targets/library-results, with
  * report, results, plan and options below (no module imports run.ts).
  * Flags: see `node dist/bench/run.js -h` (options.ts).
  */
@@ -27,12 +31,13 @@ import { parseWorkload, Workload } from '../src/workload/workload';
 import { aggregatePoint, finish } from './aggregate';
 import { log } from './log';
 import { killAllLoad } from './background-load';
+import { libraryPlan, measureLibraryRep, prefillLibrary } from './library-measure';
 import { LoadedPointRuns, measurePoint, PointRuns } from './measure-points';
 import { measureTablePoint, tableArenas, TableRuns } from './measure-table';
 import { Options, parseCommand, REPO, USAGE } from './options';
 import { Plan, plan } from './plan';
 import { rerender, writeOutputs } from './output';
-import type { Results, TableResult, Target } from './results';
+import type { LibraryResult, Results, TableResult, Target } from './results';
 import { round } from './stats';
 import { noSystems, startSystems, stopSystems, Systems } from './systems';
 
@@ -49,11 +54,26 @@ function generateWorkloads(o: Options, pl: Plan): Map<string, Workload> {
 }
 
 /** Everything measured so far, summarized (the run's meta first). */
-function collect(o: Options, pl: Plan, sys: Systems, started: number, repsDone: number, raw: PointRuns, loadedRaw: LoadedPointRuns, tableRaw: TableRuns, notes: string[]): Results {
+function collect(
+  o: Options,
+  pl: Plan,
+  sys: Systems,
+  started: number,
+  repsDone: number,
+  raw: PointRuns,
+  loadedRaw: LoadedPointRuns,
+  tableRaw: TableRuns,
+  library: LibraryResult | null,
+  notes: string[],
+): Results {
   const finished = Date.now();
   const out: Results = {
     meta: {
-      command: `node ${path.relative(REPO, process.argv[1])} ${process.argv.slice(2).join(' ')}`.trim(),
+      // With the BENCH_* variables that changed the run (make bench passes BENCH_QUICK=1 that way).
+      command: [
+        ...['BENCH_QUICK', 'BENCH_REQUESTS', 'BENCH_REPS', 'BENCH_SYSTEMS', 'BENCH_SERVER_NODE_ARGS'].filter((v) => process.env[v]).map((v) => `${v}=${JSON.stringify(process.env[v])}`),
+        `node ${path.relative(REPO, process.argv[1])} ${process.argv.slice(2).join(' ')}`.trim(),
+      ].join(' '),
       quick: o.quick,
       complete: repsDone === o.reps,
       repsDone,
@@ -84,6 +104,7 @@ function collect(o: Options, pl: Plan, sys: Systems, started: number, repsDone: 
     workloads: pl.workloads,
     points: pl.points.map((p) => aggregatePoint(p, raw.get(p.id) ?? new Map(), loadedRaw.get(p.id))),
     table: pl.tablePoints.map((p) => ({ ...p, runs: tableRaw.get(p.id) ?? [] }) as TableResult),
+    ...(library ? { library } : {}),
     targets: [],
     notes,
   };
@@ -129,8 +150,12 @@ async function runBench(o: Options): Promise<number> {
     const loadedRaw: LoadedPointRuns = new Map();
     const tableRaw: TableRuns = new Map();
     const arenas = tableArenas(tablePoints, o.keys);
+    // The library section: its own data sets, prefilled once; one step per repetition.
+    const libRaw = o.sections.has('library') ? libraryPlan(o, sys) : null;
+    if (libRaw) await prefillLibrary(o, sys, libRaw);
+    let library: LibraryResult | null = null;
     let targets: Target[] = [];
-    const total = o.reps * (points.length + tablePoints.length);
+    const total = o.reps * (points.length + tablePoints.length + (libRaw ? 1 : 0));
     let n = 0;
     for (let rep = 0; rep < o.reps; rep++) {
       for (const p of points) {
@@ -143,7 +168,13 @@ async function runBench(o: Options): Promise<number> {
         const line = await measureTablePoint(arenas, p, wls.get(p.workload)!, o.requests, rep, tableRaw);
         log(`bench: [${n}/${total}] rep ${rep + 1} ${p.id}: ${line}`);
       }
-      const out = collect(o, pl, sys, started, rep + 1, raw, loadedRaw, tableRaw, notes);
+      if (libRaw) {
+        n++;
+        const r = await measureLibraryRep(o, sys, libRaw, rep, o.libraryLoaded);
+        library = r.lib;
+        log(`bench: [${n}/${total}] rep ${rep + 1} library: ${r.line}`);
+      }
+      const out = collect(o, pl, sys, started, rep + 1, raw, loadedRaw, tableRaw, library, notes);
       writeOutputs(o.out, out);
       targets = out.targets;
     }

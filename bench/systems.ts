@@ -20,10 +20,14 @@ export interface Systems {
   redis: RedisHandle | null;
   lmdbDir: string | null;
   lmdbVersion: string | null;
+  /** The "library" section's server (2 threads, fine locking; shared with the points that use it). */
+  libServer: ShmkvServer | null;
+  /** The "library" section's lmdb-js environment (default options). */
+  libLmdbDir: string | null;
 }
 
 export function noSystems(): Systems {
-  return { servers: new Map(), redis: null, lmdbDir: null, lmdbVersion: null };
+  return { servers: new Map(), redis: null, lmdbDir: null, lmdbVersion: null, libServer: null, libLmdbDir: null };
 }
 
 /** The server that measures point `p`. */
@@ -52,9 +56,13 @@ export async function startSystems(sys: Systems, o: Options, points: Point[], no
       sys.servers.set(k, s);
       await runShmkv(s, prefill, prefill.count, 1, 16, false);
     }
+    const lk = serverKey(2, false);
+    if (o.sections.has('library') && !sys.servers.has(lk)) sys.servers.set(lk, await startShmkv(2, false, o.serverNodeArgs, o.policy));
+    if (o.sections.has('library')) sys.libServer = sys.servers.get(lk)!;
     log(`bench: started and prefilled ${sys.servers.size} server(s): ${[...sys.servers.keys()].join(', ')}`);
   }
-  if (o.systems.has('redis') && cmpPoints.length) {
+  const library = o.sections.has('library');
+  if (o.systems.has('redis') && (cmpPoints.length || library)) {
     try {
       let bin: { bin: string; provenance: string };
       if (o.install) bin = ensureRedisBinary(log);
@@ -78,6 +86,7 @@ export async function startSystems(sys: Systems, o: Options, points: Point[], no
     sys.lmdbVersion = await prefillLmdb(sys.lmdbDir, o.keys);
     log(`bench: lmdb ${sys.lmdbVersion} environment in ${sys.lmdbDir} (noSync), prefilled`);
   }
+  if (o.systems.has('lmdb') && library) sys.libLmdbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmkv-bench-lmdb-lib-'));
 }
 
 /** Stop everything startSystems() started; safe to call twice. */
@@ -88,4 +97,7 @@ export async function stopSystems(sys: Systems): Promise<void> {
   sys.redis = null;
   if (sys.lmdbDir) fs.rmSync(sys.lmdbDir, { recursive: true, force: true });
   sys.lmdbDir = null;
+  if (sys.libLmdbDir) fs.rmSync(sys.libLmdbDir, { recursive: true, force: true });
+  sys.libLmdbDir = null;
+  sys.libServer = null;
 }

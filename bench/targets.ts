@@ -72,6 +72,37 @@ export function checkTableTargets(table: TableResult[]): Target[] {
   return out;
 }
 
+/**
+ * The seed's u32 replay `./client -f -n 2 -w 16 -t 2` must not get slower
+ * (issue 9): the README's Performance table (median of 5, 1,000,000
+ * requests, 50/50 uniform) is the reference. It comes from another run, so
+ * the check is only as good as the machine's quietness in both.
+ */
+export const SEED_REPLAY_REFERENCE_KPS = 2576;
+
+function seedReplayTarget(points: PointResult[]): Target[] {
+  const p = points.find((x) => x.workload === 'mixed-uniform' && x.locking === 'fine' && x.clientThreads === 2 && x.window === 16 && x.serverThreads === 2);
+  const me = p?.systems.shmkv ?? p?.loaded?.quiet;
+  if (!p || !me) return [];
+  const want = 1;
+  const ratio = me.median.throughputKps / SEED_REPLAY_REFERENCE_KPS;
+  const q = me.quiet.throughputKps === null ? null : round(me.quiet.throughputKps / SEED_REPLAY_REFERENCE_KPS, 3);
+  return [
+    {
+      name: `seed u32 replay ./client -f -n 2 -w 16 -t 2 not slower than the README's ${SEED_REPLAY_REFERENCE_KPS} K/s`,
+      point: `${p.workload}/c2/w16/s2`,
+      ratio: round(ratio, 3),
+      want,
+      status: ratio >= want ? 'met' : me.max >= SEED_REPLAY_REFERENCE_KPS ? 'missed (within noise)' : 'missed',
+      quietRatio: q,
+      quietMet: q === null ? null : q >= want,
+      detail: `${me.median.throughputKps.toFixed(0)} K/s (reps ${me.min}-${me.max}${p.systems.shmkv ? '' : ', the loaded section\'s quiet runs'}) vs the README's ${SEED_REPLAY_REFERENCE_KPS} K/s (another run)${
+        q === null ? '; no quiet runs' : `; quiet runs only: ${me.quiet.throughputKps} K/s`
+      }`,
+    },
+  ];
+}
+
 /** The issue's targets, checked on medians (status "within noise" when the rep ranges overlap). */
 export function checkTargets(points: PointResult[]): Target[] {
   const out: Target[] = [];
@@ -131,5 +162,6 @@ export function checkTargets(points: PointResult[]): Target[] {
       detail: `loaded ${l.median.throughputKps.toFixed(0)} K/s vs quiet ${q.median.throughputKps.toFixed(0)} K/s (x${ratio.toFixed(2)})${quietNote(qr, l, q)}`,
     });
   }
+  out.push(...seedReplayTarget(points));
   return out;
 }
