@@ -2,7 +2,7 @@
  * The table, reader side: any thread of any process that maps the data
  * file looks a key up without a lock and without a server thread.
  *
- * SEQLOCK READ (the writers' side and the invariant are in table.ts):
+ * SEQLOCK READ (the writers' side and the invariant are in segments.ts):
  *   v1 = version of the key's segment (seq-cst load); odd: a writer is
  *        inside, try again
  *   probe the index, compare the key, read the value out (plain loads,
