@@ -22,6 +22,12 @@ function run(d: NotifierData): void {
       Atomics.wait(ctrl, CTRL_SUBMITTED, n, IDLE_SLEEP_MS);
       n = Atomics.load(ctrl, CTRL_NOTIFIED);
     }
+    // NOTIFIED may have moved between our load of it and our load of
+    // SUBMITTED (the main thread stores NOTIFIED, then SUBMITTED, when it
+    // answered requests itself): then n names an answered request. A
+    // SUBMITTED that differs from a NOTIFIED read after it is a hand-off,
+    // and the main thread leaves NOTIFIED alone until we move it.
+    if (Atomics.load(ctrl, CTRL_NOTIFIED) !== n) continue;
     if (Atomics.load(ctrl, CTRL_STOP) !== 0) return;
     // SUBMITTED's seq-cst load above orders this read after the main
     // thread's write of order[n % width].

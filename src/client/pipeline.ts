@@ -233,6 +233,11 @@ export class Pipeline {
     await Promise.all(outstanding);
     Atomics.store(this.ctrl, CTRL_STOP, 1);
     Atomics.notify(this.ctrl, CTRL_SUBMITTED);
-    if (this.notifier) await this.notifier.terminate();
+    // Ref'd while it exits: an unref'd worker would let the event loop run
+    // dry before 'exit' and end the process with this close() pending.
+    if (this.notifier) {
+      this.notifier.ref();
+      await this.notifier.terminate();
+    }
   }
 }

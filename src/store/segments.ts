@@ -245,25 +245,21 @@ export class Segments {
     tag: ValueTag,
     expires: number,
   ): Status {
-    const d = this.dir(seg);
-    const ver = d + (SEG_VERSION >>> 2);
     const need = entryBytes(keyLen, valLen);
     if (slot >= 0) {
       const old = this.u32[(slot + SLOT_ENTRY) >>> 2];
       if (valLen <= IN_PLACE_MAX_BYTES && need <= this.alloc.usable(old)) {
-        const v = Atomics.load(this.i32, ver);
-        Atomics.store(this.i32, ver, v + 1);
+        const v = this.beginWrite(seg);
         this.writeValue(old, keyLen, valSrc, valOff, valLen, tag, expires);
-        Atomics.store(this.i32, ver, v + 2);
+        this.endWrite(seg, v);
         this.stats[Stat.Sets]++;
         return Status.Ok;
       }
       const entry = this.newEntry(hash, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires);
       if (entry === NO_MEMORY) return Status.Full;
-      const v = Atomics.load(this.i32, ver);
-      Atomics.store(this.i32, ver, v + 1);
+      const v = this.beginWrite(seg);
       this.u32[(slot + SLOT_ENTRY) >>> 2] = entry;
-      Atomics.store(this.i32, ver, v + 2);
+      this.endWrite(seg, v);
       this.alloc.free(old);
       this.stats[Stat.Sets]++;
       return Status.Ok;
@@ -280,6 +276,19 @@ export class Segments {
   }
 
   // ---- internals, under the segment lock ----------------------------------
+
+  /** Enter segment `seg`'s odd period (SEQLOCK); returns the even version to pass to endWrite. */
+  protected beginWrite(seg: number): number {
+    const ver = this.dir(seg) + (SEG_VERSION >>> 2);
+    const v = Atomics.load(this.i32, ver);
+    Atomics.store(this.i32, ver, v + 1);
+    return v;
+  }
+
+  /** Leave the odd period begun at even version `v`. */
+  protected endWrite(seg: number, v: number): void {
+    Atomics.store(this.i32, this.dir(seg) + (SEG_VERSION >>> 2), v + 2);
+  }
 
   protected dir(seg: number): number {
     return (D_DIRECTORY + seg * SEGMENT_BYTES) >>> 2;
@@ -373,13 +382,11 @@ export class Segments {
     let i = hash & mask;
     while (u32[(index + i * INDEX_SLOT_BYTES + SLOT_ENTRY) >>> 2] !== 0) i = (i + 1) & mask;
     const slot = index + i * INDEX_SLOT_BYTES;
-    const ver = d + (SEG_VERSION >>> 2);
-    const v = Atomics.load(this.i32, ver);
-    Atomics.store(this.i32, ver, v + 1);
+    const v = this.beginWrite(seg);
     u32[(slot + SLOT_HASH) >>> 2] = hash;
     u32[(slot + SLOT_ENTRY) >>> 2] = entry;
     u32[d + (SEG_COUNT >>> 2)]++;
-    Atomics.store(this.i32, ver, v + 2);
+    this.endWrite(seg, v);
     Atomics.add(u32, D_ENTRIES >>> 2, 1);
   }
 
@@ -390,9 +397,7 @@ export class Segments {
     const cap = u32[d + (SEG_CAPACITY >>> 2)];
     const index = u32[d + (SEG_INDEX >>> 2)];
     const mask = cap - 1;
-    const ver = d + (SEG_VERSION >>> 2);
-    const v = Atomics.load(this.i32, ver);
-    Atomics.store(this.i32, ver, v + 1);
+    const v = this.beginWrite(seg);
     let hole = (slot - index) / INDEX_SLOT_BYTES;
     for (let n = 0, j = (hole + 1) & mask; n < cap; n++, j = (j + 1) & mask) {
       const sj = (index >>> 2) + 2 * j;
@@ -408,7 +413,7 @@ export class Segments {
     u32[(index >>> 2) + 2 * hole] = 0;
     u32[(index >>> 2) + 2 * hole + 1] = 0;
     u32[d + (SEG_COUNT >>> 2)]--;
-    Atomics.store(this.i32, ver, v + 2);
+    this.endWrite(seg, v);
     Atomics.sub(u32, D_ENTRIES >>> 2, 1);
   }
 
@@ -433,12 +438,10 @@ export class Segments {
       u32[(nindex >>> 2) + 2 * j] = h;
       u32[(nindex >>> 2) + 2 * j + 1] = e;
     }
-    const ver = d + (SEG_VERSION >>> 2);
-    const v = Atomics.load(this.i32, ver);
-    Atomics.store(this.i32, ver, v + 1);
+    const v = this.beginWrite(seg);
     u32[d + (SEG_INDEX >>> 2)] = nindex;
     u32[d + (SEG_CAPACITY >>> 2)] = ncap;
-    Atomics.store(this.i32, ver, v + 2);
+    this.endWrite(seg, v);
     this.alloc.free(index);
     return true;
   }

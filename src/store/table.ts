@@ -5,7 +5,6 @@
  * operations. Each takes the key's segment lock, and stores what readers
  * can see only inside the segment's odd version (segments.ts, SEQLOCK).
  */
-import { NO_MEMORY } from './alloc';
 import { hashBytes, U32_KEY_BYTES, writeU32Key } from './keys';
 import { Upkeep } from './upkeep';
 import {
@@ -19,7 +18,6 @@ import {
   SEG_CAPACITY,
   SEG_COUNT,
   SEG_INDEX,
-  SEG_VERSION,
   SLOT_ENTRY,
   Stat,
   Status,
@@ -29,10 +27,32 @@ import {
 export { TableOptions } from './segments';
 
 export class Table extends Upkeep {
-  /** Material of u32 keys, and the bytes of u32 values. */
+  /** Material of u32 keys, and the bytes of u32 or number values. */
   private readonly scratch = new Uint8Array(U32_KEY_BYTES);
+  private readonly valueScratch = new Uint8Array(8);
+  private readonly valueView = new DataView(this.valueScratch.buffer);
   /** The value written by the last successful addU32. */
   lastValue = 0;
+  /** The sum of the last successful addNumber. */
+  lastNumber = 0;
+
+  /**
+   * Run `body` with the key's segment locked, given the segment, the hash
+   * and the key's index slot (-1 when absent; an expired entry is
+   * reclaimed first unless `raw`): every operation below is a body.
+   */
+  private atKey(src: Uint8Array, keyOff: number, keyLen: number, body: (seg: number, hash: number, slot: number) => Status, raw = false): Status {
+    const hash = hashBytes(src, keyOff, keyLen, this.seed);
+    const seg = this.segmentOf(hash);
+    const lock = this.locks[seg];
+    lock.lock();
+    try {
+      const slot = this.find(seg, hash, src, keyOff, keyLen);
+      return body(seg, hash, raw ? slot : this.liveSlot(seg, slot));
+    } finally {
+      lock.unlock();
+    }
+  }
 
   // ---- byte keys (material in `src` at [keyOff, keyOff + keyLen)) ----------
 
@@ -41,16 +61,8 @@ export class Table extends Upkeep {
    * key. Ok, or Full when the heap cannot hold the entry or the index.
    */
   set(src: Uint8Array, keyOff: number, keyLen: number, valSrc: Uint8Array, valOff: number, valLen: number, tag: ValueTag, expires = 0): Status {
-    const hash = hashBytes(src, keyOff, keyLen, this.seed);
-    const seg = this.segmentOf(hash);
-    const lock = this.locks[seg];
-    lock.lock();
-    try {
-      const slot = this.find(seg, hash, src, keyOff, keyLen);
-      return this.store(seg, hash, slot, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires);
-    } finally {
-      lock.unlock();
-    }
+    // raw: an expired entry is simply overwritten.
+    return this.atKey(src, keyOff, keyLen, (seg, hash, slot) => this.store(seg, hash, slot, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires), true);
   }
 
   /**
@@ -71,25 +83,16 @@ export class Table extends Upkeep {
     expires: number,
     del: boolean,
   ): Status {
-    const hash = hashBytes(src, keyOff, keyLen, this.seed);
-    const seg = this.segmentOf(hash);
-    const lock = this.locks[seg];
-    lock.lock();
-    try {
-      const slot = this.liveSlot(seg, this.find(seg, hash, src, keyOff, keyLen));
+    return this.atKey(src, keyOff, keyLen, (seg, hash, slot) => {
       if (expTag === 0 ? slot >= 0 : slot < 0 || !this.holds(this.u32[(slot + SLOT_ENTRY) >>> 2], expTag, src, expOff, expLen))
         return Status.Mismatch;
-      if (del) {
-        if (slot >= 0) {
-          this.removeEntry(seg, slot);
-          this.stats[Stat.Deletes]++;
-        }
-        return Status.Ok;
+      if (!del) return this.store(seg, hash, slot, src, keyOff, keyLen, src, valOff, valLen, tag, expires);
+      if (slot >= 0) {
+        this.removeEntry(seg, slot);
+        this.stats[Stat.Deletes]++;
       }
-      return this.store(seg, hash, slot, src, keyOff, keyLen, src, valOff, valLen, tag, expires);
-    } finally {
-      lock.unlock();
-    }
+      return Status.Ok;
+    });
   }
 
   /** Whether entry `e` holds a value of tag `tag` and these bytes. */
@@ -106,55 +109,29 @@ export class Table extends Upkeep {
    * returns, or Status.NotFound.
    */
   withEntry(src: Uint8Array, keyOff: number, keyLen: number, use: (entry: number) => Status): Status {
-    const hash = hashBytes(src, keyOff, keyLen, this.seed);
-    const seg = this.segmentOf(hash);
-    const lock = this.locks[seg];
-    lock.lock();
-    try {
-      const slot = this.liveSlot(seg, this.find(seg, hash, src, keyOff, keyLen));
-      this.stats[Stat.ServerReads]++;
-      return slot < 0 ? Status.NotFound : use(this.u32[(slot + SLOT_ENTRY) >>> 2]);
-    } finally {
-      lock.unlock();
-    }
+    this.stats[Stat.ServerReads]++;
+    return this.atKey(src, keyOff, keyLen, (_seg, _hash, slot) => (slot < 0 ? Status.NotFound : use(this.u32[(slot + SLOT_ENTRY) >>> 2])));
   }
 
   /** Remove the key: Ok, or NotFound. */
   delete(src: Uint8Array, keyOff: number, keyLen: number): Status {
-    const hash = hashBytes(src, keyOff, keyLen, this.seed);
-    const seg = this.segmentOf(hash);
-    const lock = this.locks[seg];
-    lock.lock();
-    try {
-      const slot = this.liveSlot(seg, this.find(seg, hash, src, keyOff, keyLen));
+    return this.atKey(src, keyOff, keyLen, (seg, _hash, slot) => {
       if (slot < 0) return Status.NotFound;
       this.removeEntry(seg, slot);
       this.stats[Stat.Deletes]++;
       return Status.Ok;
-    } finally {
-      lock.unlock();
-    }
+    });
   }
 
   /** Set the key's deadline (0 = never): Ok, or NotFound (absent or expired). */
   expire(src: Uint8Array, keyOff: number, keyLen: number, expires: number): Status {
-    const hash = hashBytes(src, keyOff, keyLen, this.seed);
-    const seg = this.segmentOf(hash);
-    const lock = this.locks[seg];
-    lock.lock();
-    try {
-      const slot = this.liveSlot(seg, this.find(seg, hash, src, keyOff, keyLen));
+    return this.atKey(src, keyOff, keyLen, (seg, _hash, slot) => {
       if (slot < 0) return Status.NotFound;
-      const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
-      const ver = this.dir(seg) + (SEG_VERSION >>> 2);
-      const v = Atomics.load(this.i32, ver);
-      Atomics.store(this.i32, ver, v + 1);
-      this.dv.setFloat64(e + ENTRY_EXPIRES, expires, true);
-      Atomics.store(this.i32, ver, v + 2);
+      const v = this.beginWrite(seg);
+      this.dv.setFloat64(this.u32[(slot + SLOT_ENTRY) >>> 2] + ENTRY_EXPIRES, expires, true);
+      this.endWrite(seg, v);
       return Status.Ok;
-    } finally {
-      lock.unlock();
-    }
+    });
   }
 
   /**
@@ -164,12 +141,7 @@ export class Table extends Upkeep {
    * or Full.
    */
   addNumber(src: Uint8Array, keyOff: number, keyLen: number, delta: number): Status {
-    const hash = hashBytes(src, keyOff, keyLen, this.seed);
-    const seg = this.segmentOf(hash);
-    const lock = this.locks[seg];
-    lock.lock();
-    try {
-      const slot = this.liveSlot(seg, this.find(seg, hash, src, keyOff, keyLen));
+    return this.atKey(src, keyOff, keyLen, (seg, hash, slot) => {
       let cur = 0;
       let expires = 0;
       if (slot >= 0) {
@@ -184,24 +156,14 @@ export class Table extends Upkeep {
       }
       const next = cur + delta;
       if (!Number.isSafeInteger(next)) return Status.Overflow;
-      const v = this.numberScratch;
-      let tag = ValueTag.F64;
-      let len = 8;
-      if (next >= 0 && next <= 0xffffffff) {
-        new DataView(v.buffer).setUint32(0, next, true);
-        tag = ValueTag.U32;
-        len = 4;
-      } else new DataView(v.buffer).setFloat64(0, next, true);
-      const status = this.store(seg, hash, slot, src, keyOff, keyLen, v, 0, len, tag, expires);
+      const u32 = next >= 0 && next <= 0xffffffff;
+      if (u32) this.valueView.setUint32(0, next, true);
+      else this.valueView.setFloat64(0, next, true);
+      const status = this.store(seg, hash, slot, src, keyOff, keyLen, this.valueScratch, 0, u32 ? 4 : 8, u32 ? ValueTag.U32 : ValueTag.F64, expires);
       if (status === Status.Ok) this.lastNumber = next;
       return status;
-    } finally {
-      lock.unlock();
-    }
+    });
   }
-  private readonly numberScratch = new Uint8Array(8);
-  /** The sum of the last successful addNumber on this thread's view. */
-  lastNumber = 0;
 
   /**
    * Remove every entry, one segment at a time under its lock (each
@@ -223,12 +185,10 @@ export class Table extends Upkeep {
           const e = this.u32[(index >>> 2) + 2 * i + 1];
           if (e !== 0) entries.push(e);
         }
-        const ver = d + (SEG_VERSION >>> 2);
-        const v = Atomics.load(this.i32, ver);
-        Atomics.store(this.i32, ver, v + 1);
+        const v = this.beginWrite(seg);
         this.u8.fill(0, index, index + cap * INDEX_SLOT_BYTES);
         this.u32[d + (SEG_COUNT >>> 2)] = 0;
-        Atomics.store(this.i32, ver, v + 2);
+        this.endWrite(seg, v);
         for (const e of entries) this.alloc.free(e);
         Atomics.sub(this.u32, D_ENTRIES >>> 2, entries.length);
         this.stats[Stat.Deletes] += entries.length;
@@ -242,7 +202,7 @@ export class Table extends Upkeep {
 
   // ---- u32 keys and values (the seed's operations) --------------------------
 
-  /** The u32 value under u32 `key`; Ok, NotFound, or WrongType. */
+  /** The u32 value under u32 `key` (in lastValue); Ok, NotFound, or WrongType. */
   getU32(key: number): Status {
     writeU32Key(this.scratch, 0, key);
     return this.withEntry(this.scratch, 0, U32_KEY_BYTES, (e) => {
@@ -254,19 +214,9 @@ export class Table extends Upkeep {
 
   putU32(key: number, value: number): Status {
     writeU32Key(this.scratch, 0, key);
-    this.u32Bytes(value);
+    this.valueView.setUint32(0, value, true);
     return this.set(this.scratch, 0, U32_KEY_BYTES, this.valueScratch, 0, 4, ValueTag.U32);
   }
-
-  /** The little-endian bytes of a u32 value, in valueScratch. */
-  private u32Bytes(value: number): void {
-    const v = this.valueScratch;
-    v[0] = value & 0xff;
-    v[1] = (value >>> 8) & 0xff;
-    v[2] = (value >>> 16) & 0xff;
-    v[3] = (value >>> 24) & 0xff;
-  }
-  private readonly valueScratch = new Uint8Array(4);
 
   /**
    * Add `delta` modulo 2^32 to the u32 value under `key` (absent counts as
@@ -275,58 +225,23 @@ export class Table extends Upkeep {
    */
   addU32(key: number, delta: number): Status {
     writeU32Key(this.scratch, 0, key);
-    const hash = hashBytes(this.scratch, 0, U32_KEY_BYTES, this.seed);
-    const seg = this.segmentOf(hash);
-    const lock = this.locks[seg];
-    lock.lock();
-    try {
-      const slot = this.liveSlot(seg, this.find(seg, hash, this.scratch, 0, U32_KEY_BYTES));
-      if (slot >= 0) {
-        const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
-        if (this.u8[e + ENTRY_TAG] !== ValueTag.U32) return Status.WrongType;
-        const at = e + ENTRY_HEADER_BYTES + U32_KEY_BYTES;
-        const next = (this.dv.getUint32(at, true) + delta) >>> 0;
-        const ver = this.dir(seg) + (SEG_VERSION >>> 2);
-        const v = Atomics.load(this.i32, ver);
-        Atomics.store(this.i32, ver, v + 1);
-        this.dv.setUint32(at, next, true);
-        Atomics.store(this.i32, ver, v + 2);
-        this.lastValue = next;
-        return Status.Ok;
+    return this.atKey(this.scratch, 0, U32_KEY_BYTES, (seg, hash, slot) => {
+      if (slot < 0) {
+        this.valueView.setUint32(0, delta, true);
+        const status = this.store(seg, hash, slot, this.scratch, 0, U32_KEY_BYTES, this.valueScratch, 0, 4, ValueTag.U32, 0);
+        if (status === Status.Ok) this.lastValue = delta >>> 0;
+        return status;
       }
-    } finally {
-      lock.unlock();
-    }
-    // Absent: an insert of `delta`. Another thread may insert the key
-    // between the two lock holds, so retry the add under set()'s rules.
-    const status = this.putU32IfAbsent(key, delta);
-    if (status === Status.NotFound) return this.addU32(key, delta);
-    if (status === Status.Ok) this.lastValue = delta >>> 0;
-    return status;
-  }
-
-  /** Insert u32 `value` unless the key exists (then NotFound). */
-  private putU32IfAbsent(key: number, value: number): Status {
-    this.u32Bytes(value);
-    const v = this.valueScratch;
-    writeU32Key(this.scratch, 0, key);
-    const hash = hashBytes(this.scratch, 0, U32_KEY_BYTES, this.seed);
-    const seg = this.segmentOf(hash);
-    const lock = this.locks[seg];
-    lock.lock();
-    try {
-      if (this.liveSlot(seg, this.find(seg, hash, this.scratch, 0, U32_KEY_BYTES)) >= 0) return Status.NotFound;
-      const entry = this.newEntry(hash, this.scratch, 0, U32_KEY_BYTES, v, 0, 4, ValueTag.U32, 0);
-      if (entry === NO_MEMORY) return Status.Full;
-      if (!this.roomFor(seg)) {
-        this.alloc.free(entry);
-        return Status.Full;
-      }
-      this.insert(seg, hash, entry);
+      const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+      if (this.u8[e + ENTRY_TAG] !== ValueTag.U32) return Status.WrongType;
+      const at = e + ENTRY_HEADER_BYTES + U32_KEY_BYTES;
+      const next = (this.dv.getUint32(at, true) + delta) >>> 0;
+      const v = this.beginWrite(seg);
+      this.dv.setUint32(at, next, true);
+      this.endWrite(seg, v);
+      this.stats[Stat.Sets]++;
+      this.lastValue = next;
       return Status.Ok;
-    } finally {
-      lock.unlock();
-    }
+    });
   }
-
 }
