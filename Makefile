@@ -22,9 +22,13 @@ $(NODE_GYP_OUT): node_modules/.installed binding.gyp native/shm.cc
 # prebuildify runs node-gyp rebuild here and then moves build/Release/shm.node
 # into prebuilds/ (as shmkv.abi<N>.node, the name node-gyp-build matches), so
 # the local build is made again: the tests load build/Release/shm.node when
-# it exists, and the install test loads the prebuilt one.
+# it exists, and the install test loads the prebuilt one. sources.sha256
+# records what the binary was built from: the install test fails when
+# native/shm.cc or binding.gyp changed without a `make prebuild`
+# (node-gyp-build ignores files that do not end in .node).
 prebuild: node_modules/.installed
 	npm run --silent build:prebuilt
+	sha256sum native/shm.cc binding.gyp > prebuilds/$$(node -p 'process.platform + "-" + process.arch')/sources.sha256
 	npm run --silent build:native
 	ls -l prebuilds/*/
 
