@@ -4,7 +4,7 @@
 NODE_GYP_OUT := build/Release/shm.node
 TS_STAMP := dist/.built
 
-.PHONY: all demo test bench clean
+.PHONY: all demo test bench clean prebuild
 all: $(NODE_GYP_OUT) $(TS_STAMP)
 
 node_modules/.installed: package.json package-lock.json
@@ -13,6 +13,24 @@ node_modules/.installed: package.json package-lock.json
 
 $(NODE_GYP_OUT): node_modules/.installed binding.gyp native/shm.cc
 	npm run --silent build:native
+
+# `make prebuild`: (re)build the prebuilt binary an installed package loads
+# when it has no build/ of its own (no compiler needed there), for this
+# machine's platform and Node ABI: prebuilds/linux-x64/node.abi<N>.node. It is
+# committed; run this after changing native/shm.cc or moving to a Node with
+# another ABI (process.versions.modules), then commit prebuilds/.
+# prebuildify runs node-gyp rebuild here and then moves build/Release/shm.node
+# into prebuilds/ (as shmkv.abi<N>.node, the name node-gyp-build matches), so
+# the local build is made again: the tests load build/Release/shm.node when
+# it exists, and the install test loads the prebuilt one. sources.sha256
+# records what the binary was built from: the install test fails when
+# native/shm.cc or binding.gyp changed without a `make prebuild`
+# (node-gyp-build ignores files that do not end in .node).
+prebuild: node_modules/.installed
+	npm run --silent build:prebuilt
+	sha256sum native/shm.cc binding.gyp > prebuilds/$$(node -p 'process.platform + "-" + process.arch')/sources.sha256
+	npm run --silent build:native
+	ls -l prebuilds/*/
 
 $(TS_STAMP): node_modules/.installed tsconfig.json $(shell find src test bench examples tools -name '*.ts' 2>/dev/null)
 	npx tsc -p tsconfig.json

@@ -22,14 +22,45 @@ interface NativeShim {
   onBusError(exitCode: number, prefix: string): void;
 }
 
+/** The two entry points of node-gyp-build we use (it ships no type declarations). */
+interface NodeGypBuild {
+  /** Path of the addon to load for this Node: build/Release first, then a matching prebuilds/<platform>-<arch>/ file. */
+  resolve(dir: string): string;
+}
+
+/**
+ * Find and load the addon through node-gyp-build, the loader the prebuildify
+ * convention pairs with. Its order is what both users need: in the
+ * repository, `make` builds build/Release/shm.node and that wins, so tests
+ * always run the freshly built code; in an installed package build/ is
+ * absent (not in "files") unless the install script had to compile, so the
+ * committed prebuilds/linux-x64/node.abi<N>.node for this Node ABI is used.
+ * The addon uses V8's own API, not N-API: a prebuilt binary only matches the
+ * one ABI it was built for, and node-gyp-build skips it for any other.
+ */
 function load(): NativeShim {
-  // dist/src/native/shim.js -> <package root>/build/Release/shm.node
-  const addon = path.resolve(__dirname, '..', '..', '..', 'build', 'Release', 'shm.node');
+  // dist/src/native/shim.js -> the package root (repository or node_modules/shmkv)
+  const root = path.resolve(__dirname, '..', '..', '..');
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const nodeGypBuild = require('node-gyp-build') as NodeGypBuild;
+  let addon: string;
+  try {
+    addon = nodeGypBuild.resolve(root);
+  } catch (e) {
+    // node-gyp-build's own message spans lines; callers (the CLIs) print one.
+    const err = new Error(
+      `native addon not found in ${root}: no build/Release/shm.node and no prebuilt binary for ` +
+        `${process.platform}-${process.arch} Node ABI ${process.versions.modules} (Node ${process.version}); ` +
+        `run 'make' in the repository, or 'npm rebuild shmkv' where the package is installed (needs g++, make, python3)`,
+    );
+    (err as { cause?: unknown }).cause = e;
+    throw err;
+  }
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     return require(addon) as NativeShim;
   } catch (e) {
-    const err = new Error(`native addon not built (${addon}): run 'make' first`);
+    const err = new Error(`native addon ${addon} failed to load: ${String((e as Error).message ?? e).split('\n')[0]}`);
     (err as { cause?: unknown }).cause = e;
     throw err;
   }

@@ -32,6 +32,8 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   /** Kill with SIGKILL after this many ms (default 30 s). */
   timeoutMs?: number;
+  /** startServer only: the launcher to run instead of ./server (e.g. an installed package's shmkv-server). */
+  bin?: string;
 }
 
 /** Every child spawned through this module and not yet exited. */
@@ -127,7 +129,7 @@ export class ServerProc {
  * if it exits or is not ready within timeoutMs.
  */
 export async function startServer(args: string[], opts: RunOptions): Promise<ServerProc> {
-  const child = track(spawn(BIN.server, args, { cwd: opts.cwd, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(spawn(opts.bin ?? BIN.server, args, { cwd: opts.cwd, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] }));
   const srv = new ServerProc(child);
   const timeoutMs = opts.timeoutMs ?? 15_000;
   await new Promise<void>((resolve, reject) => {
