@@ -67,18 +67,22 @@ runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError], asy
 let lastResults: Uint32Array | null = null;
 
 async function replayAll(conn: Connection, w: Workload, threads: number, width: number, verbose: boolean): Promise<number> {
-  const first = conn.reserve(threads * width);
-  const results = new Uint32Array(new SharedArrayBuffer(Math.max(4 * w.count, 8)));
   const abort = new Int32Array(new SharedArrayBuffer(4));
-  const parts = splitParts(w.count, threads);
   let interrupted = false;
   const onSignal = (): void => {
     interrupted = true;
     Atomics.store(abort, 0, 1);
   };
+  // Listen before reserving: once its windows are reserved the client is
+  // visibly attached, and a signal landing before the listeners exist would
+  // take the default action (death by signal, a forked server orphaned).
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let first = -1;
   try {
+    first = conn.reserve(threads * width);
+    const results = new Uint32Array(new SharedArrayBuffer(Math.max(4 * w.count, 8)));
+    const parts = splitParts(w.count, threads);
     const reports = await Promise.all(
       parts.map(([start, end], i) => {
         const task: ReplayTask = { conn: conn.shared(), first: first + i * width, width, start, end, ops: w.ops, keys: w.keys, values: w.values, results, abort };
@@ -107,7 +111,7 @@ async function replayAll(conn: Connection, w: Workload, threads: number, width: 
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    conn.release(first);
+    if (first >= 0) conn.release(first);
   }
 }
 
