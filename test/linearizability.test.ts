@@ -6,14 +6,14 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { checkHistory, LinOp, summarize } from '../tools/lincheck';
-import { Scope } from './fixtures/faults/harness';
+import { Scope, WAIT_MS } from './fixtures/faults/harness';
 import { crossProcessOverlaps, recordRound } from './fixtures/faults/rounds';
 import { rng } from '../src/workload/generate';
 
 const put = (key: number, value: number, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'put', value, invokeNs: inv, completeNs: comp, client });
 const get = (key: number, result: number, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'get', result, invokeNs: inv, completeNs: comp, client });
 
-test('lincheck accepts linearizable hand-made histories', { timeout: 30000 }, () => {
+test('lincheck accepts linearizable hand-made histories', { timeout: 120_000 }, () => {
   const ok = (h: LinOp[], why: string): void => {
     const r = checkHistory(h);
     assert.equal(r.ok, true, `${why}: ${r.failure?.description ?? summarize(r)}`);
@@ -32,7 +32,7 @@ test('lincheck accepts linearizable hand-made histories', { timeout: 30000 }, ()
   ok([put(1, 0, 0, 10), get(1, 0, 20, 30)], 'writing 0 reads back as 0');
 });
 
-test('lincheck rejects non-linearizable hand-made histories with a counterexample', { timeout: 30000 }, () => {
+test('lincheck rejects non-linearizable hand-made histories with a counterexample', { timeout: 120_000 }, () => {
   const bad = (h: LinOp[], key: number, why: string, mention?: RegExp): void => {
     const r = checkHistory(h);
     assert.equal(r.ok, false, `${why}: accepted`);
@@ -106,7 +106,7 @@ function injectStaleRead(h: LinOp[]): number {
   return -1;
 }
 
-test('lincheck on simulated concurrent histories: accepts them, rejects an injected stale read', { timeout: 60000 }, () => {
+test('lincheck on simulated concurrent histories: accepts them, rejects an injected stale read', { timeout: 300_000 }, () => {
   for (const [seed, n, keys, width] of [
     [1, 2000, 4, 60],
     [2, 3000, 8, 200],
@@ -164,7 +164,7 @@ function bruteForce(h: LinOp[]): boolean {
   return [...byKey.values()].every(one);
 }
 
-test('lincheck agrees with brute-force enumeration on small random histories', { timeout: 60000 }, () => {
+test('lincheck agrees with brute-force enumeration on small random histories', { timeout: 300_000 }, () => {
   let accepted = 0;
   let rejected = 0;
   for (let seed = 1; seed <= 600; seed++) {
@@ -189,7 +189,7 @@ test('lincheck agrees with brute-force enumeration on small random histories', {
   assert.ok(accepted > 50 && rejected > 50, `too one-sided: ${accepted} linearizable, ${rejected} not`);
 });
 
-test('lincheck on simulated histories whose values repeat (no unique-value pruning)', { timeout: 60000 }, () => {
+test('lincheck on simulated histories whose values repeat (no unique-value pruning)', { timeout: 300_000 }, () => {
   for (const seed of [11, 12]) {
     const h = simulated(seed, 600, 4, 40, (i) => (i % 5) + 1);
     const r = checkHistory(h);
@@ -202,7 +202,7 @@ test('lincheck on simulated histories whose values repeat (no unique-value pruni
   assert.equal(good.ok, true, good.failure?.description);
 });
 
-test('real concurrent histories (2 processes x threads x lanes, 3 server threads, 8 keys) are linearizable', { timeout: 90000 }, async (t) => {
+test('real concurrent histories (2 processes x threads x lanes, 3 server threads, 8 keys) are linearizable', { timeout: 900_000 }, async (t) => {
   const scope = new Scope('shmkv-lin-');
   t.after(() => scope.cleanup());
   const region = scope.file('region');
@@ -215,11 +215,13 @@ test('real concurrent histories (2 processes x threads x lanes, 3 server threads
   for (const c of configs) {
     const what = `${c.procs} procs x ${c.threads} threads x window ${c.width}`;
     // On a busy machine one process may run its whole share before the
-    // other is scheduled; such a round proves nothing, so record another.
+    // other is scheduled; such a round proves nothing, so record another
+    // (every round is checked; only a concurrent one ends the loop).
+    const ROUNDS = 10;
     let history: LinOp[] = [];
     let overlaps = 0;
     let r = checkHistory([]);
-    for (let attempt = 0; attempt < 4 && overlaps === 0; attempt++) {
+    for (let attempt = 0; attempt < ROUNDS && overlaps === 0; attempt++) {
       history = await recordRound(scope, { region, ...c, seed: 42 }, round++);
       assert.equal(history.length, c.procs * c.threads * c.ops, what);
       assert.equal(new Set(history.map((o) => o.key)).size, c.keys, what);
@@ -227,7 +229,7 @@ test('real concurrent histories (2 processes x threads x lanes, 3 server threads
       assert.equal(r.ok, true, `${what}: ${r.failure?.description ?? summarize(r)}`);
       overlaps = crossProcessOverlaps(history, 1e9);
     }
-    assert.ok(overlaps > 0, `${what}: in 4 rounds no two operations of different processes on one key overlapped: the history is not concurrent`);
+    assert.ok(overlaps > 0, `${what}: in ${ROUNDS} rounds no two operations of different processes on one key overlapped: the history is not concurrent`);
     t.diagnostic(`${what}: ${summarize(r)}, ${overlaps} overlapping cross-process pairs`);
     // The same history with one read made stale must be rejected.
     const key = injectStaleRead(history);
@@ -238,6 +240,6 @@ test('real concurrent histories (2 processes x threads x lanes, 3 server threads
   }
   assert.equal(server.running, true, 'the server died');
   server.kill('SIGTERM');
-  const e = await server.wait(10000);
+  const e = await server.wait(WAIT_MS);
   assert.equal(e.code, 0, server.output());
 });
