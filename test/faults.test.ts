@@ -192,6 +192,7 @@ test('server SIGKILLed while clients wait: every client exits non-zero within 2 
       throw new Error(`${p.label} hangs after its server was SIGKILLed: ${err.message}`);
     });
     assert.ok(x.code !== 0 && x.signal === null, `${p.label} should exit non-zero (${fmtExit(x)})\n${p.output()}`);
+    t.diagnostic(`${p.label} exited ${x.at - killedAt} ms after the kill`);
     assert.ok(x.at - killedAt <= NOTICE_MS, `${p.label} took ${x.at - killedAt} ms to notice its server died\n${p.output()}`);
     assertOneLine(p, /server.*(died|not responding)/, `${p.label} after the server was SIGKILLed`);
   }
@@ -240,6 +241,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       const x = await p.wait(WAIT_MS).catch((err: Error) => {
         throw new Error(`${p.label} hangs after its server stopped: ${err.message}`);
       });
+      t.diagnostic(`${p.label} exited ${x.at - signalledAt} ms after ${sig} to the server`);
       assert.ok(x.at - signalledAt <= NOTICE_MS, `${p.label} still ran ${x.at - signalledAt} ms after ${sig} to the server\n${p.output()}`);
       if (x.code === 0) assertExact(p, x, p.label);
       else {
