@@ -33,7 +33,7 @@ async function stopProcess(pid: number): Promise<void> {
   await waitUntil(`every thread of process ${pid} to be stopped by SIGSTOP`, stopped, 30_000, 5);
 }
 
-test('sync, promise, batch and counter forms agree with a model', { timeout: 180_000 }, async (t) => {
+test('sync, promise, batch and counter forms agree with a model', { timeout: 600_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-api-');
   const region = s.p('region');
   await s.startServer(['-n', '2', '-s', '1', '-p', region]);
@@ -70,7 +70,7 @@ test('sync, promise, batch and counter forms agree with a model', { timeout: 180
   assert.equal(kv.getSync(101), 1000);
 });
 
-test('bad arguments throw RangeError; a closed client throws; close releases windows', { timeout: 180_000 }, async (t) => {
+test('bad arguments throw RangeError; a closed client throws; close releases windows', { timeout: 600_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-api-');
   const region = s.p('region');
   await s.startServer(['-n', '1', '-s', '16', '-p', region, '-c', '64']);
@@ -103,7 +103,7 @@ test('bad arguments throw RangeError; a closed client throws; close releases win
   assert.equal(probe.board.ownedCount(), 0);
 });
 
-test('the event loop runs while requests wait, and they complete when the server resumes', { timeout: 180_000 }, async (t) => {
+test('the event loop runs while requests wait, and they complete when the server resumes', { timeout: 600_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-api-');
   const region = s.p('region');
   const srv = await s.startServer(['-n', '1', '-s', '16', '-p', region]);
@@ -133,7 +133,7 @@ test('the event loop runs while requests wait, and they complete when the server
   assert.deepEqual(await pending, [55, 55, 55]);
 });
 
-test('a dying server rejects pending promises and fails sync calls with ServerGoneError', { timeout: 180_000 }, async (t) => {
+test('a dying server rejects pending promises and fails sync calls with ServerGoneError', { timeout: 600_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-api-');
   const region = s.p('region');
   const srv = await s.startServer(['-n', '1', '-s', '16', '-p', region]);
@@ -153,7 +153,7 @@ test('a dying server rejects pending promises and fails sync calls with ServerGo
   assert.throws(again, /died|stale/);
 });
 
-test('a table at its memory cap rejects puts with TableFullError and keeps serving', { timeout: 180_000 }, async (t) => {
+test('a table at its memory cap rejects puts with TableFullError and keeps serving', { timeout: 600_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-api-');
   const region = s.p('region');
   await s.startServer(['-n', '1', '-s', '64', '-m', '1', '-p', region]);
@@ -202,13 +202,13 @@ test('a table at its memory cap rejects puts with TableFullError and keeps servi
   assert.equal(kv.getSync(0), 7);
 });
 
-test('several processes use the API at once against one server', { timeout: 300_000 }, async (t) => {
+test('several processes use the API at once against one server', { timeout: 1_200_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-api-');
   const region = s.p('region');
   await s.startServer(['-n', '2', '-s', '8', '-p', region]);
   const procs = 4;
   const count = 3000;
-  const runs = Array.from({ length: procs }, (_, id) => s.run(process.execPath, [API_CLIENT, region, String(id + 1), String(count)], { timeoutMs: 240_000 }));
+  const runs = Array.from({ length: procs }, (_, id) => s.run(process.execPath, [API_CLIENT, region, String(id + 1), String(count)], { timeoutMs: 900_000 }));
   const results = await Promise.all(runs);
   for (const r of results) {
     assert.equal(r.code, 0, r.stderr);
@@ -221,14 +221,14 @@ test('several processes use the API at once against one server', { timeout: 300_
   await kv.close();
 });
 
-test('the cluster example shares counters across processes', { timeout: 300_000 }, async (t) => {
+test('the cluster example shares counters across processes', { timeout: 1_200_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-api-');
-  const r = await s.run(process.execPath, [path.join(__dirname, '..', 'examples', 'cluster-counters.js'), '3', '2000'], { timeoutMs: 240_000 });
+  const r = await s.run(process.execPath, [path.join(__dirname, '..', 'examples', 'cluster-counters.js'), '3', '2000'], { timeoutMs: 900_000 });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /total = 6000 \(expected 6000\); per worker = 2000, 2000, 2000/);
 });
 
-test('the put-get example runs against a server', { timeout: 180_000 }, async (t) => {
+test('the put-get example runs against a server', { timeout: 600_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-api-');
   const region = s.p('region');
   await s.startServer(['-n', '1', '-s', '16', '-p', region]);

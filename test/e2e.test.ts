@@ -78,7 +78,7 @@ async function forkedRun(s: Scope, c: Case): Promise<{ workload: string; expecte
   const region = s.p('region');
   const args = ['-f', '-n', String(c.n), '-w', String(c.w), '-t', String(c.t), '-s', String(c.s), '-i', 'w.txt', '-c', '-e', 'e.txt', '-o', 'out.txt', '-p', region];
   if (c.coarse) args.push('--coarse');
-  const r = await s.client(args, { timeoutMs: 120_000 });
+  const r = await s.client(args, { timeoutMs: 600_000 });
   assert.equal(r.timedOut, false, 'client timed out');
   assert.equal(r.code, 0, `client exit ${r.code ?? r.signal}; stderr: ${r.stderr}`);
   assert.match(r.stderr, new RegExp(`client: all ${gets} get results match e\\.txt`));
@@ -105,17 +105,17 @@ describe('e2e: client -f replays deterministic workloads exactly', () => {
     { n: 2, w: 8, t: 2, s: 1, count: 40_000, seed: 17, coarse: true },
   ];
   for (const c of matrix) {
-    test(`uniform keys: ${label(c)}`, { timeout: 300_000 }, async (t) => {
+    test(`uniform keys: ${label(c)}`, { timeout: 1_800_000 }, async (t) => {
       await forkedRun(new Scope(t), c);
     });
   }
 
-  test('zipf 0.99 keys are deterministic too (n=2 w=8 t=2, and n=3 w=4 t=3)', { timeout: 300_000 }, async (t) => {
+  test('zipf 0.99 keys are deterministic too (n=2 w=8 t=2, and n=3 w=4 t=3)', { timeout: 1_800_000 }, async (t) => {
     await forkedRun(new Scope(t), { n: 2, w: 8, t: 2, s: 1, count: 50_000, seed: 21, gen: ['-z', '0.99'] });
     await forkedRun(new Scope(t), { n: 3, w: 4, t: 3, s: 16, count: 30_000, seed: 22, gen: ['-z', '0.99', '-k', '5000'] });
   });
 
-  test('--spread keys cover the u32 range, 0 and 4294967295 included', { timeout: 300_000 }, async (t) => {
+  test('--spread keys cover the u32 range, 0 and 4294967295 included', { timeout: 1_800_000 }, async (t) => {
     const { workload } = await forkedRun(new Scope(t), { n: 2, w: 4, t: 2, s: 1, count: 40_000, seed: 23, gen: ['--spread', '-k', '1000'] });
     const keys = new Set(parseReqs(workload).map((r) => r.key));
     assert.ok(keys.has(0), 'key 0 never used');
@@ -123,7 +123,7 @@ describe('e2e: client -f replays deterministic workloads exactly', () => {
     assert.ok([...keys].some((k) => k > 2 ** 31), 'no key above 2^31');
   });
 
-  test('95% gets (-p 5) and 5% gets (-p 95)', { timeout: 300_000 }, async (t) => {
+  test('95% gets (-p 5) and 5% gets (-p 95)', { timeout: 1_800_000 }, async (t) => {
     const a = await forkedRun(new Scope(t), { n: 3, w: 8, t: 2, s: 1, count: 40_000, seed: 24, gen: ['-p', '5'] });
     assert.ok(getCount(a.expected) > 0.9 * 40_000, 'expected ~95% gets');
     const b = await forkedRun(new Scope(t), { n: 2, w: 16, t: 2, s: 1, count: 40_000, seed: 25, gen: ['-p', '95', '-k', '2000'] });
@@ -132,20 +132,20 @@ describe('e2e: client -f replays deterministic workloads exactly', () => {
     assert.ok(lines(b.expected).filter((v) => v !== '0').length > getCount(b.expected) / 2);
   });
 
-  test('request count not divisible by the thread count (remainder split)', { timeout: 300_000 }, async (t) => {
+  test('request count not divisible by the thread count (remainder split)', { timeout: 1_800_000 }, async (t) => {
     await forkedRun(new Scope(t), { n: 3, w: 4, t: 2, s: 1, count: 20_003, seed: 26 });
     await forkedRun(new Scope(t), { n: 4, w: 2, t: 3, s: 1, count: 10_001, seed: 27 });
     await forkedRun(new Scope(t), { n: 7, w: 1, t: 2, s: 1, count: 1_000, seed: 28 });
   });
 
-  test('all puts (no gets: empty expected and output) and all gets (all zero)', { timeout: 300_000 }, async (t) => {
+  test('all puts (no gets: empty expected and output) and all gets (all zero)', { timeout: 1_800_000 }, async (t) => {
     const a = await forkedRun(new Scope(t), { n: 2, w: 4, t: 2, s: 1, count: 5_000, seed: 29, gen: ['-p', '100'] });
     assert.equal(a.expected, '');
     const b = await forkedRun(new Scope(t), { n: 2, w: 4, t: 2, s: 1, count: 5_000, seed: 30, gen: ['-p', '0'] });
     assert.ok(lines(b.expected).every((v) => v === '0'));
   });
 
-  test('more client threads than requests: idle threads are harmless', { timeout: 120_000 }, async (t) => {
+  test('more client threads than requests: idle threads are harmless', { timeout: 600_000 }, async (t) => {
     const s = new Scope(t);
     s.write('w.txt', 'get 1\nget 4294967295\n');
     const r = await s.client(['-f', '-n', '4', '-w', '3', '-i', 'w.txt', '-o', 'out.txt', '-p', s.p('region')]);
@@ -153,7 +153,7 @@ describe('e2e: client -f replays deterministic workloads exactly', () => {
     assert.equal(s.read('out.txt'), '0\n0\n');
   });
 
-  test('the same workload gives the same output at 1 and 3 server threads', { timeout: 300_000 }, async (t) => {
+  test('the same workload gives the same output at 1 and 3 server threads', { timeout: 1_800_000 }, async (t) => {
     const s = new Scope(t);
     assert.equal((await s.gen(['-n', '30000', '-t', '2', '-w', '8', '-r', '31', '-o', 'w.txt', '-e', 'e.txt'])).code, 0);
     for (const st of ['1', '3']) {
@@ -168,7 +168,7 @@ describe('e2e: client -f replays deterministic workloads exactly', () => {
 // ---- 2. a server started first, several clients -------------------------------
 
 describe('e2e: one ./server, many clients', () => {
-  test('two concurrent clients on disjoint keys, then 5 sequential clients that each need the whole board', { timeout: 300_000 }, async (t) => {
+  test('two concurrent clients on disjoint keys, then 5 sequential clients that each need the whole board', { timeout: 1_800_000 }, async (t) => {
     const s = new Scope(t);
     const region = s.p('region');
     const srv = await s.startServer(['-n', '2', '-s', '1', '-c', '256', '-p', region]);
@@ -186,8 +186,8 @@ describe('e2e: one ./server, many clients', () => {
     };
     const a = await mk('a', 2, 32, 41, (k) => 2 * k);
     const b = await mk('b', 3, 16, 42, (k) => 2 * k + 1);
-    const runA = s.client(['-n', '2', '-w', '32', '-i', 'a.txt', '-c', '-e', 'a.e', '-o', 'a.out', '-p', region], { timeoutMs: 120_000 });
-    const runB = s.client(['-n', '3', '-w', '16', '-i', 'b.txt', '-c', '-e', 'b.e', '-o', 'b.out', '-p', region], { timeoutMs: 120_000 });
+    const runA = s.client(['-n', '2', '-w', '32', '-i', 'a.txt', '-c', '-e', 'a.e', '-o', 'a.out', '-p', region], { timeoutMs: 600_000 });
+    const runB = s.client(['-n', '3', '-w', '16', '-i', 'b.txt', '-c', '-e', 'b.e', '-o', 'b.out', '-p', region], { timeoutMs: 600_000 });
     const [ra, rb] = await Promise.all([runA, runB]);
     assert.equal(ra.code, 0, `client A: ${ra.stderr}`);
     assert.equal(rb.code, 0, `client B: ${rb.stderr}`);
@@ -203,7 +203,7 @@ describe('e2e: one ./server, many clients', () => {
       assert.equal(g.code, 0, g.stderr);
       const base = 1_000_000 * (i + 1);
       s.write(`s${i}.txt`, formatReqs(parseReqs(s.read(`s${i}.gen`)).map((r) => ({ ...r, key: base + r.key }))));
-      const r = await s.client(['-n', '4', '-w', '64', '-i', `s${i}.txt`, '-c', '-e', `s${i}.e`, '-p', region], { timeoutMs: 120_000 });
+      const r = await s.client(['-n', '4', '-w', '64', '-i', `s${i}.txt`, '-c', '-e', `s${i}.e`, '-p', region], { timeoutMs: 600_000 });
       assert.equal(r.code, 0, `sequential client ${i}: ${r.stderr}`);
       assert.match(r.stderr, new RegExp(`all \\d+ get results match s${i}\\.e`));
     }
@@ -221,7 +221,7 @@ describe('e2e: one ./server, many clients', () => {
     assert.equal(s.exists('region'), false);
   });
 
-  test('SHMKV_PATH selects the region for both server and client', { timeout: 120_000 }, async (t) => {
+  test('SHMKV_PATH selects the region for both server and client', { timeout: 600_000 }, async (t) => {
     const s = new Scope(t);
     const env = { SHMKV_PATH: s.p('envregion') };
     const srv = await s.startServer(['-n', '1'], { env });
@@ -240,7 +240,7 @@ describe('e2e: one ./server, many clients', () => {
     assert.equal(s.exists('envregion'), false);
   });
 
-  test('a restarted server starts empty; a SIGKILLed server leaves a stale region the next server replaces', { timeout: 120_000 }, async (t) => {
+  test('a restarted server starts empty; a SIGKILLed server leaves a stale region the next server replaces', { timeout: 600_000 }, async (t) => {
     const s = new Scope(t);
     const region = s.p('region');
     s.write('put.txt', 'put 5 55\n');
@@ -264,7 +264,7 @@ describe('e2e: one ./server, many clients', () => {
     assert.equal((await srv.stop('SIGINT')).code, 0);
   });
 
-  test('windows of a SIGKILLed client are reclaimed, even on an otherwise idle server', { timeout: 120_000 }, async (t) => {
+  test('windows of a SIGKILLed client are reclaimed, even on an otherwise idle server', { timeout: 600_000 }, async (t) => {
     const s = new Scope(t);
     const region = s.p('region');
     const srv = await s.startServer(['-n', '1', '-c', '64', '-p', region]);
@@ -301,7 +301,7 @@ describe('e2e: one ./server, many clients', () => {
 
 describe('e2e: server lifecycle', () => {
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-    test(`${sig} makes the server exit 0 and remove its region file`, { timeout: 120_000 }, async (t) => {
+    test(`${sig} makes the server exit 0 and remove its region file`, { timeout: 600_000 }, async (t) => {
       const s = new Scope(t);
       const region = s.p('region');
       const srv = await s.startServer(['-n', '2', '-p', region]);
@@ -317,7 +317,7 @@ describe('e2e: server lifecycle', () => {
     });
   }
 
-  test('a second server on the same region refuses while the first runs, and the first keeps serving', { timeout: 120_000 }, async (t) => {
+  test('a second server on the same region refuses while the first runs, and the first keeps serving', { timeout: 600_000 }, async (t) => {
     const s = new Scope(t);
     const region = s.p('region');
     const first = await s.startServer(['-p', region]);
@@ -338,7 +338,7 @@ describe('e2e: server lifecycle', () => {
     assert.equal((await first.stop()).code, 0);
   });
 
-  test('a server refuses a path holding a non-region file and leaves it untouched', { timeout: 120_000 }, async (t) => {
+  test('a server refuses a path holding a non-region file and leaves it untouched', { timeout: 600_000 }, async (t) => {
     const s = new Scope(t);
     const text = 'my precious notes\nline two\n';
     const f = s.write('notes.txt', text);
@@ -360,7 +360,7 @@ describe('e2e: server lifecycle', () => {
     assert.deepEqual(pidsMentioning(s.dir), []);
   });
 
-  test('a client with no server: one line naming the region path, non-zero exit', { timeout: 120_000 }, async (t) => {
+  test('a client with no server: one line naming the region path, non-zero exit', { timeout: 600_000 }, async (t) => {
     const s = new Scope(t);
     s.write('w.txt', 'get 1\n');
     const explicit = s.p('nowhere');
@@ -379,7 +379,7 @@ describe('e2e: server lifecycle', () => {
     }
   });
 
-  test('client -f stops its server on errors and on SIGINT: no region, no process left', { timeout: 120_000 }, async (t) => {
+  test('client -f stops its server on errors and on SIGINT: no region, no process left', { timeout: 600_000 }, async (t) => {
     const s = new Scope(t);
     const region = s.p('region');
     s.write('w.txt', 'get 1\nget 2\n');
@@ -403,7 +403,7 @@ describe('e2e: server lifecycle', () => {
     assert.deepEqual(pidsMentioning(s.dir), []);
   });
 
-  test('a server stopped mid-run: the client fails with one line, no stack trace', { timeout: 120_000 }, async (t) => {
+  test('a server stopped mid-run: the client fails with one line, no stack trace', { timeout: 600_000 }, async (t) => {
     const s = new Scope(t);
     const region = s.p('region');
     const srv = await s.startServer(['-p', region]);

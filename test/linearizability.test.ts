@@ -106,7 +106,7 @@ function injectStaleRead(h: LinOp[]): number {
   return -1;
 }
 
-test('lincheck on simulated concurrent histories: accepts them, rejects an injected stale read', { timeout: 300_000 }, () => {
+test('lincheck on simulated concurrent histories: accepts them, rejects an injected stale read', { timeout: 1_800_000 }, () => {
   for (const [seed, n, keys, width] of [
     [1, 2000, 4, 60],
     [2, 3000, 8, 200],
@@ -164,7 +164,7 @@ function bruteForce(h: LinOp[]): boolean {
   return [...byKey.values()].every(one);
 }
 
-test('lincheck agrees with brute-force enumeration on small random histories', { timeout: 300_000 }, () => {
+test('lincheck agrees with brute-force enumeration on small random histories', { timeout: 1_800_000 }, () => {
   let accepted = 0;
   let rejected = 0;
   for (let seed = 1; seed <= 600; seed++) {
@@ -189,7 +189,7 @@ test('lincheck agrees with brute-force enumeration on small random histories', {
   assert.ok(accepted > 50 && rejected > 50, `too one-sided: ${accepted} linearizable, ${rejected} not`);
 });
 
-test('lincheck on simulated histories whose values repeat (no unique-value pruning)', { timeout: 300_000 }, () => {
+test('lincheck on simulated histories whose values repeat (no unique-value pruning)', { timeout: 1_800_000 }, () => {
   for (const seed of [11, 12]) {
     const h = simulated(seed, 600, 4, 40, (i) => (i % 5) + 1);
     const r = checkHistory(h);
@@ -202,7 +202,7 @@ test('lincheck on simulated histories whose values repeat (no unique-value pruni
   assert.equal(good.ok, true, good.failure?.description);
 });
 
-test('real concurrent histories (2 processes x threads x lanes, 3 server threads, 8 keys) are linearizable', { timeout: 900_000 }, async (t) => {
+test('real concurrent histories (2 processes x threads x lanes, 3 server threads, 8 keys) are linearizable', { timeout: 1_800_000 }, async (t) => {
   const scope = new Scope('shmkv-lin-');
   t.after(() => scope.cleanup());
   const region = scope.file('region');

@@ -30,7 +30,7 @@ export interface RunOptions {
   cwd: string;
   /** Extra environment (merged over a copy of process.env without SHMKV_PATH). */
   env?: Record<string, string | undefined>;
-  /** Kill with SIGKILL after this many ms (default 60 s: a bound on hangs, generous for a loaded machine). */
+  /** Kill with SIGKILL after this many ms (default 10 min: a bound on hangs only; a loaded machine can run a 30k-request client for over a minute). */
   timeoutMs?: number;
 }
 
@@ -71,7 +71,7 @@ export function spawnCollect(cmd: string, args: string[], opts: RunOptions): { c
   const timer = setTimeout(() => {
     timedOut = true;
     child.kill('SIGKILL');
-  }, opts.timeoutMs ?? 60_000);
+  }, opts.timeoutMs ?? 600_000);
   const done = new Promise<RunResult>((resolve, reject) => {
     child.once('error', (e) => {
       clearTimeout(timer);
