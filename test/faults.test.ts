@@ -26,12 +26,28 @@ function scoped(t: { after: (fn: () => Promise<void>) => void }, prefix?: string
 }
 
 const views = new Map<string, { ino: number; conn: Connection }>();
-/** Windows owned by anyone on the region's board (one mapping per region file). */
-function ownedWindows(region: string): number {
+function view(region: string): Connection {
   const ino = fs.statSync(region).ino;
   let v = views.get(region);
   if (!v || v.ino !== ino) views.set(region, (v = { ino, conn: Connection.open({ path: region }) }));
-  return v.conn.board.ownedCount();
+  return v.conn;
+}
+
+/** Windows owned by anyone on the region's board (one mapping per region file). */
+function ownedWindows(region: string): number {
+  return view(region).board.ownedCount();
+}
+
+/**
+ * Windows owned by process `pid`. Attach waits must name the process: a
+ * total count can be reached without it (a chaos client holds one extra
+ * window now and then).
+ */
+function ownedBy(region: string, pid: number): number {
+  const board = view(region).board;
+  let n = 0;
+  for (let i = 0; i < board.windowCount; i++) if (board.ownerOf(i) === pid) n++;
+  return n;
 }
 
 function assertOneLine(p: Proc, re: RegExp, what: string): void {
@@ -180,7 +196,7 @@ test('server SIGKILLed while clients wait: every client exits non-zero within 2 
   const b = scope.client(region, ['-n', '1', '-w', '1', '-i', w, '-c', '-e', e], 'client B (1x1)');
   const c = scope.fixture('chaos-client', [region, '1000000', '1', '4'], 'library client C');
   await c.waitFor(/^ready$/m, WAIT_MS);
-  const reserved = await pollUntil(() => ownedWindows(region) >= 32 + 1 + 4, WAIT_MS);
+  const reserved = await pollUntil(() => ownedBy(region, a.pid) === 32 && ownedBy(region, b.pid) === 1, WAIT_MS);
   assert.ok(reserved, `clients did not all attach\n${a.output()}\n${b.output()}`);
   await sleep(100);
   for (const p of [a, b, c]) assert.equal(p.running, true, `${p.label} finished before the kill: make its workload longer\n${p.output()}`);
@@ -226,7 +242,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     // A library client that never stops submitting on its own.
     const c = scope.fixture('chaos-client', [region, '1000000', '2', '8'], 'looping library client');
     await c.waitFor(/^ready$/m, WAIT_MS);
-    assert.ok(await pollUntil(() => ownedWindows(region) >= 1 + 16, WAIT_MS), `the CLI client did not attach\n${a.output()}`);
+    assert.ok(await pollUntil(() => ownedBy(region, a.pid) === 1, WAIT_MS), `the CLI client did not attach\n${a.output()}`);
     await sleep(200);
     assert.equal(a.running, true, `the CLI client finished before the signal\n${a.output()}`);
 
