@@ -3,9 +3,10 @@
  * two servers on one region, foreign and stale region files, the table's
  * memory cap. Every test runs real server/client processes in its own temp
  * dir on its own region path and kills everything it started when it ends.
- * No assertion is about speed; the only clock bounds are the liveness
- * promises the store makes (a client learns of a dead server within 2 s, the
- * reaper frees dead clients' windows within a few seconds).
+ * No assertion is about speed; the only clock bound is the liveness promise
+ * the store makes (a client learns of a dead server within 2 s). Every other
+ * wait is on a condition, bounded generously (WAIT_MS, LONG_MS) so that a
+ * loaded machine slows the tests down without failing them.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import * as fs from 'node:fs';
 import { Connection } from '../src/client/connection';
 import { RegionError } from '../src/layout/region';
 import { HDR_VERSION, HDR_WINDOW_COUNT, REGION_VERSION } from '../src/layout/layout';
-import { Exit, fmtExit, lines, pidRunning, pollUntil, Proc, readWorkload, regionServerPid, Req, Scope, sleep, writeWorkload } from './fixtures/faults/harness';
+import { Exit, fmtExit, LONG_MS, lines, pidRunning, pollUntil, Proc, readWorkload, regionServerPid, repeatWorkload, Req, Scope, sleep, WAIT_MS, writeWorkload } from './fixtures/faults/harness';
 
 /** How long a client may take to notice its server is gone (the promise). */
 const NOTICE_MS = 2000;
@@ -25,12 +26,28 @@ function scoped(t: { after: (fn: () => Promise<void>) => void }, prefix?: string
 }
 
 const views = new Map<string, { ino: number; conn: Connection }>();
-/** Windows owned by anyone on the region's board (one mapping per region file). */
-function ownedWindows(region: string): number {
+function view(region: string): Connection {
   const ino = fs.statSync(region).ino;
   let v = views.get(region);
   if (!v || v.ino !== ino) views.set(region, (v = { ino, conn: Connection.open({ path: region }) }));
-  return v.conn.board.ownedCount();
+  return v.conn;
+}
+
+/** Windows owned by anyone on the region's board (one mapping per region file). */
+function ownedWindows(region: string): number {
+  return view(region).board.ownedCount();
+}
+
+/**
+ * Windows owned by process `pid`. Attach waits must name the process: a
+ * total count can be reached without it (a chaos client holds one extra
+ * window now and then).
+ */
+function ownedBy(region: string, pid: number): number {
+  const board = view(region).board;
+  let n = 0;
+  for (let i = 0; i < board.windowCount; i++) if (board.ownerOf(i) === pid) n++;
+  return n;
 }
 
 function assertOneLine(p: Proc, re: RegExp, what: string): void {
@@ -46,7 +63,7 @@ function assertExact(p: Proc, e: Exit, what: string): void {
 
 async function checkedClient(scope: Scope, region: string, workload: string, expected: string, args: string[], label: string): Promise<void> {
   const c = scope.client(region, [...args, '-i', workload, '-c', '-e', expected], label);
-  assertExact(c, await c.wait(60000), label);
+  assertExact(c, await c.wait(LONG_MS), label);
 }
 
 /** A small deterministic workload in the scope's dir; returns [workload, expected]. */
@@ -57,7 +74,7 @@ async function smallWorkload(scope: Scope, name: string, threads = 2, window = 4
   return [w, e];
 }
 
-test('clients SIGKILLed at random instants (60 kills): a concurrent checked client stays exact, the server keeps serving, dead windows are reclaimed', { timeout: 150000 }, async (t) => {
+test('clients SIGKILLed at random instants (60 kills): a concurrent checked client stays exact, the server keeps serving, dead windows are reclaimed', { timeout: 1_800_000 }, async (t) => {
   const scope = scoped(t);
   const region = scope.file('region');
   const BOARD = 64;
@@ -78,7 +95,7 @@ test('clients SIGKILLed at random instants (60 kills): a concurrent checked clie
       const file = scope.file(`checked-${runs}.txt`);
       writeWorkload(file, base.map((r): Req => ({ ...r, key: r.key + runs * KEYS })));
       const c = scope.client(region, ['-n', '2', '-w', '4', '-i', file, '-c', '-e', e], `checked client run ${runs}`);
-      const x = await c.wait(90000);
+      const x = await c.wait(LONG_MS);
       if (x.code !== 0 && /free consecutive windows/.test(c.stderr)) {
         // Chaos clients and not-yet-reclaimed windows hold the board: a
         // refusal before any request was sent. Try the same run again.
@@ -111,13 +128,13 @@ test('clients SIGKILLed at random instants (60 kills): a concurrent checked clie
       } else {
         // A board that is never reclaimed shows up here: the victim cannot
         // reserve its 16 windows and never gets ready.
-        await victim.waitFor(/^ready$/m, 20000);
+        await victim.waitFor(/^ready$/m, WAIT_MS);
         await sleep(Math.random() * 40);
         late++;
       }
       assert.equal(victim.running, true, `chaos client ${i} exited by itself\n${victim.output()}`);
       victim.kill('SIGKILL');
-      const x = await victim.wait(10000);
+      const x = await victim.wait(WAIT_MS);
       assert.equal(x.signal, 'SIGKILL', `chaos client ${i} exited by itself (${fmtExit(x)})\n${victim.output()}`);
       assert.equal(server.running, true, `the server died during kill ${i}\n${server.output()}`);
     }
@@ -134,19 +151,19 @@ test('clients SIGKILLed at random instants (60 kills): a concurrent checked clie
 
   // Every window of every dead client comes back (the reaper runs every
   // 100 ms): the board drains to zero owned windows.
-  const drained = await pollUntil(() => ownedWindows(region) === 0, 5000, 50);
-  assert.ok(drained, `${ownedWindows(region)} of ${BOARD} windows still owned 5 s after the last client died: dead clients' windows are not reclaimed`);
+  const drained = await pollUntil(() => ownedWindows(region) === 0, WAIT_MS, 50);
+  assert.ok(drained, `${ownedWindows(region)} of ${BOARD} windows still owned ${WAIT_MS} ms after the last client died: dead clients' windows are not reclaimed`);
 
   // Once more with nothing else running: the last client to die before the
   // store goes idle must get its windows back too (no later traffic moves
   // the ring on).
   const last = scope.fixture('chaos-client', [region, String(0x80000000 + KILLS * 256), '2', '8'], 'last chaos client');
-  await last.waitFor(/^ready$/m, 20000);
+  await last.waitFor(/^ready$/m, WAIT_MS);
   await sleep(Math.random() * 40);
   last.kill('SIGKILL');
-  assert.equal((await last.wait(10000)).signal, 'SIGKILL', last.output());
-  const drainedIdle = await pollUntil(() => ownedWindows(region) === 0, 5000, 50);
-  assert.ok(drainedIdle, `${ownedWindows(region)} of ${BOARD} windows still owned 5 s after a client died on an idle server: its windows are not reclaimed`);
+  assert.equal((await last.wait(WAIT_MS)).signal, 'SIGKILL', last.output());
+  const drainedIdle = await pollUntil(() => ownedWindows(region) === 0, WAIT_MS, 50);
+  assert.ok(drainedIdle, `${ownedWindows(region)} of ${BOARD} windows still owned ${WAIT_MS} ms after a client died on an idle server: its windows are not reclaimed`);
 
   // A client needing most of the board fits, and its answers are exact
   // (a late response for a dead client's request must not land in it).
@@ -154,27 +171,32 @@ test('clients SIGKILLed at random instants (60 kills): a concurrent checked clie
   const bw = scope.file('big-shifted.txt');
   writeWorkload(bw, readWorkload(bw0).map((r): Req => ({ ...r, key: r.key + 0x40000000 })));
   const big = scope.client(region, ['-n', '4', '-w', '14', '-i', bw, '-c', '-e', be], 'client needing 56 of 64 windows');
-  assertExact(big, await big.wait(60000), 'client needing 56 of 64 windows');
+  assertExact(big, await big.wait(LONG_MS), 'client needing 56 of 64 windows');
 
   server.kill('SIGTERM');
-  const sx = await server.wait(10000);
+  const sx = await server.wait(WAIT_MS);
   assert.equal(sx.code, 0, `server exit after the chaos (${fmtExit(sx)})\n${server.output()}`);
 });
 
-test('server SIGKILLed while clients wait: every client exits non-zero within 2 s saying so; a new server then serves the same path', { timeout: 60000 }, async (t) => {
+test('server SIGKILLed while clients wait: every client exits non-zero within 2 s saying so; a new server then serves the same path', { timeout: 1_800_000 }, async (t) => {
   const scope = scoped(t);
   const region = scope.file('region');
   let server = await scope.startServer(region, ['-n', '2', '-r', '8', '-c', '64']);
   const [w, e] = [scope.file('w.txt'), scope.file('w.expected')];
-  await scope.genworkload(['-n', '300000', '-p', '50', '-k', '100000', '-t', '2', '-w', '16', '-o', w, '-e', e]);
+  // 10 key-shifted copies of a 300k workload deterministic for 2 x 16: 3M
+  // requests, seconds of work even for A on an idle machine, so that every
+  // client is still running whenever the kill comes (they start at different
+  // times, and the test waits for all of them).
+  await scope.genworkload(['-n', '300000', '-p', '50', '-k', '100000', '-t', '2', '-w', '16', '-o', scope.file('base.txt'), '-e', scope.file('base.expected')]);
+  repeatWorkload(scope.file('base.txt'), scope.file('base.expected'), w, e, 10, 100000);
   // A: 2 threads x 16 in flight into an 8-slot ring (some wait for ring
   // space); B: one request at a time (waits for responses); C: a library
   // client looping on a lane.
   const a = scope.client(region, ['-n', '2', '-w', '16', '-i', w, '-c', '-e', e], 'client A (2x16)');
   const b = scope.client(region, ['-n', '1', '-w', '1', '-i', w, '-c', '-e', e], 'client B (1x1)');
   const c = scope.fixture('chaos-client', [region, '1000000', '1', '4'], 'library client C');
-  await c.waitFor(/^ready$/m, 20000);
-  const reserved = await pollUntil(() => ownedWindows(region) >= 32 + 1 + 4, 20000);
+  await c.waitFor(/^ready$/m, WAIT_MS);
+  const reserved = await pollUntil(() => ownedBy(region, a.pid) === 32 && ownedBy(region, b.pid) === 1, WAIT_MS);
   assert.ok(reserved, `clients did not all attach\n${a.output()}\n${b.output()}`);
   await sleep(100);
   for (const p of [a, b, c]) assert.equal(p.running, true, `${p.label} finished before the kill: make its workload longer\n${p.output()}`);
@@ -182,10 +204,11 @@ test('server SIGKILLed while clients wait: every client exits non-zero within 2 
   server.kill('SIGKILL');
   const killedAt = Date.now();
   for (const p of [a, b, c]) {
-    const x = await p.wait(15000).catch((err: Error) => {
+    const x = await p.wait(WAIT_MS).catch((err: Error) => {
       throw new Error(`${p.label} hangs after its server was SIGKILLed: ${err.message}`);
     });
     assert.ok(x.code !== 0 && x.signal === null, `${p.label} should exit non-zero (${fmtExit(x)})\n${p.output()}`);
+    t.diagnostic(`${p.label} exited ${x.at - killedAt} ms after the kill`);
     assert.ok(x.at - killedAt <= NOTICE_MS, `${p.label} took ${x.at - killedAt} ms to notice its server died\n${p.output()}`);
     assertOneLine(p, /server.*(died|not responding)/, `${p.label} after the server was SIGKILLed`);
   }
@@ -193,7 +216,7 @@ test('server SIGKILLed while clients wait: every client exits non-zero within 2 
   // The killed server left its region file behind: a new client refuses it.
   assert.ok(fs.existsSync(region));
   const late = scope.client(region, ['-n', '1', '-w', '1', '-i', w, '-c', '-e', e], 'client of the dead server');
-  const lx = await late.wait(15000);
+  const lx = await late.wait(WAIT_MS);
   assert.equal(lx.code, 1, `client of a dead server's region (${fmtExit(lx)})\n${late.output()}`);
   assertOneLine(late, /server.*died/, 'client of the dead server');
 
@@ -202,36 +225,39 @@ test('server SIGKILLed while clients wait: every client exits non-zero within 2 
   const [sw, se] = await smallWorkload(scope, 'after');
   await checkedClient(scope, region, sw, se, ['-n', '2', '-w', '4'], 'client of the second server');
   server.kill('SIGTERM');
-  assert.equal((await server.wait(10000)).code, 0);
+  assert.equal((await server.wait(WAIT_MS)).code, 0);
 });
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  test(`${sig} to the server while clients run: the server exits 0, each client completes or exits non-zero with one line within 2 s`, { timeout: 60000 }, async (t) => {
+  test(`${sig} to the server while clients run: the server exits 0, each client completes or exits non-zero with one line within 2 s`, { timeout: 1_800_000 }, async (t) => {
     const scope = scoped(t);
     const region = scope.file('region');
     const server = await scope.startServer(region, ['-n', '2']);
     const [w, e] = [scope.file('w.txt'), scope.file('w.expected')];
-    // One request at a time, 600k of them: seconds of work, not done in 2 s.
-    await scope.genworkload(['-n', '600000', '-p', '50', '-k', '100000', '-o', w, '-e', e]);
+    // One request at a time, 3M of them (10 key-shifted copies of 300k):
+    // seconds of work even on an idle machine, not done in 2 s.
+    await scope.genworkload(['-n', '300000', '-p', '50', '-k', '100000', '-o', scope.file('base.txt'), '-e', scope.file('base.expected')]);
+    repeatWorkload(scope.file('base.txt'), scope.file('base.expected'), w, e, 10, 100000);
     const a = scope.client(region, ['-n', '1', '-w', '1', '-i', w, '-c', '-e', e], 'CLI client');
     // A library client that never stops submitting on its own.
     const c = scope.fixture('chaos-client', [region, '1000000', '2', '8'], 'looping library client');
-    await c.waitFor(/^ready$/m, 20000);
-    assert.ok(await pollUntil(() => ownedWindows(region) >= 1 + 16, 20000), `the CLI client did not attach\n${a.output()}`);
+    await c.waitFor(/^ready$/m, WAIT_MS);
+    assert.ok(await pollUntil(() => ownedBy(region, a.pid) === 1, WAIT_MS), `the CLI client did not attach\n${a.output()}`);
     await sleep(200);
     assert.equal(a.running, true, `the CLI client finished before the signal\n${a.output()}`);
 
     server.kill(sig);
     const signalledAt = Date.now();
-    const sx = await server.wait(10000).catch((err: Error) => {
-      throw new Error(`the server did not stop within 10 s of ${sig} while clients kept sending: ${err.message}`);
+    const sx = await server.wait(WAIT_MS).catch((err: Error) => {
+      throw new Error(`the server did not stop within ${WAIT_MS} ms of ${sig} while clients kept sending: ${err.message}`);
     });
     assert.equal(sx.code, 0, `server exit after ${sig} (${fmtExit(sx)})\n${server.output()}`);
     assert.equal(fs.existsSync(region), false, 'the stopped server left its region file');
     for (const p of [a, c]) {
-      const x = await p.wait(15000).catch((err: Error) => {
+      const x = await p.wait(WAIT_MS).catch((err: Error) => {
         throw new Error(`${p.label} hangs after its server stopped: ${err.message}`);
       });
+      t.diagnostic(`${p.label} exited ${x.at - signalledAt} ms after ${sig} to the server`);
       assert.ok(x.at - signalledAt <= NOTICE_MS, `${p.label} still ran ${x.at - signalledAt} ms after ${sig} to the server\n${p.output()}`);
       if (x.code === 0) assertExact(p, x, p.label);
       else {
@@ -243,24 +269,29 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 for (const group of [false, true]) {
-  test(`SIGINT to a client with -f${group ? ' (to its whole process group, as Ctrl-C does)' : ''}: it exits 130 and its forked server is gone with the region file`, { timeout: 60000 }, async (t) => {
+  test(`SIGINT to a client with -f${group ? ' (to its whole process group, as Ctrl-C does)' : ''}: it exits 130 and its forked server is gone with the region file`, { timeout: 1_800_000 }, async (t) => {
     const scope = scoped(t);
     const region = scope.file('region');
     const [w, e] = [scope.file('w.txt'), scope.file('w.expected')];
-    await scope.genworkload(['-n', '600000', '-p', '50', '-k', '100000', '-o', w, '-e', e]);
+    // 3M requests one at a time (10 key-shifted copies of 300k): seconds of
+    // work even on an idle machine, still running when the signal comes.
+    await scope.genworkload(['-n', '300000', '-p', '50', '-k', '100000', '-o', scope.file('base.txt'), '-e', scope.file('base.expected')]);
+    repeatWorkload(scope.file('base.txt'), scope.file('base.expected'), w, e, 10, 100000);
     const c = scope.client(region, ['-f', '-t', '2', '-n', '1', '-w', '1', '-i', w, '-c', '-e', e], 'client -f', { detached: group });
     let serverPid = 0;
-    assert.ok(await pollUntil(() => (serverPid = regionServerPid(region)) > 0 && ownedWindowsSafe(region) >= 1, 20000), `the client never attached to its forked server\n${c.output()}`);
+    assert.ok(await pollUntil(() => (serverPid = regionServerPid(region)) > 0 && ownedWindowsSafe(region) >= 1, WAIT_MS), `the client never attached to its forked server\n${c.output()}`);
     scope.adopt(serverPid);
     await sleep(300);
     assert.equal(c.running, true, `the client finished before the signal\n${c.output()}`);
 
     if (group) process.kill(-c.pid, 'SIGINT');
     else c.child.kill('SIGINT');
-    const x = await c.wait(15000);
+    const x = await c.wait(WAIT_MS);
     assert.equal(x.code, 130, `client exit after SIGINT (${fmtExit(x)})\n${c.output()}`);
     assert.match(c.stderr, /interrupted/);
-    assert.ok(await pollUntil(() => !pidRunning(serverPid), 3000), `the forked server (pid ${serverPid}) outlived its client`);
+    // The client waits for its server's exit before exiting itself, so this
+    // holds at once; the bound only covers a slow /proc on a loaded machine.
+    assert.ok(await pollUntil(() => !pidRunning(serverPid), WAIT_MS), `the forked server (pid ${serverPid}) outlived its client`);
     assert.equal(fs.existsSync(region), false, 'the forked server left its region file');
   });
 }
@@ -274,13 +305,13 @@ function ownedWindowsSafe(region: string): number {
   }
 }
 
-test('a second server on the same region refuses and leaves the first one serving', { timeout: 30000 }, async (t) => {
+test('a second server on the same region refuses and leaves the first one serving', { timeout: 1_800_000 }, async (t) => {
   const scope = scoped(t);
   const region = scope.file('region');
   const first = await scope.startServer(region, ['-n', '1'], 'first server');
   const inode = fs.statSync(region).ino;
   const second = scope.server(region, ['-n', '1'], 'second server');
-  const x = await second.wait(15000);
+  const x = await second.wait(WAIT_MS);
   assert.ok(x.code !== 0 && x.signal === null, `the second server should refuse (${fmtExit(x)})\n${second.output()}`);
   assertOneLine(second, /another server/, 'second server');
   assert.equal(first.running, true);
@@ -289,10 +320,10 @@ test('a second server on the same region refuses and leaves the first one servin
   const [w, e] = await smallWorkload(scope, 'w');
   await checkedClient(scope, region, w, e, ['-n', '2', '-w', '4'], 'client of the first server');
   first.kill('SIGTERM');
-  assert.equal((await first.wait(10000)).code, 0);
+  assert.equal((await first.wait(WAIT_MS)).code, 0);
 });
 
-test('region file is 0600; other-version, garbage, truncated and stale region files are refused in one line, never misread', { timeout: 60000 }, async (t) => {
+test('region file is 0600; other-version, garbage, truncated and stale region files are refused in one line, never misread', { timeout: 1_800_000 }, async (t) => {
   const scope = scoped(t);
   const region = scope.file('region');
   const server = await scope.startServer(region, ['-n', '1', '-c', '64']);
@@ -319,7 +350,7 @@ test('region file is 0600; other-version, garbage, truncated and stale region fi
   for (const [file, what, re] of cases) {
     const before = fs.readFileSync(file);
     const c = scope.client(file, ['-n', '1', '-w', '1', '-i', w, '-c', '-e', e], `client of ${what}`);
-    const x = await c.wait(10000);
+    const x = await c.wait(WAIT_MS);
     assert.equal(x.code, 1, `client of ${what}: ${fmtExit(x)}\n${c.output()}`);
     assertOneLine(c, re, `client of ${what}`);
     assert.throws(() => Connection.open({ path: file }), (err: unknown) => err instanceof RegionError && re.test(err.message), `Connection.open of ${what}`);
@@ -330,7 +361,7 @@ test('region file is 0600; other-version, garbage, truncated and stale region fi
   // says READY, but nobody serves it. The heartbeat watchdog must notice.
   const stale = variant('stale-copy', (b) => b);
   const c = scope.client(stale, ['-n', '1', '-w', '1', '-i', w, '-c', '-e', e], 'client of a stale copy');
-  const x = await c.wait(15000).catch((err: Error) => {
+  const x = await c.wait(WAIT_MS).catch((err: Error) => {
     throw new Error(`a client of a stale region copy hangs: ${err.message}`);
   });
   assert.ok(x.code !== 0 && x.signal === null, `client of a stale copy (${fmtExit(x)})\n${c.output()}`);
@@ -340,7 +371,7 @@ test('region file is 0600; other-version, garbage, truncated and stale region fi
   const garbage = cases[2][0];
   const before = fs.readFileSync(garbage);
   const s2 = scope.server(garbage, ['-n', '1'], 'server on a garbage file');
-  const sx = await s2.wait(15000);
+  const sx = await s2.wait(WAIT_MS);
   assert.ok(sx.code !== 0 && sx.signal === null, `server on garbage (${fmtExit(sx)})\n${s2.output()}`);
   assertOneLine(s2, /not a key-value region/, 'server on a garbage file');
   assert.ok(fs.readFileSync(garbage).equals(before), 'the server overwrote a foreign file');
@@ -348,10 +379,10 @@ test('region file is 0600; other-version, garbage, truncated and stale region fi
   assert.equal(server.running, true);
   await checkedClient(scope, region, w, e, ['-n', '1', '-w', '1'], 'client of the live region');
   server.kill('SIGTERM');
-  assert.equal((await server.wait(10000)).code, 0);
+  assert.equal((await server.wait(WAIT_MS)).code, 0);
 });
 
-test('memory cap (-m 1): puts beyond it are refused and reported, the server stays up and answers gets and updates', { timeout: 90000 }, async (t) => {
+test('memory cap (-m 1): puts beyond it are refused and reported, the server stays up and answers gets and updates', { timeout: 1_800_000 }, async (t) => {
   const scope = scoped(t);
   const region = scope.file('region');
   const server = await scope.startServer(region, ['-n', '2', '-m', '1', '--eviction', 'none']);
@@ -359,7 +390,7 @@ test('memory cap (-m 1): puts beyond it are refused and reported, the server sta
   const puts = scope.file('puts.txt');
   writeWorkload(puts, Array.from({ length: N }, (_, k): Req => ({ op: 'put', key: k, value: k + 1 })));
   const p = scope.client(region, ['-n', '2', '-w', '8', '-i', puts], 'client putting 250k distinct keys');
-  const px = await p.wait(60000);
+  const px = await p.wait(LONG_MS);
   assert.equal(px.code, 0, `${fmtExit(px)}\n${p.output()}`);
   const m = /client: (\d+) put\(s\) refused/.exec(p.stderr);
   assert.ok(m, `no 'put(s) refused' report\n${p.output()}`);
@@ -373,7 +404,7 @@ test('memory cap (-m 1): puts beyond it are refused and reported, the server sta
   const out = scope.file('gets.out');
   writeWorkload(gets, Array.from({ length: N }, (_, k): Req => ({ op: 'get', key: k, value: 0 })));
   const g = scope.client(region, ['-n', '2', '-w', '8', '-i', gets, '-o', out], 'client reading them back');
-  const gx = await g.wait(60000);
+  const gx = await g.wait(LONG_MS);
   assert.equal(gx.code, 0, `${fmtExit(gx)}\n${g.output()}`);
   const results = fs.readFileSync(out, 'utf8').trim().split('\n').map(Number);
   assert.equal(results.length, N);
@@ -393,12 +424,12 @@ test('memory cap (-m 1): puts beyond it are refused and reported, the server sta
   const updOut = scope.file('update.out');
   writeWorkload(upd, [...storedKeys.map((k): Req => ({ op: 'put', key: k, value: 7 })), ...storedKeys.map((k): Req => ({ op: 'get', key: k, value: 0 }))]);
   const u = scope.client(region, ['-n', '1', '-w', '1', '-i', upd, '-o', updOut], 'client updating at the cap');
-  const ux = await u.wait(30000);
+  const ux = await u.wait(LONG_MS);
   assert.equal(ux.code, 0, `${fmtExit(ux)}\n${u.output()}`);
   const ur = fs.readFileSync(updOut, 'utf8').trim().split('\n').map(Number);
   assert.deepEqual(ur, storedKeys.map(() => 7), 'updates of stored keys at the cap');
   assert.doesNotMatch(u.stderr, /refused/, 'an update of a stored key was refused at the cap');
   assert.equal(server.running, true);
   server.kill('SIGTERM');
-  assert.equal((await server.wait(10000)).code, 0);
+  assert.equal((await server.wait(WAIT_MS)).code, 0);
 });

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { checkHistory, LinKey, LinOp, LinValue, summarize } from '../tools/lincheck';
-import { Scope } from './fixtures/faults/harness';
+import { Scope, WAIT_MS } from './fixtures/faults/harness';
 import { crossProcessOverlaps, recordDirectRound, recordRound } from './fixtures/faults/rounds';
 import { bruteForce, injectResurrection, injectStaleRead, simulated } from './support/lin-histories';
 import type { DirectRole } from './fixtures/faults/direct-history-client';
@@ -16,7 +16,7 @@ const put = (key: LinKey, value: LinValue, inv: number, comp: number | null, cli
 const get = (key: LinKey, result: LinValue | null, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'get', result, invokeNs: inv, completeNs: comp, client });
 const del = (key: LinKey, result: boolean | undefined, inv: number, comp: number | null, client?: string): LinOp => ({ key, op: 'delete', result, invokeNs: inv, completeNs: comp, client });
 
-test('lincheck accepts linearizable hand-made histories', { timeout: 30000 }, () => {
+test('lincheck accepts linearizable hand-made histories', { timeout: 120_000 }, () => {
   const ok = (h: LinOp[], why: string): void => {
     const r = checkHistory(h);
     assert.equal(r.ok, true, `${why}: ${r.failure?.description ?? summarize(r)}`);
@@ -41,7 +41,7 @@ test('lincheck accepts linearizable hand-made histories', { timeout: 30000 }, ()
   ok([put('a', 's1', 0, 10), del('a', true, 20, 30), put('a', 's1', 40, 50), get('a', 's1', 60, 70)], 'a value written again after a delete');
 });
 
-test('lincheck rejects non-linearizable hand-made histories with a counterexample', { timeout: 30000 }, () => {
+test('lincheck rejects non-linearizable hand-made histories with a counterexample', { timeout: 600_000 }, () => {
   const bad = (h: LinOp[], key: LinKey, why: string, mention?: RegExp): void => {
     const r = checkHistory(h);
     assert.equal(r.ok, false, `${why}: accepted`);
@@ -70,7 +70,7 @@ test('lincheck rejects non-linearizable hand-made histories with a counterexampl
   assert.throws(() => checkHistory([del(1, 'yes' as unknown as boolean, 0, 10)]), /delete result must be a boolean/);
 });
 
-test('lincheck on simulated concurrent histories: accepts them, rejects an injected stale read', { timeout: 60000 }, () => {
+test('lincheck on simulated concurrent histories: accepts them, rejects an injected stale read', { timeout: 600_000 }, () => {
   for (const [seed, n, keys, width, deletes] of [
     [1, 2000, 4, 60],
     [2, 3000, 8, 200],
@@ -98,7 +98,7 @@ test('lincheck on simulated concurrent histories: accepts them, rejects an injec
   }
 });
 
-test('lincheck agrees with brute-force enumeration on small random histories (puts, gets, deletes)', { timeout: 60000 }, () => {
+test('lincheck agrees with brute-force enumeration on small random histories (puts, gets, deletes)', { timeout: 600_000 }, () => {
   let accepted = 0;
   let rejected = 0;
   let withDeletes = 0;
@@ -136,7 +136,7 @@ test('lincheck agrees with brute-force enumeration on small random histories (pu
   assert.ok(withDeletes > 300, `only ${withDeletes} histories with deletes`);
 });
 
-test('lincheck on simulated histories whose values repeat (no unique-value pruning)', { timeout: 60000 }, () => {
+test('lincheck on simulated histories whose values repeat (no unique-value pruning)', { timeout: 1_800_000 }, () => {
   for (const seed of [11, 12]) {
     const h = simulated(seed, 600, 4, 40, (i) => (i % 5) + 1);
     const r = checkHistory(h);
@@ -149,7 +149,7 @@ test('lincheck on simulated histories whose values repeat (no unique-value pruni
   assert.equal(good.ok, true, good.failure?.description);
 });
 
-test('real concurrent histories (2 processes x threads x lanes, 3 server threads, 8 keys) are linearizable', { timeout: 90000 }, async (t) => {
+test('real concurrent histories (2 processes x threads x lanes, 3 server threads, 8 keys) are linearizable', { timeout: 1_800_000 }, async (t) => {
   const scope = new Scope('shmkv-lin-');
   t.after(() => scope.cleanup());
   const region = scope.file('region');
@@ -162,11 +162,13 @@ test('real concurrent histories (2 processes x threads x lanes, 3 server threads
   for (const c of configs) {
     const what = `${c.procs} procs x ${c.threads} threads x window ${c.width}`;
     // On a busy machine one process may run its whole share before the
-    // other is scheduled; such a round proves nothing, so record another.
+    // other is scheduled; such a round proves nothing, so record another
+    // (every round is checked; only a concurrent one ends the loop).
+    const ROUNDS = 10;
     let history: LinOp[] = [];
     let overlaps = 0;
     let r = checkHistory([]);
-    for (let attempt = 0; attempt < 4 && overlaps === 0; attempt++) {
+    for (let attempt = 0; attempt < ROUNDS && overlaps === 0; attempt++) {
       history = await recordRound(scope, { region, ...c, seed: 42 }, round++);
       assert.equal(history.length, c.procs * c.threads * c.ops, what);
       assert.equal(new Set(history.map((o) => o.key)).size, c.keys, what);
@@ -174,7 +176,7 @@ test('real concurrent histories (2 processes x threads x lanes, 3 server threads
       assert.equal(r.ok, true, `${what}: ${r.failure?.description ?? summarize(r)}`);
       overlaps = crossProcessOverlaps(history, 1e9);
     }
-    assert.ok(overlaps > 0, `${what}: in 4 rounds no two operations of different processes on one key overlapped: the history is not concurrent`);
+    assert.ok(overlaps > 0, `${what}: in ${ROUNDS} rounds no two operations of different processes on one key overlapped: the history is not concurrent`);
     t.diagnostic(`${what}: ${summarize(r)}, ${overlaps} overlapping cross-process pairs`);
     // The same history with one read made stale must be rejected.
     const key = injectStaleRead(history);
@@ -185,7 +187,7 @@ test('real concurrent histories (2 processes x threads x lanes, 3 server threads
   }
   assert.equal(server.running, true, 'the server died');
   server.kill('SIGTERM');
-  const e = await server.wait(10000);
+  const e = await server.wait(WAIT_MS);
   assert.equal(e.code, 0, server.output());
 });
 

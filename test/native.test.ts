@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { FutexResult, futexWait, futexWake, lockFile, mapFile, unlockFile, yieldCpu } from '../src/native/shim';
 import { Child, removeDir, runWorker, tempDir, testEnv } from './fixtures/unit/harness';
 
-const T = { timeout: 60_000 };
+/** A bound on hangs only: spinning threads slow down 50x when the machine is oversubscribed. */
+const T = { timeout: 600_000 };
 
 /** Poll (yielding the event loop) until `cond` holds; fail if one of `kids` exits first. */
 async function until(cond: () => boolean, ...kids: Child[]): Promise<void> {

@@ -13,7 +13,8 @@ import { Lock, LOCK_WORDS, processAlive } from '../src/sync/lock';
 import { DEFAULT_WAIT_POLICY, EventCount, spinThenYield } from '../src/sync/waiter';
 import { runBody, serveBody, testEnv } from './fixtures/unit/harness';
 
-const T = { timeout: 60_000 };
+/** A bound on hangs only: spinning threads slow down 50x when the machine is oversubscribed. */
+const T = { timeout: 600_000 };
 /** Straight to the futex, never wake by timeout (JSON turns Infinity into null). */
 const SLEEP_ONLY = { spins: 0, yields: 0, sleepMs: null };
 

@@ -94,19 +94,23 @@ function checkServerLimits(conn: Connection, w: Workload, file: string): void {
 }
 
 async function replayAll(conn: Connection, w: Workload, threads: number, width: number, verbose: boolean, direct: boolean, keep: boolean): Promise<number> {
-  const first = conn.reserve(threads * width);
-  // u32 gets' results by request index (byte workloads return theirs in the reports).
-  const results = new Uint32Array(new SharedArrayBuffer(Math.max(w.form === 'u32' ? 4 * w.count : 0, 8)));
   const abort = new Int32Array(new SharedArrayBuffer(4));
-  const parts = splitParts(w.count, threads);
   let interrupted = false;
   const onSignal = (): void => {
     interrupted = true;
     Atomics.store(abort, 0, 1);
   };
+  // Listen before reserving: once its windows are reserved the client is
+  // visibly attached, and a signal landing before the listeners exist would
+  // take the default action (death by signal, a forked server orphaned).
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let first = -1;
   try {
+    first = conn.reserve(threads * width);
+    // u32 gets' results by request index (byte workloads return theirs in the reports).
+    const results = new Uint32Array(new SharedArrayBuffer(Math.max(w.form === 'u32' ? 4 * w.count : 0, 8)));
+    const parts = splitParts(w.count, threads);
     const reports = await Promise.all(
       parts.map(([start, end], i) => {
         const task: ReplayTask = {
@@ -154,7 +158,7 @@ async function replayAll(conn: Connection, w: Workload, threads: number, width: 
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    conn.release(first);
+    if (first >= 0) conn.release(first);
   }
 }
 

@@ -30,7 +30,7 @@ export interface RunOptions {
   cwd: string;
   /** Extra environment (merged over a copy of process.env without SHMKV_PATH). */
   env?: Record<string, string | undefined>;
-  /** Kill with SIGKILL after this many ms (default 30 s). */
+  /** Kill with SIGKILL after this many ms (default 10 min: a bound on hangs only; a loaded machine can run a 30k-request client for over a minute). */
   timeoutMs?: number;
   /** startServer only: the launcher to run instead of ./server (e.g. an installed package's shmkv-server). */
   bin?: string;
@@ -73,7 +73,7 @@ export function spawnCollect(cmd: string, args: string[], opts: RunOptions): { c
   const timer = setTimeout(() => {
     timedOut = true;
     child.kill('SIGKILL');
-  }, opts.timeoutMs ?? 30_000);
+  }, opts.timeoutMs ?? 600_000);
   const done = new Promise<RunResult>((resolve, reject) => {
     child.once('error', (e) => {
       clearTimeout(timer);
@@ -110,7 +110,7 @@ export class ServerProc {
   }
 
   /** Send `signal` and wait for the exit (SIGKILL after timeoutMs). */
-  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; timedOut: boolean }> {
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; timedOut: boolean }> {
     if (alive(this.child)) this.child.kill(signal);
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -131,7 +131,7 @@ export class ServerProc {
 export async function startServer(args: string[], opts: RunOptions): Promise<ServerProc> {
   const child = track(spawn(opts.bin ?? BIN.server, args, { cwd: opts.cwd, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] }));
   const srv = new ServerProc(child);
-  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -204,13 +204,37 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/**
+ * The bound of every wait on a condition: generous, because a 2-core machine
+ * shared with other builds can deschedule a process for hundreds of ms. It
+ * only decides how long a broken run takes to fail, never whether a correct
+ * one passes.
+ */
+export const WAIT_MS = 30_000;
+
 /** Poll `cond` every 20 ms until it holds or timeoutMs passes; returns its last value. */
-export async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+export async function waitFor(cond: () => boolean, timeoutMs = WAIT_MS): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (cond()) return true;
-    if (Date.now() > deadline) return false;
+    if (Date.now() > deadline) return cond();
     await sleep(20);
+  }
+}
+
+/**
+ * Poll `cond` (which may be async) until it holds; throw, saying what was
+ * awaited and for how long, if it still does not hold after timeoutMs.
+ */
+export async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = WAIT_MS, everyMs = 20): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() - started > timeoutMs) {
+      if (await cond()) return;
+      throw new Error(`timed out after ${Date.now() - started} ms waiting for ${what}`);
+    }
+    await sleep(everyMs);
   }
 }
 
@@ -300,7 +324,9 @@ export class Scope {
       waits.push(new Promise((r) => c.once('exit', r)));
       c.kill('SIGKILL');
     }
-    await Promise.race([Promise.all(waits), sleep(5000)]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(waits), new Promise((r) => (timer = setTimeout(r, WAIT_MS)))]);
+    clearTimeout(timer);
     for (const pid of pidsMentioning(this.dir)) {
       try {
         process.kill(pid, 'SIGKILL');
