@@ -116,7 +116,7 @@ export interface TableOptions {
 }
 
 /** Values up to this size are overwritten in place (inside the odd period). */
-export const IN_PLACE_MAX_BYTES = 1024;
+const IN_PLACE_MAX_BYTES = 1024;
 const LOCK_TOKEN = 1;
 
 function log2Ceil(n: number): number {

@@ -16,103 +16,88 @@ import {
   Stat,
 } from '../layout/layout';
 
+/** Where a hand is: a segment, and a slot of its index. */
+interface Hand {
+  seg: number;
+  slot: number;
+}
+
 export class Upkeep extends Segments {
+  private readonly sweepHand: Hand = { seg: 0, slot: 0 };
+  private readonly clockHand: Hand = { seg: 0, slot: 0 };
+
   /**
-   * Active expiry: visit up to `budget` index slots, round-robin over the
-   * segments from where the last sweep stopped, and reclaim the entries
-   * whose deadline has passed. Returns how many were reclaimed. Each
-   * segment is locked only while its slots are visited.
+   * Move `hand` over up to `budget` index slots, segment after segment,
+   * each under its own lock (never two at once), until `enough()`.
+   * `visit(seg, slot, entry)` sees each occupied slot and returns true when
+   * it removed the entry: the slot is then looked at again, since backward
+   * shift moved a later entry into it.
    */
-  sweep(budget: number, now = monoNowMs()): number {
-    let reclaimed = 0;
+  private walk(hand: Hand, budget: number, enough: () => boolean, visit: (seg: number, slot: number, e: number) => boolean): void {
     const segs = 2 ** this.segBits;
-    for (let visited = 0; visited < budget; ) {
-      const seg = this.sweepSeg;
+    for (let visited = 0; visited < budget && !enough(); ) {
+      const seg = hand.seg;
       const lock = this.locks[seg];
       lock.lock();
       try {
         const d = this.dir(seg);
         const cap = this.u32[d + (SEG_CAPACITY >>> 2)];
         const index = this.u32[d + (SEG_INDEX >>> 2)];
-        while (this.sweepSlot < cap && visited < budget) {
+        while (hand.slot < cap && visited < budget && !enough()) {
           visited++;
-          const slot = index + this.sweepSlot * INDEX_SLOT_BYTES;
+          const slot = index + hand.slot * INDEX_SLOT_BYTES;
           const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
-          // A removal shifts a later entry into this slot: look at it again.
-          if (e !== 0 && expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) {
-            this.removeEntry(seg, slot);
-            this.stats[Stat.Expirations]++;
-            reclaimed++;
-          } else this.sweepSlot++;
+          if (e === 0 || !visit(seg, slot, e)) hand.slot++;
         }
-        if (this.sweepSlot >= cap) {
-          this.sweepSlot = 0;
-          this.sweepSeg = (seg + 1) % segs;
-          this.sweepLaps += this.sweepSeg === 0 ? 1 : 0;
+        if (hand.slot >= cap) {
+          hand.slot = 0;
+          hand.seg = (seg + 1) % segs;
         }
       } finally {
         lock.unlock();
       }
     }
+  }
+
+  /**
+   * Active expiry: visit up to `budget` index slots, round-robin over the
+   * segments from where the last sweep stopped, and reclaim the entries
+   * whose deadline has passed. Returns how many were reclaimed.
+   */
+  sweep(budget: number, now = monoNowMs()): number {
+    let reclaimed = 0;
+    this.walk(this.sweepHand, budget, () => false, (seg, slot, e) => {
+      if (!expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) return false;
+      this.removeEntry(seg, slot);
+      this.stats[Stat.Expirations]++;
+      reclaimed++;
+      return true;
+    });
     return reclaimed;
   }
-  protected sweepSeg = 0;
-  protected sweepSlot = 0;
 
   /**
    * Eviction at the cap: CLOCK over the segments' index slots (bench/
    * POLICY.md, "CLOCK-hash": no per-entry metadata beyond the visited
-   * map). A hand walks segment after segment; an entry whose visited byte
-   * is set gets it cleared and a second chance, one that is clear (or
-   * expired) is removed. Stops once `bytes` were freed or after visiting
-   * every slot twice; returns the bytes freed. Call it holding no segment
-   * lock: it takes each segment's lock in turn.
+   * map). An entry whose visited byte is set gets it cleared and a second
+   * chance; one that is clear (or expired) is removed. Stops once `bytes`
+   * were freed or after visiting every slot twice; returns the bytes freed.
+   * Call it holding no segment lock.
    */
   evict(bytes: number): number {
     let freed = 0;
-    const segs = 2 ** this.segBits;
-    const limit = 2 * this.buckets() + segs;
     const now = monoNowMs();
-    for (let visited = 0; freed < bytes && visited < limit; ) {
-      const seg = this.handSeg;
-      const lock = this.locks[seg];
-      lock.lock();
-      try {
-        const d = this.dir(seg);
-        const cap = this.u32[d + (SEG_CAPACITY >>> 2)];
-        const index = this.u32[d + (SEG_INDEX >>> 2)];
-        while (this.handSlot < cap && freed < bytes) {
-          visited++;
-          const slot = index + this.handSlot * INDEX_SLOT_BYTES;
-          const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
-          if (e === 0) {
-            this.handSlot++;
-            continue;
-          }
-          const mark = this.visited + ((e - this.heapStart) >>> 4);
-          if (this.u8[mark] !== 0 && !expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) {
-            this.u8[mark] = 0;
-            this.handSlot++;
-            continue;
-          }
-          // Removal shifts a later entry into this slot: look at it again.
-          freed += this.alloc.usable(e);
-          this.removeEntry(seg, slot);
-          this.stats[Stat.Evictions]++;
-        }
-        if (this.handSlot >= cap) {
-          this.handSlot = 0;
-          this.handSeg = (seg + 1) % segs;
-        }
-      } finally {
-        lock.unlock();
+    this.walk(this.clockHand, 2 * this.buckets() + 2 ** this.segBits, () => freed >= bytes, (seg, slot, e) => {
+      const mark = this.visited + ((e - this.heapStart) >>> 4);
+      if (this.u8[mark] !== 0 && !expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) {
+        this.u8[mark] = 0;
+        return false;
       }
-    }
+      freed += this.alloc.usable(e);
+      this.removeEntry(seg, slot);
+      this.stats[Stat.Evictions]++;
+      return true;
+    });
     return freed;
   }
-  protected handSeg = 0;
-  protected handSlot = 0;
-  /** Completed passes of the sweeper over the whole table (tests). */
-  sweepLaps = 0;
-
 }
