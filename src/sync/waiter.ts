@@ -13,6 +13,11 @@ import { futexWait, futexWake, yieldCpu } from '../native/shim';
 export interface WaitPolicy {
   /** Polls of the condition before the first yield. */
   spins: number;
+  /**
+   * Then go on polling for this many microseconds (default none): a count
+   * of polls is no measure of time (a load takes 5 ns, a ring take 100).
+   */
+  spinMicros?: number;
   /** sched_yield calls (each followed by a poll) before sleeping. */
   yields: number;
   /** Longest single futex sleep; the idle callback runs after each one. */
@@ -20,16 +25,20 @@ export interface WaitPolicy {
 }
 
 /**
- * No yield phase by default. Measured on this 2-core machine with two
- * busy-looping processes beside `./client -f -n 1 -w 1 -t 1` (30,000
- * requests, two runs each, same session): 50 yields gave 0.84 and 1.03 K/s,
- * 2 yields 2.45 and 1.61 K/s, no yields 38.4 and 22.0 K/s. Under CFS a
- * thread that yields to busy loops waits out their time slices (ms each)
- * and keeps its vruntime growing, whereas one that sleeps on a futex is
- * woken with the sleeper's priority and runs at once. Quiet, the spin
- * covers a round trip (~1 us) and the yields hardly ever ran.
+ * Spin 200 polls, then up to 20 us by the clock, then sleep: no yields.
+ * Measured on this 2-core machine (same session, two runs each; setSync of
+ * 100-byte strings, ./client -f -n 1 -w 1 -t 1 and -n 2 -w 16 -t 2):
+ *   beside two busy loops: 50 yields gave 34-52 K/s, 20-76 K/s and 22 K/s;
+ *     no yields and a 20 us spin 133-156, 140 and 128-138 K/s (a 50 us
+ *     spin: 107-209, 9 and 78-103). Under CFS a thread that yields to busy
+ *     loops waits out their slices (ms each), while one that sleeps on a
+ *     futex is woken with a sleeper's priority and runs at once.
+ *   quiet-ish: 20 us spin 231-232, 633-654 and 670-691 K/s; 50 yields
+ *     283-291, 577-637 and 887-928 K/s; no spin and no yields fell to
+ *     36-71 K/s at window 1 (200 polls are ~1 us: every answer then
+ *     needs a futex wake-up).
  */
-export const DEFAULT_WAIT_POLICY: Readonly<WaitPolicy> = { spins: 200, yields: 0, sleepMs: 100 };
+export const DEFAULT_WAIT_POLICY: Readonly<WaitPolicy> = { spins: 200, spinMicros: 20, yields: 0, sleepMs: 100 };
 
 /**
  * Poll `ready` through the spin and yield phases. Returns true as soon as it
@@ -37,6 +46,13 @@ export const DEFAULT_WAIT_POLICY: Readonly<WaitPolicy> = { spins: 200, yields: 0
  */
 export function spinThenYield(ready: () => boolean, policy: WaitPolicy): boolean {
   for (let i = 0; i < policy.spins; i++) if (ready()) return true;
+  if (policy.spinMicros) {
+    const end = performance.now() + policy.spinMicros / 1000;
+    for (let i = 1; ; i++) {
+      if (ready()) return true;
+      if ((i & 63) === 0 && performance.now() > end) break;
+    }
+  }
   for (let i = 0; i < policy.yields; i++) {
     yieldCpu();
     if (ready()) return true;
