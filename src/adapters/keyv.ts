@@ -22,11 +22,13 @@
 import { EventEmitter } from 'node:events';
 import { Client, ClientOptions, connect } from '../client/client';
 
+/**
+ * No `namespace` option: the namespace is Keyv's to set (see `namespace`
+ * below).
+ */
 export interface KeyvShmkvOptions extends ClientOptions {
   /** Use this connected client instead of connecting (it is not closed by disconnect()). */
   client?: Client;
-  /** The namespace; Keyv sets its own on the adapter (default 'keyv') and it wins. */
-  namespace?: string;
 }
 
 /** One entry of setMany: Keyv 5 passes a relative `ttl`, Keyv 6 may pass an absolute `expires`. */
@@ -59,18 +61,24 @@ const SEPARATOR = ':';
 
 export class KeyvShmkv extends EventEmitter {
   readonly opts: KeyvShmkvOpts;
-  /** Set by Keyv (its `namespace` option, default 'keyv'); scopes clear() and iterator(). */
-  namespace: string | undefined;
+  /**
+   * Set by Keyv 5 (its `namespace` option, default 'keyv'), which prefixes
+   * keys itself; scopes clear() and iterator(). Declared, never
+   * initialized: Keyv 6's bridge treats a store that already has the
+   * property as one that prefixes keys itself, and this one does not, so
+   * under Keyv 6 the bridge prefixes (`namespace::key`) and finds a
+   * namespace's keys for clear() through iterator().
+   */
+  declare namespace: string | undefined;
   readonly client: Client;
   /** Whether disconnect() closes the client (only one this adapter connected). */
   private readonly owned: boolean;
 
   constructor(options: KeyvShmkvOptions = {}) {
     super();
-    const { client, namespace, ...connectOptions } = options;
+    const { client, ...connectOptions } = options;
     this.owned = client === undefined;
     this.client = client ?? connect(connectOptions);
-    this.namespace = namespace;
     this.opts = { dialect: 'redis', url: `shmkv://${options.path ?? ''}`, path: options.path };
   }
 
