@@ -10,7 +10,8 @@
  * imported from keyv: the contract is structural, so the package does not
  * depend on it.
  *
- * Keys arrive prefixed (`namespace:key`) and are stored as string keys of
+ * Keys arrive prefixed (`namespace:key` from Keyv 5, `namespace::key` from
+ * Keyv 6's bridge) and are stored as string keys of
  * the machine-wide table, so every process on the machine using the same
  * namespace shares them. Values arrive as Keyv hands them: serialized
  * strings by default (stored as strings, no codec), or `{ value, expires }`
