@@ -25,6 +25,7 @@ import { decodeValue } from '../codec/value';
 import { DEFAULT_ENCODING, Encoding } from '../codec/structured';
 import { decodeKey, Key, KeyEncoder } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
+import { scanStringKeys } from '../store/table-scan';
 import { TableCorruptError } from '../store/alloc';
 import { deadlineIn, monoNowMs } from '../store/clock';
 import { ValueTag } from '../layout/layout';
@@ -295,6 +296,17 @@ export class Client {
    */
   get size(): number {
     return this.conn.reader.size();
+  }
+
+  /**
+   * String keys that start with `prefix`, read from the shared table
+   * segment by segment (table-scan.ts: not atomic as a whole, like Redis's
+   * SCAN; expired entries not yet reclaimed are listed, so get() each key).
+   */
+  keysWithPrefix(prefix: string): string[] {
+    this.usable();
+    this.conn.checkLive();
+    return scanStringKeys(this.conn.data, prefix);
   }
 
   /** Counters of the server and its table, and this process's hits and misses (stats.ts). */

@@ -1,0 +1,111 @@
+/**
+ * A read-only scan of the table's keys, for adapters that must enumerate a
+ * prefix (Keyv's namespaced clear() and iterator()). It is the lookup of
+ * table-reader.ts widened to a whole segment: under the same seqlock
+ * (version before, version after; odd or changed: retry) it copies the
+ * material of every string key in the segment that starts with the
+ * prefix, so each segment's list is a consistent snapshot. Segments are
+ * snapshotted one after another, so the scan as a whole is not atomic: a
+ * key written or deleted while it runs may or may not be listed, like
+ * Redis's SCAN. Callers read each key again (get) to see its value and
+ * its expiry; the scan ignores values, expiry and leases.
+ *
+ * Kept out of table-reader.ts on purpose: lookups are the hot path and
+ * stay as they are; a scan costs one pass over every index slot.
+ */
+import { yieldCpu } from '../native/shim';
+import {
+  D_DIRECTORY,
+  D_HEAP_END,
+  D_HEAP_START,
+  D_SEGMENT_BITS,
+  ENTRY_HEADER_BYTES,
+  ENTRY_KEY_LEN,
+  INDEX_SLOT_BYTES,
+  KeyKind,
+  MAX_INDEX_LOG2,
+  SEG_CAPACITY,
+  SEG_INDEX,
+  SEG_VERSION,
+  SEGMENT_BYTES,
+} from '../layout/layout';
+import { TableCorruptError } from './alloc';
+
+/** Attempts per segment before giving up; the later ones yield the core. */
+const MAX_ATTEMPTS = 4096;
+const SPIN_ATTEMPTS = 32;
+/** A stable segment that makes no sense this many times is corrupt. */
+const MAX_TORN = 3;
+
+/** Thrown when writers keep one segment busy for MAX_ATTEMPTS snapshots. */
+export class ScanContendedError extends Error {
+  constructor(segment: number) {
+    super(`scan: segment ${segment} kept changing; try again`);
+    this.name = 'ScanContendedError';
+  }
+}
+
+/**
+ * String keys of the table in `data` (a server's data file) that start
+ * with `prefix` (all string keys for ''), in table order.
+ */
+export function scanStringKeys(data: SharedArrayBuffer, prefix: string): string[] {
+  const u32 = new Uint32Array(data);
+  const i32 = new Int32Array(data);
+  const u8 = new Uint8Array(data);
+  const segBits = u32[D_SEGMENT_BITS >>> 2];
+  const heapStart = u32[D_HEAP_START >>> 2];
+  const heapEnd = Math.min(u32[D_HEAP_END >>> 2], data.byteLength);
+  // Material of a string key: the KeyKind byte, then UTF-8.
+  const want = Buffer.concat([Buffer.from([KeyKind.String]), Buffer.from(prefix, 'utf8')]);
+  const out: string[] = [];
+  const found: Buffer[] = [];
+  for (let seg = 0; seg < 2 ** segBits; seg++) {
+    const ver = (D_DIRECTORY + seg * SEGMENT_BYTES + SEG_VERSION) >>> 2;
+    let torn = 0;
+    let done = false;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS && !done; attempt++) {
+      if (attempt >= SPIN_ATTEMPTS) yieldCpu();
+      const v1 = Atomics.load(i32, ver);
+      if (v1 & 1) continue;
+      found.length = 0;
+      const ok = scanSegment(u32, u8, seg, heapStart, heapEnd, want, found);
+      if (Atomics.load(i32, ver) !== v1) continue;
+      if (!ok) {
+        if (++torn >= MAX_TORN) throw new TableCorruptError(`scan: segment ${seg} is stable and makes no sense`);
+        continue;
+      }
+      // Decoded only now: the bytes were copied inside a validated window.
+      for (const b of found) out.push(b.toString('utf8', 1));
+      done = true;
+    }
+    if (!done) throw new ScanContendedError(seg);
+  }
+  return out;
+}
+
+/** Copy the matching keys of one segment into `found`; false when what it read is torn. */
+function scanSegment(u32: Uint32Array, u8: Uint8Array, seg: number, heapStart: number, heapEnd: number, want: Buffer, found: Buffer[]): boolean {
+  const d = (D_DIRECTORY + seg * SEGMENT_BYTES) >>> 2;
+  const cap = u32[d + (SEG_CAPACITY >>> 2)];
+  const index = u32[d + (SEG_INDEX >>> 2)];
+  if (cap === 0 || (cap & (cap - 1)) !== 0 || cap > 2 ** MAX_INDEX_LOG2) return false;
+  if (index < heapStart || index + cap * INDEX_SLOT_BYTES > heapEnd || index % INDEX_SLOT_BYTES !== 0) return false;
+  const last = heapEnd - ENTRY_HEADER_BYTES;
+  const wantLen = want.length;
+  for (let i = 0; i < cap; i++) {
+    const e = u32[(index >>> 2) + 2 * i + 1];
+    if (e === 0) continue;
+    if (e < heapStart || e > last || (e & 7) !== 0) return false;
+    const keyLen = u32[(e + ENTRY_KEY_LEN) >>> 2];
+    const k = e + ENTRY_HEADER_BYTES;
+    if (keyLen === 0 || k + keyLen > heapEnd) return false;
+    if (keyLen < wantLen) continue;
+    let j = 0;
+    while (j < wantLen && u8[k + j] === want[j]) j++;
+    if (j !== wantLen) continue;
+    // A copy (never a view): the bytes may change once the window closes.
+    found.push(Buffer.from(u8.subarray(k, k + keyLen)));
+  }
+  return true;
+}
