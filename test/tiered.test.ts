@@ -12,6 +12,7 @@ import * as assert from 'node:assert/strict';
 import { connect, Client } from '../src/index';
 import { TieredCache } from '../src/adapters/tiered';
 import { Scope } from './support/procs';
+import { Redis } from 'ioredis';
 import { startRedis, TestRedis } from './support/redis';
 
 /** The documented bound while the subscriber is connected (README). */
@@ -23,11 +24,11 @@ interface Machine {
   cache: TieredCache;
 }
 
-async function machine(s: Scope, redis: TestRedis, name: string, l1Ttl = 60_000): Promise<Machine> {
+async function machine(s: Scope, redis: TestRedis, name: string, l1Ttl = 60_000, client = redis.client()): Promise<Machine> {
   const region = s.p(`${name}.region`);
   await s.startServer(['-n', '1', '-s', '64', '-m', '64', '-p', region]);
   const kv = connect({ path: region });
-  const cache = new TieredCache({ l1: kv, redis: redis.client(), l1Ttl });
+  const cache = new TieredCache({ l1: kv, redis: client, l1Ttl });
   await cache.ready;
   return { kv, cache };
 }
@@ -126,4 +127,63 @@ test('tiered: fetch loads once per key across machines; L1 entries never outlive
   const left = b.kv.ttlSync('short');
   assert.ok(left !== undefined && left <= 300, `b's L1 copy has ${left} ms left, not more than Redis`);
 
+});
+
+/** A client whose MULTI replies (the tiered read) can be held: hold() returns when one arrived, and a release. */
+function heldReads(redis: TestRedis): { client: Redis; hold(): { arrived: Promise<void>; release(): void } } {
+  const client = redis.client();
+  let held: { gate: Promise<void>; arrive(): void } | null = null;
+  const multi = client.multi.bind(client) as () => { exec(): Promise<unknown> };
+  (client as unknown as { multi: () => unknown }).multi = () => {
+    const m = multi();
+    const exec = m.exec.bind(m);
+    m.exec = async () => {
+      const r = await exec();
+      if (held) {
+        held.arrive();
+        await held.gate;
+      }
+      return r;
+    };
+    return m;
+  };
+  return {
+    client,
+    hold() {
+      let release!: () => void;
+      let arrive!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const arrived = new Promise<void>((r) => (arrive = r));
+      held = { gate, arrive };
+      return {
+        arrived,
+        release() {
+          held = null;
+          release();
+        },
+      };
+    },
+  };
+}
+
+test('tiered: a read that raced an invalidation returns its value but never keeps it in the L1', { timeout: 120_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-tiered-');
+  const redis = await startRedis(t);
+  const held = heldReads(redis);
+  const a = await machine(s, redis, 'a');
+  const b = await machine(s, redis, 'b', 60_000, held.client);
+  t.after(() => closeAll([a, b]));
+
+  await a.cache.set('k', 'old');
+  await applied(b, 1);
+  const hold = held.hold();
+  const read = b.cache.get('k');
+  await hold.arrived; // b has read 'old' from Redis and not yet stored it
+  await a.cache.set('k', 'new');
+  await applied(b, 2); // the invalidation deleted b's lease
+  hold.release();
+  assert.equal(await read, 'old', 'the racing read answers what it read (it was concurrent with the write)');
+  assert.equal(b.kv.getSync('k'), undefined, "the older value was not stored in b's L1");
+  assert.equal(await b.cache.get('k'), 'new');
+  assert.equal(b.kv.getSync('k'), 'new');
 });
