@@ -132,11 +132,12 @@ async function main(): Promise<void> {
   console.log(`\`node dist/bench/web.js${argv ? ' ' + argv : ''}\`: ${opt.workers} workers, ${opt.connections} connections, ` +
     `${opt.duration} s per run, uniform keys over ${opt.keys}, backend ${opt['backend-ms']} ms; Redis ${server.version} on a unix socket; ` +
     `medians of ${opt.rounds} interleaved runs; load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after (${os.cpus().length} cores).\n`);
-  console.log('| response cache | requests/s | p99 latency (ms) | backend calls | errors |');
-  console.log('|---|---:|---:|---:|---:|');
+  // The best run too: on a shared machine, other work only ever slows a run down.
+  console.log('| response cache | requests/s (median) | best run | p99 latency (ms) | backend calls | errors |');
+  console.log('|---|---:|---:|---:|---:|---:|');
   for (const v of VARIANTS) {
     const rs = runs.get(v)!;
-    console.log(`| ${LABEL[v]} | ${median(rs.map((x) => x.rps)).toFixed(0)} | ${median(rs.map((x) => x.p99))} | ` +
+    console.log(`| ${LABEL[v]} | ${median(rs.map((x) => x.rps)).toFixed(0)} | ${Math.max(...rs.map((x) => x.rps)).toFixed(0)} | ${median(rs.map((x) => x.p99))} | ` +
       `${median(rs.map((x) => x.backendCalls))} | ${rs.reduce((a, x) => a + x.errors, 0)} |`);
   }
 }
