@@ -7,7 +7,7 @@
  * run starts cold: a fresh service (its store is new) and an empty Redis.
  * Prints a Markdown table with the command and the load average.
  *
- *   node dist/bench/web.js [--duration 5] [--connections 32] [--keys 1000] [--rounds 3]
+ *   node dist/bench/web.js [--duration 5] [--connections 32] [--keys 1000] [--rounds 3] [--only shmkv,tiered]
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,6 +26,8 @@ const { values: opt } = parseArgs({
     rounds: { type: 'string', default: '3' },
     workers: { type: 'string', default: '2' },
     'backend-ms': { type: 'string', default: '5' },
+    // A comma-separated subset of the variants (default: all four).
+    only: { type: 'string' },
   },
 });
 const SERVICE = path.join(__dirname, '..', 'examples', 'web-service.js');
@@ -111,12 +113,14 @@ async function main(): Promise<void> {
   const server = await startRedis(bin, provenance);
   const redis = new Redis({ path: server.socket });
   const loadBefore = os.loadavg();
-  const runs = new Map<Variant, RunResult[]>(VARIANTS.map((v) => [v, []]));
+  const chosen = opt.only ? (opt.only.split(',') as Variant[]) : [...VARIANTS];
+  for (const v of chosen) if (!VARIANTS.includes(v)) throw new Error(`--only: unknown variant ${v} (${VARIANTS.join(', ')})`);
+  const runs = new Map<Variant, RunResult[]>(chosen.map((v) => [v, []]));
   try {
     const rounds = Number(opt.rounds);
     for (let r = 0; r < rounds; r++) {
       // Rotate the order each round: no variant always runs first.
-      const order = VARIANTS.map((_, i) => VARIANTS[(i + r) % VARIANTS.length]);
+      const order = chosen.map((_, i) => chosen[(i + r) % chosen.length]);
       for (const v of order) {
         const res = await runOnce(v, server.socket, redis);
         runs.get(v)!.push(res);
@@ -135,7 +139,7 @@ async function main(): Promise<void> {
   // The best run too: on a shared machine, other work only ever slows a run down.
   console.log('| response cache | requests/s (median) | best run | p99 latency (ms) | backend calls | errors |');
   console.log('|---|---:|---:|---:|---:|---:|');
-  for (const v of VARIANTS) {
+  for (const v of chosen) {
     const rs = runs.get(v)!;
     console.log(`| ${LABEL[v]} | ${median(rs.map((x) => x.rps)).toFixed(0)} | ${Math.max(...rs.map((x) => x.rps)).toFixed(0)} | ${median(rs.map((x) => x.p99))} | ` +
       `${median(rs.map((x) => x.backendCalls))} | ${rs.reduce((a, x) => a + x.errors, 0)} |`);
