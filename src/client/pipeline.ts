@@ -233,6 +233,14 @@ export class Pipeline {
     await Promise.all(outstanding);
     Atomics.store(this.ctrl, CTRL_STOP, 1);
     Atomics.notify(this.ctrl, CTRL_SUBMITTED);
-    if (this.notifier) await this.notifier.terminate();
+    // Not awaited: with nothing outstanding (NOTIFIED === SUBMITTED) the
+    // notifier touches no window any more, and awaiting its 'exit' was seen
+    // to leave close() pending forever when the thread had already ended by
+    // itself on STOP (the process then exited with the caller's await
+    // unsettled). Unref'd, it never keeps the process alive.
+    if (this.notifier) {
+      this.notifier.unref();
+      this.notifier.terminate().catch(() => undefined);
+    }
   }
 }
