@@ -50,6 +50,7 @@ demo: all workloads/demo.txt
 	./client -f -n $(DEMO_THREADS) -w $(DEMO_WINDOW) -t 2 -s 1024 -i workloads/demo.txt -c -e workloads/demo.expected
 
 test: all
+	bash tools/ensure-redis.sh
 	npm test
 
 # `make bench`: the benchmark suite (bench/README.md): about 25-30 min on an
