@@ -62,6 +62,7 @@ test: all
 # missing. Not part of `make test`/CI: it is long and uses apt.
 bench: all
 	node dist/bench/run.js $(BENCH_ARGS)
+	node dist/bench/policy/run.js > bench/results/policy.md
 
 clean:
 	rm -rf build dist workloads

@@ -21,7 +21,7 @@ export type LibSystem = 'shmkv' | 'lmdb' | 'redis';
  * (redis); aget/aset: shmkv's one-at-a-time await get()/set(); setns: lmdb
  * putSync with noSync.
  */
-export type LibOp = 'get' | 'set' | 'aget' | 'aset' | 'setns';
+export type LibOp = 'get' | 'set' | 'aget' | 'aset' | 'setns' | 'miss';
 
 /** What one client process does. */
 export interface LibTask {

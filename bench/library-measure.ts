@@ -26,10 +26,12 @@ const WORKER = path.join(__dirname, 'library-worker.js');
 /** The headline calls: [system, op, label]. */
 const CASES: ReadonlyArray<readonly [LibSystem, LibOp, string]> = [
   ['shmkv', 'get', 'getSync'],
+  ['shmkv', 'miss', 'getSync miss'],
   ['shmkv', 'aget', 'await get()'],
   ['shmkv', 'set', 'setSync'],
   ['shmkv', 'aset', 'await set()'],
   ['lmdb', 'get', 'lmdb-js get'],
+  ['lmdb', 'miss', 'lmdb-js get miss'],
   ['lmdb', 'set', 'lmdb-js putSync'],
   ['lmdb', 'setns', 'lmdb-js putSync, noSync'],
   ['redis', 'get', 'Redis await GET'],

@@ -35,11 +35,14 @@ interface Opened {
 async function openSystem(t: LibTask, keys: string[], values: string[]): Promise<Opened> {
   const len = t.data.valueBytes;
   const ok = (v: unknown): boolean => typeof v === 'string' && v.length === len;
+  // Keys of the same length that no prefill wrote: a miss's cost.
+  const missKeys = t.op === 'miss' ? keys.map((k) => `~${k.slice(1)}`) : keys;
   if (t.system === 'shmkv') {
     const { connect } = await import('../src/index');
     const kv = connect({ path: t.target });
     const ops: Record<string, Op> = {
       get: (i) => ok(kv.getSync(keys[i])),
+      miss: (i) => kv.getSync(missKeys[i]) === undefined,
       set: (i) => (kv.setSync(keys[i], values[i]), true),
       aget: async (i) => ok(await kv.get(keys[i])),
       aset: async (i) => (await kv.set(keys[i], values[i]), true),
@@ -58,7 +61,7 @@ async function openSystem(t: LibTask, keys: string[], values: string[]): Promise
     const db = open<string, string>(t.op === 'setns' ? { path: t.target, noSync: true } : { path: t.target });
     const enc = (db as unknown as { encoding?: string }).encoding ?? 'msgpack (default)';
     return {
-      op: t.op === 'get' ? (i) => ok(db.get(keys[i])) : (i) => (db.putSync(keys[i], values[i]), true),
+      op: t.op === 'get' ? (i) => ok(db.get(keys[i])) : t.op === 'miss' ? (i) => db.get(missKeys[i]) === undefined : (i) => (db.putSync(keys[i], values[i]), true),
       prefill: async () => {
         db.transactionSync(() => {
           for (let i = 0; i < keys.length; i++) db.putSync(keys[i], values[i]);
