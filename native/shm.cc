@@ -101,12 +101,19 @@ void WriteNumber(uintptr_t v) {
   WriteAll(buf + i);
 }
 
+// Set by the first thread that reports: several threads of one process can
+// meet the same truncation at once, and their lines must not interleave.
+std::atomic<bool> g_bus_reporting{false};
+
 // If `addr` lies in one of our mappings: one line naming the file, then exit.
 void ReportIfOurs(const void* addr) {
   uintptr_t a = reinterpret_cast<uintptr_t>(addr);
   for (const Mapping& m : g_maps) {
     uintptr_t b = m.base.load(std::memory_order_acquire);
     if (b <= 1 || a < b || a - b >= m.len.load(std::memory_order_relaxed)) continue;
+    // Another thread is writing the line and will _exit the process: wait
+    // for that (pause is async-signal-safe).
+    if (g_bus_reporting.exchange(true)) for (;;) pause();
     WriteAll(g_bus_prefix);
     WriteAll(": the region file ");
     WriteAll(m.path);
