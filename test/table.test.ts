@@ -13,7 +13,8 @@ import { Worker } from 'node:worker_threads';
 import { Allocator, NO_MEMORY } from '../src/store/alloc';
 import { Table } from '../src/store/table';
 import { ReadResult, TableReader } from '../src/store/table-reader';
-import { KeyEncoder } from '../src/store/keys';
+import { hashBytes, hashU32Key, KeyEncoder, U32_KEY_BYTES, writeU32Key } from '../src/store/keys';
+import { monoNowMs } from '../src/store/clock';
 import { D_DIRECTORY, D_HEAP_END, D_HEAP_START, SEG_CAPACITY, SEG_INDEX, SEG_VERSION, Status, ValueTag } from '../src/layout/layout';
 import { runWorker, terminateAll } from './fixtures/unit/harness';
 import { rng } from './fixtures/unit/util';
@@ -151,6 +152,53 @@ test('table: u32 operations (put, get, add with wrap-around, absent counts as 0,
   put(t, enc, 8, 'text');
   assert.equal(t.addU32(8, 1), Status.WrongType);
   assert.equal(t.getU32(8), Status.WrongType);
+});
+
+test('keys: hashU32Key gives the hash of the u32 material that writeU32Key writes', () => {
+  const material = new Uint8Array(U32_KEY_BYTES);
+  const rand = rng(0x4a5b);
+  const keys = [0, 1, 255, 256, 0x7fffffff, 0x80000000, 0xffffffff];
+  for (let i = 0; i < 20000; i++) keys.push(rand());
+  for (const key of keys) {
+    const seed = rand();
+    writeU32Key(material, 0, key);
+    assert.equal(hashU32Key(key, seed), hashBytes(material, 0, U32_KEY_BYTES, seed), `key ${key} seed ${seed}`);
+  }
+});
+
+test('table: putU32 over another 4-byte value or an expiring u32 stores a plain u32 without a deadline', T, () => {
+  const { t, r } = newTable(8 * MiB);
+  const enc = new KeyEncoder(4096, t.seed);
+  put(t, enc, 9, 'abcd'); // a 4-byte string: rewritten in place
+  assert.equal(t.putU32(9, 42), Status.Ok);
+  assert.equal(t.getU32(9), Status.Ok);
+  assert.equal(t.lastValue, 42);
+  enc.encode(9);
+  assert.equal(r.read(enc.bytes, enc.length, enc.hash), ReadResult.Found);
+  assert.equal(r.tag, ValueTag.U32);
+  assert.equal(r.num, 42);
+  enc.encode(10);
+  const four = Buffer.alloc(4);
+  four.writeUInt32LE(7);
+  assert.equal(t.set(enc.bytes, 0, enc.length, four, 0, 4, ValueTag.U32, monoNowMs() + 60_000), Status.Ok);
+  assert.equal(r.read(enc.bytes, enc.length, enc.hash), ReadResult.Found);
+  assert.ok(r.expires > 0);
+  assert.equal(t.putU32(10, 8), Status.Ok);
+  assert.equal(r.read(enc.bytes, enc.length, enc.hash), ReadResult.Found);
+  assert.equal(r.expires, 0, 'a seed put leaves no deadline');
+  assert.equal(r.num, 8);
+  put(t, enc, 11, 'a longer string'); // no room in place: a new entry
+  assert.equal(t.putU32(11, 3), Status.Ok);
+  assert.equal(t.getU32(11), Status.Ok);
+  assert.equal(t.lastValue, 3);
+});
+
+test('table reader: strings read back exactly, ASCII or not (Latin-1 range, multi-byte, NUL, long)', T, () => {
+  const { t, r } = newTable(8 * MiB);
+  const enc = new KeyEncoder(4096, t.seed);
+  const values = ['', 'plain ascii', '\u0000\u007f', '\u00e9', '\u00ff\u0080', 'caf\u00e9 \u4e16\u754c \ud83c\udf89', 'a'.repeat(5000), '\u00e9'.repeat(3000), 'x'.repeat(4999) + '\u00e9'];
+  values.forEach((v, i) => assert.equal(put(t, enc, `s${i}`, v), Status.Ok));
+  values.forEach((v, i) => assert.equal(read(r, enc, `s${i}`), v, `value ${i}`));
 });
 
 test('table: at the memory cap writes answer Full, never throw, and stored keys stay and can be updated', T, () => {

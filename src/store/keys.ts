@@ -49,6 +49,30 @@ export function hashBytes(u8: Uint8Array, off: number, len: number, seed: number
   return h >>> 0;
 }
 
+/**
+ * hashBytes of the material of u32 `key` (what writeU32Key writes), without
+ * writing it: the seed's replay hashes one per request.
+ */
+export function hashU32Key(key: number, seed: number): number {
+  // Block 1: the kind byte and the key's low three bytes, little-endian.
+  let k = Math.imul(KeyKind.U32 | (key << 8), 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  let h = (seed >>> 0) ^ Math.imul(k, 0x1b873593);
+  h = (h << 13) | (h >>> 19);
+  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  // Tail: the key's high byte.
+  k = Math.imul(key >>> 24, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  h ^= Math.imul(k, 0x1b873593);
+  h ^= U32_KEY_BYTES;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** Write the material of u32 `key` at u8[off..off+5). */
 export function writeU32Key(u8: Uint8Array, off: number, key: number): void {
   u8[off] = KeyKind.U32;

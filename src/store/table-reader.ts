@@ -64,8 +64,6 @@ export const enum ReadResult {
 /** An internal probe outcome: inconsistent data, retry. */
 const TORN = 4;
 
-/** Strings up to this many bytes are built from shared memory directly when ASCII. */
-const SHORT_STRING = 64;
 
 /** Attempts before giving up (Contended); the later ones yield the core. */
 const MAX_ATTEMPTS = 256;
@@ -170,6 +168,7 @@ export class TableReader {
     const seg = this.segBits === 0 ? 0 : hash >>> (32 - this.segBits);
     const ver = (D_DIRECTORY + seg * SEGMENT_BYTES + SEG_VERSION) >>> 2;
     let torn = 0;
+    this.utf8 = false;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (attempt >= SPIN_ATTEMPTS) yieldCpu();
       const v1 = Atomics.load(this.i32, ver);
@@ -180,8 +179,15 @@ export class TableReader {
       // no earlier than the snapshot: an entry that expired meanwhile reads
       // as absent, never the other way round.
       if (r === ReadResult.Found) {
-        if (expired(this.expires, this.clock())) return ReadResult.Absent;
-        if (this.tag === ValueTag.String && this.strBytes >= 0) this.str = this.strScratch.toString('utf8', 0, this.strBytes);
+        if (this.expires !== 0 && expired(this.expires, this.clock())) return ReadResult.Absent;
+        if (this.tag === ValueTag.String) {
+          if (this.strBytes >= 0) this.str = this.strScratch.toString('utf8', 0, this.strBytes);
+          else if (Buffer.byteLength(this.str, 'utf8') !== this.strLen) {
+            // Not ASCII: the Latin-1 reading is wrong; read it again as UTF-8.
+            this.utf8 = true;
+            continue;
+          }
+        }
         // Eviction's CLOCK bit, in the visited map (never in the entry,
         // which may have been freed since the snapshot): one byte store,
         // and none while it is already set, so hot keys cost no write.
@@ -223,33 +229,32 @@ export class TableReader {
   }
 
   /**
-   * A string value, read while writers may change it. Never decoded from
-   * shared memory: a UTF-8 decoder may scan its input twice (length, then
-   * characters) and bytes changing in between must not reach it. Short
-   * ASCII is built here reading each byte once; anything else is copied to
-   * a private buffer (a memcpy is safe on racing bytes) and decoded once the
+   * A string value, read while writers may change it. Never decoded as
+   * UTF-8 from shared memory: a UTF-8 decoder may scan its input twice
+   * (length, then characters) and bytes changing in between must not reach
+   * it. Latin-1 decoding reads each byte once (a copy into a one-byte
+   * string), so it is safe on racing bytes, and for ASCII it gives the
+   * same string as UTF-8: read() keeps it once the snapshot is validated
+   * and the string is ASCII (its UTF-8 length is its length). Otherwise
+   * read() tries again with `utf8`: the bytes are copied to a private
+   * buffer (a memcpy is safe on racing bytes) and decoded once the
    * snapshot is validated (strBytes >= 0 says so).
    */
   private copyString(at: number, len: number): void {
-    const u8 = this.u8;
     this.strBytes = -1;
-    if (len <= SHORT_STRING) {
-      let s = '';
-      let i = 0;
-      for (; i < len; i++) {
-        const c = u8[at + i];
-        if (c >= 0x80) break;
-        s += String.fromCharCode(c);
-      }
-      if (i === len) {
-        this.str = s;
-        return;
-      }
+    this.strLen = len;
+    if (!this.utf8) {
+      this.str = this.buf.toString('latin1', at, at + len);
+      return;
     }
     if (this.strScratch.length < len) this.strScratch = Buffer.allocUnsafeSlow(Math.max(len, 2 * this.strScratch.length));
     this.buf.copy(this.strScratch, 0, at, at + len);
     this.strBytes = len;
   }
+  /** Byte length of the last string value read. */
+  private strLen = 0;
+  /** This read met a string that is not ASCII: copy and decode as UTF-8. */
+  private utf8 = false;
   private strScratch = Buffer.allocUnsafeSlow(256);
   private strBytes = -1;
 

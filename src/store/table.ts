@@ -5,11 +5,12 @@
  * operations. Each takes the key's segment lock, and stores what readers
  * can see only inside the segment's odd version (segments.ts, SEQLOCK).
  */
-import { hashBytes, U32_KEY_BYTES, writeU32Key } from './keys';
+import { hashBytes, hashU32Key, U32_KEY_BYTES, writeU32Key } from './keys';
 import { Upkeep } from './upkeep';
 import {
   D_ENTRIES,
   ENTRY_EXPIRES,
+  ENTRY_FLAGS,
   ENTRY_HEADER_BYTES,
   ENTRY_KEY_LEN,
   ENTRY_TAG,
@@ -202,20 +203,86 @@ export class Table extends Upkeep {
 
   // ---- u32 keys and values (the seed's operations) --------------------------
 
+  // The seed's replay runs getU32/putU32 once per request: they are written
+  // out, without atKey's closures, and hash the key without writing it
+  // first (find still compares material, in `scratch`).
+
   /** The u32 value under u32 `key` (in lastValue); Ok, NotFound, or WrongType. */
   getU32(key: number): Status {
     writeU32Key(this.scratch, 0, key);
-    return this.withEntry(this.scratch, 0, U32_KEY_BYTES, (e) => {
-      if (this.u8[e + ENTRY_TAG] !== ValueTag.U32) return Status.WrongType;
-      this.lastValue = this.dv.getUint32(e + ENTRY_HEADER_BYTES + U32_KEY_BYTES, true);
-      return Status.Ok;
-    });
+    const hash = hashU32Key(key, this.seed);
+    const seg = this.segmentOf(hash);
+    const lock = this.locks[seg];
+    let status: Status = Status.NotFound;
+    lock.lock();
+    try {
+      const slot = this.liveSlot(seg, this.find(seg, hash, this.scratch, 0, U32_KEY_BYTES));
+      if (slot >= 0) {
+        const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+        if (this.u8[e + ENTRY_TAG] !== ValueTag.U32) status = Status.WrongType;
+        else {
+          this.lastValue = this.dv.getUint32(e + ENTRY_HEADER_BYTES + U32_KEY_BYTES, true);
+          status = Status.Ok;
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    this.stats[Stat.ServerReads]++;
+    return status;
   }
 
+  /**
+   * Warm the cache lines getU32/putU32 of `keys[0..n)` will touch, with
+   * independent loads so that their misses overlap (a batch of requests
+   * then waits about one memory latency instead of n). Reads without the
+   * lock, only as a hint: any value is harmless, every index stays inside
+   * the buffer. Returns a value to keep the loads from being optimized away.
+   */
+  touchU32(keys: Int32Array | Uint32Array, n: number, slots: Uint32Array): number {
+    const u32 = this.u32;
+    const last = u32.length - 1;
+    let sink = 0;
+    for (let i = 0; i < n; i++) {
+      const hash = hashU32Key(keys[i], this.seed);
+      const d = this.dir(this.segmentOf(hash));
+      const cap = u32[d + (SEG_CAPACITY >>> 2)];
+      const slot = (u32[d + (SEG_INDEX >>> 2)] + (hash & (cap - 1)) * INDEX_SLOT_BYTES) >>> 2;
+      slots[i] = slot <= last ? slot : 0;
+    }
+    for (let i = 0; i < n; i++) slots[i] = u32[slots[i] + (SLOT_ENTRY >>> 2)] >>> 2;
+    for (let i = 0; i < n; i++) sink ^= slots[i] <= last ? u32[slots[i] + 1] : 0;
+    return sink;
+  }
+
+  /** Store u32 `value` under u32 `key` (no deadline): Ok, or Full. */
   putU32(key: number, value: number): Status {
     writeU32Key(this.scratch, 0, key);
-    this.valueView.setUint32(0, value, true);
-    return this.set(this.scratch, 0, U32_KEY_BYTES, this.valueScratch, 0, 4, ValueTag.U32);
+    const hash = hashU32Key(key, this.seed);
+    const seg = this.segmentOf(hash);
+    const lock = this.locks[seg];
+    lock.lock();
+    try {
+      const slot = this.find(seg, hash, this.scratch, 0, U32_KEY_BYTES);
+      if (slot >= 0) {
+        const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+        if (this.u32[(e + ENTRY_VALUE_LEN) >>> 2] === 4) {
+          // In place (the entry has room for 4 bytes): what store() would do.
+          const v = this.beginWrite(seg);
+          this.u8[e + ENTRY_TAG] = ValueTag.U32;
+          this.u8[e + ENTRY_FLAGS] = 0;
+          this.dv.setFloat64(e + ENTRY_EXPIRES, 0, true);
+          this.dv.setUint32(e + ENTRY_HEADER_BYTES + U32_KEY_BYTES, value, true);
+          this.endWrite(seg, v);
+          this.stats[Stat.Sets]++;
+          return Status.Ok;
+        }
+      }
+      this.valueView.setUint32(0, value, true);
+      return this.store(seg, hash, slot, this.scratch, 0, U32_KEY_BYTES, this.valueScratch, 0, 4, ValueTag.U32, 0);
+    } finally {
+      lock.unlock();
+    }
   }
 
   /**
