@@ -61,6 +61,18 @@ export const enum ReadResult {
   /** The segment is stable and makes no sense. */
   Corrupt = 3,
 }
+/**
+ * Buffer's one-pass Latin-1 decoder without toString's argument handling
+ * (an internal method msgpackr and lmdb-js use the same way), else the
+ * public path.
+ */
+type Latin1Slice = (this: Buffer, start: number, end: number) => string;
+const latin1Slice: Latin1Slice =
+  (Buffer.prototype as unknown as { latin1Slice?: Latin1Slice }).latin1Slice ??
+  function (this: Buffer, start: number, end: number): string {
+    return this.toString('latin1', start, end);
+  };
+
 /** An internal probe outcome: inconsistent data, retry. */
 const TORN = 4;
 
@@ -85,8 +97,9 @@ export class TableReader {
   private readonly heapEnd: number;
   private readonly entries: Int32Array;
   private readonly visited: number;
-  /** Offset of the entry the last probe found. */
+  /** Offset of the entry the last probe found, and its visited byte then. */
   private entry = 0;
+  private marked = 0;
 
   /** Keys stored (expired ones count until the server reclaims them). */
   size(): number {
@@ -191,8 +204,7 @@ export class TableReader {
         // Eviction's CLOCK bit, in the visited map (never in the entry,
         // which may have been freed since the snapshot): one byte store,
         // and none while it is already set, so hot keys cost no write.
-        const mark = this.visited + ((this.entry - this.heapStart) >>> 4);
-        if (this.u8[mark] === 0) this.u8[mark] = 1;
+        if (this.marked === 0) this.u8[this.visited + ((this.entry - this.heapStart) >>> 4)] = 1;
       }
       if (r !== TORN) return r;
       if (++torn >= 3) return ReadResult.Corrupt;
@@ -216,6 +228,10 @@ export class TableReader {
       if (e === 0) return ReadResult.Absent;
       if (u32[s] !== hash) continue;
       if (e < this.heapStart || e > last || (e & 7) !== 0) return TORN;
+      // The entry's visited byte, loaded now so that its cache miss overlaps
+      // the entry's (read() stores it after validation; a stale value only
+      // costs one redundant or one skipped mark).
+      this.marked = u8[this.visited + ((e - this.heapStart) >>> 4)];
       if (u32[(e + ENTRY_KEY_LEN) >>> 2] !== keyLen) continue;
       const valueLen = u32[(e + ENTRY_VALUE_LEN) >>> 2];
       const k = e + ENTRY_HEADER_BYTES;
@@ -244,7 +260,7 @@ export class TableReader {
     this.strBytes = -1;
     this.strLen = len;
     if (!this.utf8) {
-      this.str = this.buf.toString('latin1', at, at + len);
+      this.str = latin1Slice.call(this.buf, at, at + len);
       return;
     }
     if (this.strScratch.length < len) this.strScratch = Buffer.allocUnsafeSlow(Math.max(len, 2 * this.strScratch.length));
