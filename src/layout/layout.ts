@@ -117,6 +117,20 @@ export const HEARTBEAT_MS = 100;
 /** A client declares the server dead after this long without a heartbeat. */
 export const HEARTBEAT_TIMEOUT_MS = 1500;
 
+// ---- The server's private control words ---------------------------------
+// An Int32Array over a SharedArrayBuffer of CONTROL_WORDS words that only
+// the server's threads share (no file: no client can write it). Protocols:
+// server/idle.ts and server/worker.ts.
+/** 1 once the server is stopping (a forged region state cannot stop workers). */
+export const CONTROL_STOP = 0;
+/** The idle worker that polls the ring (worker index + 1), 0 when none. */
+export const CONTROL_SPINNER = 1;
+/** Futex word of the other idle workers (the bench); bumped to call one. */
+export const CONTROL_BENCH_SEQ = 2;
+/** How many workers sleep on the bench. */
+export const CONTROL_BENCH_SLEEPERS = 3;
+export const CONTROL_WORDS = 4;
+
 /**
  * A client waits at most this long for the board lock (attach, detach) and
  * then fails with BoardLockedError naming the holder: a holder that is alive

@@ -29,6 +29,8 @@ import { Region, resolveRegionPath } from '../layout/region';
 import {
   DEFAULT_RING_CAPACITY,
   DEFAULT_WINDOW_COUNT,
+  CONTROL_STOP,
+  CONTROL_WORDS,
   HDR_HEARTBEAT,
   HDR_MAGIC,
   HDR_SERVER_PID,
@@ -46,6 +48,7 @@ import { createDataFile, defaultDataDir, removeDataFile, removeStaleDataFile, re
 import { readDataRef } from '../layout/region';
 import { Staging } from './staging';
 import { Reaper } from './reaper';
+import { IdleWorkers } from './idle';
 import type { ServerWorkerData } from './worker';
 
 export interface ServerOptions {
@@ -225,7 +228,7 @@ export class Server {
     const table = new Table(data.sab);
     const staging = Staging.createRecords(region.layout.windowCount);
 
-    const control = new SharedArrayBuffer(4);
+    const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
     const workers: Worker[] = [];
     const online: Promise<void>[] = [];
     const exited: Promise<void>[] = [];
@@ -289,8 +292,9 @@ export class Server {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       this.region.headerSet(HDR_SERVER_STATE, ServerState.Stopping);
-      Atomics.store(this.control, 0, 1);
+      Atomics.store(this.control, CONTROL_STOP, 1);
       new Ring(this.region).notEmpty.notifyAll();
+      IdleWorkers.wakeAll(this.control);
       await Promise.allSettled(this.exited);
       if (this.timer) clearInterval(this.timer);
       this.region.headerSet(HDR_SERVER_STATE, ServerState.Stopped);
