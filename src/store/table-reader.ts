@@ -100,6 +100,8 @@ export class TableReader {
   /** Offset of the entry the last probe found, and its visited byte then. */
   private entry = 0;
   private marked = 0;
+  /** Bytes loaded early only to warm the cache; nothing reads them (public: kept by the compiler). */
+  ahead = 0;
 
   /** Keys stored (expired ones count until the server reclaims them). */
   size(): number {
@@ -232,6 +234,9 @@ export class TableReader {
       // the entry's (read() stores it after validation; a stale value only
       // costs one redundant or one skipped mark).
       this.marked = u8[this.visited + ((e - this.heapStart) >>> 4)];
+      // Likewise the entry's next two cache lines (a value of up to ~150
+      // bytes), whatever they hold: loads that overlap the first line's miss.
+      if (e + 128 < last) this.ahead = u8[e + 64] ^ u8[e + 128];
       if (u32[(e + ENTRY_KEY_LEN) >>> 2] !== keyLen) continue;
       const valueLen = u32[(e + ENTRY_VALUE_LEN) >>> 2];
       const k = e + ENTRY_HEADER_BYTES;
