@@ -239,7 +239,7 @@ export class Table extends Upkeep {
    * lock, only as a hint: any value is harmless, every index stays inside
    * the buffer. Returns a value to keep the loads from being optimized away.
    */
-  touchU32(keys: Int32Array | Uint32Array, n: number, slots: Uint32Array): number {
+  touchU32(keys: Uint32Array, n: number, slots: Uint32Array): number {
     const u32 = this.u32;
     const last = u32.length - 1;
     let sink = 0;
