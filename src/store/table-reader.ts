@@ -76,7 +76,6 @@ const latin1Slice: Latin1Slice =
 /** An internal probe outcome: inconsistent data, retry. */
 const TORN = 4;
 
-
 /** Attempts before giving up (Contended); the later ones yield the core. */
 const MAX_ATTEMPTS = 256;
 const SPIN_ATTEMPTS = 32;
