@@ -1,7 +1,8 @@
 /**
  * The single source of truth for every shared-memory layout in the project:
- * the region file that server and clients map, and the server-private arena
- * that holds the hash table. No other module hard-codes an offset or a size.
+ * the region file that server and clients map, the data file that holds
+ * the table (which clients map and read directly), and the server's private
+ * control words. No other module hard-codes an offset or a size.
  *
  * All offsets are in bytes unless named *_I32 (an index into an Int32Array
  * over the same buffer). Every line that another process writes often sits
