@@ -132,9 +132,9 @@ test('ttl: a direct read whose deadline passes between its snapshot and its dead
   assert.equal(calls, 1, 'the deadline is judged once, after the snapshot');
   reader.clock = () => deadline - 1;
   assert.equal(reader.read(enc.bytes, enc.length, enc.hash), ReadResult.Found);
-  // The server's own read path (withEntry) agrees once the deadline passed.
-  assert.equal(table.withEntry(enc.bytes, 0, enc.length, () => Status.Ok), Status.Ok);
+  // The server's own read path (withValue) agrees once the deadline passed.
+  assert.equal(table.withValue(enc.bytes, 0, enc.length, () => Status.Ok), Status.Ok);
   assert.equal(table.expire(enc.bytes, 0, enc.length, monoNowMs() - 1), Status.Ok);
-  assert.equal(table.withEntry(enc.bytes, 0, enc.length, () => Status.Ok), Status.NotFound);
+  assert.equal(table.withValue(enc.bytes, 0, enc.length, () => Status.Ok), Status.NotFound);
   assert.equal(table.size(), 0, 'the expired entry met on a read was reclaimed');
 });

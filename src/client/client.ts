@@ -44,8 +44,14 @@ export interface ClientOptions extends ConnectOptions {
 }
 
 export const DEFAULT_CLIENT_WINDOW = 32;
-/** Snapshot attempts of one segment before keys() gives up. */
-const SCAN_ATTEMPTS = 1000;
+/**
+ * keys(): snapshot attempts of one segment on the next turns of the event
+ * loop; after them, attempts 1 ms apart until SCAN_PATIENCE_MS have passed
+ * (a writer preempted inside its odd period may wait ms for a core, see
+ * table-scan.ts), then it gives up.
+ */
+const SCAN_QUICK_ATTEMPTS = 100;
+const SCAN_PATIENCE_MS = 5000;
 
 /** Connect to the server whose region is at `options.path` (default ./shmem_file). */
 export function connect(options: ClientOptions = {}): Client {
@@ -262,12 +268,17 @@ export class Client {
     const reader = this.conn.reader;
     for (let seg = 0; seg < reader.segments; seg++) {
       let snap: Buffer[] | null = null;
+      let giveUpAt = 0;
       for (let attempt = 0; ; attempt++) {
         this.usable();
         this.conn.checkLive();
         if ((snap = reader.scan(seg)) !== null) break;
-        if (attempt >= SCAN_ATTEMPTS) throw new TableCorruptError(`keys(): segment ${seg} kept changing or makes no sense for ${SCAN_ATTEMPTS} attempts`);
-        await new Promise((r) => setImmediate(r));
+        if (attempt < SCAN_QUICK_ATTEMPTS) await new Promise((r) => setImmediate(r));
+        else {
+          if (giveUpAt === 0) giveUpAt = Date.now() + SCAN_PATIENCE_MS;
+          else if (Date.now() > giveUpAt) throw new TableCorruptError(`keys(): segment ${seg} kept changing or makes no sense for ${SCAN_PATIENCE_MS} ms`);
+          await new Promise((r) => setTimeout(r, 1));
+        }
       }
       for (const material of snap) yield decodeKey(material);
       if ((seg & 15) === 15) await new Promise((r) => setImmediate(r));

@@ -70,8 +70,8 @@ export const PAGE = 4096;
 // ---- Region identity -------------------------------------------------------
 /** "SHKV" little-endian. */
 export const REGION_MAGIC = 0x564b4853;
-/** Bump on any change to the region layout or its protocols. */
-export const REGION_VERSION = 2;
+/** Bump on any change to the region layout, the data file's, or their protocols. */
+export const REGION_VERSION = 3;
 
 // ---- Region header (byte offsets, all Int32) -------------------------------
 export const HDR_MAGIC = 0;
@@ -309,16 +309,20 @@ export function computeLayout(g: RegionGeometry): RegionLayout {
  *            8 version: the segment's seqlock, odd while a server thread
  *              changes anything a reader of this segment can reach
  *           12 count, 16 capacity (power of two), 20 index offset
+ *              (CACHE_LINE-aligned), 24 the heap block holding it
  *   map    visited map: one byte per VISITED_GRANULE bytes of heap; a
  *          reader that finds an entry stores 1 into the byte of the
- *          entry's offset (eviction's CLOCK bit). Kept apart from the
+ *          entry's offset, or of an inline slot's offset (eviction's
+ *          CLOCK bit; a slot is one granule). Kept apart from the
  *          entries so that a reader's store can never land in a block
  *          freed and reused meanwhile: at worst it marks a neighbour.
  *   heap   TLSF blocks, each BLOCK_HEADER_BYTES then its payload:
  *            [prevPhys u32 | size u32 with FREE and PREV_FREE bits]
- *          A block holds a segment index (capacity x INDEX_SLOT_BYTES:
- *          [hash u32, entry offset u32 (0 = empty)]), an entry, or a
- *          window's staging area. An entry:
+ *          A block holds a segment index (capacity x INDEX_SLOT_BYTES
+ *          slots: [hash u32, entry u32, key u32, value u32], entry 0 =
+ *          empty, ENTRY_INLINE = a u32 key and u32 value with no deadline
+ *          held in the slot itself, else the offset of an entry), an
+ *          entry, or a window's staging area. An entry:
  *            0 hash, 4 keyLen, 8 valueLen, 12 tag (u8), 13 flags (u8),
  *            16 expires (f64, ms; 0 = never), 24 key bytes, value bytes
  *          Key bytes are the key's material: a KeyKind byte, then the
@@ -370,7 +374,7 @@ export const D_DIRECTORY = D_STATS + STATS_LINES * STATS_LINE_BYTES;
 export const D_VISITED = 52;
 /** Whether writes at the cap evict (1) or are refused (0). */
 export const D_EVICTION = 56;
-/** Heap bytes per visited-map byte: no two entries start in one granule (a block is >= 16 bytes). */
+/** Heap bytes per visited-map byte: no two entries start in one granule (a block is >= 16 bytes), nor two index slots. */
 export const VISITED_GRANULE = 16;
 
 export const SEGMENT_BYTES = 64;
@@ -378,7 +382,10 @@ export const SEG_LOCK = 0;
 export const SEG_VERSION = 8;
 export const SEG_COUNT = 12;
 export const SEG_CAPACITY = 16;
+/** The index: CACHE_LINE-aligned, so that a slot never straddles two lines. */
 export const SEG_INDEX = 20;
+/** The heap block that holds the index (what is freed when it is replaced). */
+export const SEG_INDEX_BLOCK = 24;
 export const DEFAULT_SEGMENT_BITS = 8;
 export const MAX_SEGMENT_BITS = 12;
 /** Largest segment index: 2^MAX_INDEX_LOG2 slots. */
@@ -390,9 +397,25 @@ export const GROW_DEN = 4;
 export const FULL_NUM = 15;
 export const FULL_DEN = 16;
 
-export const INDEX_SLOT_BYTES = 8;
+/*
+ * Index slot: [hash, entry, key, value], each a u32. The seed's data (a u32
+ * key with a u32 value and no deadline) lives in the slot itself, entry =
+ * ENTRY_INLINE: a lookup then touches the slot's cache line only, not a
+ * second line (or two) for a heap entry. That is what the seed's replay
+ * spends its time on (the table op is mostly cache misses). Any other
+ * value of a u32 key (a string, a deadline) moves it to a heap entry;
+ * a later u32 value without deadline moves it back.
+ */
+export const INDEX_SLOT_BYTES = 16;
+export const INDEX_SLOT_WORDS = INDEX_SLOT_BYTES / 4;
 export const SLOT_HASH = 0;
 export const SLOT_ENTRY = 4;
+/** The u32 key of an inline slot (the key is its material's bytes 1..4, little-endian). */
+export const SLOT_KEY = 8;
+/** The u32 value of an inline slot. */
+export const SLOT_VALUE = 12;
+/** SLOT_ENTRY of an inline slot: odd, so no block offset (TLSF_ALIGN) can equal it. */
+export const ENTRY_INLINE = 1;
 
 // TLSF (Masmano et al., 2004): good-fit in O(1), immediate coalescing.
 export const TLSF_ALIGN = 8;
@@ -468,6 +491,16 @@ export function visitedMapStart(segmentBits: number): number {
 export function dataHeapStart(segmentBits: number, dataBytes: number): number {
   const map = visitedMapStart(segmentBits);
   return alignUp(map + Math.ceil((dataBytes - map) / VISITED_GRANULE), PAGE);
+}
+
+/** Bytes of a heap block that holds an index of `capacity` slots, aligned up to CACHE_LINE inside it. */
+export function indexBlockBytes(capacity: number): number {
+  return capacity * INDEX_SLOT_BYTES + CACHE_LINE - TLSF_ALIGN;
+}
+
+/** Where the index goes in a block allocated at `block`. */
+export function indexInBlock(block: number): number {
+  return alignUp(block, CACHE_LINE);
 }
 
 /** Bytes of an entry with these key and value lengths (before block rounding). */

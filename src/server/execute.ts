@@ -16,10 +16,6 @@ import { TableCorruptError } from '../store/alloc';
 import { U32_KEY_BYTES } from '../store/keys';
 import { Staging } from './staging';
 import {
-  ENTRY_HEADER_BYTES,
-  ENTRY_KEY_LEN,
-  ENTRY_TAG,
-  ENTRY_VALUE_LEN,
   entryBytes,
   KEY_KIND_BYTES,
   KeyKind,
@@ -60,7 +56,6 @@ function fixedLength(tag: number): number {
 
 export class Executor {
   private readonly u8: Uint8Array;
-  private readonly u32: Uint32Array;
 
   constructor(
     private readonly board: Board,
@@ -68,7 +63,6 @@ export class Executor {
     private readonly staging: Staging,
   ) {
     this.u8 = table.u8;
-    this.u32 = table.u32;
   }
 
   private readonly keys = new Uint32Array(BATCH_LIMIT);
@@ -106,7 +100,9 @@ export class Executor {
           result = status === Status.Ok ? table.lastValue : 0;
           break;
         case Op.Put:
-          status = this.roomy(U32_ENTRY_BYTES, () => table.putU32(board.key(win), board.value(win)));
+          // The seed's put, once per request: no closure unless it meets the cap.
+          status = table.putU32(board.key(win), board.value(win));
+          if (status === Status.Full) status = this.roomy(U32_ENTRY_BYTES, () => table.putU32(board.key(win), board.value(win)));
           break;
         case Op.Add:
           status = this.roomy(U32_ENTRY_BYTES, () => table.addU32(board.key(win), board.value(win)));
@@ -140,9 +136,11 @@ export class Executor {
           status = this.roomy(entryBytes(board.word(win, WIN_KEY_LEN), 8), () => this.addNumber(win));
           break;
         case Op.Expire: {
+          // A deadline on a u32 held in its index slot moves it to a heap entry: it may need room.
           const expires = this.deadline(win);
+          const keyLen = board.word(win, WIN_KEY_LEN);
           status =
-            expires >= 0 && this.keyOk(win, 0) ? table.expire(this.u8, this.staging.offset(win), board.word(win, WIN_KEY_LEN), expires) : Status.BadRequest;
+            expires >= 0 && this.keyOk(win, 0) ? this.roomy(U32_ENTRY_BYTES, () => table.expire(this.u8, this.staging.offset(win), keyLen, expires)) : Status.BadRequest;
           break;
         }
         default:
@@ -250,13 +248,11 @@ export class Executor {
   private read(win: number): Status {
     if (!this.keyOk(win, 0)) return Status.BadRequest;
     const keyLen = this.board.word(win, WIN_KEY_LEN);
-    return this.table.withEntry(this.u8, this.staging.offset(win), keyLen, (e) => {
-      const valueLen = this.u32[(e + ENTRY_VALUE_LEN) >>> 2];
-      const at = e + ENTRY_HEADER_BYTES + this.u32[(e + ENTRY_KEY_LEN) >>> 2];
+    return this.table.withValue(this.u8, this.staging.offset(win), keyLen, (tag, at, valueLen) => {
       if (!this.staging.ensure(win, valueLen)) return Status.Full;
       this.u8.copyWithin(this.staging.offset(win), at, at + valueLen);
       this.board.setWord(win, WIN_VALUE_LEN, valueLen);
-      this.board.setWord(win, WIN_TAG, this.u8[e + ENTRY_TAG]);
+      this.board.setWord(win, WIN_TAG, tag);
       return Status.Ok;
     });
   }

@@ -83,6 +83,16 @@ export function writeU32Key(u8: Uint8Array, off: number, key: number): void {
 }
 export const U32_KEY_BYTES = KEY_KIND_BYTES + 4;
 
+/** The u32 little-endian at u8[off..off+4). */
+export function readU32LE(u8: Uint8Array, off: number): number {
+  return (u8[off] | (u8[off + 1] << 8) | (u8[off + 2] << 16) | (u8[off + 3] << 24)) >>> 0;
+}
+
+/** Whether the `len` bytes of material at u8[off] are a u32 key's. */
+export function isU32Key(u8: Uint8Array, off: number, len: number): boolean {
+  return len === U32_KEY_BYTES && u8[off] === KeyKind.U32;
+}
+
 /**
  * Turns user keys into material in a reusable private buffer, checking
  * them on the way: a number must be an integer in 0..2^32-1, a string or

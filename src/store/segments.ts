@@ -6,10 +6,13 @@
  * limits: layout.ts, "Data file".
  *
  * STRUCTURE. 2^segmentBits segments, each an open-addressing index (linear
- * probing, backward-shift deletion, no tombstones) of [hash, entry offset]
- * slots, with its own lock, count, capacity and version. A key's segment is
- * chosen by the high bits of its hash, its home slot by the low bits.
- * Entries (key and value bytes) are blocks of the TLSF heap (alloc.ts).
+ * probing, backward-shift deletion, no tombstones) of [hash, entry, key,
+ * value] slots, with its own lock, count, capacity and version. A key's
+ * segment is chosen by the high bits of its hash, its home slot by the low
+ * bits. Entries (key and value bytes) are blocks of the TLSF heap
+ * (alloc.ts), except the seed's data: a u32 key holding a u32 value with
+ * no deadline lives in its slot (entry = ENTRY_INLINE, layout.ts), and
+ * moves between slot and heap as its value changes kind.
  * Coarse mode: every segment uses segment 0's lock (for comparison).
  *
  * WRITERS hold the segment's lock (server threads only: no client can take
@@ -37,33 +40,26 @@
 import { Lock } from '../sync/lock';
 import { Allocator, NO_MEMORY, TableCorruptError } from './alloc';
 import { expired, monoNowMs } from './clock';
+import { isU32Key, readU32LE } from './keys';
+import { formatTable, log2Ceil, tableMinBytes } from './table-format';
 import {
-  D_BYTES,
   D_COARSE,
-  D_DEFAULT_TTL_MS,
   D_DIRECTORY,
   D_ENTRIES,
   D_EVICTION,
   D_HEAP_END,
   D_HEAP_START,
-  D_MAGIC,
   D_MAX_KEY_BYTES,
   D_MAX_VALUE_BYTES,
   D_SEED,
   D_SEGMENT_BITS,
-  D_STARTED_AT,
   D_STATS,
-  D_VERSION,
   D_VISITED,
-  DATA_MAGIC,
-  dataHeapStart,
-  DEFAULT_MAX_KEY_BYTES,
-  DEFAULT_MAX_VALUE_BYTES,
-  DEFAULT_SEGMENT_BITS,
   ENTRY_EXPIRES,
   ENTRY_FLAGS,
   ENTRY_HASH,
   ENTRY_HEADER_BYTES,
+  ENTRY_INLINE,
   ENTRY_KEY_LEN,
   ENTRY_TAG,
   ENTRY_VALUE_LEN,
@@ -73,61 +69,34 @@ import {
   GROW_DEN,
   GROW_NUM,
   INDEX_SLOT_BYTES,
-  MAX_DATA_BYTES,
+  INDEX_SLOT_WORDS,
+  indexBlockBytes,
+  indexInBlock,
   MAX_INDEX_LOG2,
-  MAX_KEY_BYTES_LIMIT,
-  MAX_SEGMENT_BITS,
-  MAX_VALUE_BYTES_LIMIT,
-  PAGE,
-  REGION_VERSION,
   SEG_CAPACITY,
   SEG_COUNT,
   SEG_INDEX,
+  SEG_INDEX_BLOCK,
   SEG_LOCK,
   SEG_VERSION,
   SEGMENT_BYTES,
   SLOT_ENTRY,
   SLOT_HASH,
+  SLOT_KEY,
+  SLOT_VALUE,
   Stat,
   STAT_COUNT,
   STATS_LINE_BYTES,
   STATS_MAIN_LINE,
   Status,
   ValueTag,
-  VISITED_GRANULE,
-  visitedMapStart,
 } from '../layout/layout';
-
-export interface TableOptions {
-  /** At the cap, evict entries to make room (default) or refuse writes (false). */
-  evict?: boolean;
-  /** Default time to live of writes without one, in ms (0 = none). */
-  defaultTtlMs?: number;
-  /** Initial total index slots (spread over the segments). */
-  initialBuckets: number;
-  /** Bytes of the data file: the table's memory cap. */
-  dataBytes: number;
-  segmentBits?: number;
-  coarse?: boolean;
-  /** Hash seed; random when omitted. */
-  seed?: number;
-  maxKeyBytes?: number;
-  maxValueBytes?: number;
-}
 
 /** Values up to this size are overwritten in place (inside the odd period). */
 const IN_PLACE_MAX_BYTES = 1024;
 const LOCK_TOKEN = 1;
 
-function log2Ceil(n: number): number {
-  let b = 0;
-  while (2 ** b < n) b++;
-  return b;
-}
-
-function checkInt(what: string, v: number, lo: number, hi: number): void {
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`${what} must be an integer in ${lo}..${hi}, got ${v}`);
-}
+export { TableOptions } from './table-format';
 
 export class Segments {
   readonly u8: Uint8Array;
@@ -148,51 +117,10 @@ export class Segments {
   readonly evicts: boolean;
   /** This thread's counters (single writer: plain increments). */
   readonly stats: Float64Array;
-  /** Validate options; the data file size they need at least. */
-  static minBytes(opts: TableOptions): number {
-    const segBits = opts.segmentBits ?? DEFAULT_SEGMENT_BITS;
-    checkInt('segment bits', segBits, 0, MAX_SEGMENT_BITS);
-    checkInt('initial table size', opts.initialBuckets, 1, 2 ** 30);
-    checkInt('max key bytes', opts.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES, 64, MAX_KEY_BYTES_LIMIT);
-    checkInt('max value bytes', opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, 64, MAX_VALUE_BYTES_LIMIT);
-    checkInt('default ttl (ms)', opts.defaultTtlMs ?? 0, 0, 2 ** 32 - 1);
-    const perSeg = 2 ** Math.max(2, log2Ceil(Math.ceil(opts.initialBuckets / 2 ** segBits)));
-    const need = 2 ** segBits * (perSeg * INDEX_SLOT_BYTES + 16) + 2 * PAGE;
-    return visitedMapStart(segBits) + Math.ceil((need * (VISITED_GRANULE + 1)) / VISITED_GRANULE);
-  }
-
-  /** Lay out a fresh (zeroed) data file of opts.dataBytes bytes. */
-  static format(sab: SharedArrayBuffer, opts: TableOptions): void {
-    const need = Segments.minBytes(opts);
-    if (!(opts.dataBytes <= MAX_DATA_BYTES)) throw new RangeError(`table memory cap must be at most ${MAX_DATA_BYTES} bytes`);
-    if (!(opts.dataBytes >= need)) throw new RangeError(`table memory cap ${opts.dataBytes} bytes is below the ${need} bytes the initial table needs`);
-    if (opts.dataBytes % PAGE !== 0) throw new RangeError(`table memory cap must be a multiple of ${PAGE} bytes`);
-    const segBits = opts.segmentBits ?? DEFAULT_SEGMENT_BITS;
-    const u32 = new Uint32Array(sab);
-    u32[D_VERSION >>> 2] = REGION_VERSION;
-    u32[D_BYTES >>> 2] = opts.dataBytes;
-    u32[D_SEGMENT_BITS >>> 2] = segBits;
-    u32[D_SEED >>> 2] = opts.seed ?? (Math.random() * 2 ** 32) >>> 0;
-    u32[D_COARSE >>> 2] = opts.coarse ? 1 : 0;
-    u32[D_MAX_KEY_BYTES >>> 2] = opts.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
-    u32[D_MAX_VALUE_BYTES >>> 2] = opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
-    u32[D_DEFAULT_TTL_MS >>> 2] = opts.defaultTtlMs ?? 0;
-    new DataView(sab).setFloat64(D_STARTED_AT, Date.now(), true);
-    u32[D_VISITED >>> 2] = visitedMapStart(segBits);
-    u32[D_EVICTION >>> 2] = opts.evict === false ? 0 : 1;
-    Allocator.format(u32, dataHeapStart(segBits, opts.dataBytes), opts.dataBytes);
-    const alloc = new Allocator(u32);
-    const perSeg = 2 ** Math.max(2, log2Ceil(Math.ceil(opts.initialBuckets / 2 ** segBits)));
-    const u8 = new Uint8Array(sab);
-    for (let s = 0; s < 2 ** segBits; s++) {
-      const index = alloc.alloc(perSeg * INDEX_SLOT_BYTES);
-      u8.fill(0, index, index + perSeg * INDEX_SLOT_BYTES);
-      const d = (D_DIRECTORY + s * SEGMENT_BYTES) >>> 2;
-      u32[d + (SEG_CAPACITY >>> 2)] = perSeg;
-      u32[d + (SEG_INDEX >>> 2)] = index;
-    }
-    Atomics.store(u32, D_MAGIC >>> 2, DATA_MAGIC);
-  }
+  /** Validate options; the data file size they need at least (table-format.ts). */
+  static readonly minBytes = tableMinBytes;
+  /** Lay out a fresh (zeroed) data file (table-format.ts). */
+  static readonly format = formatTable;
 
   /**
    * @param statsLine the counter line this thread owns (its worker index;
@@ -245,10 +173,27 @@ export class Segments {
     tag: ValueTag,
     expires: number,
   ): Status {
+    const old = slot >= 0 ? this.u32[(slot + SLOT_ENTRY) >>> 2] : 0;
+    if (tag === ValueTag.U32 && valLen === 4 && expires === 0 && isU32Key(src, keyOff, keyLen)) {
+      // The seed's data: in the slot (from a heap entry, the entry is freed).
+      const value = readU32LE(valSrc, valOff);
+      if (slot < 0) {
+        if (!this.roomFor(seg)) return Status.Full;
+        this.insert(seg, hash, ENTRY_INLINE, readU32LE(src, keyOff + 1), value);
+      } else {
+        const v = this.beginWrite(seg);
+        this.u32[(slot + SLOT_KEY) >>> 2] = readU32LE(src, keyOff + 1);
+        this.u32[(slot + SLOT_VALUE) >>> 2] = value;
+        this.u32[(slot + SLOT_ENTRY) >>> 2] = ENTRY_INLINE;
+        this.endWrite(seg, v);
+        if (old !== ENTRY_INLINE) this.alloc.free(old);
+      }
+      this.stats[Stat.Sets]++;
+      return Status.Ok;
+    }
     const need = entryBytes(keyLen, valLen);
     if (slot >= 0) {
-      const old = this.u32[(slot + SLOT_ENTRY) >>> 2];
-      if (valLen <= IN_PLACE_MAX_BYTES && need <= this.alloc.usable(old)) {
+      if (old !== ENTRY_INLINE && valLen <= IN_PLACE_MAX_BYTES && need <= this.alloc.usable(old)) {
         const v = this.beginWrite(seg);
         this.writeValue(old, keyLen, valSrc, valOff, valLen, tag, expires);
         this.endWrite(seg, v);
@@ -260,7 +205,7 @@ export class Segments {
       const v = this.beginWrite(seg);
       this.u32[(slot + SLOT_ENTRY) >>> 2] = entry;
       this.endWrite(seg, v);
-      this.alloc.free(old);
+      if (old !== ENTRY_INLINE) this.alloc.free(old);
       this.stats[Stat.Sets]++;
       return Status.Ok;
     }
@@ -270,7 +215,7 @@ export class Segments {
       this.alloc.free(entry);
       return Status.Full;
     }
-    this.insert(seg, hash, entry);
+    this.insert(seg, hash, entry, 0, 0);
     this.stats[Stat.Sets]++;
     return Status.Ok;
   }
@@ -280,7 +225,9 @@ export class Segments {
   /** Enter segment `seg`'s odd period (SEQLOCK); returns the even version to pass to endWrite. */
   protected beginWrite(seg: number): number {
     const ver = this.dir(seg) + (SEG_VERSION >>> 2);
-    const v = Atomics.load(this.i32, ver);
+    // A plain load: only holders of this segment's lock store the version,
+    // and taking the lock (a CAS) ordered this thread after the last one.
+    const v = this.i32[ver];
     Atomics.store(this.i32, ver, v + 1);
     return v;
   }
@@ -310,6 +257,11 @@ export class Segments {
       const slot = index + i * INDEX_SLOT_BYTES;
       const e = u32[(slot + SLOT_ENTRY) >>> 2];
       if (e === 0) return -1;
+      if (e === ENTRY_INLINE) {
+        if (u32[(slot + SLOT_HASH) >>> 2] === hash && isU32Key(src, keyOff, keyLen) && u32[(slot + SLOT_KEY) >>> 2] === readU32LE(src, keyOff + 1))
+          return slot;
+        continue;
+      }
       if (e < this.heapStart || e > this.heapEnd) throw new TableCorruptError(`segment ${seg} links to ${e}`);
       if (u32[(slot + SLOT_HASH) >>> 2] !== hash || u32[(e + ENTRY_KEY_LEN) >>> 2] !== keyLen) continue;
       const k = e + ENTRY_HEADER_BYTES;
@@ -324,6 +276,7 @@ export class Segments {
   protected liveSlot(seg: number, slot: number): number {
     if (slot < 0) return -1;
     const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+    if (e === ENTRY_INLINE) return slot;
     const at = this.dv.getFloat64(e + ENTRY_EXPIRES, true);
     if (at === 0 || !expired(at, monoNowMs())) return slot;
     this.removeEntry(seg, slot);
@@ -334,7 +287,12 @@ export class Segments {
   protected removeEntry(seg: number, slot: number): void {
     const entry = this.u32[(slot + SLOT_ENTRY) >>> 2];
     this.removeSlot(seg, slot);
-    this.alloc.free(entry);
+    if (entry !== ENTRY_INLINE) this.alloc.free(entry);
+  }
+
+  /** The visited-map byte of an entry, or of an inline slot (its own 16-byte granule). */
+  protected markOf(slot: number, e: number): number {
+    return this.visited + (((e === ENTRY_INLINE ? slot : e) - this.heapStart) >>> 4);
   }
 
   /** A filled entry not yet reachable by anyone, or NO_MEMORY. */
@@ -373,7 +331,8 @@ export class Segments {
     return (count + 1) * FULL_DEN <= cap * FULL_NUM;
   }
 
-  protected insert(seg: number, hash: number, entry: number): void {
+  /** Link `entry` (or ENTRY_INLINE with `key` and `value`) into a free slot. */
+  protected insert(seg: number, hash: number, entry: number, key: number, value: number): void {
     const u32 = this.u32;
     const d = this.dir(seg);
     const cap = u32[d + (SEG_CAPACITY >>> 2)];
@@ -382,8 +341,12 @@ export class Segments {
     let i = hash & mask;
     while (u32[(index + i * INDEX_SLOT_BYTES + SLOT_ENTRY) >>> 2] !== 0) i = (i + 1) & mask;
     const slot = index + i * INDEX_SLOT_BYTES;
+    // A new key starts unvisited (newEntry clears an entry's byte).
+    if (entry === ENTRY_INLINE) this.u8[this.markOf(slot, entry)] = 0;
     const v = this.beginWrite(seg);
     u32[(slot + SLOT_HASH) >>> 2] = hash;
+    u32[(slot + SLOT_KEY) >>> 2] = key;
+    u32[(slot + SLOT_VALUE) >>> 2] = value;
     u32[(slot + SLOT_ENTRY) >>> 2] = entry;
     u32[d + (SEG_COUNT >>> 2)]++;
     this.endWrite(seg, v);
@@ -399,19 +362,19 @@ export class Segments {
     const mask = cap - 1;
     const v = this.beginWrite(seg);
     let hole = (slot - index) / INDEX_SLOT_BYTES;
+    const base = index >>> 2;
+    const W = INDEX_SLOT_WORDS;
     for (let n = 0, j = (hole + 1) & mask; n < cap; n++, j = (j + 1) & mask) {
-      const sj = (index >>> 2) + 2 * j;
-      if (u32[sj + 1] === 0) break;
-      const home = u32[sj] & mask;
+      const sj = base + W * j;
+      if (u32[sj + (SLOT_ENTRY >>> 2)] === 0) break;
+      const home = u32[sj + (SLOT_HASH >>> 2)] & mask;
       // Slot j may move to the hole when its home is not in (hole, j].
       if (((j - home) & mask) >= ((j - hole) & mask)) {
-        u32[(index >>> 2) + 2 * hole] = u32[sj];
-        u32[(index >>> 2) + 2 * hole + 1] = u32[sj + 1];
+        u32.copyWithin(base + W * hole, sj, sj + W);
         hole = j;
       }
     }
-    u32[(index >>> 2) + 2 * hole] = 0;
-    u32[(index >>> 2) + 2 * hole + 1] = 0;
+    u32.fill(0, base + W * hole, base + W * hole + W);
     u32[d + (SEG_COUNT >>> 2)]--;
     this.endWrite(seg, v);
     Atomics.sub(u32, D_ENTRIES >>> 2, 1);
@@ -425,24 +388,26 @@ export class Segments {
     if (log2Ceil(cap) >= MAX_INDEX_LOG2) return false;
     const index = u32[d + (SEG_INDEX >>> 2)];
     const ncap = cap * 2;
-    const nindex = this.alloc.alloc(ncap * INDEX_SLOT_BYTES);
-    if (nindex === NO_MEMORY) return false;
+    const nblock = this.alloc.alloc(indexBlockBytes(ncap));
+    if (nblock === NO_MEMORY) return false;
+    const nindex = indexInBlock(nblock);
     this.u8.fill(0, nindex, nindex + ncap * INDEX_SLOT_BYTES);
     const nmask = ncap - 1;
+    const W = INDEX_SLOT_WORDS;
     for (let i = 0; i < cap; i++) {
-      const e = u32[(index >>> 2) + 2 * i + 1];
-      if (e === 0) continue;
-      const h = u32[(index >>> 2) + 2 * i];
-      let j = h & nmask;
-      while (u32[(nindex >>> 2) + 2 * j + 1] !== 0) j = (j + 1) & nmask;
-      u32[(nindex >>> 2) + 2 * j] = h;
-      u32[(nindex >>> 2) + 2 * j + 1] = e;
+      const si = (index >>> 2) + W * i;
+      if (u32[si + (SLOT_ENTRY >>> 2)] === 0) continue;
+      let j = u32[si + (SLOT_HASH >>> 2)] & nmask;
+      while (u32[(nindex >>> 2) + W * j + (SLOT_ENTRY >>> 2)] !== 0) j = (j + 1) & nmask;
+      u32.copyWithin((nindex >>> 2) + W * j, si, si + W);
     }
     const v = this.beginWrite(seg);
     u32[d + (SEG_INDEX >>> 2)] = nindex;
     u32[d + (SEG_CAPACITY >>> 2)] = ncap;
     this.endWrite(seg, v);
-    this.alloc.free(index);
+    const block = u32[d + (SEG_INDEX_BLOCK >>> 2)];
+    u32[d + (SEG_INDEX_BLOCK >>> 2)] = nblock;
+    this.alloc.free(block);
     return true;
   }
 }

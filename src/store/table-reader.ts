@@ -28,7 +28,9 @@
  */
 import { yieldCpu } from '../native/shim';
 import { expired, monoNowMs } from './clock';
+import { isU32Key, readU32LE, U32_KEY_BYTES, writeU32Key } from './keys';
 import {
+  CACHE_LINE,
   D_DEFAULT_TTL_MS,
   D_DIRECTORY,
   D_ENTRIES,
@@ -41,15 +43,21 @@ import {
   D_VISITED,
   ENTRY_EXPIRES,
   ENTRY_HEADER_BYTES,
+  ENTRY_INLINE,
   ENTRY_KEY_LEN,
   ENTRY_TAG,
   ENTRY_VALUE_LEN,
   INDEX_SLOT_BYTES,
+  INDEX_SLOT_WORDS,
   MAX_INDEX_LOG2,
   SEG_CAPACITY,
   SEG_INDEX,
   SEG_VERSION,
   SEGMENT_BYTES,
+  SLOT_ENTRY,
+  SLOT_HASH,
+  SLOT_KEY,
+  SLOT_VALUE,
   ValueTag,
 } from '../layout/layout';
 
@@ -131,8 +139,15 @@ export class TableReader {
     const keys: Buffer[] = [];
     const last = this.heapEnd - ENTRY_HEADER_BYTES;
     for (let i = 0; i < cap; i++) {
-      const e = u32[(index >>> 2) + 2 * i + 1];
+      const s = (index >>> 2) + INDEX_SLOT_WORDS * i;
+      const e = u32[s + (SLOT_ENTRY >>> 2)];
       if (e === 0) continue;
+      if (e === ENTRY_INLINE) {
+        const k = Buffer.allocUnsafeSlow(U32_KEY_BYTES);
+        writeU32Key(k, 0, u32[s + (SLOT_KEY >>> 2)]);
+        keys.push(k);
+        continue;
+      }
       if (e < this.heapStart || e > last || (e & 7) !== 0) return null;
       const keyLen = u32[(e + ENTRY_KEY_LEN) >>> 2];
       if (keyLen > this.maxKeyBytes + 1 || e + ENTRY_HEADER_BYTES + keyLen > this.heapEnd) return null;
@@ -220,14 +235,24 @@ export class TableReader {
     const cap = u32[d + (SEG_CAPACITY >>> 2)];
     const index = u32[d + (SEG_INDEX >>> 2)];
     if (cap === 0 || (cap & (cap - 1)) !== 0 || cap > 2 ** MAX_INDEX_LOG2) return TORN;
-    if (index < this.heapStart || index + cap * INDEX_SLOT_BYTES > this.heapEnd || index % INDEX_SLOT_BYTES !== 0) return TORN;
+    if (index < this.heapStart || index + cap * INDEX_SLOT_BYTES > this.heapEnd || index % CACHE_LINE !== 0) return TORN;
     const mask = cap - 1;
     const last = this.heapEnd - ENTRY_HEADER_BYTES;
     for (let n = 0, i = hash & mask; n < cap; n++, i = (i + 1) & mask) {
-      const s = (index >>> 2) + 2 * i;
-      const e = u32[s + 1];
+      const s = (index >>> 2) + INDEX_SLOT_WORDS * i;
+      const e = u32[s + (SLOT_ENTRY >>> 2)];
       if (e === 0) return ReadResult.Absent;
-      if (u32[s] !== hash) continue;
+      if (u32[s + (SLOT_HASH >>> 2)] !== hash) continue;
+      if (e === ENTRY_INLINE) {
+        // The seed's data, in the slot: its line is the only one a lookup touches.
+        if (!isU32Key(key, 0, keyLen) || u32[s + (SLOT_KEY >>> 2)] !== readU32LE(key, 1)) continue;
+        this.entry = s << 2;
+        this.marked = u8[this.visited + ((this.entry - this.heapStart) >>> 4)];
+        this.tag = ValueTag.U32;
+        this.expires = 0;
+        this.num = u32[s + (SLOT_VALUE >>> 2)];
+        return ReadResult.Found;
+      }
       if (e < this.heapStart || e > last || (e & 7) !== 0) return TORN;
       // The entry's visited byte, loaded now so that its cache miss overlaps
       // the entry's (read() stores it after validation; a stale value only

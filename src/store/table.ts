@@ -10,22 +10,30 @@ import { Upkeep } from './upkeep';
 import {
   D_ENTRIES,
   ENTRY_EXPIRES,
-  ENTRY_FLAGS,
   ENTRY_HEADER_BYTES,
+  ENTRY_INLINE,
   ENTRY_KEY_LEN,
   ENTRY_TAG,
   ENTRY_VALUE_LEN,
   INDEX_SLOT_BYTES,
+  INDEX_SLOT_WORDS,
   SEG_CAPACITY,
   SEG_COUNT,
   SEG_INDEX,
+  SEG_VERSION,
   SLOT_ENTRY,
+  SLOT_HASH,
+  SLOT_KEY,
+  SLOT_VALUE,
   Stat,
   Status,
   ValueTag,
 } from '../layout/layout';
 
 export { TableOptions } from './segments';
+
+/** peekU32: the lock-free look was not conclusive. */
+const PEEK_SLOW = -1;
 
 export class Table extends Upkeep {
   /** Material of u32 keys, and the bytes of u32 or number values. */
@@ -85,7 +93,7 @@ export class Table extends Upkeep {
     del: boolean,
   ): Status {
     return this.atKey(src, keyOff, keyLen, (seg, hash, slot) => {
-      if (expTag === 0 ? slot >= 0 : slot < 0 || !this.holds(this.u32[(slot + SLOT_ENTRY) >>> 2], expTag, src, expOff, expLen))
+      if (expTag === 0 ? slot >= 0 : slot < 0 || !this.holds(slot, expTag, src, expOff, expLen))
         return Status.Mismatch;
       if (!del) return this.store(seg, hash, slot, src, keyOff, keyLen, src, valOff, valLen, tag, expires);
       if (slot >= 0) {
@@ -96,22 +104,30 @@ export class Table extends Upkeep {
     });
   }
 
-  /** Whether entry `e` holds a value of tag `tag` and these bytes. */
-  private holds(e: number, tag: number, src: Uint8Array, off: number, len: number): boolean {
-    if (this.u8[e + ENTRY_TAG] !== tag || this.u32[(e + ENTRY_VALUE_LEN) >>> 2] !== len) return false;
-    const at = e + ENTRY_HEADER_BYTES + this.u32[(e + ENTRY_KEY_LEN) >>> 2];
-    for (let i = 0; i < len; i++) if (this.u8[at + i] !== src[off + i]) return false;
-    return true;
+  /** Whether the key in `slot` holds a value of tag `tag` and these bytes. */
+  private holds(slot: number, tag: number, src: Uint8Array, off: number, len: number): boolean {
+    return this.valueAt(slot, (t, at, n) => {
+      if (t !== tag || n !== len) return false;
+      for (let i = 0; i < len; i++) if (this.u8[at + i] !== src[off + i]) return false;
+      return true;
+    });
+  }
+
+  /** `use` of the value in `slot`: its tag, offset and length (an inline slot's included). */
+  private valueAt<T>(slot: number, use: (tag: ValueTag, at: number, len: number) => T): T {
+    const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+    if (e === ENTRY_INLINE) return use(ValueTag.U32, slot + SLOT_VALUE, 4);
+    return use(this.u8[e + ENTRY_TAG], e + ENTRY_HEADER_BYTES + this.u32[(e + ENTRY_KEY_LEN) >>> 2], this.u32[(e + ENTRY_VALUE_LEN) >>> 2]);
   }
 
   /**
-   * Run `use` on the entry of the key while its segment is locked (so the
-   * entry can be neither changed nor freed meanwhile); returns what `use`
-   * returns, or Status.NotFound.
+   * Run `use` on the value of the key (its tag, offset and length) while
+   * its segment is locked, so that it can be neither changed nor freed
+   * meanwhile; returns what `use` returns, or Status.NotFound.
    */
-  withEntry(src: Uint8Array, keyOff: number, keyLen: number, use: (entry: number) => Status): Status {
+  withValue(src: Uint8Array, keyOff: number, keyLen: number, use: (tag: ValueTag, at: number, len: number) => Status): Status {
     this.stats[Stat.ServerReads]++;
-    return this.atKey(src, keyOff, keyLen, (_seg, _hash, slot) => (slot < 0 ? Status.NotFound : use(this.u32[(slot + SLOT_ENTRY) >>> 2])));
+    return this.atKey(src, keyOff, keyLen, (_seg, _hash, slot) => (slot < 0 ? Status.NotFound : this.valueAt(slot, use)));
   }
 
   /** Remove the key: Ok, or NotFound. */
@@ -126,10 +142,16 @@ export class Table extends Upkeep {
 
   /** Set the key's deadline (0 = never): Ok, or NotFound (absent or expired). */
   expire(src: Uint8Array, keyOff: number, keyLen: number, expires: number): Status {
-    return this.atKey(src, keyOff, keyLen, (seg, _hash, slot) => {
+    return this.atKey(src, keyOff, keyLen, (seg, hash, slot) => {
       if (slot < 0) return Status.NotFound;
+      const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+      if (e === ENTRY_INLINE) {
+        // A deadline moves the value to a heap entry (store() decides; none keeps it inline).
+        this.valueView.setUint32(0, this.u32[(slot + SLOT_VALUE) >>> 2], true);
+        return this.store(seg, hash, slot, src, keyOff, keyLen, this.valueScratch, 0, 4, ValueTag.U32, expires);
+      }
       const v = this.beginWrite(seg);
-      this.dv.setFloat64(this.u32[(slot + SLOT_ENTRY) >>> 2] + ENTRY_EXPIRES, expires, true);
+      this.dv.setFloat64(e + ENTRY_EXPIRES, expires, true);
       this.endWrite(seg, v);
       return Status.Ok;
     });
@@ -147,13 +169,9 @@ export class Table extends Upkeep {
       let expires = 0;
       if (slot >= 0) {
         const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
-        const at = e + ENTRY_HEADER_BYTES + keyLen;
-        const tag = this.u8[e + ENTRY_TAG];
-        if (tag === ValueTag.U32) cur = this.dv.getUint32(at, true);
-        else if (tag === ValueTag.F64) cur = this.dv.getFloat64(at, true);
-        else return Status.WrongType;
+        cur = this.valueAt(slot, (tag, at) => (tag === ValueTag.U32 ? this.dv.getUint32(at, true) : tag === ValueTag.F64 ? this.dv.getFloat64(at, true) : NaN));
         if (!Number.isInteger(cur)) return Status.WrongType;
-        expires = this.dv.getFloat64(e + ENTRY_EXPIRES, true);
+        expires = e === ENTRY_INLINE ? 0 : this.dv.getFloat64(e + ENTRY_EXPIRES, true);
       }
       const next = cur + delta;
       if (!Number.isSafeInteger(next)) return Status.Overflow;
@@ -182,18 +200,20 @@ export class Table extends Upkeep {
         const cap = this.u32[d + (SEG_CAPACITY >>> 2)];
         const index = this.u32[d + (SEG_INDEX >>> 2)];
         const entries: number[] = [];
+        let count = 0;
         for (let i = 0; i < cap; i++) {
-          const e = this.u32[(index >>> 2) + 2 * i + 1];
-          if (e !== 0) entries.push(e);
+          const e = this.u32[(index >>> 2) + INDEX_SLOT_WORDS * i + (SLOT_ENTRY >>> 2)];
+          if (e !== 0) count++;
+          if (e !== 0 && e !== ENTRY_INLINE) entries.push(e);
         }
         const v = this.beginWrite(seg);
         this.u8.fill(0, index, index + cap * INDEX_SLOT_BYTES);
         this.u32[d + (SEG_COUNT >>> 2)] = 0;
         this.endWrite(seg, v);
         for (const e of entries) this.alloc.free(e);
-        Atomics.sub(this.u32, D_ENTRIES >>> 2, entries.length);
-        this.stats[Stat.Deletes] += entries.length;
-        removed += entries.length;
+        Atomics.sub(this.u32, D_ENTRIES >>> 2, count);
+        this.stats[Stat.Deletes] += count;
+        removed += count;
       } finally {
         lock.unlock();
       }
@@ -209,17 +229,24 @@ export class Table extends Upkeep {
 
   /** The u32 value under u32 `key` (in lastValue); Ok, NotFound, or WrongType. */
   getU32(key: number): Status {
-    writeU32Key(this.scratch, 0, key);
     const hash = hashU32Key(key, this.seed);
     const seg = this.segmentOf(hash);
+    this.stats[Stat.ServerReads]++;
+    const quick = this.peekU32(seg, hash, key);
+    if (quick !== PEEK_SLOW) return quick;
+    writeU32Key(this.scratch, 0, key);
     const lock = this.locks[seg];
     let status: Status = Status.NotFound;
     lock.lock();
     try {
       const slot = this.liveSlot(seg, this.find(seg, hash, this.scratch, 0, U32_KEY_BYTES));
       if (slot >= 0) {
+        // A u32 value without deadline is inline; one with a deadline is in the heap.
         const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
-        if (this.u8[e + ENTRY_TAG] !== ValueTag.U32) status = Status.WrongType;
+        if (e === ENTRY_INLINE) {
+          this.lastValue = this.u32[(slot + SLOT_VALUE) >>> 2];
+          status = Status.Ok;
+        } else if (this.u8[e + ENTRY_TAG] !== ValueTag.U32) status = Status.WrongType;
         else {
           this.lastValue = this.dv.getUint32(e + ENTRY_HEADER_BYTES + U32_KEY_BYTES, true);
           status = Status.Ok;
@@ -228,7 +255,48 @@ export class Table extends Upkeep {
     } finally {
       lock.unlock();
     }
-    this.stats[Stat.ServerReads]++;
+    return status;
+  }
+
+  /**
+   * getU32 without the lock, for the common case: a seqlock read (as
+   * table-reader.ts does it, same invariant: segments.ts, SEQLOCK) that
+   * answers when it finds the key inline in its slot (Ok, the value in
+   * lastValue) or finds it absent (NotFound). Anything else (a heap entry
+   * whose hash matches: maybe expired or not a u32; a writer inside; a
+   * segment that makes no sense) is PEEK_SLOW: take the lock. Saves the
+   * lock's CAS and release on every seed get. Bounded by the capacity;
+   * every offset is checked before use, since words may be torn.
+   */
+  private peekU32(seg: number, hash: number, key: number): number {
+    const u32 = this.u32;
+    const d = this.dir(seg);
+    const ver = d + (SEG_VERSION >>> 2);
+    const v1 = Atomics.load(this.i32, ver);
+    if ((v1 & 1) !== 0) return PEEK_SLOW;
+    const cap = u32[d + (SEG_CAPACITY >>> 2)];
+    const index = u32[d + (SEG_INDEX >>> 2)];
+    if (cap === 0 || (cap & (cap - 1)) !== 0 || index < this.heapStart || index + cap * INDEX_SLOT_BYTES > this.heapEnd) return PEEK_SLOW;
+    const mask = cap - 1;
+    let status = PEEK_SLOW;
+    let value = 0;
+    for (let n = 0, i = hash & mask; n < cap; n++, i = (i + 1) & mask) {
+      const s = (index >>> 2) + INDEX_SLOT_WORDS * i;
+      const e = u32[s + (SLOT_ENTRY >>> 2)];
+      if (e === 0) {
+        status = Status.NotFound;
+        break;
+      }
+      if (u32[s + (SLOT_HASH >>> 2)] !== hash) continue;
+      if (e !== ENTRY_INLINE) break;
+      if (u32[s + (SLOT_KEY >>> 2)] === key) {
+        value = u32[s + (SLOT_VALUE >>> 2)];
+        status = Status.Ok;
+        break;
+      }
+    }
+    if (Atomics.load(this.i32, ver) !== v1) return PEEK_SLOW;
+    if (status === Status.Ok) this.lastValue = value;
     return status;
   }
 
@@ -250,6 +318,7 @@ export class Table extends Upkeep {
       const slot = (u32[d + (SEG_INDEX >>> 2)] + (hash & (cap - 1)) * INDEX_SLOT_BYTES) >>> 2;
       slots[i] = slot <= last ? slot : 0;
     }
+    // The slots' lines; a heap entry's only behind them (an inline slot's is 0: word 0).
     for (let i = 0; i < n; i++) slots[i] = u32[slots[i] + (SLOT_ENTRY >>> 2)] >>> 2;
     for (let i = 0; i < n; i++) sink ^= slots[i] <= last ? u32[slots[i] + 1] : 0;
     return sink;
@@ -264,19 +333,13 @@ export class Table extends Upkeep {
     lock.lock();
     try {
       const slot = this.find(seg, hash, this.scratch, 0, U32_KEY_BYTES);
-      if (slot >= 0) {
-        const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
-        if (this.u32[(e + ENTRY_VALUE_LEN) >>> 2] === 4) {
-          // In place (the entry has room for 4 bytes): what store() would do.
-          const v = this.beginWrite(seg);
-          this.u8[e + ENTRY_TAG] = ValueTag.U32;
-          this.u8[e + ENTRY_FLAGS] = 0;
-          this.dv.setFloat64(e + ENTRY_EXPIRES, 0, true);
-          this.dv.setUint32(e + ENTRY_HEADER_BYTES + U32_KEY_BYTES, value, true);
-          this.endWrite(seg, v);
-          this.stats[Stat.Sets]++;
-          return Status.Ok;
-        }
+      if (slot >= 0 && this.u32[(slot + SLOT_ENTRY) >>> 2] === ENTRY_INLINE) {
+        // In place: what store() would do.
+        const v = this.beginWrite(seg);
+        this.u32[(slot + SLOT_VALUE) >>> 2] = value;
+        this.endWrite(seg, v);
+        this.stats[Stat.Sets]++;
+        return Status.Ok;
       }
       this.valueView.setUint32(0, value, true);
       return this.store(seg, hash, slot, this.scratch, 0, U32_KEY_BYTES, this.valueScratch, 0, 4, ValueTag.U32, 0);
@@ -299,9 +362,8 @@ export class Table extends Upkeep {
         if (status === Status.Ok) this.lastValue = delta >>> 0;
         return status;
       }
-      const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
-      if (this.u8[e + ENTRY_TAG] !== ValueTag.U32) return Status.WrongType;
-      const at = e + ENTRY_HEADER_BYTES + U32_KEY_BYTES;
+      const at = this.valueAt(slot, (tag, at) => (tag === ValueTag.U32 ? at : -1));
+      if (at < 0) return Status.WrongType;
       const next = (this.dv.getUint32(at, true) + delta) >>> 0;
       const v = this.beginWrite(seg);
       this.dv.setUint32(at, next, true);

@@ -9,6 +9,7 @@ import { expired, monoNowMs } from './clock';
 import { Segments } from './segments';
 import {
   ENTRY_EXPIRES,
+  ENTRY_INLINE,
   INDEX_SLOT_BYTES,
   SEG_CAPACITY,
   SEG_INDEX,
@@ -67,7 +68,8 @@ export class Upkeep extends Segments {
   sweep(budget: number, now = monoNowMs()): number {
     let reclaimed = 0;
     this.walk(this.sweepHand, budget, () => false, (seg, slot, e) => {
-      if (!expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) return false;
+      // An inline slot has no deadline.
+      if (e === ENTRY_INLINE || !expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) return false;
       this.removeEntry(seg, slot);
       this.stats[Stat.Expirations]++;
       reclaimed++;
@@ -82,18 +84,21 @@ export class Upkeep extends Segments {
    * map). An entry whose visited byte is set gets it cleared and a second
    * chance; one that is clear (or expired) is removed. Stops once `bytes`
    * were freed or after visiting every slot twice; returns the bytes freed.
+   * A u32 held in its slot frees no heap block but counts INDEX_SLOT_BYTES:
+   * its removal is room in an index that can no longer grow.
    * Call it holding no segment lock.
    */
   evict(bytes: number): number {
     let freed = 0;
     const now = monoNowMs();
     this.walk(this.clockHand, 2 * this.buckets() + 2 ** this.segBits, () => freed >= bytes, (seg, slot, e) => {
-      const mark = this.visited + ((e - this.heapStart) >>> 4);
-      if (this.u8[mark] !== 0 && !expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) {
+      const inline = e === ENTRY_INLINE;
+      const mark = this.markOf(slot, e);
+      if (this.u8[mark] !== 0 && (inline || !expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now))) {
         this.u8[mark] = 0;
         return false;
       }
-      freed += this.alloc.usable(e);
+      freed += inline ? INDEX_SLOT_BYTES : this.alloc.usable(e);
       this.removeEntry(seg, slot);
       this.stats[Stat.Evictions]++;
       return true;
