@@ -12,16 +12,16 @@ import { Table } from '../src/store/table';
 import { ReadResult, TableReader } from '../src/store/table-reader';
 import { decodeKey, KeyEncoder } from '../src/store/keys';
 import { monoNowMs } from '../src/store/clock';
-import { CACHE_LINE, D_DIRECTORY, INDEX_SLOT_BYTES, SEG_INDEX, SEGMENT_BYTES, Status, ValueTag } from '../src/layout/layout';
+import { CACHE_LINE, D_DIRECTORY, INDEX_SLOT_BYTES, SEG_INDEX, SEGMENT_BYTES, Stat, Status, ValueTag } from '../src/layout/layout';
 import { runWorker, terminateAll } from './fixtures/unit/harness';
 import { rng } from './fixtures/unit/util';
 
 const MiB = 1 << 20;
 const T = { timeout: 120_000 };
 
-function newTable(bytes: number, opts: { segmentBits?: number; initialBuckets?: number } = {}): { sab: SharedArrayBuffer; t: Table; r: TableReader; enc: KeyEncoder } {
+function newTable(bytes: number, opts: { segmentBits?: number; initialBuckets?: number; evict?: boolean } = {}): { sab: SharedArrayBuffer; t: Table; r: TableReader; enc: KeyEncoder } {
   const sab = new SharedArrayBuffer(bytes);
-  Table.format(sab, { initialBuckets: opts.initialBuckets ?? 1, dataBytes: bytes, segmentBits: opts.segmentBits ?? 2, seed: 0x1a7e });
+  Table.format(sab, { initialBuckets: opts.initialBuckets ?? 1, dataBytes: bytes, segmentBits: opts.segmentBits ?? 2, seed: 0x1a7e, evict: opts.evict });
   const t = new Table(sab);
   return { sab, t, r: new TableReader(sab), enc: new KeyEncoder(4096, t.seed) };
 }
@@ -197,19 +197,40 @@ test('inline u32s: a deadline that passed reads as absent and the sweeper reclai
   t.alloc.verify();
 });
 
-test('inline u32s: at the cap the index cannot grow and puts answer Full; eviction frees slots, with CLOCK second chances', T, () => {
+test('inline u32s: at the cap the index cannot grow: puts answer Full without eviction; with it, evict() and the full segment itself make room, CLOCK second chances', T, () => {
   const bytes = Math.ceil(Table.minBytes({ initialBuckets: 64, segmentBits: 0, dataBytes: 0 }) / 4096 + 16) * 4096;
+  // Without eviction: Full once the index is at its full load.
+  {
+    const { t } = newTable(bytes, { segmentBits: 0, initialBuckets: 64, evict: false });
+    let n = 0;
+    while (t.putU32(n, n) === Status.Ok) n++;
+    assert.ok(n > 64, `the index grew before the cap (${n} keys)`);
+    assert.equal(t.putU32(n, n), Status.Full);
+    assert.equal(t.size(), n);
+  }
+  // With eviction: fill to the same point (the last puts evict within the segment).
   const { t, r, enc } = newTable(bytes, { segmentBits: 0, initialBuckets: 64 });
   let n = 0;
-  while (t.putU32(n, n) === Status.Ok) n++;
-  assert.ok(n > 64, `the index grew before the cap (${n} keys)`);
-  assert.equal(t.putU32(n, n), Status.Full);
-  // Every key but one is read (marked visited); eviction of one slot's worth removes exactly that one.
-  const spared = Math.floor(n / 2);
-  for (let k = 0; k < n; k++) if (k !== spared) assert.equal(readBack(r, enc, k)?.v, k);
+  while (t.stats[Stat.Evictions] === 0) assert.equal(t.putU32(n, n), Status.Ok, `put ${n++}`);
+  // Which keys are stored, through the writer's get (which, unlike a direct read, marks nothing).
+  const live = (): number[] => [...Array(n + 2).keys()].filter((k) => t.getU32(k) === Status.Ok);
+  // evict(): every key but one is read (marked visited); one slot's worth removes exactly that one.
+  let keys = live();
+  const spared = keys[Math.floor(keys.length / 2)];
+  for (const k of keys) if (k !== spared) assert.equal(readBack(r, enc, k)?.v, k);
   assert.ok(t.evict(INDEX_SLOT_BYTES) >= INDEX_SLOT_BYTES);
-  for (let k = 0; k < n; k++) assert.equal(readBack(r, enc, k)?.v, k === spared ? undefined : k, `key ${k}`);
-  assert.equal(t.putU32(n, n), Status.Ok, 'room for a new key');
+  assert.deepEqual(live(), keys.filter((k) => k !== spared));
+  // The full segment evicts for itself: a new key takes the freed slot; then
+  // with every key read but one, the next new key evicts exactly that one.
+  const before = t.stats[Stat.Evictions];
+  assert.equal(t.putU32(n, n), Status.Ok);
+  keys = live();
+  const victim = keys[3];
+  for (const k of keys) if (k !== victim) readBack(r, enc, k);
+  assert.equal(t.putU32(n + 1, n + 1), Status.Ok);
+  assert.equal(t.stats[Stat.Evictions], before + 1);
+  assert.ok(keys.includes(n), "the first new key went in");
+  assert.deepEqual(live(), keys.filter((k) => k !== victim).concat([n + 1]));
   t.alloc.verify();
 });
 

@@ -328,7 +328,16 @@ export class Segments {
     const cap = this.u32[d + (SEG_CAPACITY >>> 2)];
     if ((count + 1) * GROW_DEN <= cap * GROW_NUM) return true;
     if (this.grow(seg)) return true;
-    return (count + 1) * FULL_DEN <= cap * FULL_NUM;
+    return (count + 1) * FULL_DEN <= cap * FULL_NUM || this.evictIn(seg);
+  }
+
+  /**
+   * The segment is at its full load and its index cannot grow: make room
+   * for one key in it, or say no (Full). Here: no; a table that evicts
+   * removes one of the segment's own entries (upkeep.ts).
+   */
+  protected evictIn(_seg: number): boolean {
+    return false;
   }
 
   /** Link `entry` (or ENTRY_INLINE with `key` and `value`) into a free slot. */

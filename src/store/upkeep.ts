@@ -26,6 +26,8 @@ interface Hand {
 export class Upkeep extends Segments {
   private readonly sweepHand: Hand = { seg: 0, slot: 0 };
   private readonly clockHand: Hand = { seg: 0, slot: 0 };
+  /** Where evictIn starts its walk next (any slot: it wraps). */
+  private localHand = 0;
 
   /**
    * Move `hand` over up to `budget` index slots, segment after segment,
@@ -76,6 +78,40 @@ export class Upkeep extends Segments {
       return true;
     });
     return reclaimed;
+  }
+
+  /**
+   * A segment at its full load whose index cannot grow: the doubled index
+   * needs one contiguous block, and evict() frees entries anywhere in the
+   * table, which need not coalesce (measured: with 1 KiB values at a 16 MiB
+   * cap, ~110 inserts per run met this, and under load a write could stay
+   * Full through every eviction round). So evict one entry of this very
+   * segment, CLOCK within it (a set visited byte is cleared: a second
+   * chance; an expired entry goes first). Two passes at most, under the
+   * segment's lock, which the caller holds. Only when the table evicts.
+   */
+  protected override evictIn(seg: number): boolean {
+    if (!this.evicts) return false;
+    const d = this.dir(seg);
+    const cap = this.u32[d + (SEG_CAPACITY >>> 2)];
+    const index = this.u32[d + (SEG_INDEX >>> 2)];
+    const now = monoNowMs();
+    const start = this.localHand;
+    this.localHand = (start + 1) | 0;
+    for (let n = 0; n < 2 * cap; n++) {
+      const slot = index + ((start + n) & (cap - 1)) * INDEX_SLOT_BYTES;
+      const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+      if (e === 0) continue;
+      const mark = this.markOf(slot, e);
+      if (this.u8[mark] !== 0 && (e === ENTRY_INLINE || !expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now))) {
+        this.u8[mark] = 0;
+        continue;
+      }
+      this.removeEntry(seg, slot);
+      this.stats[Stat.Evictions]++;
+      return true;
+    }
+    return false;
   }
 
   /**
