@@ -18,7 +18,8 @@
  *   role:  CAS SPINNER 0 -> index+1 to take it; store 0 as soon as the
  *          holder's wait returns (it holds requests, or stops).
  *   bench: read BENCH_SEQ, count itself in BENCH_SLEEPERS, try the ring,
- *          sleep on BENCH_SEQ unchanged only while someone holds the role.
+ *          check the stop word (onIdle), sleep on BENCH_SEQ unchanged only
+ *          while someone holds the role.
  *   call:  when BENCH_SLEEPERS > 0, bump BENCH_SEQ and wake one.
  * Invariant (no request waits without bound): a worker benches only while
  * another holds the role, and the holder either waits on the not-empty
@@ -64,7 +65,13 @@ export class IdleWorkers {
       let got = false;
       try {
         got = attempt();
-        if (!got && Atomics.load(c, CONTROL_SPINNER) !== 0) futexWait(c, CONTROL_BENCH_SEQ, key, this.policy.sleepMs);
+        if (!got && Atomics.load(c, CONTROL_SPINNER) !== 0) {
+          // Stopping? wakeAll stores STOP, then bumps BENCH_SEQ: a key read
+          // after that bump would sleep through it, but then this check
+          // (after the key's load) sees STOP and onIdle throws.
+          onIdle();
+          futexWait(c, CONTROL_BENCH_SEQ, key, this.policy.sleepMs);
+        }
       } finally {
         Atomics.sub(c, CONTROL_BENCH_SLEEPERS, 1);
       }
