@@ -8,7 +8,7 @@ import type { SystemName } from './options';
 import type { Point, TablePoint } from './plan';
 import { LoadedResult, LoadedRuns, PointResult, QUIET_CORES, Results, Run, SystemResult, TableResult } from './results';
 import { median, round } from './stats';
-import { checkTableTargets, checkTargets } from './targets';
+import { ceilingTargets, checkTableTargets, checkTargets } from './targets';
 import { aggregateLibrary, libraryTargets } from './library-results';
 
 /** One system's runs at one point: rounded, with medians over all of them and over the quiet ones. */
@@ -84,7 +84,12 @@ export function aggregateTable(p: TablePoint, runs: TableResult['runs']): TableR
 export function finish(out: Results): void {
   out.table = (out.table ?? []).map((t) => aggregateTable(t, t.runs));
   if (out.library) out.library = aggregateLibrary(out.library);
-  out.targets = [...checkTargets(out.points), ...checkTableTargets(out.table), ...(out.library ? libraryTargets(out.library) : [])];
+  out.targets = [
+    ...checkTargets(out.points),
+    ...checkTableTargets(out.table),
+    ...ceilingTargets(out.points, out.table),
+    ...(out.library ? libraryTargets(out.library) : []),
+  ];
   const runs = out.points.flatMap((p) => Object.values(p.systems).flatMap((s) => s!.runs));
   const fc = runs.map((r) => r.foreignCores).filter((x): x is number => x !== null);
   out.meta.foreignCoresMedian = fc.length ? round(median(fc), 2) : null;

@@ -20,8 +20,10 @@ export const USAGE = `usage: node dist/bench/run.js [options]    (make bench)
   --systems LIST       of shmkv,redis,lmdb (default all; also BENCH_SYSTEMS)
   --redis-mode M       batch (pipeline()+exec per window, default) or window
                        (sliding window of W commands in flight)
-  --sections LIST      of locking,scaling,compare,table,loaded,library (default
-                       all)
+  --sections LIST      of locking,scaling,compare,table,ceiling,loaded,library
+                       (default all); ceiling: the 50/50 replay at -n 2 -w 16
+                       -t 2 against the table alone at 2 threads, and the
+                       hand-off alone (gets of one key) at the same point
   --client-threads L   \\
   --windows L           | override the locking matrix axes (comma lists);
   --server-threads L    | mixes: read,mixed,write; dists: uniform,zipf;
@@ -89,7 +91,8 @@ export interface Options {
 }
 
 export type SystemName = 'shmkv' | 'redis' | 'lmdb';
-export type MixName = 'read' | 'mixed' | 'write';
+/** 'hot' (the ceiling section's hand-off alone: gets of one key) is not a --mixes choice. */
+export type MixName = 'read' | 'mixed' | 'write' | 'hot';
 export type DistName = 'uniform' | 'zipf';
 export type Locking = 'coarse' | 'fine';
 
@@ -170,7 +173,7 @@ export function parseCommand(argv: string[]): Command {
   const keys = intList(v.keys ?? '100000', '--keys')[0];
   const systems = new Set(choiceList<SystemName>(v.systems ?? env.BENCH_SYSTEMS ?? 'shmkv,redis,lmdb', ['shmkv', 'redis', 'lmdb'], '--systems'));
   const redisMode = choiceList(v['redis-mode'] ?? 'batch', ['batch', 'window'] as const, '--redis-mode')[0];
-  const sections = new Set(choiceList(v.sections ?? 'locking,scaling,compare,table,loaded,library', ['locking', 'scaling', 'compare', 'table', 'loaded', 'library'] as const, '--sections'));
+  const sections = new Set(choiceList(v.sections ?? 'locking,scaling,compare,table,ceiling,loaded,library', ['locking', 'scaling', 'compare', 'table', 'ceiling', 'loaded', 'library'] as const, '--sections'));
   if (v.loaded && v['no-loaded']) throw new Error('--loaded and --no-loaded contradict each other');
   if (v.loaded) sections.add('loaded');
   // The loaded runs are this store's only (Redis and LMDB would add ~10 min under load, for figures the issue does not ask for).

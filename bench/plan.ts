@@ -10,6 +10,8 @@ export interface WorkloadSpec {
   dist: DistName;
   putPercent: number;
   zipf: number | null;
+  /** Key space of this workload (genworkload -k), or null for the run's --keys. */
+  keys: number | null;
   label: string;
 }
 
@@ -40,8 +42,19 @@ export interface Plan {
   workloads: WorkloadSpec[];
 }
 
-const MIX_PUT_PERCENT: Record<MixName, number> = { read: 5, mixed: 50, write: 95 };
-const MIX_LABEL: Record<MixName, string> = { read: 'read-heavy (95% gets)', mixed: '50/50', write: 'write-heavy (95% puts)' };
+const MIX_PUT_PERCENT: Record<MixName, number> = { read: 5, mixed: 50, write: 95, hot: 0 };
+const MIX_LABEL: Record<MixName, string> = { read: 'read-heavy (95% gets)', mixed: '50/50', write: 'write-heavy (95% puts)', hot: 'gets of one key (the hand-off alone)' };
+
+/**
+ * The end-to-end ceiling (issue 12): the seed's replay at -n 2 -w 16 -t 2
+ * against the table alone at 2 threads, and the hand-off alone at the same
+ * point: gets of one key (key 0, prefilled), whose lookup is one slot on a
+ * line that stays in the cache, so nearly all of the time is the ring, the
+ * board and the two processes' own work. (Gets of absent keys would not
+ * do: on a prefilled table a miss probes to the first empty slot, the
+ * dearest lookup there is.)
+ */
+export const CEILING = { clientThreads: 2, window: 16, serverThreads: 2, tableThreads: 2 } as const;
 const ZIPF_THETA = 0.99;
 
 /**
@@ -64,6 +77,7 @@ function workloadSpec(mix: MixName, dist: DistName): WorkloadSpec {
     dist,
     putPercent: MIX_PUT_PERCENT[mix],
     zipf: dist === 'zipf' ? ZIPF_THETA : null,
+    keys: mix === 'hot' ? 1 : null,
     label: `${MIX_LABEL[mix]}, ${dist === 'zipf' ? `zipf ${ZIPF_THETA}` : 'uniform'}`,
   };
 }
@@ -104,6 +118,9 @@ export function plan(o: Options): Plan {
         for (const c of [1, 2])
           for (const w of [1, 16]) add({ workload: `${mix}-${dist}`, clientThreads: c, window: w, serverThreads: 2, locking: 'fine' }, 'compare', true);
   }
+  if (o.sections.has('ceiling'))
+    for (const mix of ['mixed', 'hot'] as const)
+      add({ workload: `${mix}-uniform`, clientThreads: CEILING.clientThreads, window: CEILING.window, serverThreads: CEILING.serverThreads, locking: 'fine' }, 'ceiling');
   // Quiet vs loaded: the headline points, also measured beside busy loops.
   if (o.sections.has('loaded')) for (const [c, w, s] of HEADLINE) add({ workload: 'mixed-uniform', clientThreads: c, window: w, serverThreads: s, locking: 'fine' }, 'loaded');
   const points = [...byId.values()];
@@ -115,6 +132,9 @@ export function plan(o: Options): Plan {
       for (const dist of a.dists)
         for (const threads of [1, 2])
           for (const locking of ['coarse', 'fine'] as const) tablePoints.push({ id: `table/${mix}-${dist}/t${threads}/${locking}`, workload: `${mix}-${dist}`, threads, locking });
+  const ceilingTable = `table/mixed-uniform/t${CEILING.tableThreads}/fine`;
+  if (o.sections.has('ceiling') && !tablePoints.some((p) => p.id === ceilingTable))
+    tablePoints.push({ id: ceilingTable, workload: 'mixed-uniform', threads: CEILING.tableThreads, locking: 'fine' });
   const wl = new Map<string, WorkloadSpec>();
   for (const p of [...points, ...tablePoints]) {
     const [mix, dist] = p.workload.split('-') as [MixName, DistName];

@@ -15,7 +15,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Connection, SharedConnection } from '../src/client/connection';
 import { Lane } from '../src/client/lane';
 import { Status } from '../src/layout/layout';
-import { barrier, SliceReport, SliceTask } from './common';
+import { barrier, SliceReport, SliceTask, WARMUP_REQUESTS } from './common';
 
 export interface ReplayTask extends SliceTask {
   conn: SharedConnection;
@@ -83,6 +83,9 @@ function replayTimed(t: ReplayTask, lane: Lane): SliceReport {
 function main(t: ReplayTask): SliceReport {
   const conn = Connection.fromShared(t.conn);
   const lane = new Lane(conn, t.first, t.width);
+  const warm = { ...t, end: Math.min(t.end, t.start + WARMUP_REQUESTS) };
+  if (t.timed) replayTimed(warm, lane);
+  else replayUntimed(warm, lane);
   barrier(t);
   return t.timed ? replayTimed(t, lane) : replayUntimed(t, lane);
 }

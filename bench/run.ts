@@ -46,7 +46,7 @@ function generateWorkloads(o: Options, pl: Plan): Map<string, Workload> {
   const wls = new Map<string, Workload>();
   for (const [i, ws] of pl.workloads.entries()) {
     const t0 = Date.now();
-    const g = generate({ count: o.requests, putPercent: ws.putPercent, keys: o.keys, zipf: ws.zipf ?? undefined, seed: 1 + i, threads: 1, window: 1, spread: false });
+    const g = generate({ count: o.requests, putPercent: ws.putPercent, keys: ws.keys ?? o.keys, zipf: ws.zipf ?? undefined, seed: 1 + i, threads: 1, window: 1, spread: false });
     wls.set(ws.id, parseWorkload(Buffer.from(g.workload), ws.id));
     log(`bench: workload ${ws.id} (${ws.label}) generated in ${Date.now() - t0} ms`);
   }

@@ -96,6 +96,29 @@ describe('e2e bytes: client -f replays deterministic byte workloads exactly', ()
     assert.equal(s.read('direct.out'), s.read('e.txt'));
   });
 
+  test('--direct keeps a thread\'s order when a byte workload reuses keys back to back (sets, deletes and gets of one key in a row)', { timeout: 120_000 }, async (t) => {
+    // Through the ring, two writes to one key in one window may run in
+    // either order on 3 server threads; --direct settles every request to a
+    // key before the next one to it (replay-bytes.ts, ORDER).
+    const s = new Scope(t);
+    const reqs: string[] = [];
+    const want: string[] = [];
+    for (let i = 0; i < 3_000; i++) {
+      const k = `key${i % 5}`;
+      reqs.push(`set ${k} a${i}`, `set ${k} b${i}`, `get ${k}`);
+      want.push(`b${i}`);
+      if (i % 3 === 0) {
+        reqs.push(`del ${k}`, `get ${k}`);
+        want.push('');
+      }
+    }
+    s.write('w.txt', reqs.join('\n') + '\n');
+    s.write('e.txt', want.join('\n') + '\n');
+    const r = await s.client(['-f', '-n', '1', '-w', '16', '-t', '3', '-i', 'w.txt', '-c', '-e', 'e.txt', '--direct', '-p', s.p('region')], { timeoutMs: 90_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`client: all ${want.length} get results match e\\.txt`));
+  });
+
   test('genworkload byte form: deterministic for a seed, thread-disjoint keys, no key reuse within W, values name their write', { timeout: 60_000 }, async (t) => {
     const s = new Scope(t);
     const args = ['-n', '6000', '-k', '900', '-t', '3', '-w', '16', '--key-bytes', '12', '--value-bytes', '30', '--del', '20', '-r', '9'];

@@ -11,12 +11,15 @@
  * promise API). Blocks keep their size, so this happens about once per
  * window for fixed-size workloads.
  *
- * ORDER: the u32 replay keeps at most `width` requests in flight, so the
+ * ORDER: through the ring, at most `width` requests are in flight, so the
  * requests in flight when request i is sent are among the `width - 1`
  * before it, and genworkload's rule (no key reused within W requests) makes
- * every run deterministic. Direct gets take no window, so `inFlight <
- * width` alone no longer bounds that span; the replay also completes every
- * request older than i - width + 1 before request i, ring or direct.
+ * every run deterministic. Direct gets take no window, so requests in
+ * flight may reach back further; with --direct the replay completes, before
+ * any request, the ring requests up to the newest one in flight whose key
+ * has the same hash (replay-direct.ts, ORDER: a thread never has two
+ * requests to one key in flight, and a direct get never runs while one to
+ * its key is; a hash collision only settles more than needed).
  */
 import type { ReplayReport, ReplayTask } from './replay-worker';
 import { Connection } from '../client/connection';
@@ -42,9 +45,10 @@ export function replayBytes(t: ReplayTask): ReplayReport {
   const { data, start, keyLen, valueLen } = t.bytes!;
   const { ops, width, abort, lines } = t;
   const room = (win: number): number => io.room(win);
-  // The n-th submission (n % width): its request index, and whether it was a Reserve for it.
+  // The n-th submission (n % width): its request index, whether it was a Reserve for it, and its key's hash.
   const sentIndex = new Int32Array(width);
   const sentReserve = new Uint8Array(width);
+  const sentHash = new Uint32Array(width);
   // Get results by request index in this part (compacted to get order at the end).
   const results: string[] | null = t.keep ? new Array<string>(t.end - t.start) : null;
   // Direct reads want the key material at index 0 of its array.
@@ -81,25 +85,32 @@ export function replayBytes(t: ReplayTask): ReplayReport {
     }
     done++;
   };
-  const submit = (win: number, i: number, reserve: boolean): void => {
+  const submit = (win: number, i: number, reserve: boolean, hash: number): void => {
     lane.publish(win);
     const n = (lane.submittedCount - 1) % width;
     sentIndex[n] = i;
     sentReserve[n] = reserve ? 1 : 0;
+    sentHash[n] = hash;
+  };
+  /** --direct: complete ring requests up to the newest one in flight whose key hashes to `hash` (ORDER above). */
+  const settle = (hash: number): void => {
+    let upTo = -1;
+    for (let n = lane.completedCount; n < lane.submittedCount; n++) if (sentHash[n % width] === hash) upTo = n;
+    while (lane.completedCount <= upTo) complete();
   };
 
   const firstSubmit = process.hrtime.bigint();
   for (let i = t.start; i < t.end; i++) {
-    // Everything older than the last `width` requests is complete (ORDER above).
-    while (lane.inFlight > 0 && sentIndex[lane.completedCount % width] <= i - width) complete();
     if (Atomics.load(abort, 0) !== 0) break;
     const op = ops[i];
     const from = start[i];
     const kLen = keyLen[i];
+    const hash = t.direct ? hashBytes(data, from, kLen, reader.seed) : 0;
+    if (t.direct) settle(hash);
     if (op === Op.Read && t.direct) {
       conn.checkLive();
       for (let j = 0; j < kLen; j++) key[j] = data[from + j];
-      const r = reader.read(key, kLen, hashBytes(data, from, kLen, reader.seed), true);
+      const r = reader.read(key, kLen, hash, true);
       if (r === ReadResult.Found || r === ReadResult.Absent) {
         record(i, r === ReadResult.Found ? decodeValue(reader) : undefined);
         done++;
@@ -115,7 +126,7 @@ export function replayBytes(t: ReplayTask): ReplayReport {
     if (win < 0) {
       const grow = lane.nextWindow();
       board.prepareBytes(grow, Op.Reserve, 0, 0, 0, need);
-      submit(grow, i, true);
+      submit(grow, i, true, hash);
       const target = lane.submittedCount;
       while (lane.completedCount < target) complete();
       win = lane.windowWithRoom(need, room);
@@ -123,7 +134,7 @@ export function replayBytes(t: ReplayTask): ReplayReport {
     }
     io.writeRaw(win, data, from, need);
     board.prepareBytes(win, op, kLen, vLen, op === Op.Set ? ValueTag.String : 0);
-    submit(win, i, false);
+    submit(win, i, false, hash);
   }
   while (lane.inFlight > 0) complete();
   const lastComplete = process.hrtime.bigint();

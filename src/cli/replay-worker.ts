@@ -2,7 +2,8 @@
  * A client CLI thread: replay one contiguous part of the workload through a
  * lane, keeping up to `width` requests in flight, and store each get's result
  * at its request index. u32 workloads take the loop below, kept as lean as
- * the seed's; byte workloads take replay-bytes.ts.
+ * the seed's (with --direct: replay-direct.ts); byte workloads take
+ * replay-bytes.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Connection, SharedConnection } from '../client/connection';
@@ -25,7 +26,7 @@ export interface ReplayTask {
   bytes?: ByteRequests | null;
   /** 1-based workload line of each request (error messages). */
   lines: Uint32Array;
-  /** Byte gets read the shared table directly (--direct) instead of going through the ring. */
+  /** Gets read the shared table directly (--direct) instead of going through the ring. */
   direct: boolean;
   /** Byte workloads: return get results (for -c/-o) in the report. */
   keep: boolean;
@@ -76,9 +77,10 @@ function replay(t: ReplayTask): ReplayReport {
 
 try {
   const task = workerData as ReplayTask;
-  // Loaded only for byte workloads: a u32 replay thread starts as lean as the seed's.
+  // Loaded only when used: the seed's u32 replay thread starts as lean as the seed's.
   const bytes = (): typeof import('./replay-bytes') => require('./replay-bytes') as typeof import('./replay-bytes');
-  parentPort!.postMessage({ report: task.bytes ? bytes().replayBytes(task) : replay(task) });
+  const direct = (): typeof import('./replay-direct') => require('./replay-direct') as typeof import('./replay-direct');
+  parentPort!.postMessage({ report: task.bytes ? bytes().replayBytes(task) : task.direct ? direct().replayDirect(task) : replay(task) });
 } catch (e) {
   parentPort!.postMessage({ error: toWire(e) });
 }
