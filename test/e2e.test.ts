@@ -466,4 +466,29 @@ describe('e2e: server lifecycle', () => {
     assert.equal(lines(r.stderr).length, 1, r.stderr);
     assert.match(r.stderr, /^client: .*server/);
   });
+
+  test('--direct: a server stopped mid-run fails the client with one line, though its gets need no server thread', { timeout: 600_000 }, async (t) => {
+    // Gets only: every request is a direct read, so only the liveness check
+    // (Connection.checkLive) can notice the stop. The client is paused
+    // (SIGSTOP) once attached, so it cannot finish before the server stops.
+    const s = new Scope(t);
+    s.write('long.txt', LONG);
+    s.write('long-bytes.txt', 'set a 1\n' + 'get a\n'.repeat(1_000_000));
+    for (const file of ['long.txt', 'long-bytes.txt']) {
+      const region = s.p(`region-${file}`);
+      const srv = await s.startServer(['-p', region]);
+      const run = s.spawn(BIN.client, ['-n', '1', '-w', '4', '-i', file, '-p', region, '--direct']);
+      await waitUntil('the client to attach', () => pidInRegion(region, run.child.pid!));
+      run.child.kill('SIGSTOP');
+      const st = await srv.stop('SIGTERM');
+      run.child.kill('SIGCONT');
+      assert.equal(st.code, 0, srv.stderr);
+      const r = await run.done;
+      assert.equal(r.timedOut, false, file);
+      assert.notEqual(r.code, 0, `${file}: the client finished although its server had stopped: ${r.stdout}`);
+      assert.equal(hasStackTrace(r.stderr), false, `${file}: stack trace on stderr:\n${r.stderr}`);
+      assert.equal(lines(r.stderr).length, 1, r.stderr);
+      assert.match(r.stderr, /^client: .*server .*(stopped|died)/, file);
+    }
+  });
 });
