@@ -86,6 +86,16 @@ export class Region {
   }
 
   /**
+   * A private region in memory: no file, never seen by a client. A server
+   * worker warms its request path up on one (server/warmup.ts). Zeroed
+   * memory is an empty ring and a board of idle, unowned windows.
+   */
+  static scratch(geometry: RegionGeometry): Region {
+    const layout = computeLayout(geometry);
+    return new Region('(scratch)', new SharedArrayBuffer(layout.regionBytes), layout);
+  }
+
+  /**
    * Create a fresh region at `path` (the caller holds the server lock, see
    * server.ts). Any old file is unlinked first, so that clients still mapping
    * a dead server's region keep their own inode and never see it truncated.

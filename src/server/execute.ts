@@ -35,8 +35,6 @@ const EVICT_ROUNDS = 8;
 /** Evict this much beyond the write's own size: fewer, larger rounds. */
 const EVICT_SLACK_BYTES = 4096;
 const U32_ENTRY_BYTES = entryBytes(U32_KEY_BYTES, 4);
-/** Most windows prefetch() looks at. */
-const BATCH_LIMIT = 64;
 
 /** Byte length a fixed-size tag requires, or -1 for variable-length tags. */
 function fixedLength(tag: number): number {
@@ -63,27 +61,6 @@ export class Executor {
     private readonly staging: Staging,
   ) {
     this.u8 = table.u8;
-  }
-
-  private readonly keys = new Uint32Array(BATCH_LIMIT);
-  private readonly slots = new Uint32Array(BATCH_LIMIT);
-  /** Keeps prefetch's loads from being optimized away. */
-  sink = 0;
-
-  /**
-   * Before running a batch of windows: warm the table lines their u32
-   * requests (the seed's get and put) will touch, loads whose misses
-   * overlap (Table.touchU32). Reads only; the window words are not trusted
-   * here (any key is a valid u32, and touchU32 stays in bounds).
-   */
-  prefetch(wins: Int32Array, n: number): void {
-    if (n < 2) return;
-    let m = 0;
-    for (let i = 0; i < n && m < BATCH_LIMIT; i++) {
-      const op = this.board.op(wins[i]);
-      if (op === Op.Get || op === Op.Put) this.keys[m++] = this.board.key(wins[i]);
-    }
-    if (m > 1) this.sink ^= this.table.touchU32(this.keys, m, this.slots);
   }
 
   /** Execute the request in `win` unless the window cannot be claimed. */
@@ -150,10 +127,13 @@ export class Executor {
       if (!(e instanceof TableCorruptError)) throw e;
       status = Status.Corrupt;
     }
-    const stats = this.table.stats;
-    stats[Stat.Requests]++;
-    if (status === Status.Full) stats[Stat.Refused]++;
+    if (status === Status.Full) this.table.stats[Stat.Refused]++;
     this.board.complete(win, status, result);
+  }
+
+  /** Count `n` requests taken from the ring (once per batch: Batches.runTaken). */
+  countRequests(n: number): void {
+    this.table.stats[Stat.Requests] += n;
   }
 
   /**

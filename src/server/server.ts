@@ -49,7 +49,7 @@ import { readDataRef } from '../layout/region';
 import { Staging } from './staging';
 import { Reaper } from './reaper';
 import { IdleWorkers } from './idle';
-import type { ServerWorkerData } from './worker';
+import { WORKER_READY, type ServerWorkerData } from './worker-data';
 
 export interface ServerOptions {
   /** Region file path (default $SHMKV_PATH or ./shmem_file). */
@@ -236,7 +236,14 @@ export class Server {
       const wd: ServerWorkerData = { region: region.transferable(), data: data.sab, staging, control, index, policy };
       const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: wd });
       workers.push(w);
-      online.push(new Promise((resolve) => w.once('online', () => resolve())));
+      // A worker says 'ready' once warmed up (warmup.ts): READY is published only then.
+      online.push(
+        new Promise((resolve, reject) => {
+          w.on('message', (m) => m === WORKER_READY && resolve());
+          w.once('error', reject);
+          w.once('exit', (code) => reject(new Error(`server worker ${index} exited with code ${code} before it was ready`)));
+        }),
+      );
       exited.push(
         new Promise((resolve, reject) => {
           w.once('error', reject);

@@ -365,6 +365,9 @@ export class Board {
   claim(win: number): boolean {
     const w = this.i32;
     const s = this.board0 + win * this.winWords;
+    // The common case first: one CAS, no load before it (in-process, a
+    // load ahead of the CAS cost ~5 ns of a ~210 ns request).
+    if (Atomics.compareExchange(w, s, WindowState.Submitted, WindowState.Taken) === WindowState.Submitted) return true;
     // The owner may add SLEEPING between our load and our CAS (once per
     // state): retry then. Bounded, in case a hostile writer flips it forever.
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {

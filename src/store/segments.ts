@@ -403,12 +403,18 @@ export class Segments {
     this.u8.fill(0, nindex, nindex + ncap * INDEX_SLOT_BYTES);
     const nmask = ncap - 1;
     const W = INDEX_SLOT_WORDS;
+    // The new index is unreachable until the store of SEG_INDEX below, so
+    // plain stores fill it. Slot words are copied one by one: a
+    // copyWithin call per slot cost ~80 ns of call overhead, and the
+    // doubling of a 2,048-slot index took over 100 us, long enough for
+    // the clients waiting behind it to fall asleep.
     for (let i = 0; i < cap; i++) {
       const si = (index >>> 2) + W * i;
       if (u32[si + (SLOT_ENTRY >>> 2)] === 0) continue;
       let j = u32[si + (SLOT_HASH >>> 2)] & nmask;
       while (u32[(nindex >>> 2) + W * j + (SLOT_ENTRY >>> 2)] !== 0) j = (j + 1) & nmask;
-      u32.copyWithin((nindex >>> 2) + W * j, si, si + W);
+      const sj = (nindex >>> 2) + W * j;
+      for (let k = 0; k < W; k++) u32[sj + k] = u32[si + k];
     }
     const v = this.beginWrite(seg);
     u32[d + (SEG_INDEX >>> 2)] = nindex;

@@ -300,30 +300,6 @@ export class Table extends Upkeep {
     return status;
   }
 
-  /**
-   * Warm the cache lines getU32/putU32 of `keys[0..n)` will touch, with
-   * independent loads so that their misses overlap (a batch of requests
-   * then waits about one memory latency instead of n). Reads without the
-   * lock, only as a hint: any value is harmless, every index stays inside
-   * the buffer. Returns a value to keep the loads from being optimized away.
-   */
-  touchU32(keys: Uint32Array, n: number, slots: Uint32Array): number {
-    const u32 = this.u32;
-    const last = u32.length - 1;
-    let sink = 0;
-    for (let i = 0; i < n; i++) {
-      const hash = hashU32Key(keys[i], this.seed);
-      const d = this.dir(this.segmentOf(hash));
-      const cap = u32[d + (SEG_CAPACITY >>> 2)];
-      const slot = (u32[d + (SEG_INDEX >>> 2)] + (hash & (cap - 1)) * INDEX_SLOT_BYTES) >>> 2;
-      slots[i] = slot <= last ? slot : 0;
-    }
-    // The slots' lines; a heap entry's only behind them (an inline slot's is 0: word 0).
-    for (let i = 0; i < n; i++) slots[i] = u32[slots[i] + (SLOT_ENTRY >>> 2)] >>> 2;
-    for (let i = 0; i < n; i++) sink ^= slots[i] <= last ? u32[slots[i] + 1] : 0;
-    return sink;
-  }
-
   /** Store u32 `value` under u32 `key` (no deadline): Ok, or Full. */
   putU32(key: number, value: number): Status {
     writeU32Key(this.scratch, 0, key);

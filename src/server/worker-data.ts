@@ -1,0 +1,24 @@
+/**
+ * What the server's main thread and its worker threads (worker.ts) pass
+ * each other. Its own module: importing worker.ts starts a worker loop.
+ */
+import type { Region } from '../layout/region';
+import type { WaitPolicy } from '../sync/waiter';
+
+export interface ServerWorkerData {
+  region: ReturnType<Region['transferable']>;
+  data: SharedArrayBuffer;
+  staging: SharedArrayBuffer;
+  /**
+   * The server's private control words (layout.ts CONTROL_*): the stop
+   * word and the idle workers' spinner role and bench (idle.ts). Not in the
+   * region: any same-user process can write that, and a forged STOPPING
+   * must not make the workers quit.
+   */
+  control: SharedArrayBuffer;
+  index: number;
+  policy: WaitPolicy;
+}
+
+/** A worker's message once it is warmed up and serves (warmup.ts); READY waits for every worker's. */
+export const WORKER_READY = 'ready';
