@@ -7,7 +7,8 @@
 import { test, describe } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { BIN, Scope, hasStackTrace, lines, pidsMentioning } from './support/procs';
+import * as path from 'node:path';
+import { BIN, ROOT, Scope, hasStackTrace, lines, pidsMentioning } from './support/procs';
 import { assertOneLineError, assertNoSideEffects, Cli } from './support/cli-asserts';
 
 // ---- flags ----------------------------------------------------------------------
@@ -121,6 +122,17 @@ describe('server and genworkload: bad values and paths give one line and exit 1'
       assert.equal(s.exists('region'), false, what);
     }
     assert.deepEqual(pidsMentioning(s.dir), []);
+  });
+
+  test('server: a worker that fails before serving (its warm-up throws) stops the server with one line, no file left', { timeout: 600_000 }, async (t) => {
+    const s = new Scope(t);
+    const before = fs.readdirSync(s.dir).sort();
+    const serverJs = path.join(ROOT, 'dist', 'src', 'cli', 'server.js');
+    const preload = path.join(ROOT, 'dist', 'test', 'fixtures', 'faults', 'fail-warmup.js');
+    const r = await s.run(process.execPath, ['--require', preload, serverJs, '-n', '2', '-p', s.p('region'), '--data-dir', s.dir], { timeoutMs: 120_000 });
+    const line = assertOneLineError(r, 'server', 1, 'failing warm-up');
+    assert.match(line, /^server: a server worker failed to start: injected warm-up failure$/);
+    assertNoSideEffects(s, before, 'failing warm-up');
   });
 
   test('genworkload: impossible deterministic workload, unwritable output', { timeout: 600_000 }, async (t) => {

@@ -265,7 +265,14 @@ export class Server {
     done.catch(() => undefined); // observed by whoever awaits `done`
     server = new Server(region, table, data.path, lockFd, lockId, regionId, reaper, new Int32Array(control), done);
     server.exited.push(...exited);
-    await Promise.all(online);
+    try {
+      await Promise.all(online);
+    } catch (e) {
+      // A worker died before serving (its warm-up failed: a broken build,
+      // or no memory): stop the others and remove our files, then say so.
+      await server.stop();
+      throw new ServerError(`a server worker failed to start: ${(e as Error).message}`);
+    }
     server.timer = setInterval(() => server.tick(), HEARTBEAT_MS);
     region.headerSet(HDR_SERVER_STATE, ServerState.Ready);
     return server;
