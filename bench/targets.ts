@@ -79,8 +79,9 @@ export function checkTableTargets(table: TableResult[]): Target[] {
  * median of 5, 1,000,000 requests, 50/50 uniform) is the reference. It
  * comes from another run and from a forked server, where the bench's
  * points run against its running, prefilled server, so the check is only
- * as good as the machine's quietness in both; the README's side-by-side
- * replay of older builds is the real comparison.
+ * as good as the machine's quietness in both. The real comparison is side
+ * by side in one run: tools/seed-ab.sh (README, "The seed's replay against
+ * older builds").
  */
 export const SEED_REPLAY_REFERENCE_KPS = 2576;
 

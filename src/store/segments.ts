@@ -404,10 +404,10 @@ export class Segments {
     const nmask = ncap - 1;
     const W = INDEX_SLOT_WORDS;
     // The new index is unreachable until the store of SEG_INDEX below, so
-    // plain stores fill it. Slot words are copied one by one: a
-    // copyWithin call per slot cost ~80 ns of call overhead, and the
-    // doubling of a 2,048-slot index took over 100 us, long enough for
-    // the clients waiting behind it to fall asleep.
+    // plain stores fill it. Slot words are copied one by one rather than
+    // by a copyWithin call per slot: 100,000 u32 inserts from 1,024
+    // buckets (~1,950 doublings) spent 9.0-9.6 ms growing with the calls,
+    // 7.3-7.6 ms without (3 runs each, in-process).
     for (let i = 0; i < cap; i++) {
       const si = (index >>> 2) + W * i;
       if (u32[si + (SLOT_ENTRY >>> 2)] === 0) continue;
