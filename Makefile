@@ -58,11 +58,11 @@ test: all
 # process per core (loaded / quiet; BENCH_ARGS=--no-loaded skips them) and
 # the library calls against lmdb-js and Redis (the "library" section);
 # BENCH_QUICK=1 for a ~3-4-minute run, BENCH_ARGS for flags (node
-# dist/bench/run.js -h). Installs Debian's redis-server with apt-get if
+# dist/bench/harness/run.js -h). Installs Debian's redis-server with apt-get if
 # missing. Not part of `make test`/CI: it is long and uses apt.
 bench: all
-	node dist/bench/run.js $(BENCH_ARGS)
-	node dist/bench/policy/run.js > bench/results/policy.md
+	node dist/bench/harness/run.js $(BENCH_ARGS)
+	node dist/bench/studies/policy/run.js > bench/results/policy.md
 
 clean:
 	rm -rf build dist workloads

@@ -1,6 +1,6 @@
 /**
  * The four response caches of examples/web-service.ts, behind one
- * interface, so that bench/web.ts compares them on the same service:
+ * interface, so that bench/tools/web.ts compares them on the same service:
  *
  *   lru     lru-cache in each worker: coalesces the misses of one worker
  *           only, so each worker calls the backend once per key

@@ -1,16 +1,28 @@
 /**
  * shmkv: a key-value store shared by the processes of one machine through
- * shared memory. This is the package's public surface.
+ * shared memory. This is the package's public surface, and only that: what
+ * the README documents. Internals (windows, lanes, the ring's ops) are not
+ * exported, so they can change without breaking users.
  */
-export { connect, Client, ClientOptions, SetOptions, Stats, TableFullError, DEFAULT_CLIENT_WINDOW } from './client/client';
-export { FetchError, FetchOptions } from './client/fetch';
+export { connect, Client, ClientOptions, SetOptions, Stats, DEFAULT_CLIENT_WINDOW } from './client/client';
+export { FetchOptions } from './client/fetch';
+export { ConnectOptions } from './client/connection';
 export { Key } from './store/keys';
-export { TableCorruptError } from './store/alloc';
-export { Encoding, DEFAULT_ENCODING, CodecError } from './codec/structured';
-export { Connection, ConnectOptions, ServerGoneError } from './client/connection';
-export { Lane } from './client/lane';
-export { Server, ServerOptions, ServerError } from './server/server';
-export { RegionError, DEFAULT_REGION_PATH } from './layout/region';
-export { BoardFullError, BoardLockedError } from './store/board';
-export { Op, Status, REGION_VERSION, DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from './layout/layout';
+export { Encoding, DEFAULT_ENCODING } from './codec/structured';
+export { Server, ServerOptions } from './server/server';
+export { DEFAULT_REGION_PATH } from './layout/region';
+export { REGION_VERSION, DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from './layout/layout';
 export { WaitPolicy, DEFAULT_WAIT_POLICY } from './sync/waiter';
+export {
+  RegionError,
+  ServerError,
+  ServerGoneError,
+  TableFullError,
+  TableCorruptError,
+  BoardFullError,
+  BoardLockedError,
+  LockTimeoutError,
+  ScanContendedError,
+  CodecError,
+  FetchError,
+} from './errors';

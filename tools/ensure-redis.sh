@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test/tiered.test.ts and test/web.test.ts start a private redis-server (and
+# test/compat/tiered.test.ts and test/e2e/web.test.ts start a private redis-server (and
 # fail, never skip, without one): install Debian's when it is missing, so
 # that `make test` (and CI's .ci/run) set up a fresh machine by themselves.
 set -euo pipefail

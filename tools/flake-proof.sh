@@ -2,7 +2,7 @@
 # Evidence that the test suite does not flake: run the README's test command
 # (npm test after make, as .ci/run does) RUNS times in a row from a fresh
 # clone of HEAD, the last LOADED of them beside one busy-looping process per
-# core (bench/busy-loop.js: normal priority, exits when this script is gone),
+# core (bench/load/busy-loop.js: normal priority, exits when this script is gone),
 # and print one line per run, the failing tests of a red run, and a summary.
 #
 #   tools/flake-proof.sh [RUNS [LOADED]]     (default 20 runs, 10 loaded)
@@ -39,7 +39,7 @@ for i in $(seq 1 "$runs"); do
   if [ "$i" -gt $((runs - loaded)) ]; then
     mode="loaded, $cores busy loops"
     for _ in $(seq 1 "$cores"); do
-      node dist/bench/busy-loop.js > /dev/null &
+      node dist/bench/load/busy-loop.js > /dev/null &
       busy+=($!)
     done
   fi

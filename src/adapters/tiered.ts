@@ -19,7 +19,7 @@
  * is in flight deletes the lease, so the read's (possibly older) value is
  * returned to its caller and never stored. Hence, as long as invalidations
  * are delivered, an L1 never keeps a value older than Redis's for longer
- * than one invalidation takes to arrive (measured in test/tiered.test.ts,
+ * than one invalidation takes to arrive (measured in test/compat/tiered.test.ts,
  * figures in the README). Messages pub/sub loses (a subscriber that was
  * disconnected) are covered by the hard bound: L1 entries live at most
  * `l1Ttl` ms.

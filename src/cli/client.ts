@@ -12,11 +12,11 @@ import { InputError, parseValues, parseWorkload, readInput, splitParts, ValueFil
 import { byteKey, parseStringValues, StringFile } from '../workload/bytes';
 import type { ReplayMessage, ReplayReport, ReplayTask } from './replay-worker';
 import { ReplayError } from './replay-error';
-import { Connection, ServerGoneError } from '../client/connection';
+import { Connection } from '../client/connection';
 import { fromWire } from '../client/thread-error';
-import { BoardFullError, BoardLockedError } from '../store/board';
-import { RegionError, resolveRegionPath } from '../layout/region';
+import { resolveRegionPath } from '../layout/region';
 import { MAX_SERVER_THREADS, MAX_WINDOWS, Op } from '../layout/layout';
+import { ServerGoneError, BoardFullError, BoardLockedError, RegionError } from '../errors';
 
 export const CLIENT_SPEC = {
   threads: { kind: 'int', short: 'n', min: 1, max: 1024, def: 1, arg: 'N', help: 'client threads' },

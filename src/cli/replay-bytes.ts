@@ -28,11 +28,10 @@ import { StagingIO } from '../client/staging-io';
 import { decodeValue } from '../codec/value';
 import { hashBytes } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
-import { TableCorruptError } from '../store/alloc';
 import { DEFAULT_MAX_KEY_BYTES, KEY_KIND_BYTES, Op, Status, ValueTag } from '../layout/layout';
 import { resultLine } from '../workload/bytes';
 import { ReplayError } from './replay-error';
-
+import { TableCorruptError } from '../errors';
 
 const VERB: Partial<Record<Op, string>> = { [Op.Set]: 'set', [Op.Read]: 'get', [Op.Delete]: 'del' };
 

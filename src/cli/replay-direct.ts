@@ -29,9 +29,9 @@ import type { ReplayReport, ReplayTask } from './replay-worker';
 import { Connection } from '../client/connection';
 import { Lane } from '../client/lane';
 import { ReadResult } from '../store/table-reader';
-import { TableCorruptError } from '../store/alloc';
 import { hashU32Key, U32_KEY_BYTES, writeU32Key } from '../store/keys';
 import { Op, Status, ValueTag } from '../layout/layout';
+import { TableCorruptError } from '../errors';
 
 export function replayDirect(t: ReplayTask): ReplayReport {
   const conn = Connection.fromShared(t.conn);

@@ -2,8 +2,8 @@
  * ./server: run the key-value server until SIGINT or SIGTERM.
  */
 import { parse, runCli, usage, Spec } from './args';
-import { Server, ServerError, DEFAULT_MAX_TABLE_BYTES } from '../server/server';
-import { RegionError, resolveRegionPath } from '../layout/region';
+import { Server, DEFAULT_MAX_TABLE_BYTES } from '../server/server';
+import { resolveRegionPath } from '../layout/region';
 import {
   DEFAULT_MAX_KEY_BYTES,
   DEFAULT_MAX_VALUE_BYTES,
@@ -15,6 +15,7 @@ import {
   MAX_VALUE_BYTES_LIMIT,
   MAX_WINDOWS,
 } from '../layout/layout';
+import { ServerError, RegionError } from '../errors';
 
 const MiB = 1024 * 1024;
 

@@ -4,9 +4,10 @@
  * memory only: it reserves no window and sends no request.
  */
 import { parse, runCli, usage, Spec } from './args';
-import { Connection, ServerGoneError } from '../client/connection';
+import { Connection } from '../client/connection';
 import { readStats, Stats } from '../client/stats';
-import { RegionError, resolveRegionPath } from '../layout/region';
+import { resolveRegionPath } from '../layout/region';
+import { ServerGoneError, RegionError } from '../errors';
 
 export const STAT_SPEC = {
   path: { kind: 'string', short: 'p', arg: 'FILE', help: 'region file (default $SHMKV_PATH or ./shmem_file)' },

@@ -18,7 +18,7 @@ import { Pipeline } from './pipeline';
 import { StagingIO } from './staging-io';
 import { SyncWindow } from './sync-window';
 import { Pending, RequestBuilder, SetOptions } from './requests';
-import { checkTtl, statusError } from './errors';
+import { checkTtl, statusError } from './checks';
 import { Fetcher, FetchOptions } from './fetch';
 import { readStats, Stats } from './stats';
 import { decodeValue } from '../codec/value';
@@ -26,13 +26,13 @@ import { DEFAULT_ENCODING, Encoding } from '../codec/structured';
 import { decodeKey, Key, KeyEncoder } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
 import { scanStringKeys } from '../store/table-scan';
-import { TableCorruptError } from '../store/alloc';
 import { deadlineIn, monoNowMs } from '../store/clock';
 import { ValueTag } from '../layout/layout';
+import { TableCorruptError } from '../errors';
 
 export { SetOptions } from './requests';
-export { TableFullError } from './errors';
 export { Stats } from './stats';
+export { TableFullError } from '../errors';
 
 export interface ClientOptions extends ConnectOptions {
   /** Requests the promise API keeps in flight (default 32). */

@@ -3,22 +3,15 @@
  * board) and the data file (the table, read directly), window reservation
  * and the server watchdog. Lanes (lane.ts) do the I/O.
  */
-import { Region, RegionError, resolveRegionPath } from '../layout/region';
+import { Region, resolveRegionPath } from '../layout/region';
 import { HEARTBEAT_MS, HEARTBEAT_TIMEOUT_MS, ServerState } from '../layout/layout';
-import { Board } from '../store/board';
-import { Ring } from '../store/ring';
+import { Board } from '../transport/board';
+import { Ring } from '../transport/ring';
 import { processAlive } from '../sync/lock';
 import { DEFAULT_WAIT_POLICY, WaitPolicy } from '../sync/waiter';
 import { openDataFile } from '../layout/data-file';
 import { TableReader } from '../store/table-reader';
-
-/** The server stopped or died while this client depended on it. */
-export class ServerGoneError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ServerGoneError';
-  }
-}
+import { RegionError, ServerGoneError } from '../errors';
 
 export interface ConnectOptions {
   /** Region file (default $SHMKV_PATH or ./shmem_file). */

@@ -30,6 +30,7 @@ import { deadlineIn } from '../store/clock';
 import { ValueTag } from '../layout/layout';
 import type { Client } from './client';
 import type { SetOptions } from './requests';
+import { FetchError } from '../errors';
 
 /** Options of fetch(): the stored value's ttl (SetOptions). */
 export type FetchOptions = Omit<SetOptions, 'ifAbsent'>;
@@ -41,13 +42,6 @@ const RENEW_MS = LEASE_MS / 4;
 export const FAILED_MS = 500;
 const POLL_MAX_MS = 20;
 
-/** The error of a loader that failed in another process (its name and message). */
-export class FetchError extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name === 'Error' ? 'FetchError' : name;
-  }
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

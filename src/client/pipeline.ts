@@ -12,13 +12,14 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { Connection, ServerGoneError } from './connection';
+import { Connection } from './connection';
 import { Lane } from './lane';
 import { StagingIO } from './staging-io';
 import { fromWire, WireError } from './thread-error';
 import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, CTRL_WORDS, NotifierData } from './notifier';
 import { Pending, RequestBuilder, writeRequest } from './requests';
 import { Op, Status } from '../layout/layout';
+import { ServerGoneError } from '../errors';
 
 /** Longest the calling thread polls for answers before handing over to the notifier. */
 export const SPIN_MS = 0.02;

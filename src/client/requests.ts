@@ -4,14 +4,14 @@
  * (pipeline.ts): one description of each operation, its checks, its bytes
  * and the meaning of its response, for both forms.
  */
-import { Board } from '../store/board';
+import { Board } from '../transport/board';
 import { Key, KeyEncoder } from '../store/keys';
 import { deadlineIn, monoNowMs } from '../store/clock';
 import { Op, Status, ValueTag } from '../layout/layout';
 import { ownValue, prepareValue, PreparedValue } from '../codec/value';
 import { Encoding } from '../codec/structured';
 import { StagingIO } from './staging-io';
-import { check, checkTtl, checkU32 } from './errors';
+import { check, checkTtl, checkU32 } from './checks';
 
 /** Options of a write. */
 export interface SetOptions {

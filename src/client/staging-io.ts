@@ -12,7 +12,7 @@
 import type { Connection } from './connection';
 import { decodeValue, PreparedValue, RawValue, writeValue } from '../codec/value';
 import { ValueTag, WIN_STAGING_BYTES, WIN_STAGING_OFFSET, WIN_TAG, WIN_VALUE_LEN } from '../layout/layout';
-import { TableCorruptError } from '../store/alloc';
+import { TableCorruptError } from '../errors';
 
 export class StagingIO {
   private readonly buf: Buffer;

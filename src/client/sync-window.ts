@@ -6,9 +6,9 @@
 import type { Connection } from './connection';
 import { Pending, writeRequest } from './requests';
 import { StagingIO } from './staging-io';
-import { check } from './errors';
+import { check } from './checks';
 import { Op, Status, WIN_STAGING_BYTES } from '../layout/layout';
-import { TableCorruptError } from '../store/alloc';
+import { TableCorruptError } from '../errors';
 
 export class SyncWindow {
   constructor(

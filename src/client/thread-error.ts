@@ -1,10 +1,10 @@
+import { ServerGoneError, RegionError } from '../errors';
+
 /**
  * Errors crossing from a client worker thread to its main thread. Structured
  * cloning keeps only a plain Error, so the user-facing classes (whose
  * one-line messages the CLIs print) are sent by name and rebuilt here.
  */
-import { ServerGoneError } from './connection';
-import { RegionError } from '../layout/region';
 
 export interface WireError {
   name: string;

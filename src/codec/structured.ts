@@ -3,14 +3,14 @@
 // that a reader in another process would need (msgpackr's records and shared
 // structures are off), so any process can decode any slot.
 //
-// What each codec carries (tested in test/codec.test.ts, measured in
-// bench/CODECS.md):
+// What each codec carries (tested in test/unit/codec.test.ts, measured in
+// bench/studies/CODECS.md):
 // - v8 (DEFAULT): node:v8 serialize/deserialize, the structured clone format.
 //   Round-trips deepStrictEqual: plain objects,
 //   arrays (holes too), Date, Map, Set, bigint of any size, typed arrays,
 //   Buffer (comes back as Buffer), -0, NaN, ±Infinity, undefined, cycles.
 //   Slowest of the three on small objects; chosen because it is the only one
-//   that loses nothing (see bench/CODECS.md).
+//   that loses nothing (see bench/studies/CODECS.md).
 // - msgpack: msgpackr, no records, moreTypes + bigint extension. Carries Date,
 //   Set, bigint (up to about 1000 bits), typed arrays, NaN, ±Infinity,
 //   undefined. LOSES, silently (msgpackr has no hook to refuse them): a Map
@@ -29,19 +29,13 @@
 import * as v8 from 'node:v8';
 import { Packr } from 'msgpackr';
 import { checkJson, findFunctionOrSymbol, unsupported } from './check';
+import { CodecError } from '../errors';
 
 export type Encoding = 'msgpack' | 'v8' | 'json';
 
 /** The one codec of the three that round-trips every supported type. */
 export const DEFAULT_ENCODING: Encoding = 'v8';
 
-/** Decoding failed: the bytes are not a value of that encoding. */
-export class CodecError extends Error {
-  constructor(readonly encoding: Encoding, message: string, options?: { cause?: unknown }) {
-    super(`${encoding} codec: ${message}`, options);
-    this.name = 'CodecError';
-  }
-}
 
 // useRecords: false keeps each value decodable without the encoder's state.
 // moreTypes adds Set/typed array/Error/RegExp extensions (Date is
@@ -69,7 +63,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /**
  * v8.deserialize, except that typed arrays, Buffers and DataViews are copies.
  * Node's DefaultDeserializer returns an aligned one as a view of its input
- * (test/codec.test.ts caught it), so a decoded value would change when the
+ * (test/unit/codec.test.ts caught it), so a decoded value would change when the
  * slot it came from is overwritten. Copying just these (documented hook
  * _readHostObject) beats copying the whole input: measured ~2x faster on a
  * 100-byte value, where allocating the copy dominated. Strings are always

@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { mapFile, unlink } from '../native/shim';
 import { processAlive } from '../sync/lock';
 import { D_BYTES, D_MAGIC, D_VERSION, DATA_MAGIC, REGION_VERSION } from './layout';
-import { RegionError } from './region';
+import { RegionError } from '../errors';
 
 const NAME = /^shmkv-(\d+)-[0-9a-f]+\.data$/;
 

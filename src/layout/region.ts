@@ -37,6 +37,7 @@ import {
   RegionLayout,
   ServerState,
 } from './layout';
+import { RegionError } from '../errors';
 
 /** The data-file reference of a region header given as bytes, or null. */
 export function readDataRef(u8: Uint8Array): { path: string; bytes: number } | null {
@@ -47,13 +48,6 @@ export function readDataRef(u8: Uint8Array): { path: string; bytes: number } | n
   return { path: Buffer.from(u8.subarray(HDR_DATA_PATH + 2, HDR_DATA_PATH + 2 + len)).toString('utf8'), bytes };
 }
 
-/** A user-facing problem with a region file: the message is the whole story. */
-export class RegionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RegionError';
-  }
-}
 
 export const DEFAULT_REGION_PATH = 'shmem_file';
 

@@ -10,8 +10,8 @@
  * taken between its check and the store) and even after the responses of
  * the whole batch are published or the take found the ring empty.
  */
-import { Ring, RING_EMPTY } from '../store/ring';
-import { Board } from '../store/board';
+import { Ring, RING_EMPTY } from '../transport/ring';
+import { Board } from '../transport/board';
 import { Executor } from './execute';
 
 /**

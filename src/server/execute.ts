@@ -10,9 +10,8 @@
  * with Status.BadRequest and the worker goes on. Corruption found in the
  * table itself is answered with Status.Corrupt.
  */
-import { Board } from '../store/board';
+import { Board } from '../transport/board';
 import { Table } from '../store/table';
-import { TableCorruptError } from '../store/alloc';
 import { U32_KEY_BYTES } from '../store/keys';
 import { Staging } from './staging';
 import {
@@ -29,6 +28,7 @@ import {
   WIN_TAG,
   WIN_VALUE_LEN,
 } from '../layout/layout';
+import { TableCorruptError } from '../errors';
 
 /** Rounds of eviction one write may trigger before it answers Full. */
 const EVICT_ROUNDS = 8;

@@ -29,8 +29,8 @@
  * the heartbeat or shutdown. Windows whose owner word holds QUARANTINED but
  * that belong to no batch (a foreign write) are collected like dead ones.
  */
-import { Board } from '../store/board';
-import { Ring } from '../store/ring';
+import { Board } from '../transport/board';
+import { Ring } from '../transport/ring';
 import { HDR_BUSY } from '../layout/layout';
 import type { Staging } from './staging';
 

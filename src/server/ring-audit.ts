@@ -1,6 +1,6 @@
 /**
  * The server's watch over the request ring's shared words (see "CORRUPTION"
- * in store/ring.ts): any same-user process can move the head or tail or
+ * in transport/ring.ts): any same-user process can move the head or tail or
  * forge a slot, and some such writes wedge the ring for good while every
  * thread sleeps politely (clients would hang forever on a healthy-looking
  * server). Called on every heartbeat tick of the main thread; it never
@@ -15,7 +15,7 @@
  * instead of hanging). The ring is not repaired: a forged word may have
  * erased requests, and no repair can tell which clients lost one.
  */
-import { Ring } from '../store/ring';
+import { Ring } from '../transport/ring';
 import { RING_AUDIT_MS } from '../layout/layout';
 
 export class RingAudit {

@@ -25,7 +25,7 @@ import { Worker } from 'node:worker_threads';
 import { lockFile, unlink, unlockFile } from '../native/shim';
 import { RingAudit } from './ring-audit';
 import { DEFAULT_WAIT_POLICY, WaitPolicy } from '../sync/waiter';
-import { Region, resolveRegionPath } from '../layout/region';
+import { Region, resolveRegionPath, readDataRef } from '../layout/region';
 import {
   DEFAULT_RING_CAPACITY,
   DEFAULT_WINDOW_COUNT,
@@ -41,15 +41,15 @@ import {
   ServerState,
   WINDOW_BYTES,
 } from '../layout/layout';
-import { Ring } from '../store/ring';
-import { Board } from '../store/board';
+import { Ring } from '../transport/ring';
+import { Board } from '../transport/board';
 import { Table } from '../store/table';
 import { createDataFile, defaultDataDir, removeDataFile, removeStaleDataFile, removeStaleDataFiles } from '../layout/data-file';
-import { readDataRef } from '../layout/region';
 import { Staging } from './staging';
 import { Reaper } from './reaper';
 import { IdleWorkers } from './idle';
 import { WORKER_READY, type ServerWorkerData } from './worker-data';
+import { ServerError } from '../errors';
 
 export interface ServerOptions {
   /** Region file path (default $SHMKV_PATH or ./shmem_file). */
@@ -85,13 +85,6 @@ export const DEFAULT_MAX_TABLE_BYTES = 1024 * 1024 * 1024;
 /** Index slots the expiry sweeper visits per heartbeat tick. */
 const SWEEP_SLOTS_PER_TICK = 20_000;
 
-/** A user-facing start-up failure (another server, foreign file, bad option). */
-export class ServerError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ServerError';
-  }
-}
 
 /** A file's identity: what must still be at a path for us to unlink it. */
 interface FileId {

@@ -20,7 +20,7 @@
  * blocks of windows nobody owns, so an idle client costs its windows, not
  * its largest value, and a departed one costs nothing.
  */
-import { Board } from '../store/board';
+import { Board } from '../transport/board';
 import { NO_MEMORY } from '../store/alloc';
 import type { Table } from '../store/table';
 import { STAGING_DEFAULT_BYTES, WIN_STAGING_BYTES, WIN_STAGING_OFFSET } from '../layout/layout';

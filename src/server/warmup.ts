@@ -33,8 +33,8 @@
  * broken build, and the worker fails before the server says READY.
  */
 import { Region } from '../layout/region';
-import { Ring } from '../store/ring';
-import { Board } from '../store/board';
+import { Ring } from '../transport/ring';
+import { Board } from '../transport/board';
 import { Table } from '../store/table';
 import { Executor } from './execute';
 import { Staging } from './staging';

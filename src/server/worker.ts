@@ -7,8 +7,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Region } from '../layout/region';
-import { Ring } from '../store/ring';
-import { Board } from '../store/board';
+import { Ring } from '../transport/ring';
+import { Board } from '../transport/board';
 import { Table } from '../store/table';
 import { CONTROL_STOP, HDR_BUSY } from '../layout/layout';
 import { IdleWorkers } from './idle';

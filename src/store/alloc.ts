@@ -55,14 +55,7 @@ import {
   TLSF_SL_COUNT,
   TLSF_SMALL_BYTES,
 } from '../layout/layout';
-
-/** Shared memory of the table does not hold what the server wrote there. */
-export class TableCorruptError extends Error {
-  constructor(what: string) {
-    super(`the table's shared memory is corrupt (${what}): was the data file written by another program?`);
-    this.name = 'TableCorruptError';
-  }
-}
+import { TableCorruptError } from '../errors';
 
 /** alloc() result when no block is large enough. */
 export const NO_MEMORY = 0;

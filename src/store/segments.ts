@@ -38,7 +38,7 @@
  * odd period; the old index is freed afterwards.
  */
 import { Lock } from '../sync/lock';
-import { Allocator, NO_MEMORY, TableCorruptError } from './alloc';
+import { Allocator, NO_MEMORY } from './alloc';
 import { expired, monoNowMs } from './clock';
 import { isU32Key, readU32LE } from './keys';
 import { formatTable, log2Ceil, tableMinBytes } from './table-format';
@@ -97,7 +97,7 @@ const IN_PLACE_MAX_BYTES = 1024;
 const LOCK_TOKEN = 1;
 
 export { TableOptions } from './table-format';
-
+import { TableCorruptError } from '../errors';
 export class Segments {
   readonly u8: Uint8Array;
   readonly u32: Uint32Array;

@@ -33,7 +33,7 @@ import {
   SEGMENT_BYTES,
   SLOT_ENTRY,
 } from '../layout/layout';
-import { TableCorruptError } from './alloc';
+import { TableCorruptError, ScanContendedError } from '../errors';
 
 /**
  * Waiting out writers, per segment: SPIN_ATTEMPTS snapshots back to back,
@@ -50,14 +50,6 @@ const SLEEP_MS = 1;
 const PATIENCE_MS = 5000;
 /** A stable segment that makes no sense this many times is corrupt. */
 const MAX_TORN = 3;
-
-/** Thrown when writers keep one segment busy for PATIENCE_MS (or the caller's patience). */
-export class ScanContendedError extends Error {
-  constructor(segment: number) {
-    super(`scan: segment ${segment} kept changing; try again`);
-    this.name = 'ScanContendedError';
-  }
-}
 
 /**
  * String keys of the table in `data` (a server's data file) that start

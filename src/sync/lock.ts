@@ -32,14 +32,7 @@
 import { futexWait, futexWake } from '../native/shim';
 import { DEFAULT_WAIT_POLICY, settleWaiters, spinThenYield, WaitPolicy } from './waiter';
 import * as fs from 'node:fs';
-
-/** lock(deadline) gave up: the holder kept the lock for the whole wait. */
-export class LockTimeoutError extends Error {
-  constructor(readonly holder: number, waitedMs: number) {
-    super(`a lock has been held by pid ${holder} for over ${waitedMs} ms (is that process stopped?)`);
-    this.name = 'LockTimeoutError';
-  }
-}
+import { LockTimeoutError } from '../errors';
 
 export const LOCK_WORDS = 2;
 const OWNER = 0;
