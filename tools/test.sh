@@ -8,6 +8,13 @@
 set -u
 cd "$(dirname "$0")/.."
 tiers=${TIERS:-unit concurrency faults e2e compat}
+# A server keeps its cache when it stops (the table outlives its server):
+# every server the tests start puts its cache in one temp dir, gone at the end.
+if [ -z "${SHMKV_DATA_DIR:-}" ]; then
+  SHMKV_DATA_DIR=$(mktemp -d)
+  export SHMKV_DATA_DIR
+  trap 'rm -rf "$SHMKV_DATA_DIR"' EXIT
+fi
 files=()
 for t in $tiers; do files+=(dist/test/"$t"/*.test.js); done
 keyv=0

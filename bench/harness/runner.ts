@@ -16,6 +16,7 @@ import type { ReplayTask } from '../workers/replay-worker';
 import { ShmkvServer, sleep } from '../systems/shmkv-server';
 import { LatencySummary, summarize } from '../report/stats';
 import type { TableTask } from '../workers/table-worker';
+import { memoryTable, TableTransfer } from '../../src/store/table-format';
 
 export interface RunResult {
   throughputKps: number;
@@ -132,16 +133,20 @@ export async function runLmdb(dir: string, w: Workload, count: number, threads: 
 
 const TABLE_ARENA_BYTES = 256 * 1024 * 1024;
 
-/** A fresh table arena per locking mode, prefilled with every key. */
-export function tableArena(coarse: boolean, keys: number): SharedArrayBuffer {
-  const arena = new SharedArrayBuffer(TABLE_ARENA_BYTES);
-  Table.format(arena, { initialBuckets: 1024, dataBytes: TABLE_ARENA_BYTES, coarse });
-  const t = new Table(arena);
+/** A fresh table in memory per locking mode, prefilled with every key. */
+export function tableArena(coarse: boolean, keys: number): TableArena {
+  const parts = memoryTable({ initialBuckets: 1024, dataBytes: TABLE_ARENA_BYTES });
+  const t = new Table(parts, undefined, coarse);
   for (let i = 0; i < keys; i++) t.putU32(i, i + 1);
-  return arena;
+  return { table: parts.transfer, coarse };
 }
 
-export async function runTable(arena: SharedArrayBuffer, w: Workload, count: number, threads: number): Promise<RunResult> {
-  const tasks: TableTask[] = sliceTasks(w, count, threads, 1, false).map((t) => ({ ...t, arena }));
+export interface TableArena {
+  table: TableTransfer;
+  coarse: boolean;
+}
+
+export async function runTable(arena: TableArena, w: Workload, count: number, threads: number): Promise<RunResult> {
+  const tasks: TableTask[] = sliceTasks(w, count, threads, 1, false).map((t) => ({ ...t, ...arena }));
   return toResult(await runWorkers('table-worker.js', tasks), count);
 }

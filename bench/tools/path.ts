@@ -20,6 +20,7 @@ import { Region } from '../../src/layout/region';
 import { Ring } from '../../src/transport/ring';
 import { Board } from '../../src/transport/board';
 import { Table } from '../../src/store/table';
+import { memoryTable } from '../../src/store/table-format';
 import { Executor } from '../../src/server/execute';
 import { Staging } from '../../src/server/staging';
 import { Batches, BATCH_MAX } from '../../src/server/batches';
@@ -40,10 +41,10 @@ function newPath(): Path {
   const region = Region.scratch({ ringCapacity: 2 * BATCH_MAX, windowCount: BATCH_MAX, windowBytes: WINDOW_BYTES });
   const ring = new Ring(region);
   const board = new Board(region);
-  const data = new SharedArrayBuffer(TABLE_BYTES);
-  Table.format(data, { initialBuckets: 1024, dataBytes: TABLE_BYTES });
-  const table = new Table(data, 0);
-  const exec = new Executor(board, table, new Staging(Staging.createRecords(BATCH_MAX), table, board));
+  const table = new Table(memoryTable({ initialBuckets: 1024, dataBytes: TABLE_BYTES }), 0);
+  const arenaBytes = 1 << 20;
+  const staging = new Staging(Staging.createRecords(BATCH_MAX), new SharedArrayBuffer(arenaBytes), Staging.createArenaState(arenaBytes), board, table.maxKeyBytes, table.maxValueBytes);
+  const exec = new Executor(board, table, staging);
   const batches = new Batches(ring, board, exec, region.i32, HDR_BUSY >> 2, (win) => {
     throw new Error(`the scratch ring named window ${win}`);
   });

@@ -6,11 +6,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Table } from '../../src/store/table';
-import { Status } from '../../src/layout/layout';
+import { partsOf, TableTransfer } from '../../src/store/table-format';
 import { barrier, OP_GET, SliceReport, SliceTask, WARMUP_REQUESTS } from '../harness/common';
 
 export interface TableTask extends SliceTask {
-  arena: SharedArrayBuffer;
+  table: TableTransfer;
+  coarse: boolean;
 }
 
 /** Replay requests [start, end) of the slice into the table; returns the gets that found nothing. */
@@ -19,14 +20,14 @@ function replay(table: Table, t: TableTask, start: number, end: number): number 
   let notFound = 0;
   for (let i = start; i < end; i++) {
     if (ops[i] === OP_GET) {
-      if (table.getU32(keys[i]) !== Status.Ok) notFound++;
+      if (table.getU32(keys[i]) < 0) notFound++;
     } else table.putU32(keys[i], values[i]);
   }
   return notFound;
 }
 
 function main(t: TableTask): SliceReport {
-  const table = new Table(t.arena);
+  const table = new Table(partsOf(t.table), undefined, t.coarse);
   const { start, end } = t;
   replay(table, t, start, Math.min(end, start + WARMUP_REQUESTS));
   barrier(t);

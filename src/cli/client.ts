@@ -184,7 +184,8 @@ interface Forked {
 }
 
 function forkServer(regionPath: string, threads: number, size: number, coarse: boolean): Forked {
-  const args = [SERVER_JS, '-n', String(threads), '-s', String(size), '-p', regionPath, '-q'];
+  // --temporary: a replay starts from an empty table, and leaves no cache behind.
+  const args = [SERVER_JS, '-n', String(threads), '-s', String(size), '-p', regionPath, '-q', '--temporary'];
   if (coarse) args.push('--coarse');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'] });
   let stderr = '';

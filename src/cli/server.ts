@@ -3,6 +3,9 @@
  */
 import { parse, runCli, usage, Spec } from './args';
 import { Server, DEFAULT_MAX_TABLE_BYTES } from '../server/server';
+import { dropCache } from '../server/cache-files';
+import { defaultDataDir, removeRegularFile } from '../layout/data-file';
+import { lockServer, refuseForeignFile, unlinkIfOurs, unlockServer } from '../server/region-files';
 import { resolveRegionPath } from '../layout/region';
 import {
   DEFAULT_MAX_KEY_BYTES,
@@ -14,6 +17,8 @@ import {
   MAX_SERVER_THREADS,
   MAX_VALUE_BYTES_LIMIT,
   MAX_WINDOWS,
+  MAX_DATA_BYTES,
+  MIN_DATA_BYTES,
 } from '../layout/layout';
 import { ServerError, RegionError } from '../errors';
 
@@ -24,13 +29,16 @@ export const SERVER_SPEC = {
   size: { kind: 'int', short: 's', min: 1, max: 2 ** 30, def: 1024, arg: 'N', help: 'initial hash-table size (buckets)' },
   capacity: { kind: 'int', short: 'c', min: 1, max: MAX_WINDOWS, def: DEFAULT_WINDOW_COUNT, arg: 'N', help: 'board windows: room for the sum over clients of threads x window' },
   ring: { kind: 'int', short: 'r', min: 1, max: MAX_RING_CAPACITY, def: DEFAULT_RING_CAPACITY, arg: 'N', help: 'ring capacity (a power of two)' },
-  memory: { kind: 'int', short: 'm', min: 1, max: 4095, def: DEFAULT_MAX_TABLE_BYTES / MiB, arg: 'MiB', help: 'cap on the table memory (the data file size)' },
+  memory: { kind: 'int', short: 'm', min: MIN_DATA_BYTES / MiB, max: MAX_DATA_BYTES / MiB, def: DEFAULT_MAX_TABLE_BYTES / MiB, arg: 'MiB', help: 'cap on the table memory (the data file size)' },
   'max-key-bytes': { kind: 'int', min: 64, max: MAX_KEY_BYTES_LIMIT, def: DEFAULT_MAX_KEY_BYTES, arg: 'N', help: 'longest key in bytes' },
-  'max-value-bytes': { kind: 'int', min: 64, max: MAX_VALUE_BYTES_LIMIT, def: DEFAULT_MAX_VALUE_BYTES, arg: 'N', help: 'longest value in bytes' },
+  'max-value-bytes': { kind: 'int', min: 0, max: MAX_VALUE_BYTES_LIMIT, def: 0, arg: 'N', help: `longest value in bytes (0: ${DEFAULT_MAX_VALUE_BYTES}, or a quarter of the memory when -m is small)` },
   eviction: { kind: 'string', arg: 'POLICY', help: "at the memory cap: 'clock' evicts entries (default), 'none' refuses new writes" },
   ttl: { kind: 'int', min: 0, max: 2 ** 32 - 1, def: 0, arg: 'MS', help: 'time to live of writes that give none, in ms (0: never expire)' },
   'data-dir': { kind: 'string', arg: 'DIR', help: 'directory of the data file (default $SHMKV_DATA_DIR, else /dev/shm)' },
   coarse: { kind: 'bool', help: 'one lock for the whole table (for comparison)' },
+  fresh: { kind: 'bool', help: "start empty: do not adopt the table the path's previous server left" },
+  temporary: { kind: 'bool', help: 'start empty and remove the region and the table at stop' },
+  drop: { kind: 'bool', help: "remove a stopped server's region and table (its cache) and exit" },
   path: { kind: 'string', short: 'p', arg: 'FILE', help: 'region file (default $SHMKV_PATH or ./shmem_file)' },
   quiet: { kind: 'bool', short: 'q', help: 'print nothing when ready' },
   help: { kind: 'bool', short: 'h', help: 'show this help' },
@@ -42,8 +50,24 @@ runCli('server', [ServerError, RegionError], async () => {
     process.stdout.write(usage('server', '-n THREADS -s INITIAL_TABLE_SIZE [options]', SERVER_SPEC));
     return 0;
   }
+  const regionPath = resolveRegionPath(o.path);
+  if (o.drop) {
+    // The region lock says whether a server still serves the path.
+    const lock = lockServer(regionPath);
+    try {
+      const removed = dropCache(regionPath, o['data-dir'] ?? defaultDataDir());
+      refuseAndRemoveRegion(regionPath);
+      process.stderr.write(`server: dropped the cache of ${regionPath}${removed.length ? ` (${removed.join(', ')})` : ' (it had no table)'}\n`);
+    } finally {
+      unlinkIfOurs(`${regionPath}.lock`, lock.id);
+      unlockServer(lock.fd);
+    }
+    return 0;
+  }
   const server = await Server.start({
-    path: resolveRegionPath(o.path),
+    path: regionPath,
+    fresh: o.fresh,
+    temporary: o.temporary,
     threads: o.threads,
     initialBuckets: o.size,
     windows: o.capacity,
@@ -51,7 +75,7 @@ runCli('server', [ServerError, RegionError], async () => {
     maxTableBytes: o.memory * MiB,
     coarse: o.coarse,
     maxKeyBytes: o['max-key-bytes'],
-    maxValueBytes: o['max-value-bytes'],
+    maxValueBytes: o['max-value-bytes'] === 0 ? undefined : o['max-value-bytes'],
     dataDir: o['data-dir'],
     defaultTtlMs: o.ttl,
     eviction: o.eviction as 'clock' | 'none' | undefined,
@@ -59,9 +83,18 @@ runCli('server', [ServerError, RegionError], async () => {
   const stop = (): void => void server.stop();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  if (!o.quiet)
-    process.stderr.write(`server: ready, pid ${process.pid}, region ${server.region.path}, ${o.threads} thread(s), ${o.coarse ? 'coarse' : 'fine-grained'} locking\n`);
+  if (!o.quiet) {
+    const a = server.adoption;
+    const cache = a ? `adopted ${a.keys} key(s) from ${server.dataPath} in ${a.ms} ms${a.dropped + a.duplicates > 0 ? ` (${a.dropped + a.duplicates} damaged slot(s) dropped)` : ''}${a.rebooted ? ', deadlines moved to this boot' : ''}` : `an empty table in ${server.dataPath}`;
+    process.stderr.write(`server: ready, pid ${process.pid}, region ${server.region.path}, ${o.threads} thread(s), ${o.coarse ? 'coarse' : 'fine-grained'} locking, ${cache}\n`);
+  }
   await server.done;
   await server.stop();
   return 0;
 });
+
+/** --drop: the region file goes too, when it is one (never a user's file). */
+function refuseAndRemoveRegion(regionPath: string): void {
+  refuseForeignFile(regionPath);
+  removeRegularFile(regionPath);
+}

@@ -25,10 +25,11 @@ import { decodeValue } from '../codec/value';
 import { DEFAULT_ENCODING, Encoding } from '../codec/structured';
 import { decodeKey, Key, KeyEncoder } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
-import { scanStringKeys } from '../store/table-scan';
+import { KeyScan, scanStringKeys } from '../store/table-scan';
+import { BUSY, Visit } from '../store/seqlock';
 import { deadlineIn, monoNowMs } from '../store/clock';
 import { ValueTag } from '../layout/layout';
-import { TableCorruptError } from '../errors';
+import { ScanContendedError, TableCorruptError } from '../errors';
 
 export { SetOptions } from './requests';
 export { Stats } from './stats';
@@ -265,22 +266,25 @@ export class Client {
    * are not yielded.
    */
   async *keys(): AsyncGenerator<Key> {
-    const reader = this.conn.reader;
-    for (let seg = 0; seg < reader.segments; seg++) {
-      let snap: Buffer[] | null = null;
+    const seqlock = this.conn.reader.seqlock;
+    const scan = new KeyScan();
+    for (let seg = 0; seg < seqlock.segments; seg++) {
       let giveUpAt = 0;
+      let torn = 0;
       for (let attempt = 0; ; attempt++) {
         this.usable();
         this.conn.checkLive();
-        if ((snap = reader.scan(seg)) !== null) break;
+        const r = seqlock.attempt(seg, scan);
+        if (r === Visit.Found) break;
+        if (r !== BUSY && ++torn >= 3) throw new TableCorruptError(`keys(): segment ${seg} is stable and makes no sense`);
         if (attempt < SCAN_QUICK_ATTEMPTS) await new Promise((r) => setImmediate(r));
         else {
           if (giveUpAt === 0) giveUpAt = Date.now() + SCAN_PATIENCE_MS;
-          else if (Date.now() > giveUpAt) throw new TableCorruptError(`keys(): segment ${seg} kept changing or makes no sense for ${SCAN_PATIENCE_MS} ms`);
+          else if (Date.now() > giveUpAt) throw new ScanContendedError(seg);
           await new Promise((r) => setTimeout(r, 1));
         }
       }
-      for (const material of snap) yield decodeKey(material);
+      for (const material of scan.found.slice()) yield decodeKey(material);
       if ((seg & 15) === 15) await new Promise((r) => setImmediate(r));
     }
   }
@@ -317,7 +321,7 @@ export class Client {
   keysWithPrefix(prefix: string): string[] {
     this.usable();
     this.conn.checkLive();
-    return scanStringKeys(this.conn.data, prefix);
+    return scanStringKeys(this.conn.reader.seqlock, prefix);
   }
 
   /** Counters of the server and its table, and this process's hits and misses (stats.ts). */

@@ -9,8 +9,9 @@ import { Board } from '../transport/board';
 import { Ring } from '../transport/ring';
 import { processAlive } from '../sync/lock';
 import { DEFAULT_WAIT_POLICY, WaitPolicy } from '../sync/waiter';
-import { openDataFile } from '../layout/data-file';
+import { exchangeFileOf, MappedData, MappedExchange, openDataFile, openExchangeFile } from '../layout/data-file';
 import { TableReader } from '../store/table-reader';
+import { chunkViews } from '../store/table-format';
 import { RegionError, ServerGoneError } from '../errors';
 
 export interface ConnectOptions {
@@ -25,7 +26,8 @@ export interface ConnectOptions {
 /** What a worker thread needs to rebuild a Connection's view. */
 export interface SharedConnection {
   region: ReturnType<Region['transferable']>;
-  data: SharedArrayBuffer;
+  data: MappedData;
+  xchg: MappedExchange;
   policy: WaitPolicy;
 }
 
@@ -33,9 +35,11 @@ export class Connection {
   readonly ring: Ring;
   readonly board: Board;
   readonly policy: WaitPolicy;
-  /** The data file: direct reads, and the windows' staging blocks. */
-  readonly data: SharedArrayBuffer;
-  readonly dataBuf: Buffer;
+  /** The data file, mapped read-only: direct reads. */
+  readonly data: MappedData;
+  /** The exchange file: eviction hints, and the windows' staging blocks (stagingBuf). */
+  readonly xchg: MappedExchange;
+  readonly stagingBuf: Buffer;
   readonly reader: TableReader;
   private readonly runs = new Map<number, number>();
   private lastBeat = -1;
@@ -43,13 +47,14 @@ export class Connection {
   /** Bound once so it can be handed to waits as their idle callback. */
   readonly check = (): void => this.checkServer();
 
-  private constructor(readonly region: Region, data: SharedArrayBuffer, policy: WaitPolicy) {
+  private constructor(readonly region: Region, data: MappedData, xchg: MappedExchange, policy: WaitPolicy) {
     this.ring = new Ring(region);
     this.board = new Board(region);
     this.policy = policy;
     this.data = data;
-    this.dataBuf = Buffer.from(data);
-    this.reader = new TableReader(data);
+    this.xchg = xchg;
+    this.stagingBuf = Buffer.from(xchg.arena);
+    this.reader = new TableReader(data.header, chunkViews(data.header, data.chunks, xchg.hints));
   }
 
   /**
@@ -69,7 +74,8 @@ export class Connection {
         else if (state === ServerState.Ready) {
           const ref = region.dataFile();
           if (ref === null) throw new RegionError(`${file} names no data file (corrupt header)`);
-          return new Connection(region, openDataFile(ref.path, ref.bytes), opts.policy ?? DEFAULT_WAIT_POLICY);
+          const data = openDataFile(ref.path, true);
+          return new Connection(region, data, openExchangeFile(exchangeFileOf(ref.path), data.header.chunks), opts.policy ?? DEFAULT_WAIT_POLICY);
         }
         else if (state === ServerState.Stopping) problem = new ServerGoneError(`the server (pid ${region.serverPid()}) is shutting down`);
         else problem = new ServerGoneError(`the server (pid ${region.serverPid()}) is still starting`);
@@ -84,11 +90,11 @@ export class Connection {
 
   /** Rebuild in a worker thread; reservations stay with the original. */
   static fromShared(s: SharedConnection): Connection {
-    return new Connection(Region.fromShared(s.region), s.data, s.policy);
+    return new Connection(Region.fromShared(s.region), s.data, s.xchg, s.policy);
   }
 
   shared(): SharedConnection {
-    return { region: this.region.transferable(), data: this.data, policy: this.policy };
+    return { region: this.region.transferable(), data: this.data, xchg: this.xchg, policy: this.policy };
   }
 
   /** Reserve `count` consecutive windows; released by release() or close(). */

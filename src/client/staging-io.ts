@@ -19,7 +19,7 @@ export class StagingIO {
   private readonly raw: RawValue = { tag: ValueTag.Null, num: 0, str: '', bytes: null };
 
   constructor(private readonly conn: Connection) {
-    this.buf = conn.dataBuf;
+    this.buf = conn.stagingBuf;
   }
 
   /** Bytes the window's staging block holds (0 if it has none or is garbage). */

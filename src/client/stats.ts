@@ -6,22 +6,13 @@
  * process's direct-read hits and misses.
  */
 import type { Connection } from './connection';
-import {
-  D_BYTES,
-  D_ENTRIES,
-  D_STARTED_AT,
-  D_STATS,
-  D_USED_BYTES,
-  HDR_SERVER_THREADS,
-  Stat,
-  STATS_LINE_BYTES,
-  STATS_LINES,
-} from '../layout/layout';
+import { sumStat } from '../store/counters';
+import { D_STARTED_AT, HDR_SERVER_THREADS, Stat } from '../layout/layout';
 
 export interface Stats {
   /** Keys stored (expired ones count until the sweeper reclaims them). */
   keys: number;
-  /** Bytes of the data file in use (entries, indexes, staging) and its size (the budget). */
+  /** Bytes of the table's heaps in use (entries and indexes, block headers included) and the data file's size (the budget). */
   bytesUsed: number;
   bytesBudget: number;
   /** This process's direct reads that found a value / found none. */
@@ -37,6 +28,8 @@ export interface Stats {
   serverReads: number;
   /** Writes refused at the memory cap (only with --eviction none, or when eviction cannot make room). */
   refused: number;
+  /** Chunks the server rebuilt because they held data no server wrote (a process wrote into the data file). */
+  repairs: number;
   /** Client processes attached (owning windows), and the server's worker threads. */
   clients: number;
   serverThreads: number;
@@ -45,21 +38,17 @@ export interface Stats {
 
 /** Read the counters (hits and misses are the caller's). */
 export function readStats(conn: Connection, hits: number, misses: number): Stats {
-  const data = new DataView(conn.data);
-  const sum = (stat: Stat): number => {
-    let n = 0;
-    for (let line = 0; line < STATS_LINES; line++) n += data.getFloat64(D_STATS + line * STATS_LINE_BYTES + stat * 8, true);
-    return n;
-  };
+  const header = conn.data.header;
+  const sum = (stat: Stat): number => sumStat(header.stats, stat);
   const owners = new Set<number>();
   for (let w = 0; w < conn.board.windowCount; w++) {
     const pid = conn.board.ownerOf(w);
     if (pid > 0) owners.add(pid);
   }
   return {
-    keys: data.getUint32(D_ENTRIES, true),
-    bytesUsed: data.getUint32(D_USED_BYTES, true),
-    bytesBudget: data.getUint32(D_BYTES, true),
+    keys: Math.max(0, sum(Stat.Entries)),
+    bytesUsed: Math.max(0, sum(Stat.UsedBytes)),
+    bytesBudget: header.bytes,
     hits,
     misses,
     requests: sum(Stat.Requests),
@@ -69,8 +58,9 @@ export function readStats(conn: Connection, hits: number, misses: number): Stats
     expirations: sum(Stat.Expirations),
     serverReads: sum(Stat.ServerReads),
     refused: sum(Stat.Refused),
+    repairs: sum(Stat.Repairs),
     clients: owners.size,
     serverThreads: conn.region.headerGet(HDR_SERVER_THREADS),
-    uptimeMs: Date.now() - data.getFloat64(D_STARTED_AT, true),
+    uptimeMs: Date.now() - new DataView(header.meta).getFloat64(D_STARTED_AT, true),
   };
 }

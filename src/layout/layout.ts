@@ -27,8 +27,9 @@
  *   384      | ring not-full event count [seq, sleepers flag]            |
  *   512      | per-server-thread busy words (MAX_SERVER_THREADS i32),    |
  *            |   odd while that thread may hold a request (reaper.ts)    |
- *   1536     | data file: its size (u32), its path (u16 length + UTF-8,  |
- *            |   at most DATA_PATH_MAX_BYTES): the table's mapping       |
+ *   1536     | data file: its size in pages (u32), its path (u16 length |
+ *            |   + UTF-8, at most DATA_PATH_MAX_BYTES): the table; the   |
+ *            |   exchange file is the same path ending in .xchg          |
  *   4096     +-----------------------------------------------------------+
  *            | ring: RING_CAPACITY Int32 slot words                      |
  *            |   slot word = lap(12) | full(1) | window index(19)        |
@@ -71,7 +72,7 @@ export const PAGE = 4096;
 /** "SHKV" little-endian. */
 export const REGION_MAGIC = 0x564b4853;
 /** Bump on any change to the region layout, the data file's, or their protocols. */
-export const REGION_VERSION = 3;
+export const REGION_VERSION = 4;
 
 // ---- Region header (byte offsets, all Int32) -------------------------------
 export const HDR_MAGIC = 0;
@@ -97,8 +98,8 @@ export const HDR_NOT_EMPTY = 320; // [seq, sleepers flag] (waiter.ts EventCount)
 export const HDR_NOT_FULL = 384; // [seq, sleepers flag]
 export const HDR_BUSY = 512;
 export const MAX_SERVER_THREADS = 256;
-/** Size in bytes (u32) of the data file holding the table. */
-export const HDR_DATA_BYTES = 1536;
+/** Size of the data file holding the table, in pages (u32: files past 4 GiB). */
+export const HDR_DATA_PAGES = 1536;
 /** Path of the data file: u16 byte length, then UTF-8 bytes. */
 export const HDR_DATA_PATH = 1540;
 export const DATA_PATH_MAX_BYTES = 1024;
@@ -289,74 +290,101 @@ export function computeLayout(g: RegionGeometry): RegionLayout {
   return { ...g, ringOffset, ownerOffset, boardOffset, regionBytes };
 }
 
-// ---- Data file: the table (server threads write, clients read directly) ----
+// ---- Running sums ------------------------------------------------------------
+
+/**
+ * Fields laid out in order: each offset is the sum of the sizes before it
+ * (rounded up to the field's alignment), so no offset is typed by hand and
+ * none can overlap another. `draw()` renders the result; docs and tests
+ * compare against it (test/unit/layout.test.ts).
+ */
+export class Fields {
+  private at = 0;
+  private readonly rows: { name: string; offset: number; bytes: number; note: string }[] = [];
+  constructor(readonly title: string) {}
+
+  /** A field of `bytes` bytes aligned to `align` (default: its own size, up to 8). */
+  field(name: string, bytes: number, note = '', align = Math.min(bytes, 8)): number {
+    this.at = alignUp(this.at, Math.max(align, 1));
+    const offset = this.at;
+    this.rows.push({ name, offset, bytes, note });
+    this.at += bytes;
+    return offset;
+  }
+
+  /** Start the next field on a fresh cache line (a word other parties write often). */
+  line(): this {
+    this.at = alignUp(this.at, CACHE_LINE);
+    return this;
+  }
+
+  /** Bytes used so far, rounded up to `align`. */
+  size(align = 1): number {
+    return alignUp(this.at, align);
+  }
+
+  /** One line per field: offset, size, name, note. */
+  draw(): string {
+    const lines = this.rows.map((r) => `  ${String(r.offset).padStart(6)}  ${String(r.bytes).padStart(5)}  ${r.name.padEnd(22)}${r.note}`.trimEnd());
+    return [`${this.title}`, `  offset  bytes  field`, ...lines].join('\n');
+  }
+}
+
+// ---- Data file: the table (server threads write; clients map it read-only) --
 /*
- * DATA FILE (a separate mapping, named in the region header; under /dev/shm
- * by default: tmpfs, so the kernel never writes the table back to disk)
+ * The data file holds the table and nothing else: segment directories,
+ * indexes and entries. Only server threads write it; clients map it
+ * read-only and read it directly under each segment's seqlock. It outlives
+ * its server: a server started again on the same region path adopts it
+ * (store/recovery.ts) unless told otherwise.
  *
- *   0      data header: magic, version, bytes, segment bits, hash seed,
- *          coarse flag, max key bytes, max value bytes, heap start/end,
- *          entries (keys stored), used bytes (allocated blocks), default
- *          ttl (ms)
- *   64     allocator lock [owner, waiters]: server threads only
- *   128    TLSF first-level bitmap
- *   192    TLSF second-level bitmaps: TLSF_FL_COUNT u32
- *   320    TLSF free-list heads: TLSF_FL_COUNT x TLSF_SL_COUNT block offsets
- *   2048   start time (f64, ms since the epoch)
- *   4096   counters: a 64-byte line of f64 per server thread (Stat)
- *   20544  segment directory: 2^segmentBits x SEGMENT_BYTES
- *            0 lock [owner, waiters]  (server threads only)
- *            8 version: the segment's seqlock, odd while a server thread
- *              changes anything a reader of this segment can reach
- *           12 count, 16 capacity (power of two), 20 index offset
- *              (CACHE_LINE-aligned), 24 the heap block holding it
- *   map    visited map: one byte per VISITED_GRANULE bytes of heap; a
- *          reader that finds an entry stores 1 into the byte of the
- *          entry's offset, or of an inline slot's offset (eviction's
- *          CLOCK bit; a slot is one granule). Kept apart from the
- *          entries so that a reader's store can never land in a block
- *          freed and reused meanwhile: at worst it marks a neighbour.
- *   heap   TLSF blocks, each BLOCK_HEADER_BYTES then its payload:
- *            [prevPhys u32 | size u32 with FREE and PREV_FREE bits]
- *          A block holds a segment index (capacity x INDEX_SLOT_BYTES
- *          slots: [hash u32, entry u32, key u32, value u32], entry 0 =
- *          empty, ENTRY_INLINE = a u32 key and u32 value with no deadline
- *          held in the slot itself, else the offset of an entry), an
- *          entry, or a window's staging area. An entry:
- *            0 hash, 4 keyLen, 8 valueLen, 12 tag (u8), 13 flags (u8),
- *            16 expires (f64, ms; 0 = never), 24 key bytes, value bytes
- *          Key bytes are the key's material: a KeyKind byte, then the
- *          key (u32 little-endian, UTF-8, or raw bytes), so 1, '1' and
- *          the bytes of '1' are three keys.
+ * It is mapped in pieces, each at most MAX_CHUNK_BYTES (every offset into a
+ * piece is then a small integer for V8, and no typed array is longer than
+ * Node 20 allows): the META area, then CHUNKS equal chunks, a power of two
+ * in number. Segment s lives wholly in chunk (s & (chunks - 1)): its
+ * directory entry, its index and its entries, so a lookup touches one chunk.
+ * Each chunk is its own heap, with its own allocator (alloc.ts).
+ *
+ * Drawings of every record below: `node -e "require('./dist/src/layout/layout').drawLayouts()"`
+ * (test/unit/layout.test.ts checks them against docs/ARCHITECTURE.md).
  */
 export const DATA_MAGIC = 0x54564b53; // "SKVT"
-export const D_MAGIC = 0;
-export const D_VERSION = 4;
-export const D_BYTES = 8;
-export const D_SEGMENT_BITS = 12;
-export const D_SEED = 16;
-export const D_COARSE = 20;
-export const D_MAX_KEY_BYTES = 24;
-export const D_MAX_VALUE_BYTES = 28;
-export const D_HEAP_START = 32;
-export const D_HEAP_END = 36;
-export const D_ENTRIES = 40;
-export const D_USED_BYTES = 44;
-/** Server's default time to live in ms (0 = none): clients apply it to writes without a ttl. */
-export const D_DEFAULT_TTL_MS = 48;
-export const D_ALLOC_LOCK = 64;
-export const D_FL_BITMAP = 128;
-export const D_SL_BITMAPS = 192;
-export const D_FREE_HEADS = 320;
-/** When the server started (f64, ms since the epoch). */
-export const D_STARTED_AT = 2048;
+/** Bump on any change to the data file's layout or meaning (a server refuses to adopt another version). */
+export const DATA_VERSION = 4;
+
+const dataHeader = new Fields('DATA FILE META: header (line 0 written once at creation)');
+export const D_MAGIC = dataHeader.field('magic', 4);
+export const D_VERSION = dataHeader.field('version', 4);
+/** Bytes of the whole file (f64: it may pass 2^32). */
+export const D_BYTES = dataHeader.field('bytes', 8, 'f64: the whole file, = the memory budget');
+export const D_CHUNK_BYTES = dataHeader.field('chunkBytes', 4);
+export const D_CHUNKS = dataHeader.field('chunks', 4, 'a power of two');
+export const D_SEGMENT_BITS = dataHeader.field('segmentBits', 4);
+export const D_SEED = dataHeader.field('seed', 4, 'hash seed, random at creation');
+export const D_MAX_KEY_BYTES = dataHeader.field('maxKeyBytes', 4);
+export const D_MAX_VALUE_BYTES = dataHeader.field('maxValueBytes', 4);
+/** When the table was created (f64, ms since the epoch). */
+export const D_CREATED_AT = dataHeader.field('createdAt', 8, 'f64 ms since the epoch');
+/** The boot it was last served in (/proc/sys/kernel/random/boot_id, 16 bytes): deadlines are on CLOCK_MONOTONIC, which a reboot restarts. */
+export const D_BOOT_ID = dataHeader.field('bootId', 16, 'CLOCK_MONOTONIC is per boot', 8);
+/** Line 1: what a server may change when it adopts the file. */
+export const D_DEFAULT_TTL_MS = dataHeader.line().field('defaultTtlMs', 4, "the server's --ttl: clients apply it");
+export const D_EVICTION = dataHeader.field('eviction', 4, '1: writes at the cap evict; 0: refused');
+/** When the serving server started (f64, ms since the epoch). */
+export const D_STARTED_AT = dataHeader.field('startedAt', 8, 'f64 ms since the epoch');
+/** Line 2: the clock pair, rewritten every heartbeat: a deadline of another boot converts through it. */
+export const D_CLOCK_WALL = dataHeader.line().field('clockWall', 8, 'f64 Date.now() at the last beat');
+export const D_CLOCK_MONO = dataHeader.field('clockMono', 8, 'f64 monotonic ms at the same beat');
+/** The region path this cache belongs to: u16 length, then UTF-8 (a data file whose region is gone is an orphan). */
+export const D_REGION_PATH = dataHeader.line().field('regionPath', 2 + 1024, 'u16 length + UTF-8', 4);
+export const REGION_PATH_MAX_BYTES = 1024;
 /**
  * Server counters: one cache line of f64 counters per server thread (its
  * index; the main thread uses the last line), each written by its thread
  * only and summed by readers: no shared counter word on the hot path.
  */
-export const D_STATS = 4096;
-export const STATS_LINE_BYTES = 64;
+export const D_STATS = dataHeader.line().field('stats', 0, 'STATS_LINES lines of STAT_COUNT f64 (two cache lines each)', CACHE_LINE);
+export const STATS_LINE_BYTES = 2 * CACHE_LINE;
 export const STATS_LINES = MAX_SERVER_THREADS + 1;
 export const STATS_MAIN_LINE = MAX_SERVER_THREADS;
 export const enum Stat {
@@ -367,25 +395,47 @@ export const enum Stat {
   Expirations = 4,
   ServerReads = 5,
   Refused = 6,
+  /** Net keys this thread added (inserts minus removals): their sum over lines is the table's size. */
+  Entries = 7,
+  /** Net heap bytes this thread allocated (headers included): their sum is the table's memory in use. */
+  UsedBytes = 8,
+  /** Chunks this thread rebuilt because it met data it did not write (repair.ts). */
+  Repairs = 9,
 }
-export const STAT_COUNT = 7;
-export const D_DIRECTORY = D_STATS + STATS_LINES * STATS_LINE_BYTES;
-/** Offset of the visited map (bytes). */
-export const D_VISITED = 52;
-/** Whether writes at the cap evict (1) or are refused (0). */
-export const D_EVICTION = 56;
-/** Heap bytes per visited-map byte: no two entries start in one granule (a block is >= 16 bytes), nor two index slots. */
-export const VISITED_GRANULE = 16;
+export const STAT_COUNT = 10;
+/** Bytes of the meta area: header and counters, page-aligned (the first chunk starts there). */
+export const META_BYTES = alignUp(D_STATS + STATS_LINES * STATS_LINE_BYTES, PAGE);
 
-export const SEGMENT_BYTES = 64;
-export const SEG_LOCK = 0;
-export const SEG_VERSION = 8;
-export const SEG_COUNT = 12;
-export const SEG_CAPACITY = 16;
-/** The index: CACHE_LINE-aligned, so that a slot never straddles two lines. */
-export const SEG_INDEX = 20;
-/** The heap block that holds the index (what is freed when it is replaced). */
-export const SEG_INDEX_BLOCK = 24;
+/** Largest chunk: offsets stay below 2^31 (V8 small integers; Node 20 and 22 Buffer#write fails past 2^31). */
+export const MAX_CHUNK_BYTES = 2 ** 31 - 2 ** 20;
+
+const chunkHeader = new Fields('CHUNK: header line, then the directory of its segments, then its heap');
+export const C_MAGIC = chunkHeader.field('magic', 4, 'CHUNK_MAGIC ^ chunk index');
+export const C_HEAP_START = chunkHeader.field('heapStart', 4, 'page-aligned');
+export const C_HEAP_END = chunkHeader.field('heapEnd', 4, '= chunk bytes');
+export const C_DIRECTORY = chunkHeader.line().field('directory', 0, 'SEGMENT_BYTES per segment of the chunk', CACHE_LINE);
+export const CHUNK_MAGIC = 0x4b4e4843; // "CHNK"
+
+/**
+ * A segment's directory entry, in its chunk: what readers need. The
+ * server's authoritative copies of these words are private (PRIVATE
+ * below); the file holds a mirror that the server writes and, when another
+ * process forged it, puts back.
+ */
+const segmentFields = new Fields('SEGMENT DIRECTORY ENTRY (one cache line: writers of different segments do not false-share)');
+/** The seqlock: odd while a server thread changes anything a reader of this segment can reach. */
+export const SEG_VERSION = segmentFields.field('version', 4, 'seqlock: odd while a writer is inside');
+export const SEG_COUNT = segmentFields.field('count', 4, 'keys in the segment');
+/** The index: its offset (CACHE_LINE-aligned) with log2 of its capacity in the low 6 bits: one store swaps both. */
+export const SEG_INDEX = segmentFields.field('index', 4, 'offset | log2(capacity): one word, one store');
+export const SEGMENT_BYTES = segmentFields.line().size();
+export const INDEX_LOG2_MASK = CACHE_LINE - 1;
+
+/** Directory bytes of a chunk holding `segments` segments. */
+export function chunkHeapStart(segmentsPerChunk: number): number {
+  return alignUp(C_DIRECTORY + segmentsPerChunk * SEGMENT_BYTES, PAGE);
+}
+
 export const DEFAULT_SEGMENT_BITS = 8;
 export const MAX_SEGMENT_BITS = 12;
 /** Largest segment index: 2^MAX_INDEX_LOG2 slots. */
@@ -398,33 +448,73 @@ export const FULL_NUM = 15;
 export const FULL_DEN = 16;
 
 /*
- * Index slot: [hash, entry, key, value], each a u32. The seed's data (a u32
- * key with a u32 value and no deadline) lives in the slot itself, entry =
- * ENTRY_INLINE: a lookup then touches the slot's cache line only, not a
- * second line (or two) for a heap entry. That is what the seed's replay
- * spends its time on (the table op is mostly cache misses). Any other
- * value of a u32 key (a string, a deadline) moves it to a heap entry;
- * a later u32 value without deadline moves it back.
+ * Index slot: [hash, entry, key, value], each a u32. A u32 key holding a
+ * u32 value with no deadline lives in the slot itself (entry =
+ * ENTRY_INLINE): a lookup then touches the slot's cache line only, not a
+ * second line (or two) for a heap entry. That is what the u32 replay spends
+ * its time on (a table operation is mostly cache misses). Any other value
+ * of a u32 key (a string, a deadline) moves it to a heap entry; a later u32
+ * value without deadline moves it back.
+ *
+ * CRASH SAFETY. The entry word is stored last when a slot is filled and
+ * first (to 0) when one is emptied: a slot caught half-written by a crash
+ * reads as empty, never as a mixture of two keys (recovery.ts).
  */
-export const INDEX_SLOT_BYTES = 16;
-export const INDEX_SLOT_WORDS = INDEX_SLOT_BYTES / 4;
-export const SLOT_HASH = 0;
-export const SLOT_ENTRY = 4;
-/** The u32 key of an inline slot (the key is its material's bytes 1..4, little-endian). */
-export const SLOT_KEY = 8;
+const slotFields = new Fields('INDEX SLOT (four per cache line; the index is line-aligned)');
+export const IX_HASH = slotFields.field('hash', 4, "the key's hash (its segment: the top bits)");
+export const IX_ENTRY = slotFields.field('entry', 4, '0 empty, ENTRY_INLINE, else the entry offset');
+/** The u32 key of an inline slot. */
+export const IX_KEY = slotFields.field('key', 4, 'inline: the u32 key');
 /** The u32 value of an inline slot. */
-export const SLOT_VALUE = 12;
-/** SLOT_ENTRY of an inline slot: odd, so no block offset (TLSF_ALIGN) can equal it. */
+export const IX_VALUE = slotFields.field('value', 4, 'inline: the u32 value');
+export const IX_BYTES = slotFields.size();
+export const IX_WORDS = IX_BYTES / 4;
+/** IX_ENTRY of an inline slot: odd, so no block offset (TLSF_ALIGN) can equal it. */
 export const ENTRY_INLINE = 1;
 
-// TLSF (Masmano et al., 2004): good-fit in O(1), immediate coalescing.
+/*
+ * An entry, in its chunk's heap: the payload of one TLSF block. Entries are
+ * never changed once reachable (copy on write): a new value is a new entry,
+ * published by one store of the slot's entry word, so a crash leaves the
+ * old entry or the new one, never a torn one. `stamp` is unique per entry
+ * in its chunk (the chunk's write sequence), so that an eviction queue can
+ * tell its node's entry from a later one at the same offset.
+ */
+const entryFields = new Fields('ENTRY (8-aligned, a heap block payload; never written once reachable)');
+export const ENTRY_VALUE_LEN = entryFields.field('valueLen', 4);
+export const ENTRY_KEY_LEN = entryFields.field('keyLen', 2, 'key material bytes (<= 65535)');
+export const ENTRY_TAG = entryFields.field('tag', 1, 'ValueTag');
+export const ENTRY_FLAGS = entryFields.field('flags', 1);
+export const ENTRY_EXPIRES = entryFields.field('expires', 8, 'f64 ms on CLOCK_MONOTONIC; 0 = never');
+export const ENTRY_STAMP = entryFields.field('stamp', 4, "the chunk's write sequence at creation");
+export const ENTRY_HEADER_BYTES = entryFields.field('key', 0, 'key material, then the value bytes');
+
+/** Bytes of an entry with these key and value lengths (before block rounding). */
+export function entryBytes(keyLen: number, valueLen: number): number {
+  return ENTRY_HEADER_BYTES + keyLen + valueLen;
+}
+
+/** Bytes of a heap block that holds an index of `capacity` slots, aligned up to CACHE_LINE inside it. */
+export function indexBlockBytes(capacity: number): number {
+  return capacity * IX_BYTES + CACHE_LINE - TLSF_ALIGN;
+}
+
+/** Where the index goes in a block allocated at `block`. */
+export function indexInBlock(block: number): number {
+  return alignUp(block, CACHE_LINE);
+}
+
+// TLSF (Masmano et al., 2004): good-fit in O(1), immediate coalescing. The
+// block headers are in the heap (a data-file chunk); the bitmaps and
+// free-list heads are the server's private state (PRIVATE below), rebuilt
+// from the live blocks when a heap is adopted.
 export const TLSF_ALIGN = 8;
 export const TLSF_SL_BITS = 4;
 export const TLSF_SL_COUNT = 1 << TLSF_SL_BITS;
 /** Sizes below this use linear classes of TLSF_ALIGN bytes (first level 0). */
 export const TLSF_SMALL_BYTES = TLSF_SL_COUNT * TLSF_ALIGN;
-/** First-level classes: enough for any u32 size. */
-export const TLSF_FL_COUNT = 26;
+/** First-level classes: enough for any size below 2^31. */
+export const TLSF_FL_COUNT = 25;
 export const BLOCK_HEADER_BYTES = 8;
 export const BLOCK_PREV_PHYS = 0;
 export const BLOCK_SIZE = 4;
@@ -436,19 +526,16 @@ export const BLOCK_NEXT_FREE = 8;
 export const BLOCK_PREV_FREE_LINK = 12;
 export const BLOCK_MIN_PAYLOAD = 8;
 
-export const ENTRY_HASH = 0;
-export const ENTRY_KEY_LEN = 4;
-export const ENTRY_VALUE_LEN = 8;
-export const ENTRY_TAG = 12;
-export const ENTRY_FLAGS = 13;
-export const ENTRY_EXPIRES = 16;
-export const ENTRY_HEADER_BYTES = 24;
-
 /** First byte of a key's material. */
 export const enum KeyKind {
   U32 = 0,
   String = 1,
   Bytes = 2,
+  /**
+   * The library's own keys (codec structures, tag generations): never
+   * evicted, never expired by clear(), invisible to key scans.
+   */
+  System = 3,
 }
 export const KEY_KIND_BYTES = 1;
 
@@ -474,36 +561,104 @@ export const MAX_VALUE_TAG = 13;
 
 export const DEFAULT_MAX_KEY_BYTES = 4096;
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
-/** Upper bounds for the server's configurable limits. */
-export const MAX_KEY_BYTES_LIMIT = 65536;
+/** Upper bounds for the server's configurable limits (a key's material length is a u16). */
+export const MAX_KEY_BYTES_LIMIT = 65534;
 export const MAX_VALUE_BYTES_LIMIT = 512 * 1024 * 1024;
-/** Largest data file: offsets are u32. */
-export const MAX_DATA_BYTES = 2 ** 32 - PAGE;
-/** Staging block every window gets at start, enough for small requests. */
+/** Largest data file: 256 chunks of MAX_CHUNK_BYTES at the default segment count. */
+export const MAX_DATA_BYTES = 2 ** 39;
+/** Smallest data file: the meta area and one chunk with room for its directory and first indexes. */
+export const MIN_DATA_BYTES = 1024 * 1024;
+
+/** Chunks of a data file of `bytes` bytes: the fewest (a power of two) of at most MAX_CHUNK_BYTES. */
+export function chunkCount(bytes: number): number {
+  let n = 1;
+  while ((bytes - META_BYTES) / n > MAX_CHUNK_BYTES) n *= 2;
+  return n;
+}
+
+/** Bytes of each chunk of a data file of `bytes` bytes in `chunks` chunks. */
+export function chunkBytesOf(bytes: number, chunks: number): number {
+  return Math.floor((bytes - META_BYTES) / chunks / PAGE) * PAGE;
+}
+
+/** Where chunk `c` starts in the file. */
+export function chunkOffset(chunkBytes: number, c: number): number {
+  return META_BYTES + c * chunkBytes;
+}
+
+// ---- Exchange file: what clients write (staging) and eviction hints ---------
+/*
+ * The exchange file is the one shared mapping besides the region that
+ * clients write: request and response bytes (staging blocks, one per window
+ * that carries bytes) and eviction hints (readers mark what they read). The
+ * server trusts nothing in it: every length it reads there is checked
+ * against its own records, and a forged hint only changes which entry is
+ * evicted. A new one is made at every start (nothing in it is worth keeping).
+ */
+export const XCHG_MAGIC = 0x47484358; // "XCHG"
+const xchgHeader = new Fields('EXCHANGE FILE: header, then one hint map per data chunk, then the staging arena');
+export const X_MAGIC = xchgHeader.field('magic', 4);
+export const X_VERSION = xchgHeader.field('version', 4);
+export const X_HINT_BYTES = xchgHeader.field('hintBytes', 4, 'of each chunk (page-aligned)');
+export const X_ARENA_BYTES = xchgHeader.field('arenaBytes', 4);
+export const X_HINTS = alignUp(xchgHeader.size(), PAGE);
+/**
+ * Heap bytes per hint byte: one index slot. A key's hint is its slot's, for
+ * an inline u32 and a heap entry alike, so only the hint pages that cover
+ * indexes are ever touched (about two bytes per key), and an update (a new
+ * entry in the same slot) keeps what readers marked.
+ */
+export const HINT_GRANULE = IX_BYTES;
+/** Staging arena: at least this, else room for four requests at the largest value. */
+export const MIN_ARENA_BYTES = 64 * 1024 * 1024;
+export const MAX_ARENA_BYTES = 2 ** 30;
+
+/** Hint bytes covering a chunk of `chunkBytes`. */
+export function hintBytesOf(chunkBytes: number): number {
+  return alignUp(Math.ceil(chunkBytes / HINT_GRANULE), PAGE);
+}
+
+/** Bytes of the staging arena for these limits: four of the largest requests, within bounds. */
+export function arenaBytesOf(maxKeyBytes: number, maxValueBytes: number): number {
+  let n = MIN_ARENA_BYTES;
+  while (n < 4 * (maxKeyBytes + KEY_KIND_BYTES + maxValueBytes) && n < MAX_ARENA_BYTES) n *= 2;
+  return n;
+}
+
+/** Where the staging arena starts in an exchange file for `chunks` chunks of `hintBytes` each. */
+export function arenaOffset(chunks: number, hintBytes: number): number {
+  return X_HINTS + chunks * hintBytes;
+}
+
+/** Staging block every window gets at its first byte request, enough for small requests. */
 export const STAGING_DEFAULT_BYTES = 256;
 
-/** Start of the visited map: one byte per VISITED_GRANULE bytes of heap. */
-export function visitedMapStart(segmentBits: number): number {
-  return alignUp(D_DIRECTORY + (1 << segmentBits) * SEGMENT_BYTES, CACHE_LINE);
-}
+// ---- The server's private state (no file: no client can write it) ----------
+/*
+ * Words only server threads share, in a SharedArrayBuffer of the server
+ * process: the locks (a client that could hold one could stop the server),
+ * the authoritative copy of every word the server mirrors into the data
+ * file, and the allocators' free lists. Per segment PRIV_SEG_WORDS words;
+ * per chunk PRIV_HEAP_WORDS words.
+ */
+const privSegment = new Fields('PRIVATE, per segment (Int32 words)');
+export const PS_LOCK = privSegment.field('lock', 8, '[owner, waiters] (sync/lock.ts)', 4);
+export const PS_VERSION = privSegment.field('version', 4, 'authoritative seqlock version');
+export const PS_COUNT = privSegment.field('count', 4);
+export const PS_INDEX = privSegment.field('index', 4, 'offset | log2(capacity)');
+export const PS_INDEX_BLOCK = privSegment.field('indexBlock', 4);
+export const PRIV_SEG_WORDS = privSegment.size(8) / 4;
 
-/** Start of the heap, after the visited map of a data file of `dataBytes`. */
-export function dataHeapStart(segmentBits: number, dataBytes: number): number {
-  const map = visitedMapStart(segmentBits);
-  return alignUp(map + Math.ceil((dataBytes - map) / VISITED_GRANULE), PAGE);
-}
+const privHeap = new Fields('PRIVATE, per heap (Int32 words): its allocator');
+export const PH_LOCK = privHeap.field('lock', 8, '[owner, waiters]', 4);
+export const PH_SEQ = privHeap.field('seq', 4, 'write sequence (entry stamps)');
+export const PH_FL_BITMAP = privHeap.field('flBitmap', 4);
+export const PH_SL_BITMAPS = privHeap.field('slBitmaps', 4 * TLSF_FL_COUNT, '', 4);
+export const PH_FREE_HEADS = privHeap.field('freeHeads', 4 * TLSF_FL_COUNT * TLSF_SL_COUNT, 'block offsets', 4);
+export const PH_USED_BYTES = privHeap.field('usedBytes', 4, 'allocated, headers included');
+export const PRIV_HEAP_WORDS = privHeap.size(8) / 4;
 
-/** Bytes of a heap block that holds an index of `capacity` slots, aligned up to CACHE_LINE inside it. */
-export function indexBlockBytes(capacity: number): number {
-  return capacity * INDEX_SLOT_BYTES + CACHE_LINE - TLSF_ALIGN;
-}
-
-/** Where the index goes in a block allocated at `block`. */
-export function indexInBlock(block: number): number {
-  return alignUp(block, CACHE_LINE);
-}
-
-/** Bytes of an entry with these key and value lengths (before block rounding). */
-export function entryBytes(keyLen: number, valueLen: number): number {
-  return ENTRY_HEADER_BYTES + keyLen + valueLen;
+/** Every drawing above, for docs/ARCHITECTURE.md (checked by test/unit/layout.test.ts). */
+export function drawLayouts(): string {
+  return [dataHeader, chunkHeader, segmentFields, slotFields, entryFields, xchgHeader, privSegment, privHeap].map((f) => f.draw()).join('\n\n');
 }

@@ -8,13 +8,13 @@
  * READY (seq-cst load) therefore sees the whole geometry.
  */
 import * as fs from 'node:fs';
-import { mapFile, unlink } from '../native/shim';
+import { mapFile, MAP_CREATE, unlink } from '../native/shim';
 import { processAlive } from '../sync/lock';
 import {
   computeLayout,
   DATA_PATH_MAX_BYTES,
   HDR_BOARD_OFFSET,
-  HDR_DATA_BYTES,
+  HDR_DATA_PAGES,
   HDR_DATA_PATH,
   HDR_HEADER_BYTES,
   HDR_HEARTBEAT,
@@ -31,6 +31,7 @@ import {
   HDR_WINDOW_COUNT,
   HEADER_BYTES,
   MAX_SERVER_THREADS,
+  PAGE,
   REGION_MAGIC,
   REGION_VERSION,
   RegionGeometry,
@@ -44,7 +45,7 @@ export function readDataRef(u8: Uint8Array): { path: string; bytes: number } | n
   if (u8.length < HDR_DATA_PATH + 2 + DATA_PATH_MAX_BYTES) return null;
   const len = u8[HDR_DATA_PATH] | (u8[HDR_DATA_PATH + 1] << 8);
   if (len === 0 || len > DATA_PATH_MAX_BYTES) return null;
-  const bytes = new DataView(u8.buffer, u8.byteOffset).getUint32(HDR_DATA_BYTES, true);
+  const bytes = new DataView(u8.buffer, u8.byteOffset).getUint32(HDR_DATA_PAGES, true) * PAGE;
   return { path: Buffer.from(u8.subarray(HDR_DATA_PATH + 2, HDR_DATA_PATH + 2 + len)).toString('utf8'), bytes };
 }
 
@@ -103,7 +104,7 @@ export class Region {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    const sab = mapFile(path, layout.regionBytes, true);
+    const sab = mapFile(path, 0, layout.regionBytes, MAP_CREATE);
     const r = new Region(path, sab, layout);
     const h = r.i32;
     const w = (off: number, v: number): void => {
@@ -133,8 +134,11 @@ export class Region {
   static open(path: string): Region {
     let size: number;
     try {
-      size = fs.statSync(path).size;
+      const st = fs.statSync(path);
+      if (!st.isFile()) throw new RegionError(`${path} is not a regular file, so not a key-value region`);
+      size = st.size;
     } catch (e) {
+      if (e instanceof RegionError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new RegionError(`no server region at ${path} (is the server running?)`);
       throw new RegionError(`cannot stat region ${path}: ${code ?? String(e)}`);
@@ -142,7 +146,7 @@ export class Region {
     if (size < HEADER_BYTES) throw new RegionError(`${path} is not a key-value region (${size} bytes)`);
     let sab: SharedArrayBuffer;
     try {
-      sab = mapFile(path, size, false);
+      sab = mapFile(path, 0, size, 0);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       throw new RegionError(`cannot map region ${path}: ${err.code ?? err.message}`);
@@ -191,7 +195,7 @@ export class Region {
     u8.set(enc, HDR_DATA_PATH + 2);
     u8[HDR_DATA_PATH] = enc.length & 0xff;
     u8[HDR_DATA_PATH + 1] = enc.length >>> 8;
-    this.u32[HDR_DATA_BYTES >>> 2] = bytes;
+    this.u32[HDR_DATA_PAGES >>> 2] = bytes / PAGE;
   }
 
   /** The data file recorded in the header, or null when none is (or it is garbage). */

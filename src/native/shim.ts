@@ -12,7 +12,7 @@ export const enum FutexResult {
 }
 
 interface NativeShim {
-  mapFile(path: string, size: number, create: boolean): SharedArrayBuffer;
+  mapFile(path: string, offset: number, size: number, flags: number): SharedArrayBuffer;
   futexWait(arr: Int32Array, index: number, expected: number, timeoutMs: number): FutexResult;
   futexWake(arr: Int32Array, index: number, count: number): number;
   yield(): void;
@@ -79,13 +79,21 @@ export const BUS_ERROR_EXIT_CODE = 1;
 // The line starts like the CLIs' own errors: "server: ...", "client: ...".
 native.onBusError(BUS_ERROR_EXIT_CODE, path.basename(process.argv[1] ?? 'node').replace(/\.js$/, ''));
 
+/** mapFile flags. */
+export const MAP_CREATE = 1;
+export const MAP_READONLY = 2;
+
 /**
- * Map `path` (MAP_SHARED) as a SharedArrayBuffer of `size` bytes. With
- * `create`, the file is created (mode 0600) and extended to `size` if needed;
- * without, a missing file is ENOENT and a smaller one EINVAL. The mapping is
- * released when the last reference to the buffer, in any thread, is collected.
+ * Map `size` bytes of `path` from byte `offset` (a page multiple), MAP_SHARED,
+ * as a SharedArrayBuffer. MAP_CREATE creates the file (mode 0600) and extends
+ * it to offset + size if needed; without it a missing file is ENOENT and a
+ * smaller one EINVAL. MAP_READONLY maps it read-only: a write through the
+ * buffer ends the process with one line naming the file (a bug, never a
+ * user's mistake). Only a regular file is mapped (anything else: EINVAL).
+ * The mapping is released when the last reference to the buffer, in any
+ * thread, is collected.
  */
-export const mapFile: (path: string, size: number, create: boolean) => SharedArrayBuffer = native.mapFile;
+export const mapFile: (path: string, offset: number, size: number, flags: number) => SharedArrayBuffer = native.mapFile;
 
 /**
  * Sleep while `arr[index] === expected`, at most `timeoutMs` (negative or

@@ -8,33 +8,18 @@
  * and its own record of the window's staging block before any of them is
  * used as an offset or a length; a request that fails a check is answered
  * with Status.BadRequest and the worker goes on. Corruption found in the
- * table itself is answered with Status.Corrupt.
+ * table itself is answered with Status.Corrupt, and the chunk it was met in
+ * is rebuilt (store/repair.ts) before the worker goes on.
+ *
+ * Key and value bytes are in the staging arena (staging.ts); the table
+ * copies them into its own chunk, and a read copies the value back out.
  */
 import { Board } from '../transport/board';
 import { Table } from '../store/table';
-import { U32_KEY_BYTES } from '../store/keys';
-import { Staging } from './staging';
-import {
-  entryBytes,
-  KEY_KIND_BYTES,
-  KeyKind,
-  MAX_VALUE_TAG,
-  Op,
-  REQ_DELETE,
-  Stat,
-  Status,
-  ValueTag,
-  WIN_KEY_LEN,
-  WIN_TAG,
-  WIN_VALUE_LEN,
-} from '../layout/layout';
 import { TableCorruptError } from '../errors';
-
-/** Rounds of eviction one write may trigger before it answers Full. */
-const EVICT_ROUNDS = 8;
-/** Evict this much beyond the write's own size: fewer, larger rounds. */
-const EVICT_SLACK_BYTES = 4096;
-const U32_ENTRY_BYTES = entryBytes(U32_KEY_BYTES, 4);
+import { Staging } from './staging';
+import { KEY_KIND_BYTES, KeyKind, MAX_VALUE_TAG, Op, REQ_DELETE, Stat, Status, ValueTag, WIN_KEY_LEN, WIN_TAG, WIN_VALUE_LEN } from '../layout/layout';
+import { U32_KEY_BYTES } from '../store/keys';
 
 /** Byte length a fixed-size tag requires, or -1 for variable-length tags. */
 function fixedLength(tag: number): number {
@@ -54,13 +39,15 @@ function fixedLength(tag: number): number {
 
 export class Executor {
   private readonly u8: Uint8Array;
+  private readonly dv: DataView;
 
   constructor(
     private readonly board: Board,
     private readonly table: Table,
     private readonly staging: Staging,
   ) {
-    this.u8 = table.u8;
+    this.u8 = staging.u8;
+    this.dv = new DataView(this.u8.buffer);
   }
 
   /** Execute the request in `win` unless the window cannot be claimed. */
@@ -72,52 +59,48 @@ export class Executor {
       const board = this.board;
       const table = this.table;
       switch (board.op(win)) {
-        case Op.Get:
-          status = table.getU32(board.key(win));
-          result = status === Status.Ok ? table.lastValue : 0;
+        case Op.Get: {
+          const r = table.getU32(board.key(win));
+          status = r < 0 ? -r : Status.Ok;
+          result = r < 0 ? 0 : r;
           break;
+        }
         case Op.Put:
-          // The seed's put, once per request: no closure unless it meets the cap.
           status = table.putU32(board.key(win), board.value(win));
-          if (status === Status.Full) status = this.roomy(U32_ENTRY_BYTES, () => table.putU32(board.key(win), board.value(win)));
           break;
-        case Op.Add:
-          status = this.roomy(U32_ENTRY_BYTES, () => table.addU32(board.key(win), board.value(win)));
-          result = status === Status.Ok ? table.lastValue : 0;
+        case Op.Add: {
+          const r = table.addU32(board.key(win), board.value(win));
+          status = r < 0 ? -r : Status.Ok;
+          result = r < 0 ? 0 : r;
           break;
+        }
         case Op.Reserve: {
           const n = board.value(win);
-          const limit = table.maxKeyBytes + KEY_KIND_BYTES + table.maxValueBytes;
-          status = n > limit ? Status.BadRequest : this.roomy(n, () => (this.staging.ensure(win, n) ? Status.Ok : Status.Full));
+          status = n > table.maxKeyBytes + KEY_KIND_BYTES + table.maxValueBytes ? Status.BadRequest : this.staging.ensure(win, n) ? Status.Ok : Status.Full;
           break;
         }
         case Op.Set:
-          status = this.roomy(entryBytes(board.word(win, WIN_KEY_LEN), board.word(win, WIN_VALUE_LEN)), () => this.set(win));
+          status = this.set(win);
           break;
         case Op.Read:
-          status = this.roomy(board.word(win, WIN_VALUE_LEN), () => this.read(win));
+          status = this.read(win);
           break;
         case Op.Delete:
           status = this.keyOk(win, 0) ? table.delete(this.u8, this.staging.offset(win), board.word(win, WIN_KEY_LEN)) : Status.BadRequest;
           break;
-        case Op.CompareSet: {
-          const need = board.value(win) + board.word(win, WIN_VALUE_LEN);
-          status = this.roomy(entryBytes(board.word(win, WIN_KEY_LEN), need), () => this.compareSet(win));
+        case Op.CompareSet:
+          status = this.compareSet(win);
           break;
-        }
         case Op.Clear:
           table.clear();
           status = Status.Ok;
           break;
         case Op.AddNumber:
-          status = this.roomy(entryBytes(board.word(win, WIN_KEY_LEN), 8), () => this.addNumber(win));
+          status = this.addNumber(win);
           break;
         case Op.Expire: {
-          // A deadline on a u32 held in its index slot moves it to a heap entry: it may need room.
           const expires = this.deadline(win);
-          const keyLen = board.word(win, WIN_KEY_LEN);
-          status =
-            expires >= 0 && this.keyOk(win, 0) ? this.roomy(U32_ENTRY_BYTES, () => table.expire(this.u8, this.staging.offset(win), keyLen, expires)) : Status.BadRequest;
+          status = expires >= 0 && this.keyOk(win, 0) ? table.expire(this.u8, this.staging.offset(win), board.word(win, WIN_KEY_LEN), expires) : Status.BadRequest;
           break;
         }
         default:
@@ -127,30 +110,14 @@ export class Executor {
       if (!(e instanceof TableCorruptError)) throw e;
       status = Status.Corrupt;
     }
-    if (status === Status.Full) this.table.stats[Stat.Refused]++;
     this.board.complete(win, status, result);
+    // Met data nobody wrote: rebuild its chunk now (the answer went out first).
+    if (this.table.segs.suspects.size > 0) for (const line of this.table.repair()) process.stderr.write(`server: ${line}\n`);
   }
 
   /** Count `n` requests taken from the ring (once per batch: Batches.runTaken). */
   countRequests(n: number): void {
     this.table.stats[Stat.Requests] += n;
-  }
-
-  /**
-   * Run `op`; when it answers Full and the table evicts, make room for
-   * about `bytes` (doubling each round: freed blocks need not be adjacent)
-   * and run it again, a bounded number of times. `op` must have changed
-   * nothing when it answered Full.
-   */
-  private roomy(bytes: number, op: () => Status): Status {
-    let status = op();
-    let want = Math.max(bytes, 0) + EVICT_SLACK_BYTES;
-    for (let round = 0; status === Status.Full && this.table.evicts && round < EVICT_ROUNDS; round++) {
-      if (this.table.evict(want) === 0) break;
-      want *= 2;
-      status = op();
-    }
-    return status;
   }
 
   /** The key's material in staging is well-formed and leaves `valueLen` room. */
@@ -160,7 +127,7 @@ export class Executor {
     if (keyLen + valueLen > this.staging.bytes(win)) return false;
     const kind = this.u8[this.staging.offset(win)];
     if (kind === KeyKind.U32) return keyLen === U32_KEY_BYTES;
-    return kind === KeyKind.String || kind === KeyKind.Bytes;
+    return kind === KeyKind.String || kind === KeyKind.Bytes || kind === KeyKind.System;
   }
 
   private set(win: number): Status {
@@ -181,12 +148,12 @@ export class Executor {
     if (board.word(win, WIN_VALUE_LEN) !== 8 || board.word(win, WIN_TAG) !== ValueTag.F64 || !this.keyOk(win, 8)) return Status.BadRequest;
     const off = this.staging.offset(win);
     const keyLen = board.word(win, WIN_KEY_LEN);
-    const delta = new DataView(this.u8.buffer).getFloat64(off + keyLen, true);
+    const delta = this.dv.getFloat64(off + keyLen, true);
     if (!Number.isSafeInteger(delta)) return Status.BadRequest;
-    const status = this.table.addNumber(this.u8, off, keyLen, delta);
-    if (status !== Status.Ok) return status;
+    const r = this.table.addNumber(this.u8, off, keyLen, delta);
+    if (r.status !== Status.Ok) return r.status;
     // Answer the sum like a Read: an f64 in staging (8 bytes fit: the delta's room).
-    new DataView(this.u8.buffer).setFloat64(off, this.table.lastNumber, true);
+    this.dv.setFloat64(off, r.value, true);
     board.setWord(win, WIN_VALUE_LEN, 8);
     board.setWord(win, WIN_TAG, ValueTag.F64);
     return Status.Ok;
@@ -228,9 +195,9 @@ export class Executor {
   private read(win: number): Status {
     if (!this.keyOk(win, 0)) return Status.BadRequest;
     const keyLen = this.board.word(win, WIN_KEY_LEN);
-    return this.table.withValue(this.u8, this.staging.offset(win), keyLen, (tag, at, valueLen) => {
+    return this.table.withValue(this.u8, this.staging.offset(win), keyLen, (from, tag, at, valueLen) => {
       if (!this.staging.ensure(win, valueLen)) return Status.Full;
-      this.u8.copyWithin(this.staging.offset(win), at, at + valueLen);
+      this.u8.set(from.subarray(at, at + valueLen), this.staging.offset(win));
       this.board.setWord(win, WIN_VALUE_LEN, valueLen);
       this.board.setWord(win, WIN_TAG, tag);
       return Status.Ok;

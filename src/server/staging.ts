@@ -1,44 +1,69 @@
 /**
- * Windows' staging blocks: the data-file memory through which a request's
- * key and value bytes reach the server and a response's value bytes reach
- * the client (layout.ts, window fields WIN_STAGING_*).
+ * Windows' staging blocks: the memory through which a request's key and
+ * value bytes reach the server and a response's value bytes reach the
+ * client (layout.ts, window fields WIN_STAGING_*). They are blocks of the
+ * exchange file's staging arena, a heap of its own (alloc.ts), so that the
+ * data file stays the server's alone: clients map it read-only.
  *
  * OWNERSHIP. Only server threads allocate, grow or free a staging block.
  * The authoritative [offset, bytes] of each window lives in `records`, a
- * SharedArrayBuffer private to the server process; the copy in the window
- * is for the client and is never read back, so a client that scribbles on
- * its window cannot make the server read or write outside its own block.
- * A window's record is touched by the worker executing that window's
- * request (the board's claim makes that one worker at a time) or by the
- * reaper while the window is free and the board lock is held; the chain
- * release -> reserve -> publish -> take of seq-cst atomics orders the two.
+ * SharedArrayBuffer private to the server process, like the arena's free
+ * lists (private-state.ts); the copy in the window is for the client and is
+ * never read back, so a client that scribbles on its window cannot make the
+ * server read or write outside its own block. A window's record is touched
+ * by the worker executing that window's request (the board's claim makes
+ * that one worker at a time) or by the reaper while nobody owns the window.
+ * The arena's allocator (store/buddy.ts) keeps nothing in the arena, so
+ * nothing a client writes there can mislead it.
  *
- * COST. A window gets a block only when it first carries bytes (the
- * seed's u32 requests need none): a request that does not fit first
- * grows its window (Op.Reserve, at least STAGING_DEFAULT_BYTES), and a
- * response that does not fit grows it on the spot. The reaper frees the
- * blocks of windows nobody owns, so an idle client costs its windows, not
- * its largest value, and a departed one costs nothing.
+ * COST. A window gets a block only when it first carries bytes (u32
+ * requests need none): a request that does not fit first grows its window
+ * (Op.Reserve, at least STAGING_DEFAULT_BYTES), and a response that does
+ * not fit grows it on the spot. The reaper frees the blocks of windows
+ * nobody owns, so an idle client costs its windows, not its largest value,
+ * and a departed one costs nothing.
  */
 import { Board } from '../transport/board';
-import { NO_MEMORY } from '../store/alloc';
-import type { Table } from '../store/table';
-import { STAGING_DEFAULT_BYTES, WIN_STAGING_BYTES, WIN_STAGING_OFFSET } from '../layout/layout';
+import { Buddy, MIN_BLOCK } from '../store/buddy';
+import { KEY_KIND_BYTES, STAGING_DEFAULT_BYTES, WIN_STAGING_BYTES, WIN_STAGING_OFFSET } from '../layout/layout';
 
 export class Staging {
+  /** The arena's bytes: requests' and responses' keys and values. */
+  readonly u8: Uint8Array;
   private readonly rec: Uint32Array;
+  private readonly buddy: Buddy;
+  private readonly limit: number;
 
   /** [offset, bytes] per window, then the number of windows holding a block. */
   static createRecords(windowCount: number): SharedArrayBuffer {
     return new SharedArrayBuffer((windowCount * 2 + 1) * 4);
   }
 
+  /**
+   * The arena's allocator state (private), all free but its first block:
+   * offset 0 means "no block" in a window. The server's main thread makes
+   * it before any worker runs.
+   */
+  static createArenaState(arenaBytes: number): SharedArrayBuffer {
+    const state = Buddy.createState(arenaBytes);
+    const buddy = new Buddy(arenaBytes, state);
+    buddy.format();
+    buddy.alloc(MIN_BLOCK);
+    return state;
+  }
+
   constructor(
     records: SharedArrayBuffer,
-    private readonly table: Table,
+    arena: SharedArrayBuffer,
+    arenaState: SharedArrayBuffer,
     private readonly board: Board,
+    maxKeyBytes: number,
+    maxValueBytes: number,
   ) {
     this.rec = new Uint32Array(records);
+    this.u8 = new Uint8Array(arena);
+    this.buddy = new Buddy(arena.byteLength, arenaState);
+    this.limit = maxKeyBytes + KEY_KIND_BYTES + maxValueBytes;
   }
 
   offset(win: number): number {
@@ -51,17 +76,16 @@ export class Staging {
 
   /**
    * Make the window's block hold at least `n` bytes (its contents are not
-   * kept); false when the heap cannot supply it.
+   * kept); false when the arena cannot supply it.
    */
   ensure(win: number, n: number): boolean {
     const have = this.bytes(win);
     if (n <= have) return true;
-    const limit = this.table.maxKeyBytes + 1 + this.table.maxValueBytes;
-    const want = Math.max(n, STAGING_DEFAULT_BYTES, Math.min(2 * have, limit));
-    const block = this.table.alloc.alloc(want);
-    if (block === NO_MEMORY) return false;
+    const want = Math.max(n, STAGING_DEFAULT_BYTES, Math.min(2 * have, this.limit));
+    const block = this.buddy.alloc(want);
+    if (block < 0) return false;
     this.release(win);
-    this.publish(win, block, this.table.alloc.usable(block));
+    this.publish(win, block, Buddy.sizeFor(want));
     Atomics.add(this.rec, this.rec.length - 1, 1);
     return true;
   }
@@ -70,7 +94,7 @@ export class Staging {
   release(win: number): void {
     const off = this.offset(win);
     if (off === 0) return;
-    this.table.alloc.free(off);
+    this.buddy.free(off);
     this.publish(win, 0, 0);
     Atomics.sub(this.rec, this.rec.length - 1, 1);
   }

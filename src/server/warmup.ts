@@ -23,7 +23,7 @@
  * deoptimize ("wrong map"). The real table holds numbers the scratch one
  * does not (a 1 GiB cap is over the small-integer range, a random seed
  * may be over 2^31), and the warm-up stores numbers a fresh table has not
- * yet held (a u32 value over 2^31 in lastValue). So worker.ts first builds
+ * yet held (a u32 value over 2^31). So worker.ts first builds
  * a table over the real data (widening the former), then warms up, then
  * builds the objects it serves with: all of them share one set of classes.
  * Built in another order, 2-9 functions of the request path deoptimized
@@ -36,10 +36,11 @@ import { Region } from '../layout/region';
 import { Ring } from '../transport/ring';
 import { Board } from '../transport/board';
 import { Table } from '../store/table';
+import { memoryTable } from '../store/table-format';
 import { Executor } from './execute';
 import { Staging } from './staging';
 import { Batches, BATCH_MAX } from './batches';
-import { HDR_BUSY, KEY_KIND_BYTES, KeyKind, Op, PAGE, Status, ValueTag, WIN_STATE, WIN_TAG, WIN_VALUE_LEN, WINDOW_BYTES, WindowState } from '../layout/layout';
+import { HDR_BUSY, KEY_KIND_BYTES, KeyKind, Op, Status, ValueTag, WIN_STATE, WIN_TAG, WIN_VALUE_LEN, WINDOW_BYTES, WindowState } from '../layout/layout';
 
 /** Distinct u32 keys the warm-up inserts (then reads, then updates). */
 const WARM_U32_KEYS = 4096;
@@ -48,7 +49,9 @@ const WARM_U32_ROUNDS = 4;
 /** Byte requests of each kind (set, read, delete). */
 const WARM_BYTE_REQUESTS = 1024;
 /** The scratch table's memory: room for the keys above, index growth included. */
-const WARM_TABLE_BYTES = 512 * PAGE;
+const WARM_TABLE_BYTES = 4 * 1024 * 1024;
+/** The scratch staging arena. */
+const WARM_ARENA_BYTES = 64 * 1024;
 /** Where the odd windows' keys start: over 2^31 (not small integers in V8). */
 const HIGH_KEYS = 0xc0000000;
 /** A key the warm-up never writes. */
@@ -60,10 +63,9 @@ export function warmUp(worker: number): void {
   const region = Region.scratch({ ringCapacity: WARM_RING_CAPACITY, windowCount: BATCH_MAX, windowBytes: WINDOW_BYTES });
   const ring = new Ring(region);
   const board = new Board(region);
-  const dataSab = new SharedArrayBuffer(WARM_TABLE_BYTES);
-  Table.format(dataSab, { initialBuckets: 1024, dataBytes: WARM_TABLE_BYTES });
-  const table = new Table(dataSab, worker);
-  const staging = new Staging(Staging.createRecords(BATCH_MAX), table, board);
+  const table = new Table(memoryTable({ initialBuckets: 1024, dataBytes: WARM_TABLE_BYTES }), worker);
+  const arena = new SharedArrayBuffer(WARM_ARENA_BYTES);
+  const staging = new Staging(Staging.createRecords(BATCH_MAX), arena, Staging.createArenaState(WARM_ARENA_BYTES), board, table.maxKeyBytes, table.maxValueBytes);
   const batches = new Batches(ring, board, new Executor(board, table, staging), region.i32, (HDR_BUSY >> 2) + worker, (win) => {
     throw new Error(`warm-up: the scratch ring named window ${win}`);
   });
@@ -116,7 +118,7 @@ export function warmUp(worker: number): void {
   // Byte requests: each window's staging grown once (Op.Reserve), then
   // string keys set, read back and deleted.
   serve((win) => board.prepareBytes(win, Op.Reserve, 0, 0, 0, 64), (win) => expect(win, Status.Ok));
-  const u8 = table.u8;
+  const u8 = staging.u8;
   const keyAt = (win: number, n: number): number => {
     const off = staging.offset(win);
     u8[off] = KeyKind.String;

@@ -4,11 +4,18 @@
  */
 import type { Region } from '../layout/region';
 import type { WaitPolicy } from '../sync/waiter';
+import type { TableTransfer } from '../store/table-format';
 
 export interface ServerWorkerData {
   region: ReturnType<Region['transferable']>;
-  data: SharedArrayBuffer;
+  /** The table: its mapped pieces, hint maps and the server's private state. */
+  table: TableTransfer;
+  /** One lock for the whole table (--coarse). */
+  coarse: boolean;
+  /** Staging: the windows' records (private), the arena (the exchange file) and its allocator's state (private). */
   staging: SharedArrayBuffer;
+  arena: SharedArrayBuffer;
+  arenaState: SharedArrayBuffer;
   /**
    * The server's private control words (layout.ts CONTROL_*): the stop
    * word and the idle workers' spinner role and bench (idle.ts). Not in the

@@ -10,6 +10,7 @@ import { Region } from '../layout/region';
 import { Ring } from '../transport/ring';
 import { Board } from '../transport/board';
 import { Table } from '../store/table';
+import { partsOf } from '../store/table-format';
 import { CONTROL_STOP, HDR_BUSY } from '../layout/layout';
 import { IdleWorkers } from './idle';
 import { Executor } from './execute';
@@ -22,13 +23,15 @@ function run(data: ServerWorkerData): void {
   // Hidden classes (warmup.ts, MAPS): a table over the real data first, so
   // that the warm-up's objects take the classes real numbers need; the
   // serving objects after it, so that they take what the warm-up widened.
-  new Table(data.data, data.index);
+  const parts = partsOf(data.table);
+  new Table(parts, data.index, data.coarse);
   warmUp(data.index);
   const region = Region.fromShared(data.region);
   const ring = new Ring(region);
   const board = new Board(region);
-  const table = new Table(data.data, data.index);
-  const exec = new Executor(board, table, new Staging(data.staging, table, board));
+  const table = new Table(parts, data.index, data.coarse);
+  const staging = new Staging(data.staging, data.arena, data.arenaState, board, table.maxKeyBytes, table.maxValueBytes);
+  const exec = new Executor(board, table, staging);
   const batches = new Batches(ring, board, exec, region.i32, (HDR_BUSY >> 2) + data.index, (win) => reportDropped(data.index, win, board.windowCount));
   const control = new Int32Array(data.control);
   const idle = new IdleWorkers(control, data.index, data.policy);

@@ -1,37 +1,39 @@
 /**
- * The data file's heap allocator: TLSF (Two-Level Segregated Fit, Masmano
- * et al., ECRTS 2004), used by server threads only, under one lock.
+ * A heap allocator: TLSF (Two-Level Segregated Fit, Masmano et al., ECRTS
+ * 2004), used by server threads only, under one lock per heap. The heaps
+ * are the data file's chunks (entries, segment indexes) and the exchange
+ * file's staging arena (windows' request bytes).
  *
- * WHY TLSF. Entries, segment indexes and staging blocks range from 32 bytes
- * to hundreds of MiB in one heap whose size is fixed when the server starts
- * (clients map it once). TLSF serves every size from one structure in O(1)
- * (two bitmap scans), and coalesces a freed block with its free neighbours
- * at once, so memory freed by one size class serves any other.
+ * WHY TLSF. Blocks range from 24 bytes to hundreds of MiB in one heap whose
+ * size is fixed when the server starts (clients map it once). TLSF serves
+ * every size from one structure in O(1) (two bitmap scans), and coalesces a
+ * freed block with its free neighbours at once, so memory freed by one size
+ * class serves any other.
  *
  * FRAGMENTATION BOUNDS. Internal: a request is rounded up to the next
- * second-level class boundary, which is at most 1/TLSF_SL_COUNT (6.25%)
- * above it, plus TLSF_ALIGN rounding, plus a remainder too small to split
- * off as a block of its own (< BLOCK_HEADER_BYTES + BLOCK_MIN_PAYLOAD), plus
- * BLOCK_HEADER_BYTES per block.
- * External: immediate coalescing means no two free blocks are ever
- * neighbours; a good-fit search takes the smallest class that surely fits,
- * and splits the remainder off. What can still be lost is the free space
- * between live blocks, which a cache bounds by evicting (the issue that
- * adds eviction frees neighbours of a request's class until it fits).
+ * second-level class boundary, at most 1/TLSF_SL_COUNT (6.25%) above it,
+ * plus TLSF_ALIGN rounding, plus a remainder too small to split off as a
+ * block of its own, plus BLOCK_HEADER_BYTES per block. External: no two
+ * free blocks are ever neighbours; a good-fit search takes the smallest
+ * class that surely fits and splits the remainder off.
  *
- * BLOCKS. Offsets are bytes from the start of the mapping (u32; the data
- * file is below 4 GiB). A block is [prevPhys u32, size | flags u32] then
- * `size` payload bytes; the next physical block follows the payload.
- * prevPhys is valid only while the previous block is free (PREV_FREE set).
- * A free block links its free list through its first payload words. The
- * heap ends with a used block of size 0, so no block coalesces past it.
+ * WHERE THE WORDS ARE. A block is [prevPhys u32, size | flags u32] then
+ * its payload, in the heap itself; prevPhys is valid only while the
+ * previous block is free (PREV_FREE set), and a free block links its free
+ * list through its first payload words. The heap ends with a used block of
+ * size 0, so no block coalesces past it. The bitmaps, the free-list heads,
+ * the lock and the byte count are the server's PRIVATE state (layout.ts,
+ * PH_*): no other process can write them.
  *
- * TRUST. The allocator's words live in a file any process of the same user
- * can write. Every offset and size read back is checked against the heap's
- * bounds before it is used as an index; a failed check throws
- * TableCorruptError instead of reading or writing out of bounds.
+ * TRUST. The heap is a file that any process of the same user can open and
+ * write, so every offset and size read from it is checked against the
+ * heap's bounds before it is used as an index; a failed check throws
+ * TableCorruptError instead of reading or writing out of bounds. A heap
+ * whose blocks were forged is rebuilt from the blocks its owner knows are
+ * live (rebuild(): the same step that adopts a data file after a crash).
  */
 import { Lock } from '../sync/lock';
+import { TableCorruptError } from '../errors';
 import {
   BLOCK_FLAG_MASK,
   BLOCK_FREE,
@@ -42,20 +44,19 @@ import {
   BLOCK_PREV_FREE_LINK,
   BLOCK_PREV_PHYS,
   BLOCK_SIZE,
-  D_ALLOC_LOCK,
-  D_FL_BITMAP,
-  D_FREE_HEADS,
-  D_HEAP_END,
-  D_HEAP_START,
-  D_SL_BITMAPS,
-  D_USED_BYTES,
+  PH_FL_BITMAP,
+  PH_FREE_HEADS,
+  PH_LOCK,
+  PH_SEQ,
+  PH_SL_BITMAPS,
+  PH_USED_BYTES,
+  PRIV_HEAP_WORDS,
   TLSF_ALIGN,
   TLSF_FL_COUNT,
   TLSF_SL_BITS,
   TLSF_SL_COUNT,
   TLSF_SMALL_BYTES,
 } from '../layout/layout';
-import { TableCorruptError } from '../errors';
 
 /** alloc() result when no block is large enough. */
 export const NO_MEMORY = 0;
@@ -68,33 +69,67 @@ function ffs(x: number): number {
 }
 
 export class Allocator {
-  private readonly u32: Uint32Array;
   private readonly lock: Lock;
-  private readonly heapStart: number;
-  private readonly heapEnd: number;
+  /** Word indexes of this heap's private state. */
+  private readonly fl: number;
+  private readonly sl: number;
+  private readonly heads: number;
+  private readonly used: number;
+  private readonly seq: number;
   /** Results of mapping(): first and second level. */
-  private fl = 0;
-  private sl = 0;
+  private mfl = 0;
+  private msl = 0;
 
-  /** Lay out an empty heap over [heapStart, heapEnd) of a fresh data file. */
-  static format(u32: Uint32Array, heapStart: number, heapEnd: number): void {
-    u32[D_HEAP_START >>> 2] = heapStart;
-    u32[D_HEAP_END >>> 2] = heapEnd;
-    const a = new Allocator(u32);
-    const size = heapEnd - heapStart - 2 * BLOCK_HEADER_BYTES;
-    const sentinel = heapEnd - BLOCK_HEADER_BYTES;
-    u32[(sentinel + BLOCK_SIZE) >>> 2] = BLOCK_PREV_FREE;
-    u32[(sentinel + BLOCK_PREV_PHYS) >>> 2] = heapStart;
-    u32[(heapStart + BLOCK_SIZE) >>> 2] = size | BLOCK_FREE;
-    a.insert(heapStart, size);
+  /**
+   * @param u32 the words of the mapping that holds the heap
+   * @param priv the server's private state; this heap's PRIV_HEAP_WORDS start at word `base`
+   * @param heapStart first block (TLSF_ALIGN-aligned); `heapEnd` one past the sentinel
+   */
+  constructor(
+    private readonly u32: Uint32Array,
+    private readonly priv: Int32Array,
+    base: number,
+    readonly heapStart: number,
+    readonly heapEnd: number,
+  ) {
+    if (base + PRIV_HEAP_WORDS > priv.length) throw new RangeError('allocator state out of range');
+    this.lock = new Lock(priv, base + (PH_LOCK >>> 2), LOCK_TOKEN);
+    this.fl = base + (PH_FL_BITMAP >>> 2);
+    this.sl = base + (PH_SL_BITMAPS >>> 2);
+    this.heads = base + (PH_FREE_HEADS >>> 2);
+    this.used = base + (PH_USED_BYTES >>> 2);
+    this.seq = base + (PH_SEQ >>> 2);
   }
 
-  constructor(u32: Uint32Array) {
-    this.u32 = u32;
-    this.lock = new Lock(new Int32Array(u32.buffer), D_ALLOC_LOCK >>> 2, LOCK_TOKEN);
-    this.heapStart = u32[D_HEAP_START >>> 2];
-    this.heapEnd = u32[D_HEAP_END >>> 2];
+  /** Lay out an empty heap: one free block and the sentinel. */
+  format(): void {
+    this.lock.lock();
+    try {
+      this.clearState();
+      const size = this.heapEnd - this.heapStart - 2 * BLOCK_HEADER_BYTES;
+      const sentinel = this.heapEnd - BLOCK_HEADER_BYTES;
+      this.u32[(sentinel + BLOCK_SIZE) >>> 2] = BLOCK_PREV_FREE;
+      this.u32[(sentinel + BLOCK_PREV_PHYS) >>> 2] = this.heapStart;
+      this.u32[(this.heapStart + BLOCK_SIZE) >>> 2] = size | BLOCK_FREE;
+      this.insert(this.heapStart, size);
+    } finally {
+      this.lock.unlock();
+    }
   }
+
+  /** Bytes allocated (headers included), by this heap's count. */
+  usedBytes(): number {
+    return Atomics.load(this.priv, this.used) >>> 0;
+  }
+
+  /**
+   * The stamp of the block alloc() returned last: the heap's allocation
+   * sequence, unique per heap until it wraps at 2^32 (an eviction queue
+   * tells an entry from a later one at the same offset by it).
+   */
+  stamp = 0;
+  /** Bytes (header included) of the block alloc() returned last. */
+  lastBytes = 0;
 
   /**
    * A block of at least `bytes` payload bytes, TLSF_ALIGN-aligned; returns
@@ -129,15 +164,17 @@ export class Allocator {
         const next = block + BLOCK_HEADER_BYTES + have;
         u32[(next + BLOCK_SIZE) >>> 2] &= ~BLOCK_PREV_FREE;
       }
-      Atomics.add(u32, D_USED_BYTES >>> 2, this.sizeOf(block) + BLOCK_HEADER_BYTES);
+      this.lastBytes = this.sizeOf(block) + BLOCK_HEADER_BYTES;
+      this.priv[this.used] += this.lastBytes;
+      this.stamp = (this.priv[this.seq] = (this.priv[this.seq] + 1) | 0) >>> 0;
       return block + BLOCK_HEADER_BYTES;
     } finally {
       this.lock.unlock();
     }
   }
 
-  /** Return a block obtained from alloc(); neighbours coalesce at once. */
-  free(payload: number): void {
+  /** Return a block obtained from alloc(); neighbours coalesce at once. Returns its bytes, header included. */
+  free(payload: number): number {
     let block = payload - BLOCK_HEADER_BYTES;
     this.check(block, 'freed block');
     this.lock.lock();
@@ -146,7 +183,8 @@ export class Allocator {
       let flags = u32[(block + BLOCK_SIZE) >>> 2];
       if (flags & BLOCK_FREE) throw new TableCorruptError(`block ${block} freed twice`);
       let size = this.sizeOf(block);
-      Atomics.sub(u32, D_USED_BYTES >>> 2, size + BLOCK_HEADER_BYTES);
+      const bytes = size + BLOCK_HEADER_BYTES;
+      this.priv[this.used] -= bytes;
       if (flags & BLOCK_PREV_FREE) {
         const prev = u32[(block + BLOCK_PREV_PHYS) >>> 2];
         this.check(prev, 'previous block');
@@ -166,17 +204,115 @@ export class Allocator {
       u32[(block + BLOCK_SIZE) >>> 2] = size | BLOCK_FREE | (flags & BLOCK_PREV_FREE);
       this.linkNext(block, size);
       this.insert(block, size);
+      return bytes;
     } finally {
       this.lock.unlock();
     }
   }
 
-  /** Payload bytes of the block whose payload starts at `payload`. */
+  /** Payload bytes of the block whose payload starts at `payload` (checked: a forged header throws). */
   usable(payload: number): number {
+    this.check(payload - BLOCK_HEADER_BYTES, 'block');
     return this.sizeOf(payload - BLOCK_HEADER_BYTES);
   }
 
+  /**
+   * Whether `payload` is the payload of a used block of at least `bytes`
+   * payload bytes, by its header (which a forger can fake, but then only
+   * inside the heap): what an adopted or repaired index may link to.
+   */
+  holds(payload: number, bytes: number): boolean {
+    const block = payload - BLOCK_HEADER_BYTES;
+    if (!(block >= this.heapStart && block < this.heapEnd - BLOCK_HEADER_BYTES) || block % TLSF_ALIGN !== 0) return false;
+    const word = this.u32[(block + BLOCK_SIZE) >>> 2];
+    const size = (word & ~BLOCK_FLAG_MASK) >>> 0;
+    return (word & BLOCK_FREE) === 0 && size >= bytes && block + BLOCK_HEADER_BYTES + size <= this.heapEnd - BLOCK_HEADER_BYTES;
+  }
+
+  /**
+   * Rebuild the heap around exactly the blocks in `live` (payload offsets,
+   * each the payload of a block whose header holds its size: holds() said
+   * so): every other byte becomes free space, and the private state is
+   * made anew. Blocks must not overlap; the caller drops the ones that do
+   * (overlaps() tells) before calling. Used when a data file is adopted and
+   * when a heap's blocks were found forged. The caller keeps every user of
+   * the heap out meanwhile.
+   */
+  rebuild(live: Uint32Array): void {
+    live.sort();
+    this.lock.lock();
+    try {
+      this.clearState();
+      const u32 = this.u32;
+      let at = this.heapStart; // where the next block starts
+      let free = -1; // the free block just before `at`, if any
+      let last = -1; // the last live block written
+      let used = 0;
+      const sentinel = this.heapEnd - BLOCK_HEADER_BYTES;
+      const fillTo = (end: number): void => {
+        if (end === at) return;
+        const gap = end - at - BLOCK_HEADER_BYTES;
+        if (gap >= BLOCK_MIN_PAYLOAD) {
+          u32[(at + BLOCK_SIZE) >>> 2] = gap | BLOCK_FREE;
+          this.insert(at, gap);
+          free = at;
+          return;
+        }
+        // Too small for a block (only forged headers leave such a gap): the
+        // live block before it keeps the bytes as slack.
+        if (last < 0) throw new TableCorruptError(`a gap of ${end - at} bytes at the heap's start`);
+        const word = u32[(last + BLOCK_SIZE) >>> 2];
+        u32[(last + BLOCK_SIZE) >>> 2] = (((word & ~BLOCK_FLAG_MASK) >>> 0) + end - at) | (word & BLOCK_PREV_FREE);
+        used += end - at;
+      };
+      for (let i = 0; i < live.length; i++) {
+        const block = live[i] - BLOCK_HEADER_BYTES;
+        const size = (u32[(block + BLOCK_SIZE) >>> 2] & ~BLOCK_FLAG_MASK) >>> 0;
+        free = -1;
+        fillTo(block);
+        u32[(block + BLOCK_SIZE) >>> 2] = size | (free >= 0 ? BLOCK_PREV_FREE : 0);
+        if (free >= 0) u32[(block + BLOCK_PREV_PHYS) >>> 2] = free;
+        last = block;
+        used += size + BLOCK_HEADER_BYTES;
+        at = block + BLOCK_HEADER_BYTES + size;
+      }
+      free = -1;
+      fillTo(sentinel);
+      u32[(sentinel + BLOCK_SIZE) >>> 2] = free >= 0 ? BLOCK_PREV_FREE : 0;
+      if (free >= 0) u32[(sentinel + BLOCK_PREV_PHYS) >>> 2] = free;
+      this.priv[this.used] = used;
+    } finally {
+      this.lock.unlock();
+    }
+  }
+
+  /**
+   * Of payload offsets sorted ascending, the indexes of those whose block
+   * overlaps an earlier one's (by their headers), for rebuild()'s caller to
+   * drop.
+   */
+  overlaps(sorted: Uint32Array): number[] {
+    const out: number[] = [];
+    let end = this.heapStart;
+    for (let i = 0; i < sorted.length; i++) {
+      const block = sorted[i] - BLOCK_HEADER_BYTES;
+      if (block < end) {
+        out.push(i);
+        continue;
+      }
+      end = block + BLOCK_HEADER_BYTES + ((this.u32[(block + BLOCK_SIZE) >>> 2] & ~BLOCK_FLAG_MASK) >>> 0);
+    }
+    return out;
+  }
+
   // ---- internals, under the lock -------------------------------------------
+
+  private clearState(): void {
+    this.priv[this.fl] = 0;
+    this.priv.fill(0, this.sl, this.sl + TLSF_FL_COUNT);
+    this.priv.fill(0, this.heads, this.heads + TLSF_FL_COUNT * TLSF_SL_COUNT);
+    this.priv[this.used] = 0;
+  }
 
   private sizeOf(block: number): number {
     const size = (this.u32[(block + BLOCK_SIZE) >>> 2] & ~BLOCK_FLAG_MASK) >>> 0;
@@ -199,47 +335,48 @@ export class Allocator {
 
   private mapping(size: number): void {
     if (size < TLSF_SMALL_BYTES) {
-      this.fl = 0;
-      this.sl = size >>> Math.log2(TLSF_ALIGN);
+      this.mfl = 0;
+      this.msl = size >>> Math.log2(TLSF_ALIGN);
     } else {
       const l = 31 - Math.clz32(size);
-      this.fl = l - (FL_SHIFT - 1);
-      this.sl = (size >>> (l - TLSF_SL_BITS)) ^ TLSF_SL_COUNT;
+      this.mfl = l - (FL_SHIFT - 1);
+      this.msl = (size >>> (l - TLSF_SL_BITS)) ^ TLSF_SL_COUNT;
     }
   }
 
   private head(fl: number, sl: number): number {
-    return (D_FREE_HEADS >>> 2) + fl * TLSF_SL_COUNT + sl;
+    return this.heads + fl * TLSF_SL_COUNT + sl;
   }
 
   private findFit(size: number): number {
-    const u32 = this.u32;
+    const priv = this.priv;
     this.mapping(size);
-    let fl = this.fl;
-    let slMap = u32[(D_SL_BITMAPS >>> 2) + fl] & (~0 << this.sl);
+    let fl = this.mfl;
+    if (fl >= TLSF_FL_COUNT) return NO_MEMORY;
+    let slMap = priv[this.sl + fl] & (~0 << this.msl);
     if (slMap === 0) {
-      const flMap = u32[D_FL_BITMAP >>> 2] & (~0 << (fl + 1));
+      const flMap = priv[this.fl] & (~0 << (fl + 1));
       if (flMap === 0) return NO_MEMORY;
       fl = ffs(flMap);
-      slMap = u32[(D_SL_BITMAPS >>> 2) + fl];
+      slMap = priv[this.sl + fl];
     }
     if (fl >= TLSF_FL_COUNT || slMap === 0) throw new TableCorruptError('allocator bitmaps');
-    const block = u32[this.head(fl, ffs(slMap))];
+    const block = priv[this.head(fl, ffs(slMap))] >>> 0;
     this.check(block, 'free-list head');
     return block;
   }
 
   private insert(block: number, size: number): void {
-    const u32 = this.u32;
+    const priv = this.priv;
     this.mapping(size);
-    const h = this.head(this.fl, this.sl);
-    const first = u32[h];
-    u32[(block + BLOCK_NEXT_FREE) >>> 2] = first;
-    u32[(block + BLOCK_PREV_FREE_LINK) >>> 2] = 0;
-    if (first !== 0) u32[(first + BLOCK_PREV_FREE_LINK) >>> 2] = block;
-    u32[h] = block;
-    u32[D_FL_BITMAP >>> 2] |= 1 << this.fl;
-    u32[(D_SL_BITMAPS >>> 2) + this.fl] |= 1 << this.sl;
+    const h = this.head(this.mfl, this.msl);
+    const first = priv[h] >>> 0;
+    this.u32[(block + BLOCK_NEXT_FREE) >>> 2] = first;
+    this.u32[(block + BLOCK_PREV_FREE_LINK) >>> 2] = 0;
+    if (first !== 0) this.u32[(first + BLOCK_PREV_FREE_LINK) >>> 2] = block;
+    priv[h] = block;
+    priv[this.fl] |= 1 << this.mfl;
+    priv[this.sl + this.mfl] |= 1 << this.msl;
   }
 
   private remove(block: number, size: number): void {
@@ -256,21 +393,22 @@ export class Allocator {
       return;
     }
     this.mapping(size);
-    const h = this.head(this.fl, this.sl);
-    if (u32[h] !== block) throw new TableCorruptError(`free list of block ${block}`);
-    u32[h] = next;
+    const h = this.head(this.mfl, this.msl);
+    if (this.priv[h] >>> 0 !== block) throw new TableCorruptError(`free list of block ${block}`);
+    this.priv[h] = next;
     if (next === 0) {
-      const sl = (D_SL_BITMAPS >>> 2) + this.fl;
-      u32[sl] &= ~(1 << this.sl);
-      if (u32[sl] === 0) u32[D_FL_BITMAP >>> 2] &= ~(1 << this.fl);
+      const sl = this.sl + this.mfl;
+      this.priv[sl] &= ~(1 << this.msl);
+      if (this.priv[sl] === 0) this.priv[this.fl] &= ~(1 << this.mfl);
     }
   }
 
   /**
-   * Walk every block and free list and check the invariants (tests only):
-   * blocks tile the heap, no two free blocks are neighbours, PREV_FREE and
-   * prevPhys agree, and the free lists hold exactly the free blocks.
-   * Returns the number of free blocks and bytes in use (headers included).
+   * Walk every block and free list and check the invariants (tests, and
+   * recovery's self-check): blocks tile the heap, no two free blocks are
+   * neighbours, PREV_FREE and prevPhys agree, and the free lists hold
+   * exactly the free blocks. Returns the number of free blocks and bytes in
+   * use (headers included).
    */
   verify(): { freeBlocks: number; usedBytes: number } {
     const u32 = this.u32;
@@ -293,15 +431,16 @@ export class Allocator {
       b += BLOCK_HEADER_BYTES + size;
     }
     if (b !== this.heapEnd - BLOCK_HEADER_BYTES) throw new Error(`blocks end at ${b}, not at the sentinel`);
+    if (((u32[(b + BLOCK_SIZE) >>> 2] & BLOCK_PREV_FREE) !== 0) !== prevFree) throw new Error('PREV_FREE wrong at the sentinel');
     let listed = 0;
     for (let fl = 0; fl < TLSF_FL_COUNT; fl++)
       for (let sl = 0; sl < TLSF_SL_COUNT; sl++)
-        for (let f = u32[this.head(fl, sl)]; f !== 0; f = u32[(f + BLOCK_NEXT_FREE) >>> 2]) {
+        for (let f = this.priv[this.head(fl, sl)] >>> 0; f !== 0; f = u32[(f + BLOCK_NEXT_FREE) >>> 2]) {
           if (!(u32[(f + BLOCK_SIZE) >>> 2] & BLOCK_FREE)) throw new Error(`used block ${f} on a free list`);
           if (++listed > freeBlocks) throw new Error('free lists hold more blocks than the heap');
         }
     if (listed !== freeBlocks) throw new Error(`free lists hold ${listed} of ${freeBlocks} free blocks`);
-    if (usedBytes !== u32[D_USED_BYTES >>> 2]) throw new Error(`used bytes ${u32[D_USED_BYTES >>> 2]}, blocks say ${usedBytes}`);
+    if (usedBytes !== this.usedBytes()) throw new Error(`used bytes ${this.usedBytes()}, blocks say ${usedBytes}`);
     return { freeBlocks, usedBytes };
   }
 }

@@ -1,125 +1,86 @@
 /**
- * A read-only scan of the table's keys, for adapters that must enumerate a
- * prefix (Keyv's namespaced clear() and iterator()). It is the lookup of
- * table-reader.ts widened to a whole segment: under the same seqlock
- * (version before, version after; odd or changed: retry) it copies the
- * material of every string key in the segment that starts with the
- * prefix, so each segment's list is a consistent snapshot. Segments are
- * snapshotted one after another, so the scan as a whole is not atomic: a
- * key written or deleted while it runs may or may not be listed, like
- * Redis's SCAN. Callers read each key again (get) to see its value and
- * its expiry; the scan ignores values, expiry and leases.
- *
- * Kept out of table-reader.ts on purpose: lookups are the hot path and
- * stay as they are; a scan costs one pass over every index slot.
+ * Scans of the table's keys (keys(), keysWithPrefix(), Keyv's namespaced
+ * clear() and iterator()): a visitor of the one seqlock reader
+ * (seqlock.ts) that copies the material of every live key of a segment,
+ * or of those that start with a prefix. Each segment's list is a
+ * consistent snapshot; segments are snapshotted one after another, so the
+ * scan as a whole is not atomic: a key written or deleted while it runs may
+ * or may not be listed, like Redis's SCAN. Expired entries, fetch's leases
+ * and failure marks, and the library's own keys (KeyKind.System) are never
+ * listed.
  */
-import { futexWait, yieldCpu } from '../native/shim';
-import {
-  CACHE_LINE,
-  D_DIRECTORY,
-  D_HEAP_END,
-  D_HEAP_START,
-  D_SEGMENT_BITS,
-  ENTRY_HEADER_BYTES,
-  ENTRY_INLINE,
-  ENTRY_KEY_LEN,
-  INDEX_SLOT_BYTES,
-  INDEX_SLOT_WORDS,
-  KeyKind,
-  MAX_INDEX_LOG2,
-  SEG_CAPACITY,
-  SEG_INDEX,
-  SEG_VERSION,
-  SEGMENT_BYTES,
-  SLOT_ENTRY,
-} from '../layout/layout';
+import { expired, monoNowMs } from './clock';
+import { Chunk } from './chunk';
+import { ReadResult, Seqlock, SegmentVisitor, Visit } from './seqlock';
 import { TableCorruptError, ScanContendedError } from '../errors';
+import { writeU32Key, U32_KEY_BYTES } from './keys';
+import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_KEY_LEN, ENTRY_TAG, IX_ENTRY, IX_KEY, IX_WORDS, KeyKind, ValueTag } from '../layout/layout';
 
-/**
- * Waiting out writers, per segment: SPIN_ATTEMPTS snapshots back to back,
- * then up to YIELD_ATTEMPTS that yield the core first, then snapshots a
- * SLEEP_MS sleep apart until PATIENCE_MS have passed. Why sleep: a writer
- * preempted inside its odd period waits for a core, on a busy 2-core
- * machine for a scheduler slice or more (ms), while thousands of yields
- * take less than that and, under CFS, do not hand the core to a thread
- * queued on the other one. Bounded by time, not by a count of attempts.
- */
-const SPIN_ATTEMPTS = 32;
-const YIELD_ATTEMPTS = 256;
-const SLEEP_MS = 1;
-const PATIENCE_MS = 5000;
-/** A stable segment that makes no sense this many times is corrupt. */
-const MAX_TORN = 3;
+/** How long a scan waits out writers of one segment before ScanContendedError. */
+export const SCAN_PATIENCE_MS = 5000;
 
-/**
- * String keys of the table in `data` (a server's data file) that start
- * with `prefix` (all string keys for ''), in table order.
- */
-export function scanStringKeys(data: SharedArrayBuffer, prefix: string, patienceMs = PATIENCE_MS): string[] {
-  const u32 = new Uint32Array(data);
-  const i32 = new Int32Array(data);
-  const u8 = new Uint8Array(data);
-  const segBits = u32[D_SEGMENT_BITS >>> 2];
-  const heapStart = u32[D_HEAP_START >>> 2];
-  const heapEnd = Math.min(u32[D_HEAP_END >>> 2], data.byteLength);
-  // Material of a string key: the KeyKind byte, then UTF-8.
-  const want = Buffer.concat([Buffer.from([KeyKind.String]), Buffer.from(prefix, 'utf8')]);
-  const out: string[] = [];
-  const found: Buffer[] = [];
-  const nap = new Int32Array(new SharedArrayBuffer(4));
-  for (let seg = 0; seg < 2 ** segBits; seg++) {
-    const ver = (D_DIRECTORY + seg * SEGMENT_BYTES + SEG_VERSION) >>> 2;
-    let torn = 0;
-    let done = false;
-    let giveUpAt = 0;
-    for (let attempt = 0; !done; attempt++) {
-      if (attempt >= YIELD_ATTEMPTS) {
-        const now = Date.now();
-        if (giveUpAt === 0) giveUpAt = now + patienceMs;
-        else if (now > giveUpAt) break;
-        futexWait(nap, 0, 0, SLEEP_MS);
-      } else if (attempt >= SPIN_ATTEMPTS) yieldCpu();
-      const v1 = Atomics.load(i32, ver);
-      if (v1 & 1) continue;
-      found.length = 0;
-      const ok = scanSegment(u32, u8, seg, heapStart, heapEnd, want, found);
-      if (Atomics.load(i32, ver) !== v1) continue;
-      if (!ok) {
-        if (++torn >= MAX_TORN) throw new TableCorruptError(`scan: segment ${seg} is stable and makes no sense`);
+export class KeyScan implements SegmentVisitor {
+  /** The material of the keys found by the last successful visit (copies). */
+  readonly found: Buffer[] = [];
+  /** Keys must start with this material (empty: every key). */
+  private readonly want: Uint8Array;
+  clock: () => number = monoNowMs;
+
+  constructor(prefixMaterial: Uint8Array = new Uint8Array(0)) {
+    this.want = prefixMaterial;
+  }
+
+  visit(ch: Chunk, index: number, mask: number): Visit {
+    const u32 = ch.u32;
+    const u8 = ch.u8;
+    const want = this.want;
+    const wantLen = want.length;
+    const now = this.clock();
+    this.found.length = 0;
+    for (let i = 0; i <= mask; i++) {
+      const s = (index >>> 2) + IX_WORDS * i;
+      const e = u32[s + (IX_ENTRY >>> 2)];
+      if (e === 0) continue;
+      if (e === ENTRY_INLINE) {
+        if (wantLen > 0 && want[0] !== KeyKind.U32) continue;
+        const k = Buffer.allocUnsafeSlow(U32_KEY_BYTES);
+        writeU32Key(k, 0, u32[s + (IX_KEY >>> 2)]);
+        if (matches(k, 0, want)) this.found.push(k);
         continue;
       }
-      // Decoded only now: the bytes were copied inside a validated window.
-      for (const b of found) out.push(b.toString('utf8', 1));
-      done = true;
+      if (!ch.entryOk(e)) return Visit.Torn;
+      const keyLen = u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff;
+      const k = e + ENTRY_HEADER_BYTES;
+      if (keyLen === 0) return Visit.Torn;
+      if (keyLen < wantLen || u8[k] === KeyKind.System || !matches(u8, k, want)) continue;
+      if (u8[e + ENTRY_TAG] >= ValueTag.Lease || expired(ch.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) continue;
+      // A copy (never a view): the bytes may change once the snapshot is over.
+      this.found.push(Buffer.from(u8.subarray(k, k + keyLen)));
     }
-    if (!done) throw new ScanContendedError(seg);
+    return Visit.Found;
   }
-  return out;
 }
 
-/** Copy the matching keys of one segment into `found`; false when what it read is torn. */
-function scanSegment(u32: Uint32Array, u8: Uint8Array, seg: number, heapStart: number, heapEnd: number, want: Buffer, found: Buffer[]): boolean {
-  const d = (D_DIRECTORY + seg * SEGMENT_BYTES) >>> 2;
-  const cap = u32[d + (SEG_CAPACITY >>> 2)];
-  const index = u32[d + (SEG_INDEX >>> 2)];
-  if (cap === 0 || (cap & (cap - 1)) !== 0 || cap > 2 ** MAX_INDEX_LOG2) return false;
-  if (index < heapStart || index + cap * INDEX_SLOT_BYTES > heapEnd || index % CACHE_LINE !== 0) return false;
-  const last = heapEnd - ENTRY_HEADER_BYTES;
-  const wantLen = want.length;
-  for (let i = 0; i < cap; i++) {
-    const e = u32[(index >>> 2) + INDEX_SLOT_WORDS * i + (SLOT_ENTRY >>> 2)];
-    // An inline slot holds a u32 key, never a string.
-    if (e === 0 || e === ENTRY_INLINE) continue;
-    if (e < heapStart || e > last || (e & 7) !== 0) return false;
-    const keyLen = u32[(e + ENTRY_KEY_LEN) >>> 2];
-    const k = e + ENTRY_HEADER_BYTES;
-    if (keyLen === 0 || k + keyLen > heapEnd) return false;
-    if (keyLen < wantLen) continue;
-    let j = 0;
-    while (j < wantLen && u8[k + j] === want[j]) j++;
-    if (j !== wantLen) continue;
-    // A copy (never a view): the bytes may change once the window closes.
-    found.push(Buffer.from(u8.subarray(k, k + keyLen)));
-  }
+function matches(u8: Uint8Array, at: number, want: Uint8Array): boolean {
+  for (let j = 0; j < want.length; j++) if (u8[at + j] !== want[j]) return false;
   return true;
+}
+
+/** The live keys of segment `seg`, waiting out writers for up to `patienceMs`; throws when it cannot. */
+export function scanSegment(seqlock: Seqlock, seg: number, scan: KeyScan, patienceMs = SCAN_PATIENCE_MS): Buffer[] {
+  const r = seqlock.readPatiently(seg, scan, patienceMs);
+  if (r === ReadResult.Found) return scan.found.slice();
+  if (r === ReadResult.Corrupt) throw new TableCorruptError(`scan: segment ${seg} is stable and makes no sense`);
+  throw new ScanContendedError(seg);
+}
+
+/**
+ * String keys of the table that start with `prefix` (all string keys for
+ * ''), in table order: one patient snapshot per segment.
+ */
+export function scanStringKeys(seqlock: Seqlock, prefix: string, patienceMs = SCAN_PATIENCE_MS): string[] {
+  const scan = new KeyScan(Buffer.concat([Buffer.from([KeyKind.String]), Buffer.from(prefix, 'utf8')]));
+  const out: string[] = [];
+  for (let seg = 0; seg < seqlock.segments; seg++) for (const k of scanSegment(seqlock, seg, scan, patienceMs)) out.push(k.toString('utf8', 1));
+  return out;
 }

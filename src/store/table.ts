@@ -1,77 +1,158 @@
 /**
  * The table's operations, as server threads run them for requests (and the
  * benchmarks and tests, directly): set, compare-and-set, reads under the
- * segment lock, delete, expire, counters, clear, and the seed's u32
- * operations. Each takes the key's segment lock, and stores what readers
- * can see only inside the segment's odd version (segments.ts, SEQLOCK).
+ * segment lock, delete, expire, counters, clear, and the u32 operations.
+ * Each takes the key's segment lock and stores what readers can see only
+ * inside the segment's odd version (segments.ts, SEQLOCK), copy on write.
+ *
+ * A Table composes the structure (Segments), the sweeper (expiry) and the
+ * evictor. At the memory cap a write that needs room makes some (evictor)
+ * and tries again, a bounded number of rounds, holding no lock meanwhile;
+ * only then does it answer Full.
  */
 import { hashBytes, hashU32Key, U32_KEY_BYTES, writeU32Key } from './keys';
-import { Upkeep } from './upkeep';
+import { Segments, TableParts } from './segments';
+import { Sweeper } from './sweeper';
+import { Evictor } from './evictor';
+import { BUSY, SegmentVisitor, Visit } from './seqlock';
+import { Chunk } from './chunk';
+import { sumStat } from './counters';
+import { rebuildChunk } from './repair';
 import {
-  D_ENTRIES,
+  entryBytes,
   ENTRY_EXPIRES,
   ENTRY_HEADER_BYTES,
   ENTRY_INLINE,
   ENTRY_KEY_LEN,
   ENTRY_TAG,
   ENTRY_VALUE_LEN,
-  INDEX_SLOT_BYTES,
-  INDEX_SLOT_WORDS,
-  SEG_CAPACITY,
-  SEG_COUNT,
-  SEG_INDEX,
-  SEG_VERSION,
-  SLOT_ENTRY,
-  SLOT_HASH,
-  SLOT_KEY,
-  SLOT_VALUE,
+  IX_ENTRY,
+  IX_HASH,
+  IX_KEY,
+  IX_VALUE,
+  IX_WORDS,
+  KeyKind,
   Stat,
   Status,
   ValueTag,
 } from '../layout/layout';
 
-export { TableOptions } from './segments';
+export { TableParts } from './segments';
 
-/** peekU32: the lock-free look was not conclusive. */
-const PEEK_SLOW = -1;
+/** Rounds of eviction one write may trigger before it answers Full. */
+const EVICT_ROUNDS = 8;
+/** Evict this much beyond the write's own size: fewer, larger rounds. */
+const EVICT_SLACK_BYTES = 4096;
+const U32_ENTRY_BYTES = entryBytes(U32_KEY_BYTES, 4);
 
-export class Table extends Upkeep {
+/** The lock-free u32 get's visitor (a seqlock read, as clients read). */
+class U32Peek implements SegmentVisitor {
+  hash = 0;
+  key = 0;
+  value = 0;
+
+  /** Found: the key is inline (value in `value`); Absent; Torn: anything else (take the lock). */
+  visit(ch: Chunk, index: number, mask: number): Visit {
+    const u32 = ch.u32;
+    for (let n = 0, i = this.hash & mask; n <= mask; n++, i = (i + 1) & mask) {
+      const s = (index >>> 2) + IX_WORDS * i;
+      const e = u32[s + (IX_ENTRY >>> 2)];
+      if (e === 0) return Visit.Absent;
+      if (u32[s + (IX_HASH >>> 2)] !== this.hash) continue;
+      if (e !== ENTRY_INLINE) return Visit.Torn;
+      if (u32[s + (IX_KEY >>> 2)] === this.key) {
+        this.value = u32[s + (IX_VALUE >>> 2)];
+        return Visit.Found;
+      }
+    }
+    return Visit.Torn;
+  }
+}
+
+/** addNumber's result. */
+export interface NumberResult {
+  status: Status;
+  /** The sum, when status is Ok. */
+  value: number;
+}
+
+export class Table {
+  readonly segs: Segments;
+  readonly sweeper: Sweeper;
+  readonly evictor: Evictor;
   /** Material of u32 keys, and the bytes of u32 or number values. */
   private readonly scratch = new Uint8Array(U32_KEY_BYTES);
   private readonly valueScratch = new Uint8Array(8);
   private readonly valueView = new DataView(this.valueScratch.buffer);
-  /** The value written by the last successful addU32. */
-  lastValue = 0;
-  /** The sum of the last successful addNumber. */
-  lastNumber = 0;
+  private readonly peek = new U32Peek();
+
+  constructor(parts: TableParts, statsLine?: number, coarse = false) {
+    this.segs = new Segments(parts, statsLine, coarse);
+    this.sweeper = new Sweeper(this.segs);
+    this.evictor = new Evictor(this.segs);
+    this.segs.onFull = (seg) => this.evictor.evictIn(seg);
+  }
+
+  get stats(): Float64Array {
+    return this.segs.stats;
+  }
+
+  get seed(): number {
+    return this.segs.seed;
+  }
+
+  get maxKeyBytes(): number {
+    return this.segs.maxKeyBytes;
+  }
+
+  get maxValueBytes(): number {
+    return this.segs.maxValueBytes;
+  }
 
   /**
    * Run `body` with the key's segment locked, given the segment, the hash
-   * and the key's index slot (-1 when absent; an expired entry is
-   * reclaimed first unless `raw`): every operation below is a body.
+   * and the key's index slot (-1 when absent; an expired entry is reclaimed
+   * first unless `raw`); at the cap, evict and run it again (roomy()).
    */
-  private atKey(src: Uint8Array, keyOff: number, keyLen: number, body: (seg: number, hash: number, slot: number) => Status, raw = false): Status {
-    const hash = hashBytes(src, keyOff, keyLen, this.seed);
-    const seg = this.segmentOf(hash);
-    const lock = this.locks[seg];
-    lock.lock();
-    try {
-      const slot = this.find(seg, hash, src, keyOff, keyLen);
-      return body(seg, hash, raw ? slot : this.liveSlot(seg, slot));
-    } finally {
-      lock.unlock();
+  private atKey(src: Uint8Array, keyOff: number, keyLen: number, need: number, body: (seg: number, hash: number, slot: number) => Status, raw = false): Status {
+    const hash = hashBytes(src, keyOff, keyLen, this.segs.seed);
+    const seg = this.segs.segmentOf(hash);
+    return this.roomy(seg, need, () => {
+      const lock = this.segs.locks[seg];
+      lock.lock();
+      try {
+        const slot = this.segs.find(seg, hash, src, keyOff, keyLen);
+        return body(seg, hash, raw ? slot : this.segs.liveSlot(seg, slot));
+      } finally {
+        lock.unlock();
+      }
+    });
+  }
+
+  /**
+   * Run `op`; when it answers Full and the table evicts, make room for
+   * about `bytes` in the segment's chunk (doubling each round: freed blocks
+   * need not be adjacent) and run it again, a bounded number of times.
+   * `op` must have changed nothing when it answered Full.
+   */
+  private roomy(seg: number, bytes: number, op: () => Status): Status {
+    let status = op();
+    let want = Math.max(bytes, 0) + EVICT_SLACK_BYTES;
+    for (let round = 0; status === Status.Full && this.segs.evicts && round < EVICT_ROUNDS; round++) {
+      if (this.evictor.evict(seg, want) === 0) break;
+      want *= 2;
+      status = op();
     }
+    if (status === Status.Full) this.segs.stats[Stat.Refused]++;
+    return status;
   }
 
   // ---- byte keys (material in `src` at [keyOff, keyOff + keyLen)) ----------
 
-  /**
-   * Store `valLen` bytes of `valSrc` at `valOff`, tagged `tag`, under the
-   * key. Ok, or Full when the heap cannot hold the entry or the index.
-   */
+  /** Store `valLen` bytes of `valSrc` at `valOff`, tagged `tag`: Ok, or Full. */
   set(src: Uint8Array, keyOff: number, keyLen: number, valSrc: Uint8Array, valOff: number, valLen: number, tag: ValueTag, expires = 0): Status {
-    // raw: an expired entry is simply overwritten.
-    return this.atKey(src, keyOff, keyLen, (seg, hash, slot) => this.store(seg, hash, slot, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires), true);
+    // raw: an expired entry is simply replaced.
+    return this.atKey(src, keyOff, keyLen, entryBytes(keyLen, valLen), (seg, hash, slot) => this.segs.store(seg, hash, slot, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires), true);
   }
 
   /**
@@ -79,141 +160,121 @@ export class Table extends Upkeep {
    * the expected value: tag `expTag` and bytes src[expOff, expOff+expLen),
    * or is absent when expTag is 0. Ok, Mismatch, or Full.
    */
-  compareSet(
-    src: Uint8Array,
-    keyOff: number,
-    keyLen: number,
-    expTag: number,
-    expOff: number,
-    expLen: number,
-    valOff: number,
-    valLen: number,
-    tag: ValueTag,
-    expires: number,
-    del: boolean,
-  ): Status {
-    return this.atKey(src, keyOff, keyLen, (seg, hash, slot) => {
-      if (expTag === 0 ? slot >= 0 : slot < 0 || !this.holds(slot, expTag, src, expOff, expLen))
-        return Status.Mismatch;
-      if (!del) return this.store(seg, hash, slot, src, keyOff, keyLen, src, valOff, valLen, tag, expires);
+  compareSet(src: Uint8Array, keyOff: number, keyLen: number, expTag: number, expOff: number, expLen: number, valOff: number, valLen: number, tag: ValueTag, expires: number, del: boolean): Status {
+    return this.atKey(src, keyOff, keyLen, entryBytes(keyLen, valLen), (seg, hash, slot) => {
+      if (expTag === 0 ? slot >= 0 : slot < 0 || !this.holds(seg, slot, expTag, src, expOff, expLen)) return Status.Mismatch;
+      if (!del) return this.segs.store(seg, hash, slot, src, keyOff, keyLen, src, valOff, valLen, tag, expires);
       if (slot >= 0) {
-        this.removeEntry(seg, slot);
-        this.stats[Stat.Deletes]++;
+        this.segs.removeEntry(seg, slot);
+        this.segs.stats[Stat.Deletes]++;
       }
       return Status.Ok;
     });
   }
 
   /** Whether the key in `slot` holds a value of tag `tag` and these bytes. */
-  private holds(slot: number, tag: number, src: Uint8Array, off: number, len: number): boolean {
-    return this.valueAt(slot, (t, at, n) => {
+  private holds(seg: number, slot: number, tag: number, src: Uint8Array, off: number, len: number): boolean {
+    const u8 = this.segs.chunkOf(seg).u8;
+    return this.valueAt(seg, slot, (t, at, n) => {
       if (t !== tag || n !== len) return false;
-      for (let i = 0; i < len; i++) if (this.u8[at + i] !== src[off + i]) return false;
+      for (let i = 0; i < len; i++) if (u8[at + i] !== src[off + i]) return false;
       return true;
     });
   }
 
-  /** `use` of the value in `slot`: its tag, offset and length (an inline slot's included). */
-  private valueAt<T>(slot: number, use: (tag: ValueTag, at: number, len: number) => T): T {
-    const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
-    if (e === ENTRY_INLINE) return use(ValueTag.U32, slot + SLOT_VALUE, 4);
-    return use(this.u8[e + ENTRY_TAG], e + ENTRY_HEADER_BYTES + this.u32[(e + ENTRY_KEY_LEN) >>> 2], this.u32[(e + ENTRY_VALUE_LEN) >>> 2]);
+  /** `use` of the value in `slot`: its tag, offset (in the chunk) and length (an inline slot's included). */
+  private valueAt<T>(seg: number, slot: number, use: (tag: ValueTag, at: number, len: number) => T): T {
+    const ch = this.segs.chunkOf(seg);
+    const e = ch.u32[(slot + IX_ENTRY) >>> 2];
+    if (e === ENTRY_INLINE) return use(ValueTag.U32, slot + IX_VALUE, 4);
+    return use(ch.u8[e + ENTRY_TAG], e + ENTRY_HEADER_BYTES + (ch.u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff), ch.u32[(e + ENTRY_VALUE_LEN) >>> 2]);
   }
 
   /**
-   * Run `use` on the value of the key (its tag, offset and length) while
-   * its segment is locked, so that it can be neither changed nor freed
-   * meanwhile; returns what `use` returns, or Status.NotFound.
+   * Run `use` on the value of the key (its chunk, tag, offset and length)
+   * while its segment is locked, so that it can be neither changed nor
+   * freed meanwhile; returns what `use` returns, or Status.NotFound.
    */
-  withValue(src: Uint8Array, keyOff: number, keyLen: number, use: (tag: ValueTag, at: number, len: number) => Status): Status {
-    this.stats[Stat.ServerReads]++;
-    return this.atKey(src, keyOff, keyLen, (_seg, _hash, slot) => (slot < 0 ? Status.NotFound : this.valueAt(slot, use)));
+  withValue(src: Uint8Array, keyOff: number, keyLen: number, use: (from: Uint8Array, tag: ValueTag, at: number, len: number) => Status): Status {
+    this.segs.stats[Stat.ServerReads]++;
+    return this.atKey(src, keyOff, keyLen, 0, (seg, _hash, slot) => (slot < 0 ? Status.NotFound : this.valueAt(seg, slot, (tag, at, len) => use(this.segs.chunkOf(seg).u8, tag, at, len))));
   }
 
   /** Remove the key: Ok, or NotFound. */
   delete(src: Uint8Array, keyOff: number, keyLen: number): Status {
-    return this.atKey(src, keyOff, keyLen, (seg, _hash, slot) => {
+    return this.atKey(src, keyOff, keyLen, 0, (seg, _hash, slot) => {
       if (slot < 0) return Status.NotFound;
-      this.removeEntry(seg, slot);
-      this.stats[Stat.Deletes]++;
+      this.segs.removeEntry(seg, slot);
+      this.segs.stats[Stat.Deletes]++;
       return Status.Ok;
     });
   }
 
-  /** Set the key's deadline (0 = never): Ok, or NotFound (absent or expired). */
+  /**
+   * Set the key's deadline (0 = never): Ok, or NotFound (absent or
+   * expired), or Full. Copy on write: the value moves to a new entry (an
+   * inline u32 with a deadline moves to the heap).
+   */
   expire(src: Uint8Array, keyOff: number, keyLen: number, expires: number): Status {
-    return this.atKey(src, keyOff, keyLen, (seg, hash, slot) => {
+    return this.atKey(src, keyOff, keyLen, entryBytes(keyLen, 8), (seg, hash, slot) => {
       if (slot < 0) return Status.NotFound;
-      const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
+      const ch = this.segs.chunkOf(seg);
+      const e = ch.u32[(slot + IX_ENTRY) >>> 2];
       if (e === ENTRY_INLINE) {
-        // A deadline moves the value to a heap entry (store() decides; none keeps it inline).
-        this.valueView.setUint32(0, this.u32[(slot + SLOT_VALUE) >>> 2], true);
-        return this.store(seg, hash, slot, src, keyOff, keyLen, this.valueScratch, 0, 4, ValueTag.U32, expires);
+        this.valueView.setUint32(0, ch.u32[(slot + IX_VALUE) >>> 2], true);
+        return this.segs.store(seg, hash, slot, src, keyOff, keyLen, this.valueScratch, 0, 4, ValueTag.U32, expires);
       }
-      const v = this.beginWrite(seg);
-      this.dv.setFloat64(e + ENTRY_EXPIRES, expires, true);
-      this.endWrite(seg, v);
-      return Status.Ok;
+      if (ch.dv.getFloat64(e + ENTRY_EXPIRES, true) === expires) return Status.Ok;
+      const k = e + ENTRY_HEADER_BYTES;
+      const kl = ch.u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff;
+      return this.segs.store(seg, hash, slot, ch.u8, k, kl, ch.u8, k + kl, ch.u32[(e + ENTRY_VALUE_LEN) >>> 2], ch.u8[e + ENTRY_TAG], expires);
     });
   }
 
   /**
    * Add `delta` to the integer under the key (absent counts as 0; its
-   * deadline stays): Ok with the sum in lastNumber, WrongType when the
-   * value is not an integer number, Overflow past Number.MAX_SAFE_INTEGER,
-   * or Full.
+   * deadline stays): Ok with the sum, WrongType when the value is not an
+   * integer number, Overflow past Number.MAX_SAFE_INTEGER, or Full.
    */
-  addNumber(src: Uint8Array, keyOff: number, keyLen: number, delta: number): Status {
-    return this.atKey(src, keyOff, keyLen, (seg, hash, slot) => {
+  addNumber(src: Uint8Array, keyOff: number, keyLen: number, delta: number): NumberResult {
+    let value = 0;
+    const status = this.atKey(src, keyOff, keyLen, entryBytes(keyLen, 8), (seg, hash, slot) => {
       let cur = 0;
       let expires = 0;
       if (slot >= 0) {
-        const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
-        cur = this.valueAt(slot, (tag, at) => (tag === ValueTag.U32 ? this.dv.getUint32(at, true) : tag === ValueTag.F64 ? this.dv.getFloat64(at, true) : NaN));
+        const ch = this.segs.chunkOf(seg);
+        const e = ch.u32[(slot + IX_ENTRY) >>> 2];
+        cur = this.valueAt(seg, slot, (tag, at) => (tag === ValueTag.U32 ? ch.dv.getUint32(at, true) : tag === ValueTag.F64 ? ch.dv.getFloat64(at, true) : NaN));
         if (!Number.isInteger(cur)) return Status.WrongType;
-        expires = e === ENTRY_INLINE ? 0 : this.dv.getFloat64(e + ENTRY_EXPIRES, true);
+        expires = e === ENTRY_INLINE ? 0 : ch.dv.getFloat64(e + ENTRY_EXPIRES, true);
       }
       const next = cur + delta;
       if (!Number.isSafeInteger(next)) return Status.Overflow;
       const u32 = next >= 0 && next <= 0xffffffff;
       if (u32) this.valueView.setUint32(0, next, true);
       else this.valueView.setFloat64(0, next, true);
-      const status = this.store(seg, hash, slot, src, keyOff, keyLen, this.valueScratch, 0, u32 ? 4 : 8, u32 ? ValueTag.U32 : ValueTag.F64, expires);
-      if (status === Status.Ok) this.lastNumber = next;
-      return status;
+      const s = this.segs.store(seg, hash, slot, src, keyOff, keyLen, this.valueScratch, 0, u32 ? 4 : 8, u32 ? ValueTag.U32 : ValueTag.F64, expires);
+      if (s === Status.Ok) value = next;
+      return s;
     });
+    return { status, value };
   }
 
   /**
-   * Remove every entry, one segment at a time under its lock (each
-   * segment's emptying is atomic for readers; the whole clear is not: a
-   * write to a segment already cleared survives it). Indexes keep their
-   * capacity. Returns how many entries were removed.
+   * Remove every entry but the library's own (KeyKind.System), one segment
+   * at a time under its lock (each segment's emptying is atomic for
+   * readers; the whole clear is not: a write to a segment already cleared
+   * survives it). Returns how many entries were removed.
    */
   clear(): number {
     let removed = 0;
-    for (let seg = 0; seg < 2 ** this.segBits; seg++) {
-      const lock = this.locks[seg];
+    for (let seg = 0; seg < this.segs.segments; seg++) {
+      const lock = this.segs.locks[seg];
       lock.lock();
       try {
-        const d = this.dir(seg);
-        const cap = this.u32[d + (SEG_CAPACITY >>> 2)];
-        const index = this.u32[d + (SEG_INDEX >>> 2)];
-        const entries: number[] = [];
-        let count = 0;
-        for (let i = 0; i < cap; i++) {
-          const e = this.u32[(index >>> 2) + INDEX_SLOT_WORDS * i + (SLOT_ENTRY >>> 2)];
-          if (e !== 0) count++;
-          if (e !== 0 && e !== ENTRY_INLINE) entries.push(e);
-        }
-        const v = this.beginWrite(seg);
-        this.u8.fill(0, index, index + cap * INDEX_SLOT_BYTES);
-        this.u32[d + (SEG_COUNT >>> 2)] = 0;
-        this.endWrite(seg, v);
-        for (const e of entries) this.alloc.free(e);
-        Atomics.sub(this.u32, D_ENTRIES >>> 2, count);
-        this.stats[Stat.Deletes] += count;
-        removed += count;
+        const n = this.segs.clearSegment(seg, (ch, e) => e !== ENTRY_INLINE && ch.u8[e + ENTRY_HEADER_BYTES] === KeyKind.System);
+        this.segs.stats[Stat.Deletes] += n;
+        removed += n;
       } finally {
         lock.unlock();
       }
@@ -221,104 +282,64 @@ export class Table extends Upkeep {
     return removed;
   }
 
-  // ---- u32 keys and values (the seed's operations) --------------------------
+  // ---- u32 keys and values ---------------------------------------------------
 
-  // The seed's replay runs getU32/putU32 once per request: they are written
+  // The u32 replay runs getU32/putU32 once per request: they are written
   // out, without atKey's closures, and hash the key without writing it
   // first (find still compares material, in `scratch`).
 
-  /** The u32 value under u32 `key` (in lastValue); Ok, NotFound, or WrongType. */
-  getU32(key: number): Status {
-    const hash = hashU32Key(key, this.seed);
-    const seg = this.segmentOf(hash);
-    this.stats[Stat.ServerReads]++;
-    const quick = this.peekU32(seg, hash, key);
-    if (quick !== PEEK_SLOW) return quick;
+  /** The u32 value under u32 `key`, or the negated Status (NotFound, WrongType, Corrupt). */
+  getU32(key: number): number {
+    const segs = this.segs;
+    const hash = hashU32Key(key, segs.seed);
+    const seg = segs.segmentOf(hash);
+    segs.stats[Stat.ServerReads]++;
+    // Without the lock first: a seqlock read that answers when it finds the
+    // key inline or absent; anything else (a heap entry, a writer inside,
+    // a segment that makes no sense) takes the lock. Saves the lock's CAS
+    // and release on every u32 get.
+    const peek = this.peek;
+    peek.hash = hash;
+    peek.key = key;
+    const quick = segs.seqlock.attempt(seg, peek);
+    if (quick === Visit.Found) return peek.value;
+    if (quick === Visit.Absent) return -Status.NotFound;
+    if (quick !== BUSY && quick !== Visit.Torn) return -Status.Corrupt;
     writeU32Key(this.scratch, 0, key);
-    const lock = this.locks[seg];
-    let status: Status = Status.NotFound;
+    const lock = segs.locks[seg];
     lock.lock();
     try {
-      const slot = this.liveSlot(seg, this.find(seg, hash, this.scratch, 0, U32_KEY_BYTES));
-      if (slot >= 0) {
-        // A u32 value without deadline is inline; one with a deadline is in the heap.
-        const e = this.u32[(slot + SLOT_ENTRY) >>> 2];
-        if (e === ENTRY_INLINE) {
-          this.lastValue = this.u32[(slot + SLOT_VALUE) >>> 2];
-          status = Status.Ok;
-        } else if (this.u8[e + ENTRY_TAG] !== ValueTag.U32) status = Status.WrongType;
-        else {
-          this.lastValue = this.dv.getUint32(e + ENTRY_HEADER_BYTES + U32_KEY_BYTES, true);
-          status = Status.Ok;
-        }
-      }
+      const slot = segs.liveSlot(seg, segs.find(seg, hash, this.scratch, 0, U32_KEY_BYTES));
+      if (slot < 0) return -Status.NotFound;
+      // A u32 value without deadline is inline; one with a deadline is in the heap.
+      const ch = segs.chunkOf(seg);
+      const e = ch.u32[(slot + IX_ENTRY) >>> 2];
+      if (e === ENTRY_INLINE) return ch.u32[(slot + IX_VALUE) >>> 2];
+      if (ch.u8[e + ENTRY_TAG] !== ValueTag.U32) return -Status.WrongType;
+      return ch.dv.getUint32(e + ENTRY_HEADER_BYTES + U32_KEY_BYTES, true);
     } finally {
       lock.unlock();
     }
-    return status;
-  }
-
-  /**
-   * getU32 without the lock, for the common case: a seqlock read (as
-   * table-reader.ts does it, same invariant: segments.ts, SEQLOCK) that
-   * answers when it finds the key inline in its slot (Ok, the value in
-   * lastValue) or finds it absent (NotFound). Anything else (a heap entry
-   * whose hash matches: maybe expired or not a u32; a writer inside; a
-   * segment that makes no sense) is PEEK_SLOW: take the lock. Saves the
-   * lock's CAS and release on every seed get. Bounded by the capacity;
-   * every offset is checked before use, since words may be torn.
-   */
-  private peekU32(seg: number, hash: number, key: number): number {
-    const u32 = this.u32;
-    const d = this.dir(seg);
-    const ver = d + (SEG_VERSION >>> 2);
-    const v1 = Atomics.load(this.i32, ver);
-    if ((v1 & 1) !== 0) return PEEK_SLOW;
-    const cap = u32[d + (SEG_CAPACITY >>> 2)];
-    const index = u32[d + (SEG_INDEX >>> 2)];
-    if (cap === 0 || (cap & (cap - 1)) !== 0 || index < this.heapStart || index + cap * INDEX_SLOT_BYTES > this.heapEnd) return PEEK_SLOW;
-    const mask = cap - 1;
-    let status = PEEK_SLOW;
-    let value = 0;
-    for (let n = 0, i = hash & mask; n < cap; n++, i = (i + 1) & mask) {
-      const s = (index >>> 2) + INDEX_SLOT_WORDS * i;
-      const e = u32[s + (SLOT_ENTRY >>> 2)];
-      if (e === 0) {
-        status = Status.NotFound;
-        break;
-      }
-      if (u32[s + (SLOT_HASH >>> 2)] !== hash) continue;
-      if (e !== ENTRY_INLINE) break;
-      if (u32[s + (SLOT_KEY >>> 2)] === key) {
-        value = u32[s + (SLOT_VALUE >>> 2)];
-        status = Status.Ok;
-        break;
-      }
-    }
-    if (Atomics.load(this.i32, ver) !== v1) return PEEK_SLOW;
-    if (status === Status.Ok) this.lastValue = value;
-    return status;
   }
 
   /** Store u32 `value` under u32 `key` (no deadline): Ok, or Full. */
   putU32(key: number, value: number): Status {
+    const status = this.putU32Once(key, value);
+    return status === Status.Full ? this.roomy(this.segs.segmentOf(hashU32Key(key, this.segs.seed)), U32_ENTRY_BYTES, () => this.putU32Once(key, value)) : status;
+  }
+
+  private putU32Once(key: number, value: number): Status {
+    const segs = this.segs;
     writeU32Key(this.scratch, 0, key);
-    const hash = hashU32Key(key, this.seed);
-    const seg = this.segmentOf(hash);
-    const lock = this.locks[seg];
+    const hash = hashU32Key(key, segs.seed);
+    const seg = segs.segmentOf(hash);
+    const lock = segs.locks[seg];
     lock.lock();
     try {
-      const slot = this.find(seg, hash, this.scratch, 0, U32_KEY_BYTES);
-      if (slot >= 0 && this.u32[(slot + SLOT_ENTRY) >>> 2] === ENTRY_INLINE) {
-        // In place: what store() would do.
-        const v = this.beginWrite(seg);
-        this.u32[(slot + SLOT_VALUE) >>> 2] = value;
-        this.endWrite(seg, v);
-        this.stats[Stat.Sets]++;
-        return Status.Ok;
-      }
+      const slot = segs.find(seg, hash, this.scratch, 0, U32_KEY_BYTES);
+      if (slot >= 0 && segs.chunkOf(seg).u32[(slot + IX_ENTRY) >>> 2] === ENTRY_INLINE) return segs.setInline(seg, slot, value);
       this.valueView.setUint32(0, value, true);
-      return this.store(seg, hash, slot, this.scratch, 0, U32_KEY_BYTES, this.valueScratch, 0, 4, ValueTag.U32, 0);
+      return segs.store(seg, hash, slot, this.scratch, 0, U32_KEY_BYTES, this.valueScratch, 0, 4, ValueTag.U32, 0);
     } finally {
       lock.unlock();
     }
@@ -326,27 +347,72 @@ export class Table extends Upkeep {
 
   /**
    * Add `delta` modulo 2^32 to the u32 value under `key` (absent counts as
-   * 0), atomically with respect to every other operation on the key. Ok
-   * with the new value in lastValue, Full, or WrongType.
+   * 0), atomically with respect to every other operation on the key: the
+   * new value, or the negated Status (Full, WrongType).
    */
-  addU32(key: number, delta: number): Status {
+  addU32(key: number, delta: number): number {
+    let result = 0;
     writeU32Key(this.scratch, 0, key);
-    return this.atKey(this.scratch, 0, U32_KEY_BYTES, (seg, hash, slot) => {
-      if (slot < 0) {
-        this.valueView.setUint32(0, delta, true);
-        const status = this.store(seg, hash, slot, this.scratch, 0, U32_KEY_BYTES, this.valueScratch, 0, 4, ValueTag.U32, 0);
-        if (status === Status.Ok) this.lastValue = delta >>> 0;
-        return status;
+    const status = this.atKey(this.scratch, 0, U32_KEY_BYTES, U32_ENTRY_BYTES, (seg, hash, slot) => {
+      let next = delta >>> 0;
+      if (slot >= 0) {
+        const cur = this.valueAt(seg, slot, (tag, at) => (tag === ValueTag.U32 ? this.segs.chunkOf(seg).dv.getUint32(at, true) : -1));
+        if (cur < 0) return Status.WrongType;
+        next = (cur + delta) >>> 0;
       }
-      const at = this.valueAt(slot, (tag, at) => (tag === ValueTag.U32 ? at : -1));
-      if (at < 0) return Status.WrongType;
-      const next = (this.dv.getUint32(at, true) + delta) >>> 0;
-      const v = this.beginWrite(seg);
-      this.dv.setUint32(at, next, true);
-      this.endWrite(seg, v);
-      this.stats[Stat.Sets]++;
-      this.lastValue = next;
-      return Status.Ok;
+      // Its deadline stays: store() keeps an entry with one in the heap.
+      const ch = this.segs.chunkOf(seg);
+      const e = slot >= 0 ? ch.u32[(slot + IX_ENTRY) >>> 2] : ENTRY_INLINE;
+      const expires = e === ENTRY_INLINE ? 0 : ch.dv.getFloat64(e + ENTRY_EXPIRES, true);
+      this.valueView.setUint32(0, next, true);
+      const s = this.segs.store(seg, hash, slot, this.scratch, 0, U32_KEY_BYTES, this.valueScratch, 0, 4, ValueTag.U32, expires);
+      if (s === Status.Ok) result = next;
+      return s;
     });
+    return status === Status.Ok ? result : -status;
+  }
+
+  // ---- upkeep ----------------------------------------------------------------
+
+  /** Active expiry: a bounded slice of the index per call (sweeper.ts). */
+  sweep(budget: number): number {
+    return this.sweeper.sweep(budget);
+  }
+
+  /**
+   * Rebuild every chunk a writer met forged data in (Segments.suspects),
+   * holding all of its segments' locks (taken in order; a writer holds at
+   * most one and never waits for another, so no cycle); readers go on.
+   * Counted (Stat.Repairs); returns one line per chunk for the log.
+   */
+  repair(): string[] {
+    const lines: string[] = [];
+    const segs = this.segs;
+    const n = segs.chunks.length;
+    for (const c of [...segs.suspects]) {
+      segs.suspects.delete(c);
+      const held: number[] = [];
+      // Coarse mode: every segment's lock is one word; take it once.
+      for (let s = c; s < segs.segments && !(segs.coarse && held.length > 0); s += n) held.push(s);
+      for (const s of held) segs.locks[s].lock();
+      try {
+        let keys = 0;
+        for (let s = c; s < segs.segments; s += n) keys += segs.countOf(s);
+        const bytes = segs.allocs[c].usedBytes();
+        const r = rebuildChunk(segs, c, { fromFile: false });
+        segs.stats[Stat.Entries] += r.keys - keys;
+        segs.stats[Stat.UsedBytes] += r.usedBytes - bytes;
+        segs.stats[Stat.Repairs]++;
+        lines.push(`chunk ${c} of the data file held data no server wrote (did a process write into it?): rebuilt, ${r.keys} keys kept, ${r.dropped} slots dropped, ${r.lostIndexes} indexes emptied`);
+      } finally {
+        for (const s of held.reverse()) segs.locks[s].unlock();
+      }
+    }
+    return lines;
+  }
+
+  /** Keys stored, by the counter lines of every server thread. */
+  size(): number {
+    return sumStat(this.segs.header.stats, Stat.Entries);
   }
 }

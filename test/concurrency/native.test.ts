@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FutexResult, futexWait, futexWake, lockFile, mapFile, unlockFile, yieldCpu } from '../../src/native/shim';
+import { FutexResult, futexWait, futexWake, lockFile, mapFile, MAP_CREATE, unlockFile, yieldCpu } from '../../src/native/shim';
 import { Child, removeDir, runWorker, tempDir, testEnv } from '../fixtures/unit/harness';
 
 /** A bound on hangs only: spinning threads slow down 50x when the machine is oversubscribed. */
@@ -36,7 +36,7 @@ test('mapFile creates a 0600 file of the asked size, zero-filled', T, () => {
   const dir = tempDir('native');
   try {
     const p = path.join(dir, 'region');
-    const sab = mapFile(p, 10_000, true);
+    const sab = mapFile(p, 0, 10_000, MAP_CREATE);
     assert.ok(sab instanceof SharedArrayBuffer);
     assert.equal(sab.byteLength, 10_000);
     const st = fs.statSync(p);
@@ -66,12 +66,12 @@ test('mapFile with create extends a smaller file keeping its bytes, never shrink
   try {
     const p = path.join(dir, 'f');
     fs.writeFileSync(p, Buffer.from([1, 2, 3, 4]), { mode: 0o644 });
-    const sab = mapFile(p, 8192, true);
+    const sab = mapFile(p, 0, 8192, MAP_CREATE);
     assert.deepEqual([...new Uint8Array(sab, 0, 5)], [1, 2, 3, 4, 0]);
     assert.equal(fs.statSync(p).size, 8192);
     // An existing file keeps its mode (create only sets the mode of new files).
     assert.equal(fs.statSync(p).mode & 0o777, 0o644);
-    const small = mapFile(p, 4096, true);
+    const small = mapFile(p, 0, 4096, MAP_CREATE);
     assert.equal(small.byteLength, 4096);
     assert.equal(fs.statSync(p).size, 8192);
     // The same file mapped twice in one process: one memory.
@@ -86,25 +86,25 @@ test('mapFile errors: ENOENT, EINVAL for bad sizes and short files, with code an
   const dir = tempDir('native');
   try {
     const missing = path.join(dir, 'missing');
-    assertErr(() => mapFile(missing, 4096, false), 'ENOENT', missing, 'open');
+    assertErr(() => mapFile(missing, 0, 4096, 0), 'ENOENT', missing, 'open');
     assert.equal(fs.existsSync(missing), false, 'a failed map without create must not create the file');
     const inDir = path.join(dir, 'no', 'such', 'dir', 'f');
-    assertErr(() => mapFile(inDir, 4096, true), 'ENOENT', inDir);
+    assertErr(() => mapFile(inDir, 0, 4096, MAP_CREATE), 'ENOENT', inDir);
 
     const p = path.join(dir, 'f');
     for (const bad of [0, -1, -4096, 1.5, 4095.999, NaN, Infinity, -Infinity]) {
-      assertErr(() => mapFile(p, bad, true), 'EINVAL', p);
+      assertErr(() => mapFile(p, 0, bad, MAP_CREATE), 'EINVAL', p);
     }
     assert.equal(fs.existsSync(p), false, 'a size error happens before the file is created');
 
     fs.writeFileSync(p, Buffer.alloc(100));
-    assertErr(() => mapFile(p, 4096, false), 'EINVAL', p);
+    assertErr(() => mapFile(p, 0, 4096, 0), 'EINVAL', p);
     assert.equal(fs.statSync(p).size, 100, 'a refused map leaves the file alone');
-    assert.equal(mapFile(p, 100, false).byteLength, 100);
-    assert.equal(mapFile(p, 64, false).byteLength, 64);
+    assert.equal(mapFile(p, 0, 100, 0).byteLength, 100);
+    assert.equal(mapFile(p, 0, 64, 0).byteLength, 64);
 
     // A directory cannot be opened read-write.
-    assertErr(() => mapFile(dir, 4096, false), 'EISDIR', dir);
+    assertErr(() => mapFile(dir, 0, 4096, 0), 'EISDIR', dir);
     // Wrong argument types are TypeErrors, not crashes.
     assert.throws(() => (mapFile as unknown as (...a: unknown[]) => unknown)(p, '4096', false), TypeError);
     assert.throws(() => (mapFile as unknown as (...a: unknown[]) => unknown)(p, 4096), TypeError);
@@ -120,7 +120,7 @@ test('mapFile: EACCES on a file the caller may not open', T, async (t) => {
   fs.chmodSync(p, 0o000);
   fs.chmodSync(dir, 0o755);
   if (process.getuid && process.getuid() !== 0) {
-    assertErr(() => mapFile(p, 4096, false), 'EACCES', p, 'open');
+    assertErr(() => mapFile(p, 0, 4096, 0), 'EACCES', p, 'open');
     return;
   }
   // Root bypasses file permissions, so check from an unprivileged child.
@@ -149,7 +149,7 @@ test('a mapping is shared both ways with another process', T, async (t) => {
   const { dir, kids } = testEnv(t, 'native');
   const p = path.join(dir, 'region');
   const size = 65536;
-  const i32 = new Int32Array(mapFile(p, size, true));
+  const i32 = new Int32Array(mapFile(p, 0, size, MAP_CREATE));
   i32[1] = 0x0c0ffee; // plain write before the child exists
   const child = kids.spawn('map-peer', { path: p, size });
   const saw = await child.next('saw');
@@ -171,7 +171,7 @@ test('a mapping is shared both ways with another process', T, async (t) => {
 test('Atomics.add is exact across 2 processes x 2 worker threads x 100k', T, async (t) => {
   const { dir, kids } = testEnv(t, 'native');
   const p = path.join(dir, 'counter');
-  const i32 = new Int32Array(mapFile(p, 4096, true));
+  const i32 = new Int32Array(mapFile(p, 0, 4096, MAP_CREATE));
   const cfg = { path: p, workers: 2, iters: 100_000, readyIdx: 16, goIdx: 32, counterIdx: 0 };
   const procs = [kids.spawn('atomics-add', cfg), kids.spawn('atomics-add', cfg)];
   // Start everyone at once so that the increments really contend.
@@ -192,7 +192,7 @@ test('Atomics.add is exact across 2 processes x 2 worker threads x 100k', T, asy
 test('futexWait: NotEqual when the word differs, TimedOut after its timeout', T, () => {
   const dir = tempDir('native');
   try {
-    const i32 = new Int32Array(mapFile(path.join(dir, 'f'), 4096, true));
+    const i32 = new Int32Array(mapFile(path.join(dir, 'f'), 0, 4096, MAP_CREATE));
     Atomics.store(i32, 7, 5);
     assert.equal(futexWait(i32, 7, 4, 10_000), FutexResult.NotEqual);
     assert.equal(futexWait(i32, 7, -5, 10_000), FutexResult.NotEqual);
@@ -220,7 +220,7 @@ test('futexWait: NotEqual when the word differs, TimedOut after its timeout', T,
 test('futexWake wakes sleepers of another process and returns how many it woke', T, async (t) => {
   const { dir, kids } = testEnv(t, 'native');
   const p = path.join(dir, 'futex');
-  const i32 = new Int32Array(mapFile(p, 4096, true));
+  const i32 = new Int32Array(mapFile(p, 0, 4096, MAP_CREATE));
   const idx = 16;
   const readyIdx = 32;
   Atomics.store(i32, idx, 42);
@@ -253,7 +253,7 @@ test('futexWake wakes sleepers of another process and returns how many it woke',
 test('futexWait of another process returns NotEqual/TimedOut as in-process', T, async (t) => {
   const { dir, kids } = testEnv(t, 'native');
   const p = path.join(dir, 'futex');
-  const i32 = new Int32Array(mapFile(p, 4096, true));
+  const i32 = new Int32Array(mapFile(p, 0, 4096, MAP_CREATE));
   Atomics.store(i32, 16, 9);
   const ne = kids.spawn('futex-wait', { path: p, idx: 16, expected: 8, timeoutMs: null, readyIdx: 32 });
   assert.equal((await ne.next('result')).result, FutexResult.NotEqual);
@@ -300,7 +300,7 @@ test('the addon loads and works inside worker threads', T, async () => {
   const dir = tempDir('native');
   try {
     const p = path.join(dir, 'f');
-    const i32 = new Int32Array(mapFile(p, 4096, true));
+    const i32 = new Int32Array(mapFile(p, 0, 4096, MAP_CREATE));
     Atomics.store(i32, 0, 1234);
     const rs = await Promise.all([0, 1].map(() => runWorker('addon-in-worker', { path: p })));
     for (const r of rs) {

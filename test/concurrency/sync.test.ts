@@ -8,7 +8,7 @@
 import { test, TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { futexWake, mapFile } from '../../src/native/shim';
+import { futexWake, mapFile, MAP_CREATE } from '../../src/native/shim';
 import { Lock, LOCK_WORDS, processAlive } from '../../src/sync/lock';
 import { DEFAULT_WAIT_POLICY, EventCount, spinThenYield } from '../../src/sync/waiter';
 import { runBody, serveBody, testEnv } from '../fixtures/unit/harness';
@@ -96,7 +96,7 @@ for (const [name, policy, iters] of [
   reg(`Lock: mutual exclusion, 2 processes x 2 workers, ${name}`, T, async (t) => {
     const { dir, kids } = testEnv(t, 'sync');
     const p = path.join(dir, 'lock');
-    const i32 = new Int32Array(mapFile(p, 4096, true));
+    const i32 = new Int32Array(mapFile(p, 0, 4096, MAP_CREATE));
     const cfg = { path: p, workers: 2, iters, policy, lockIdx: 0, dataIdx: 32, readyIdx: 64, goIdx: 80 };
     const procs = [kids.spawn('lock-contend', cfg), kids.spawn('lock-contend', cfg)];
     while (Atomics.load(i32, cfg.readyIdx) < 4) {
@@ -123,7 +123,7 @@ for (const [name, policy, iters] of [
 reg('Lock: a waiter takes over from a holder SIGKILLed inside its critical section', T, async (t) => {
   const { dir, kids } = testEnv(t, 'sync');
   const p = path.join(dir, 'lock');
-  const i32 = new Int32Array(mapFile(p, 4096, true));
+  const i32 = new Int32Array(mapFile(p, 0, 4096, MAP_CREATE));
   const cfg = { path: p, lockIdx: 16, dataIdx: 48 };
   const holder = kids.spawn('lock-hold', cfg);
   const locked = await holder.next('locked');
@@ -192,7 +192,7 @@ unitTest('EventCount: notify costs nothing without sleepers, bumps the sequence 
 reg('EventCount: no lost wake-up in a 2-process ping-pong on the sleep path', T, async (t) => {
   const { dir, kids } = testEnv(t, 'sync');
   const p = path.join(dir, 'ec');
-  const i32 = new Int32Array(mapFile(p, 4096, true));
+  const i32 = new Int32Array(mapFile(p, 0, 4096, MAP_CREATE));
   const rounds = 10_000;
   const cfg = { path: p, rounds, policy: SLEEP_ONLY, seqIdx: 16, waitersIdx: 17, turnIdx: 32 };
   const even = kids.spawn('pingpong', { ...cfg, parity: 0 });

@@ -265,7 +265,13 @@ describe('e2e: one ./server, many clients', () => {
 
     const st = await srv.stop('SIGTERM');
     assert.equal(st.code, 0, srv.stderr);
+    // The region stays (STOPPED): with the data file, it is the cache the next server adopts.
+    assert.equal(s.exists('region'), true);
+    const drop = await s.server(['--drop', '-p', region]);
+    assert.equal(drop.code, 0, drop.stderr);
+    assert.match(drop.stderr, /^server: dropped the cache of /);
     assert.equal(s.exists('region'), false);
+    assert.deepEqual(fs.readdirSync(s.dir).filter((f) => /\.(data|xchg)$/.test(f)), [], '--drop removed the data file');
   });
 
   test('SHMKV_PATH selects the region for both server and client', { timeout: 600_000 }, async (t) => {
@@ -284,10 +290,10 @@ describe('e2e: one ./server, many clients', () => {
     assert.notEqual(r2.code, 0);
     assert.match(r2.stderr, /other/);
     assert.equal((await srv.stop()).code, 0);
-    assert.equal(s.exists('envregion'), false);
+    assert.equal(s.exists('envregion'), true, 'a stop keeps the region (the cache)');
   });
 
-  test('a restarted server starts empty; a SIGKILLed server leaves a stale region the next server replaces', { timeout: 600_000 }, async (t) => {
+  test('a restarted server adopts the table, after SIGTERM and after SIGKILL; --fresh starts empty', { timeout: 600_000 }, async (t) => {
     const s = new Scope(t);
     const region = s.p('region');
     s.write('put.txt', 'put 5 55\n');
@@ -305,9 +311,19 @@ describe('e2e: one ./server, many clients', () => {
     assert.match(stale.stderr, /died|stale/);
     assert.ok(stale.stderr.includes(region), stale.stderr);
     srv = await s.startServer(['-p', region]);
-    const fresh = await s.client(['-i', 'get.txt', '-o', 'o2', '-p', region]);
-    assert.equal(fresh.code, 0, fresh.stderr);
-    assert.equal(s.read('o2'), '0\n');
+    assert.match(srv.stderr, /adopted 1 key\(s\) from /);
+    const warm = await s.client(['-i', 'get.txt', '-o', 'o2', '-p', region]);
+    assert.equal(warm.code, 0, warm.stderr);
+    assert.equal(s.read('o2'), '55\n', 'the put acknowledged before the SIGKILL is there');
+    assert.equal((await srv.stop('SIGTERM')).code, 0);
+    srv = await s.startServer(['-p', region]);
+    assert.equal((await s.client(['-i', 'get.txt', '-o', 'o3', '-p', region])).code, 0);
+    assert.equal(s.read('o3'), '55\n', 'and after a SIGTERM restart');
+    assert.equal((await srv.stop('SIGINT')).code, 0);
+    srv = await s.startServer(['-p', region, '--fresh']);
+    assert.match(srv.stderr, /an empty table/);
+    assert.equal((await s.client(['-i', 'get.txt', '-o', 'o4', '-p', region])).code, 0);
+    assert.equal(s.read('o4'), '0\n');
     assert.equal((await srv.stop('SIGINT')).code, 0);
   });
 
@@ -348,19 +364,25 @@ describe('e2e: one ./server, many clients', () => {
 
 describe('e2e: server lifecycle', () => {
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-    test(`${sig} makes the server exit 0 and remove its region file`, { timeout: 600_000 }, async (t) => {
+    test(`${sig} makes the server exit 0, keep its region (STOPPED) and data file, and remove its lock and exchange files; --temporary removes all`, { timeout: 600_000 }, async (t) => {
       const s = new Scope(t);
       const region = s.p('region');
-      const srv = await s.startServer(['-n', '2', '-p', region]);
-      assert.match(srv.stderr, new RegExp(`^server: ready, pid ${srv.pid}, region ${region.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'));
-      assert.equal(s.exists('region'), true);
-      const st = await srv.stop(sig);
-      assert.equal(st.timedOut, false, 'server ignored the signal');
-      assert.equal(st.code, 0, srv.stderr);
-      assert.equal(s.exists('region'), false);
-      assert.equal(lines(srv.stderr).length, 1, srv.stderr);
-      assert.equal(srv.stdout, '');
-      assert.deepEqual(pidsMentioning(s.dir), []);
+      const cacheFiles = (): string[] => fs.readdirSync(s.dir).filter((f) => /\.(data|xchg)$/.test(f)).map((f) => f.replace(/^.*\./, ''));
+      for (const temporary of [false, true]) {
+        const srv = await s.startServer(['-n', '2', '-p', region, ...(temporary ? ['--temporary'] : [])]);
+        assert.match(srv.stderr, new RegExp(`^server: ready, pid ${srv.pid}, region ${region.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'));
+        assert.equal(s.exists('region'), true);
+        assert.deepEqual(cacheFiles().sort(), ['data', 'xchg']);
+        const st = await srv.stop(sig);
+        assert.equal(st.timedOut, false, 'server ignored the signal');
+        assert.equal(st.code, 0, srv.stderr);
+        assert.equal(s.exists('region'), !temporary);
+        assert.equal(s.exists('region.lock'), false);
+        assert.deepEqual(cacheFiles(), temporary ? [] : ['data']);
+        assert.equal(lines(srv.stderr).length, 1, srv.stderr);
+        assert.equal(srv.stdout, '');
+        assert.deepEqual(pidsMentioning(s.dir), []);
+      }
     });
   }
 

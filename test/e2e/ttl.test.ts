@@ -10,9 +10,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { connect } from '../../src/index';
-import { Table } from '../../src/store/table';
-import { ReadResult, TableReader } from '../../src/store/table-reader';
-import { KeyEncoder } from '../../src/store/keys';
+import { ReadResult } from '../../src/store/table-reader';
+import { memTable } from '../support/table';
 import { monoNowMs } from '../../src/store/clock';
 import { Status, ValueTag } from '../../src/layout/layout';
 import { Scope, waitFor } from '../support/procs';
@@ -114,12 +113,7 @@ test('ttl: the sweeper reclaims expired entries nobody reads; size counts them u
 });
 
 test('ttl: a direct read whose deadline passes between its snapshot and its deadline check reads absent', T, () => {
-  const bytes = 4 << 20;
-  const sab = new SharedArrayBuffer(bytes);
-  Table.format(sab, { initialBuckets: 16, dataBytes: bytes });
-  const table = new Table(sab);
-  const reader = new TableReader(sab);
-  const enc = new KeyEncoder(4096, table.seed);
+  const { t: table, r: reader, enc } = memTable(4 << 20, { initialBuckets: 16 });
   enc.encode('k');
   const v = Buffer.from('v');
   const deadline = monoNowMs() + 1_000;

@@ -168,7 +168,7 @@ test('a client SIGSTOPped holding the board lock: heartbeat, requests and SIGTER
   await again.waitFor(/^done$/m, 20000);
   assert.ok(await pollUntil(() => procState(again.pid) === 'T', 10000));
   await sigterm(server);
-  assert.equal(fs.existsSync(region), false, 'the region file was left behind');
+  assert.equal(Region.open(region).serverState(), ServerState.Stopped, 'the region says the server stopped');
 });
 
 test('a zombie (killed, not yet reaped) holding the board lock and windows counts as dead: its lock is taken over and its windows reclaimed', { timeout: 90000 }, async (t) => {
@@ -217,7 +217,7 @@ for (const [name, steps] of [
     });
     assert.ok(cx.code !== 0 && cx.signal === null, `client (${fmtExit(cx)})\n${client.output()}`);
     assert.match(client.stderr, /server.*(stopped|died)/, client.output());
-    assert.equal(fs.existsSync(region), false, 'the stopped server left its region file');
+    assert.equal(Region.open(region).serverState(), ServerState.Stopped, 'the region says the server stopped');
   });
 }
 

@@ -277,8 +277,13 @@ export class Scope {
     return fs.existsSync(this.p(name));
   }
 
+  /**
+   * Every process a test starts runs in its temp dir, and so does the
+   * cache a server there makes (SHMKV_DATA_DIR, unless the test says
+   * otherwise): a server keeps its cache at stop, and the temp dir goes.
+   */
   private opts(o?: Partial<RunOptions>): RunOptions {
-    return { cwd: this.dir, ...o };
+    return { cwd: this.dir, ...o, env: { SHMKV_DATA_DIR: this.dir, ...o?.env } };
   }
 
   run(cmd: string, args: string[], o?: Partial<RunOptions>): Promise<RunResult> {

@@ -1,4 +1,4 @@
-// The seed's data held in the index slot (layout.ts, "Index slot"): a u32
+// u32 data held in the index slot (layout.ts, "Index slot"): a u32
 // key with a u32 value and no deadline lives in its slot, any other value
 // of a u32 key in a heap entry, and every operation moves a key between
 // the two. These tests drive every move against a model, read back through
@@ -8,22 +8,21 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { Table } from '../../src/store/table';
 import { ReadResult, TableReader } from '../../src/store/table-reader';
 import { decodeKey, KeyEncoder } from '../../src/store/keys';
 import { monoNowMs } from '../../src/store/clock';
-import { CACHE_LINE, D_DIRECTORY, INDEX_SLOT_BYTES, SEG_INDEX, SEGMENT_BYTES, Stat, Status, ValueTag } from '../../src/layout/layout';
+import { KeyScan } from '../../src/store/table-scan';
+import { Visit } from '../../src/store/seqlock';
+import { CACHE_LINE, C_DIRECTORY, IX_BYTES, MIN_DATA_BYTES, SEG_INDEX, SEGMENT_BYTES, Stat, Status, ValueTag } from '../../src/layout/layout';
 import { runWorker, terminateAll } from '../fixtures/unit/harness';
 import { rng } from '../fixtures/unit/util';
+import { memTable, MemTable, verifyHeaps } from '../support/table';
 
 const MiB = 1 << 20;
 const T = { timeout: 120_000 };
 
-function newTable(bytes: number, opts: { segmentBits?: number; initialBuckets?: number; evict?: boolean } = {}): { sab: SharedArrayBuffer; t: Table; r: TableReader; enc: KeyEncoder } {
-  const sab = new SharedArrayBuffer(bytes);
-  Table.format(sab, { initialBuckets: opts.initialBuckets ?? 1, dataBytes: bytes, segmentBits: opts.segmentBits ?? 2, seed: 0x1a7e, evict: opts.evict });
-  const t = new Table(sab);
-  return { sab, t, r: new TableReader(sab), enc: new KeyEncoder(4096, t.seed) };
+function newTable(bytes: number, opts: { segmentBits?: number; initialBuckets?: number; evict?: boolean } = {}): MemTable {
+  return memTable(bytes, { initialBuckets: opts.initialBuckets ?? 1, segmentBits: opts.segmentBits ?? 2, seed: 0x1a7e, evict: opts.evict });
 }
 
 /** What a key holds in the model: a u32, an f64, or a string; with a deadline or not. */
@@ -80,22 +79,21 @@ test('inline u32s: every operation moves keys between slot and heap and agrees w
     } else if (roll === 3) {
       const d = next() % 1000;
       const st = t.addU32(k, d);
-      if (cur && cur.tag !== ValueTag.U32) assert.equal(st, Status.WrongType);
+      if (cur && cur.tag !== ValueTag.U32) assert.equal(st, -Status.WrongType);
       else {
-        assert.equal(st, Status.Ok);
         const v = (((cur?.v as number) ?? 0) + d) >>> 0;
-        assert.equal(t.lastValue, v);
+        assert.equal(st, v);
         model.set(k, { tag: ValueTag.U32, v, expires: cur?.expires ?? 0 });
       }
     } else if (roll === 4) {
       enc.encode(k);
       const delta = 2 ** 31 + (next() % 10);
       const st = t.addNumber(enc.bytes, 0, enc.length, delta);
-      if (cur && cur.tag === ValueTag.String) assert.equal(st, Status.WrongType);
+      if (cur && cur.tag === ValueTag.String) assert.equal(st.status, Status.WrongType);
       else {
-        assert.equal(st, Status.Ok);
+        assert.equal(st.status, Status.Ok);
         const v = ((cur?.v as number) ?? 0) + delta;
-        assert.equal(t.lastNumber, v);
+        assert.equal(st.value, v);
         model.set(k, { tag: v <= 0xffffffff ? ValueTag.U32 : ValueTag.F64, v, expires: cur?.expires ?? 0 });
       }
     } else if (roll === 5) {
@@ -123,9 +121,9 @@ test('inline u32s: every operation moves keys between slot and heap and agrees w
     } else {
       assert.deepEqual(readBack(r, enc, k), cur, `key ${k} at step ${i}`);
       const st = t.getU32(k);
-      if (!cur) assert.equal(st, Status.NotFound);
-      else if (cur.tag !== ValueTag.U32) assert.equal(st, Status.WrongType);
-      else assert.equal(t.lastValue, cur.v);
+      if (!cur) assert.equal(st, -Status.NotFound);
+      else if (cur.tag !== ValueTag.U32) assert.equal(st, -Status.WrongType);
+      else assert.equal(st, cur.v);
     }
   }
   assert.equal(t.size(), model.size);
@@ -135,40 +133,40 @@ test('inline u32s: every operation moves keys between slot and heap and agrees w
   assert.ok(some, 'the model holds a plain u32');
   enc.encode(some[0]);
   assert.equal(
-    t.withValue(enc.bytes, 0, enc.length, (tag, at, len) => {
+    t.withValue(enc.bytes, 0, enc.length, (from, tag, at, len) => {
       assert.equal(tag, ValueTag.U32);
-      assert.equal(Buffer.from(t.u8.subarray(at, at + len)).readUInt32LE(0), some[1].v);
+      assert.equal(Buffer.from(from.subarray(at, at + len)).readUInt32LE(0), some[1].v);
       return Status.Ok;
     }),
     Status.Ok,
   );
-  t.alloc.verify();
+  verifyHeaps(t);
 });
 
 test('inline u32s cost no heap block; a string moves a key to the heap and a plain u32 moves it back; indexes are line-aligned', T, () => {
-  const { sab, t, r, enc } = newTable(32 * MiB, { initialBuckets: 1 << 16 });
-  const base = t.alloc.verify().usedBytes;
+  const { t, r, enc, parts } = newTable(32 * MiB, { initialBuckets: 1 << 16 });
+  const base = verifyHeaps(t);
   for (let k = 0; k < 10_000; k++) assert.equal(t.putU32(k, k * 3), Status.Ok);
-  assert.equal(t.alloc.verify().usedBytes, base, '10,000 plain u32s took no heap block');
+  assert.equal(verifyHeaps(t), base, '10,000 plain u32s took no heap block');
   const s = Buffer.from('now a string');
   enc.encode(77);
   assert.equal(t.set(enc.bytes, 0, enc.length, s, 0, s.length, ValueTag.String), Status.Ok);
-  assert.ok(t.alloc.verify().usedBytes > base, 'a string value is a heap entry');
+  assert.ok(verifyHeaps(t) > base, 'a string value is a heap entry');
   assert.deepEqual(readBack(r, enc, 77), { tag: ValueTag.String, v: 'now a string', expires: 0 });
   assert.equal(t.putU32(77, 5), Status.Ok);
-  assert.equal(t.alloc.verify().usedBytes, base, 'the plain u32 went back to its slot and the entry was freed');
-  // A deadline needs an entry; clearing it (expire 0) leaves the entry in place.
+  assert.equal(verifyHeaps(t), base, 'the plain u32 went back to its slot and the entry was freed');
+  // A deadline needs an entry.
   enc.encode(78);
   assert.equal(t.expire(enc.bytes, 0, enc.length, monoNowMs() + 60_000), Status.Ok);
-  assert.ok(t.alloc.verify().usedBytes > base);
+  assert.ok(verifyHeaps(t) > base);
   assert.equal(readBack(r, enc, 78)?.v, 78 * 3);
   assert.ok((readBack(r, enc, 78)?.expires ?? 0) > 0);
   assert.equal(t.putU32(78, 1), Status.Ok);
-  assert.equal(t.alloc.verify().usedBytes, base);
-  // Every segment's index starts on a cache line: a slot never straddles two.
-  const u32 = new Uint32Array(sab);
-  for (let seg = 0; seg < 4; seg++) assert.equal(u32[(D_DIRECTORY + seg * SEGMENT_BYTES + SEG_INDEX) >>> 2] % CACHE_LINE, 0, `segment ${seg}`);
-  assert.equal(CACHE_LINE % INDEX_SLOT_BYTES, 0);
+  assert.equal(verifyHeaps(t), base);
+  // Every segment's index starts on a cache line (its word's low bits are log2 of its capacity): a slot never straddles two.
+  const u32 = parts.chunks[0].u32;
+  for (let seg = 0; seg < 4; seg++) assert.equal((u32[(C_DIRECTORY + seg * SEGMENT_BYTES + SEG_INDEX) >>> 2] & ~(CACHE_LINE - 1)) % CACHE_LINE, 0, `segment ${seg}`);
+  assert.equal(CACHE_LINE % IX_BYTES, 0);
 });
 
 test('inline u32s: a deadline that passed reads as absent and the sweeper reclaims it; clear and scan count inline keys', T, () => {
@@ -177,28 +175,28 @@ test('inline u32s: a deadline that passed reads as absent and the sweeper reclai
   enc.encode(3);
   assert.equal(t.expire(enc.bytes, 0, enc.length, monoNowMs() - 1), Status.Ok);
   assert.equal(readBack(r, enc, 3), undefined);
-  assert.equal(t.getU32(3), Status.NotFound);
+  assert.equal(t.getU32(3), -Status.NotFound);
   assert.equal(t.sweep(1 << 20), 0, 'getU32 already reclaimed it');
   enc.encode(4);
   assert.equal(t.expire(enc.bytes, 0, enc.length, monoNowMs() - 1), Status.Ok);
   assert.equal(t.sweep(1 << 20), 1, 'the sweeper reclaims the expired key, and no inline key');
   assert.equal(t.size(), 498);
   const listed = new Set<number>();
+  const scan = new KeyScan();
   for (let seg = 0; seg < r.segments; seg++) {
-    const keys = r.scan(seg);
-    assert.ok(keys, `segment ${seg} snapshot`);
-    for (const k of keys) listed.add(decodeKey(k) as number);
+    assert.equal(r.seqlock.attempt(seg, scan), Visit.Found, `segment ${seg} snapshot`);
+    for (const k of scan.found) listed.add(decodeKey(k) as number);
   }
   assert.equal(listed.size, 498);
   for (let k = 0; k < 500; k++) assert.equal(listed.has(k), k !== 3 && k !== 4, `key ${k}`);
   assert.equal(t.clear(), 498);
   assert.equal(t.size(), 0);
   assert.equal(readBack(r, enc, 10), undefined);
-  t.alloc.verify();
+  verifyHeaps(t);
 });
 
 test('inline u32s: at the cap the index cannot grow: puts answer Full without eviction; with it, evict() and the full segment itself make room, CLOCK second chances', T, () => {
-  const bytes = Math.ceil(Table.minBytes({ initialBuckets: 64, segmentBits: 0, dataBytes: 0 }) / 4096 + 16) * 4096;
+  const bytes = MIN_DATA_BYTES;
   // Without eviction: Full once the index is at its full load.
   {
     const { t } = newTable(bytes, { segmentBits: 0, initialBuckets: 64, evict: false });
@@ -209,19 +207,21 @@ test('inline u32s: at the cap the index cannot grow: puts answer Full without ev
     assert.equal(t.size(), n);
   }
   // With eviction: fill to the same point (the last puts evict within the segment).
-  const { t, r, enc } = newTable(bytes, { segmentBits: 0, initialBuckets: 64 });
+  const { t, r, enc, parts } = newTable(bytes, { segmentBits: 0, initialBuckets: 64 });
   let n = 0;
   while (t.stats[Stat.Evictions] === 0) assert.equal(t.putU32(n, n), Status.Ok, `put ${n++}`);
   // Which keys are stored, through the writer's get (which, unlike a direct read, marks nothing).
-  const live = (): number[] => [...Array(n + 2).keys()].filter((k) => t.getU32(k) === Status.Ok);
+  const live = (): number[] => [...Array(n + 2).keys()].filter((k) => t.getU32(k) >= 0);
   // evict(): every key but one is read (marked visited); one slot's worth removes exactly that one.
   let keys = live();
   const spared = keys[Math.floor(keys.length / 2)];
   for (const k of keys) if (k !== spared) assert.equal(readBack(r, enc, k)?.v, k);
-  assert.ok(t.evict(INDEX_SLOT_BYTES) >= INDEX_SLOT_BYTES);
+  assert.ok(t.evictor.evict(0, IX_BYTES) >= IX_BYTES);
   assert.deepEqual(live(), keys.filter((k) => k !== spared));
   // The full segment evicts for itself: a new key takes the freed slot; then
-  // with every key read but one, the next new key evicts exactly that one.
+  // with every key read but one (and no mark left from before: as after a
+  // full pass of the hand), the next new key evicts exactly that one.
+  parts.chunks[0].hints.fill(0);
   const before = t.stats[Stat.Evictions];
   assert.equal(t.putU32(n, n), Status.Ok);
   keys = live();
@@ -231,17 +231,15 @@ test('inline u32s: at the cap the index cannot grow: puts answer Full without ev
   assert.equal(t.stats[Stat.Evictions], before + 1);
   assert.ok(keys.includes(n), "the first new key went in");
   assert.deepEqual(live(), keys.filter((k) => k !== victim).concat([n + 1]));
-  t.alloc.verify();
+  verifyHeaps(t);
 });
 
 test('inline u32s: seqlock readers never see a torn or foreign value while writers move keys between slot and heap', T, async () => {
-  const bytes = 32 * MiB;
-  const sab = new SharedArrayBuffer(bytes);
-  Table.format(sab, { initialBuckets: 1, dataBytes: bytes, segmentBits: 1, seed: 7 });
+  const m = memTable(32 * MiB, { segmentBits: 1, seed: 7 });
   const workers: Worker[] = [];
   try {
     const stop = new SharedArrayBuffer(16); // [stop, writers ready, writes of each] (worker.ts seq-write)
-    const common = { sab, keys: 64, stop, u32Keys: true };
+    const common = { table: m.transfer, keys: 64, stop, u32Keys: true };
     const writers = [0, 1].map((id) => runWorker<{ writes: number }>('seq-write', { ...common, id }, workers));
     const readers = [0, 1].map((id) =>
       runWorker<{ reads: number; found: number; absent: number; bad: string[]; contended: number }>('seq-read', { ...common, id, rounds: 200_000 }, workers),
@@ -256,7 +254,7 @@ test('inline u32s: seqlock readers never see a torn or foreign value while write
       assert.ok(res.found > 0);
     }
     for (const w of ws) assert.ok(w.writes >= 1000, `writers kept writing while readers read (${w.writes})`);
-    new Table(sab).alloc.verify();
+    verifyHeaps(m.t);
   } finally {
     await terminateAll(workers);
   }

@@ -15,17 +15,26 @@ import { Table } from '../../src/store/table';
 import { ReadResult, TableReader } from '../../src/store/table-reader';
 import { hashBytes, hashU32Key, KeyEncoder, U32_KEY_BYTES, writeU32Key } from '../../src/store/keys';
 import { monoNowMs } from '../../src/store/clock';
-import { D_DIRECTORY, D_HEAP_END, D_HEAP_START, SEG_CAPACITY, SEG_INDEX, SEG_VERSION, Status, ValueTag } from '../../src/layout/layout';
+import { PrivateState } from '../../src/store/private-state';
+import { C_DIRECTORY, SEG_INDEX, SEG_VERSION, Status, ValueTag } from '../../src/layout/layout';
 import { runWorker, terminateAll } from '../fixtures/unit/harness';
 import { rng } from '../fixtures/unit/util';
+import { memTable, verifyHeaps } from '../support/table';
 
 const MiB = 1 << 20;
 const T = { timeout: 120_000 };
 
-function newTable(bytes: number, opts: { segmentBits?: number; initialBuckets?: number; coarse?: boolean } = {}): { sab: SharedArrayBuffer; t: Table; r: TableReader } {
+function newTable(bytes: number, opts: { segmentBits?: number; initialBuckets?: number; coarse?: boolean } = {}): { t: Table; r: TableReader } {
+  return memTable(bytes, { initialBuckets: opts.initialBuckets ?? 1, segmentBits: opts.segmentBits, coarse: opts.coarse });
+}
+
+/** A bare heap of `bytes` (alloc.ts), its private state of its own. */
+function newHeap(bytes: number): { a: Allocator; u8: Uint8Array } {
   const sab = new SharedArrayBuffer(bytes);
-  Table.format(sab, { initialBuckets: opts.initialBuckets ?? 1, dataBytes: bytes, segmentBits: opts.segmentBits, coarse: opts.coarse, seed: 0x5eed });
-  return { sab, t: new Table(sab), r: new TableReader(sab) };
+  const priv = PrivateState.create(1, 1);
+  const a = new Allocator(new Uint32Array(sab), priv.i32, priv.heapBase(0), 4096, bytes);
+  a.format();
+  return { a, u8: new Uint8Array(sab) };
 }
 
 /** Set a string key to a string value through the writer. */
@@ -48,14 +57,10 @@ function read(r: TableReader, enc: KeyEncoder, key: string | number | Uint8Array
 }
 
 test('alloc: random alloc/free keeps every TLSF invariant; freed memory coalesces back into one block', T, () => {
-  const bytes = 8 * MiB;
-  const { sab } = newTable(bytes);
-  const u32 = new Uint32Array(sab);
-  const a = new Allocator(u32);
+  const { a, u8 } = newHeap(8 * MiB);
   const base = a.verify();
   const next = rng(7);
   const live = new Map<number, number>();
-  const u8 = new Uint8Array(sab);
   for (let i = 0; i < 20_000; i++) {
     if (live.size > 0 && next() % 3 === 0) {
       const keys = [...live.keys()];
@@ -86,8 +91,7 @@ test('alloc: random alloc/free keeps every TLSF invariant; freed memory coalesce
 });
 
 test('alloc: NO_MEMORY at the cap, never throws; an allocation that fits the freed space succeeds', T, () => {
-  const { sab } = newTable(1 * MiB);
-  const a = new Allocator(new Uint32Array(sab));
+  const { a } = newHeap(1 * MiB);
   const got: number[] = [];
   for (;;) {
     const off = a.alloc(10_000);
@@ -130,28 +134,25 @@ for (const segmentBits of [0, 2, 8]) {
     put(t, enc, '1', 'string');
     put(t, enc, Buffer.from('1'), 'bytes');
     assert.deepEqual([read(r, enc, 1), read(r, enc, '1'), read(r, enc, Buffer.from('1'))], ['number', 'string', 'bytes']);
-    t.alloc.verify();
+    verifyHeaps(t);
   });
 }
 
 test('table: u32 operations (put, get, add with wrap-around, absent counts as 0, WrongType on other values)', T, () => {
   const { t, r } = newTable(8 * MiB);
-  assert.equal(t.getU32(5), Status.NotFound);
+  assert.equal(t.getU32(5), -Status.NotFound);
   assert.equal(t.putU32(5, 4294967295), Status.Ok);
-  assert.equal(t.getU32(5), Status.Ok);
-  assert.equal(t.lastValue, 4294967295);
-  assert.equal(t.addU32(5, 2), Status.Ok);
-  assert.equal(t.lastValue, 1);
-  assert.equal(t.addU32(6, 7), Status.Ok);
-  assert.equal(t.lastValue, 7);
+  assert.equal(t.getU32(5), 4294967295);
+  assert.equal(t.addU32(5, 2), 1);
+  assert.equal(t.addU32(6, 7), 7);
   const enc = new KeyEncoder(4096, t.seed);
   enc.encode(6);
   assert.equal(r.read(enc.bytes, enc.length, enc.hash), ReadResult.Found);
   assert.equal(r.tag, ValueTag.U32);
   assert.equal(r.num, 7);
   put(t, enc, 8, 'text');
-  assert.equal(t.addU32(8, 1), Status.WrongType);
-  assert.equal(t.getU32(8), Status.WrongType);
+  assert.equal(t.addU32(8, 1), -Status.WrongType);
+  assert.equal(t.getU32(8), -Status.WrongType);
 });
 
 test('keys: hashU32Key gives the hash of the u32 material that writeU32Key writes', () => {
@@ -169,10 +170,9 @@ test('keys: hashU32Key gives the hash of the u32 material that writeU32Key write
 test('table: putU32 over another 4-byte value or an expiring u32 stores a plain u32 without a deadline', T, () => {
   const { t, r } = newTable(8 * MiB);
   const enc = new KeyEncoder(4096, t.seed);
-  put(t, enc, 9, 'abcd'); // a 4-byte string: rewritten in place
+  put(t, enc, 9, 'abcd'); // a 4-byte string: a heap entry
   assert.equal(t.putU32(9, 42), Status.Ok);
-  assert.equal(t.getU32(9), Status.Ok);
-  assert.equal(t.lastValue, 42);
+  assert.equal(t.getU32(9), 42);
   enc.encode(9);
   assert.equal(r.read(enc.bytes, enc.length, enc.hash), ReadResult.Found);
   assert.equal(r.tag, ValueTag.U32);
@@ -185,12 +185,11 @@ test('table: putU32 over another 4-byte value or an expiring u32 stores a plain 
   assert.ok(r.expires > 0);
   assert.equal(t.putU32(10, 8), Status.Ok);
   assert.equal(r.read(enc.bytes, enc.length, enc.hash), ReadResult.Found);
-  assert.equal(r.expires, 0, 'a seed put leaves no deadline');
+  assert.equal(r.expires, 0, 'a u32 put leaves no deadline');
   assert.equal(r.num, 8);
-  put(t, enc, 11, 'a longer string'); // no room in place: a new entry
+  put(t, enc, 11, 'a longer string');
   assert.equal(t.putU32(11, 3), Status.Ok);
-  assert.equal(t.getU32(11), Status.Ok);
-  assert.equal(t.lastValue, 3);
+  assert.equal(t.getU32(11), 3);
 });
 
 test('table reader: strings read back exactly, ASCII or not (Latin-1 range, multi-byte, NUL, long)', T, () => {
@@ -202,11 +201,11 @@ test('table reader: strings read back exactly, ASCII or not (Latin-1 range, mult
 });
 
 test('table: at the memory cap writes answer Full, never throw, and stored keys stay and can be updated', T, () => {
-  const { t, r } = newTable(1 * MiB, { segmentBits: 2 });
+  const { t, r } = memTable(4 * MiB, { segmentBits: 2, evict: false });
   const enc = new KeyEncoder(4096, t.seed);
   let stored = 0;
   let full = 0;
-  for (let i = 0; i < 20_000; i++) {
+  for (let i = 0; i < 60_000; i++) {
     const s = put(t, enc, `key-${i}`, 'x'.repeat(100));
     if (s === Status.Ok) stored++;
     else {
@@ -217,12 +216,15 @@ test('table: at the memory cap writes answer Full, never throw, and stored keys 
   assert.ok(stored > 1000 && full > 0, `stored ${stored}, refused ${full}`);
   assert.equal(t.size(), stored);
   let found = 0;
-  for (let i = 0; i < 20_000; i++) if (read(r, enc, `key-${i}`) !== undefined) found++;
+  for (let i = 0; i < 60_000; i++) if (read(r, enc, `key-${i}`) !== undefined) found++;
   assert.equal(found, stored);
-  const first = [...Array(20_000).keys()].find((i) => read(r, enc, `key-${i}`) !== undefined)!;
-  assert.equal(put(t, enc, `key-${first}`, 'y'.repeat(100)), Status.Ok, 'an update that fits in place at the cap');
+  // An update is a new entry (copy on write) and needs a block: deleting a key makes room for it.
+  const first = [...Array(60_000).keys()].find((i) => read(r, enc, `key-${i}`) !== undefined)!;
+  const second = [...Array(60_000).keys()].find((i) => i > first && read(r, enc, `key-${i}`) !== undefined)!;
+  assert.equal(del(t, enc, `key-${second}`), Status.Ok);
+  assert.equal(put(t, enc, `key-${first}`, 'y'.repeat(100)), Status.Ok, 'an update at the cap');
   assert.equal(read(r, enc, `key-${first}`), 'y'.repeat(100));
-  t.alloc.verify();
+  verifyHeaps(t);
 });
 
 for (const [name, opts] of [
@@ -231,16 +233,15 @@ for (const [name, opts] of [
   ['coarse lock', { coarse: true }],
 ] as const) {
   test(`table: 4 worker threads put disjoint u32 keys while segments grow (${name})`, T, async () => {
-    const bytes = 64 * MiB;
-    const sab = new SharedArrayBuffer(bytes);
-    Table.format(sab, { initialBuckets: 1, dataBytes: bytes, seed: 0x1234567, ...opts });
+    const m = memTable(64 * MiB, { seed: 0x1234567, ...opts });
+    const table = m.transfer;
     const workers: Worker[] = [];
     try {
       const W = 4;
       const n = 20_000;
       const xor = 0x0f0f0f0f;
       const progress = new SharedArrayBuffer(4 * (W + 1));
-      const common = { sab, n, stride: W, xor, seed: 1000, missKey: 0xfffffff0, progress };
+      const common = { table, coarse: 'coarse' in opts, n, stride: W, xor, seed: 1000, missKey: 0xfffffff0, progress };
       const rs = await Promise.all(
         Array.from({ length: W }, (_, id) => runWorker<{ errors: number; firstErrors: string[]; count: number; crossReads: number }>('ht-put', { ...common, id }, workers)),
       );
@@ -248,10 +249,10 @@ for (const [name, opts] of [
         assert.equal(r.errors, 0, r.firstErrors.join('; '));
         assert.equal(r.count, n);
       }
-      assert.equal(new Table(sab).size(), W * n);
+      assert.equal(m.t.size(), W * n);
       const v = await runWorker<{ errors: number; firstErrors: string[]; absent: number }>('ht-verify', common, workers);
       assert.equal(v.errors, 0, v.firstErrors.join('; '));
-      new Table(sab).alloc.verify();
+      verifyHeaps(m.t);
     } finally {
       await terminateAll(workers);
     }
@@ -259,13 +260,11 @@ for (const [name, opts] of [
 }
 
 test('table: seqlock readers never return a torn value while writer threads rewrite the same keys (checksummed values)', T, async () => {
-  const bytes = 32 * MiB;
-  const sab = new SharedArrayBuffer(bytes);
-  Table.format(sab, { initialBuckets: 1, dataBytes: bytes, segmentBits: 1, seed: 99 });
+  const m = memTable(32 * MiB, { segmentBits: 1, seed: 99 });
   const workers: Worker[] = [];
   try {
     const stop = new SharedArrayBuffer(16); // [stop, writers ready, writes of each] (worker.ts seq-write)
-    const common = { sab, keys: 64, stop };
+    const common = { table: m.transfer, keys: 64, stop };
     const writers = [0, 1].map((id) => runWorker<{ writes: number }>('seq-write', { ...common, id }, workers));
     const readers = [0, 1].map((id) =>
       runWorker<{ reads: number; found: number; absent: number; bad: string[]; contended: number }>('seq-read', { ...common, id, rounds: 200_000 }, workers),
@@ -282,44 +281,38 @@ test('table: seqlock readers never return a torn value while writer threads rewr
       assert.ok(r.found > 0, `no read found a value (${r.contended} of ${r.reads} contended)`);
     }
     for (const w of ws) assert.ok(w.writes >= 1000, `writers kept writing while readers read (${w.writes})`);
-    new Table(sab).alloc.verify();
+    verifyHeaps(m.t);
   } finally {
     await terminateAll(workers);
   }
 });
 
 test('table reader: garbage in a segment gives Corrupt (never an exception, never an endless loop); a busy version gives Contended', T, () => {
-  const { sab, t, r } = newTable(4 * MiB, { segmentBits: 0 });
+  const { t, r, parts } = memTable(4 * MiB, { segmentBits: 0 });
   const enc = new KeyEncoder(4096, t.seed);
   put(t, enc, 'a', 'b');
-  const u32 = new Uint32Array(sab);
-  const d = D_DIRECTORY >>> 2;
-  const saved = [u32[d + (SEG_CAPACITY >>> 2)], u32[d + (SEG_INDEX >>> 2)]];
+  const ch = parts.chunks[0];
+  const u32 = ch.u32;
+  const word = (C_DIRECTORY + SEG_INDEX) >>> 2;
+  const saved = u32[word];
+  const log2 = saved & 63;
+  const index = saved - log2;
   enc.encode('a');
-  for (const [cap, index] of [
-    [3, saved[1]],
-    [0, saved[1]],
-    [2 ** 30, saved[1]],
-    [saved[0], 7],
-    [saved[0], u32[D_HEAP_END >>> 2]],
-    [1024, u32[D_HEAP_START >>> 2]],
-  ]) {
-    u32[d + (SEG_CAPACITY >>> 2)] = cap;
-    u32[d + (SEG_INDEX >>> 2)] = index;
+  // Index words that name no index inside the heap: capacity 0, 1, 2, 2^30; misaligned; past the heap; before it.
+  for (const w of [index, index + 1, index + 30, index + 7 * 64 + log2 + 64, ch.heapEnd + log2, 64 + log2, index + 32 + log2]) {
+    u32[word] = w;
     const res = r.read(enc.bytes, enc.length, enc.hash);
-    assert.ok(res === ReadResult.Corrupt || res === ReadResult.Absent, `cap ${cap} index ${index}: ${res}`);
+    assert.ok(res === ReadResult.Corrupt || res === ReadResult.Absent, `index word ${w}: ${res}`);
   }
-  u32[d + (SEG_CAPACITY >>> 2)] = saved[0];
-  u32[d + (SEG_INDEX >>> 2)] = saved[1];
+  u32[word] = saved;
   // Random words over the whole index: every read ends, with a result.
   const next = rng(3);
-  const idx = saved[1] >>> 2;
   for (let round = 0; round < 200; round++) {
-    for (let i = 0; i < saved[0] * 2; i++) u32[idx + i] = next() % 5 === 0 ? next() : next() % 1024;
+    for (let i = 0; i < (1 << log2) * 4; i++) u32[(index >>> 2) + i] = next() % 5 === 0 ? next() : next() % 1024;
     const res = r.read(enc.bytes, enc.length, enc.hash);
     assert.ok([ReadResult.Found, ReadResult.Absent, ReadResult.Corrupt].includes(res));
   }
   // A version stuck odd (a writer that never finishes): bounded, Contended.
-  Atomics.store(new Int32Array(sab), (D_DIRECTORY + SEG_VERSION) >>> 2, 1);
+  Atomics.store(ch.i32, (C_DIRECTORY + SEG_VERSION) >>> 2, 1);
   assert.equal(r.read(enc.bytes, enc.length, enc.hash), ReadResult.Contended);
 });

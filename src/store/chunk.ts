@@ -1,0 +1,90 @@
+/**
+ * Views of one chunk of the data file (layout.ts, "Data file"): the typed
+ * arrays every reader and writer of its segments uses, its heap's bounds,
+ * and the checks that stand between a word read from the file and its use
+ * as an offset. A chunk's offsets are below MAX_CHUNK_BYTES (< 2^31), so
+ * they stay small integers for V8 and `>>> 2` indexes words safely.
+ *
+ * The heap bounds are taken from the geometry the caller validated, never
+ * re-read from the file: a forged chunk header cannot move them.
+ */
+import {
+  C_DIRECTORY,
+  ENTRY_HEADER_BYTES,
+  ENTRY_KEY_LEN,
+  ENTRY_VALUE_LEN,
+  HINT_GRANULE,
+  INDEX_LOG2_MASK,
+  IX_BYTES,
+  MAX_INDEX_LOG2,
+  SEG_INDEX,
+  SEG_VERSION,
+  SEGMENT_BYTES,
+  TLSF_ALIGN,
+} from '../layout/layout';
+
+export class Chunk {
+  readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  readonly buf: Buffer;
+  readonly dv: DataView;
+  /** The last offset at which an entry header still fits. */
+  readonly lastEntry: number;
+
+  constructor(
+    readonly sab: SharedArrayBuffer,
+    readonly index: number,
+    readonly heapStart: number,
+    readonly heapEnd: number,
+    /** One byte per HINT_GRANULE bytes of the chunk (the exchange file), or an empty array. */
+    readonly hints: Uint8Array,
+  ) {
+    this.u8 = new Uint8Array(sab);
+    this.u32 = new Uint32Array(sab);
+    this.i32 = new Int32Array(sab);
+    this.buf = Buffer.from(sab);
+    this.dv = new DataView(sab);
+    this.lastEntry = heapEnd - ENTRY_HEADER_BYTES;
+  }
+
+  /** Word index of the directory entry of the chunk's `local`-th segment. */
+  dir(local: number): number {
+    return (C_DIRECTORY + local * SEGMENT_BYTES) >>> 2;
+  }
+
+  /** Word index of that segment's version (seqlock). */
+  versionWord(local: number): number {
+    return (C_DIRECTORY + local * SEGMENT_BYTES + SEG_VERSION) >>> 2;
+  }
+
+  /** The index word of a segment (offset | log2 capacity), as read from the file. */
+  indexWord(local: number): number {
+    return this.u32[(C_DIRECTORY + local * SEGMENT_BYTES + SEG_INDEX) >>> 2];
+  }
+
+  /**
+   * Whether an index word names an index inside the heap: a log2 capacity
+   * in 2..MAX_INDEX_LOG2 and a line-aligned offset whose slots all lie in
+   * the heap.
+   */
+  indexOk(word: number): boolean {
+    const log2 = word & INDEX_LOG2_MASK;
+    const index = word - log2;
+    return log2 >= 2 && log2 <= MAX_INDEX_LOG2 && index >= this.heapStart && index + (1 << log2) * IX_BYTES <= this.heapEnd;
+  }
+
+  /**
+   * Whether `e` may be an entry offset: aligned, in the heap, with room for
+   * its header and for the key and value lengths its header gives.
+   */
+  entryOk(e: number): boolean {
+    if (e < this.heapStart || e > this.lastEntry || (e & (TLSF_ALIGN - 1)) !== 0) return false;
+    return e + ENTRY_HEADER_BYTES + (this.u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff) + this.u32[(e + ENTRY_VALUE_LEN) >>> 2] <= this.heapEnd;
+  }
+
+  /** The hint byte of the index slot at `slot`. */
+  hintOf(slot: number): number {
+    return ((slot - this.heapStart) / HINT_GRANULE) | 0;
+  }
+}

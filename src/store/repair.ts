@@ -1,0 +1,291 @@
+/**
+ * Rebuilding a chunk from what its file holds: the step that adopts a data
+ * file after a stop or a crash (recovery.ts), and that repairs a chunk
+ * found forged while the server serves. Nothing the file says is believed
+ * until checked; what fails a check is dropped, since a cache may lose an
+ * entry but never its service.
+ *
+ * WHAT A CRASH CAN LEAVE, and its repair (segments.ts makes every store a
+ * reader can see a whole aligned word, copy on write):
+ *   a version left odd (a writer died inside)  -> made even, and past every
+ *                                                version readers saw
+ *   a key in two slots (a backward shift cut    -> one kept (same entry)
+ *     between filling the hole and emptying
+ *     its source)
+ *   a new entry or index allocated but never   -> unreachable: free space
+ *     linked; an old one unlinked, not freed
+ *   block headers mid-split or mid-coalesce,    -> the heap is re-tiled from
+ *     and the allocator's free lists (private,     the live blocks
+ *     gone with the process)
+ *   count mirrors and counters off by one       -> recounted
+ * WHAT A FORGER CAN LEAVE: anything. Every slot is checked: an inline slot's
+ * hash must be its key's; an entry must lie in the heap inside a used block
+ * big enough for it, with a known tag and key kind, sane lengths, and the
+ * hash of its key material must be its slot's and belong to this segment;
+ * blocks may not overlap. What fails is dropped; a segment whose index
+ * fails is emptied.
+ */
+import { Segments } from './segments';
+import { Allocator } from './alloc';
+import { Chunk } from './chunk';
+import { hashBytes, hashU32Key, U32_KEY_BYTES } from './keys';
+import {
+  BLOCK_HEADER_BYTES,
+  C_DIRECTORY,
+  ENTRY_EXPIRES,
+  ENTRY_HEADER_BYTES,
+  ENTRY_INLINE,
+  ENTRY_KEY_LEN,
+  ENTRY_TAG,
+  ENTRY_VALUE_LEN,
+  entryBytes,
+  INDEX_LOG2_MASK,
+  indexBlockBytes,
+  indexInBlock,
+  IX_BYTES,
+  IX_ENTRY,
+  IX_HASH,
+  IX_KEY,
+  IX_VALUE,
+  IX_WORDS,
+  KEY_KIND_BYTES,
+  KeyKind,
+  MAX_VALUE_TAG,
+  PS_COUNT,
+  PS_INDEX,
+  PS_INDEX_BLOCK,
+  PS_VERSION,
+  SEG_COUNT,
+  SEG_INDEX,
+  SEG_VERSION,
+  SEGMENT_BYTES,
+  TLSF_ALIGN,
+  ValueTag,
+} from '../layout/layout';
+
+/** What a rebuild found. */
+export interface RepairReport {
+  segments: number;
+  /** Keys kept. */
+  keys: number;
+  /** Slots dropped because they failed a check (forged or torn data). */
+  dropped: number;
+  /** Second slots of one key (a crash inside a delete), dropped. */
+  duplicates: number;
+  /** Segments whose index failed its checks and were emptied. */
+  lostIndexes: number;
+  /** Heap bytes in use afterwards, headers included. */
+  usedBytes: number;
+}
+
+export interface RepairOptions {
+  /** Read each segment's index word from the file (adoption: the private words are empty) instead of the private copy. */
+  fromFile: boolean;
+  /** A deadline of an adopted entry as it should be now (a reboot converts them); return it unchanged otherwise. */
+  deadline?: (expires: number) => number;
+}
+
+function fixedLength(tag: number): number {
+  switch (tag) {
+    case ValueTag.U32:
+      return 4;
+    case ValueTag.F64:
+      return 8;
+    case ValueTag.True:
+    case ValueTag.False:
+    case ValueTag.Null:
+      return 0;
+    default:
+      return -1;
+  }
+}
+
+/**
+ * Rebuild chunk `c` of `segs`: its segments' indexes and its heap. The
+ * caller keeps every other writer of the chunk out (it holds all of the
+ * chunk's segment locks, or nobody else runs yet). Readers may go on: each
+ * segment is rebuilt inside an odd period of its version.
+ */
+export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): RepairReport {
+  const ch = segs.chunks[c];
+  const alloc = segs.allocs[c];
+  const n = segs.chunks.length;
+  const report: RepairReport = { segments: 0, keys: 0, dropped: 0, duplicates: 0, lostIndexes: 0, usedBytes: 0 };
+  // 1. Every segment's index (its block found from its word) and the slots that pass their checks.
+  const kept = new Map<number, number[]>(); // seg -> [hash, entry, key, value]...
+  const indexes = new Map<number, { word: number; block: number }>();
+  const blocks: number[] = []; // payload offsets of live blocks
+  const owner = new Map<number, number>(); // block -> seg (index) or -1 - seg (entry)
+  for (let seg = c; seg < segs.segments; seg += n) {
+    report.segments++;
+    const word = opts.fromFile ? ch.indexWord(segs.localOf(seg)) : segs.indexWord(seg);
+    const block = ch.indexOk(word) ? indexBlockOf(segs, c, word) : -1;
+    const slots: number[] = [];
+    kept.set(seg, slots);
+    if (block < 0) {
+      report.lostIndexes++;
+      continue;
+    }
+    indexes.set(seg, { word, block });
+    blocks.push(block);
+    owner.set(block, seg);
+    collectSlots(segs, ch, seg, word, slots, report);
+    for (let k = 0; k < slots.length; k += IX_WORDS) {
+      const e = slots[k + 1];
+      if (e === ENTRY_INLINE) continue;
+      if (owner.has(e)) {
+        // Two slots, one entry: a crash's duplicate when it is this very key; a forger's otherwise.
+        report.duplicates++;
+        slots.splice(k, IX_WORDS);
+        k -= IX_WORDS;
+        continue;
+      }
+      blocks.push(e);
+      owner.set(e, -1 - seg);
+    }
+    dedupeInline(slots, report);
+  }
+  // 2. Blocks may not overlap: an entry that overlaps anything goes; an index that overlaps another index empties its segment.
+  const live = Uint32Array.from(blocks).sort();
+  const drop = new Set<number>();
+  for (const i of alloc.overlaps(live)) {
+    const b = live[i];
+    const who = owner.get(b)!;
+    drop.add(b);
+    if (who >= 0) {
+      indexes.delete(who);
+      kept.set(who, []);
+      report.lostIndexes++;
+    }
+  }
+  if (drop.size > 0) {
+    for (const [seg, slots] of kept)
+      for (let k = 0; k < slots.length; k += IX_WORDS)
+        if (slots[k + 1] !== ENTRY_INLINE && (drop.has(slots[k + 1]) || !indexes.has(seg))) {
+          drop.add(slots[k + 1]);
+          slots.splice(k, IX_WORDS);
+          k -= IX_WORDS;
+          report.dropped++;
+        }
+  }
+  // 3. The heap, re-tiled around what lives.
+  alloc.rebuild(live.filter((b) => !drop.has(b)));
+  // 4. Each index rebuilt from its kept slots (in place, or a fresh one for a lost index), and its words set.
+  for (const [seg, slots] of kept) {
+    let idx = indexes.get(seg);
+    if (idx === undefined) {
+      const log2 = Math.max(2, Math.ceil(Math.log2(((slots.length / IX_WORDS) * 4) / 3 + 1)));
+      const fresh = segs.newIndex(seg, log2);
+      if (fresh === null) {
+        // No room even for an empty index: drop the slots (their entries were counted live; free them).
+        for (let k = 0; k < slots.length; k += IX_WORDS) if (slots[k + 1] !== ENTRY_INLINE) alloc.free(slots[k + 1]);
+        slots.length = 0;
+        continue;
+      }
+      idx = fresh;
+    }
+    refill(segs, ch, seg, idx.word, idx.block, slots, opts.deadline);
+    report.keys += slots.length / IX_WORDS;
+  }
+  report.usedBytes = alloc.usedBytes();
+  return report;
+}
+
+/** The block holding the index of word `word`: the payload, at most one line before the index, of a used block big enough. */
+function indexBlockOf(segs: Segments, c: number, word: number): number {
+  const index = word - (word & INDEX_LOG2_MASK);
+  const need = indexBlockBytes(1 << (word & INDEX_LOG2_MASK));
+  for (let b = index; b > index - 64 && b >= segs.chunks[c].heapStart + BLOCK_HEADER_BYTES; b -= TLSF_ALIGN)
+    if (indexInBlock(b) === index && segs.allocs[c].holds(b, need)) return b;
+  return -1;
+}
+
+/** The slots of segment `seg`'s index that pass every check, as [hash, entry, key, value] quadruples. */
+function collectSlots(segs: Segments, ch: Chunk, seg: number, word: number, out: number[], report: RepairReport): void {
+  const u32 = ch.u32;
+  const index = word - (word & INDEX_LOG2_MASK);
+  const cap = 1 << (word & INDEX_LOG2_MASK);
+  const alloc = segs.allocOf(seg);
+  for (let i = 0; i < cap; i++) {
+    const s = (index >>> 2) + IX_WORDS * i;
+    const e = u32[s + (IX_ENTRY >>> 2)];
+    if (e === 0) continue;
+    const hash = u32[s + (IX_HASH >>> 2)];
+    let ok: boolean;
+    if (e === ENTRY_INLINE) ok = hash === hashU32Key(u32[s + (IX_KEY >>> 2)], segs.seed);
+    else ok = ch.entryOk(e) && entryValid(segs, ch, e, alloc) && hashBytes(ch.u8, e + ENTRY_HEADER_BYTES, u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff, segs.seed) === hash;
+    if (!ok || segs.segmentOf(hash) !== seg) {
+      report.dropped++;
+      continue;
+    }
+    out.push(hash, e, u32[s + (IX_KEY >>> 2)], u32[s + (IX_VALUE >>> 2)]);
+  }
+}
+
+/** An entry's own checks: lengths, tag and key kind known, inside a used block big enough, deadline a number. */
+function entryValid(segs: Segments, ch: Chunk, e: number, alloc: Allocator): boolean {
+  const keyLen = ch.u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff;
+  const valueLen = ch.u32[(e + ENTRY_VALUE_LEN) >>> 2];
+  const tag = ch.u8[e + ENTRY_TAG];
+  const kind = ch.u8[e + ENTRY_HEADER_BYTES];
+  if (keyLen < KEY_KIND_BYTES || keyLen > segs.maxKeyBytes + KEY_KIND_BYTES || valueLen > segs.maxValueBytes) return false;
+  if (kind > KeyKind.System || (kind === KeyKind.U32 && keyLen !== U32_KEY_BYTES)) return false;
+  if (tag < 1 || tag > MAX_VALUE_TAG) return false;
+  const fixed = fixedLength(tag);
+  if (fixed >= 0 && valueLen !== fixed) return false;
+  const expires = ch.dv.getFloat64(e + ENTRY_EXPIRES, true);
+  if (!(expires >= 0) || expires === Infinity) return false;
+  return alloc.holds(e, entryBytes(keyLen, valueLen));
+}
+
+/** Inline slots of one u32 key twice (a crash inside a delete's shift): keep the first. */
+function dedupeInline(slots: number[], report: RepairReport): void {
+  const seen = new Set<number>();
+  for (let k = 0; k < slots.length; k += IX_WORDS) {
+    if (slots[k + 1] !== ENTRY_INLINE) continue;
+    if (seen.has(slots[k + 2])) {
+      report.duplicates++;
+      slots.splice(k, IX_WORDS);
+      k -= IX_WORDS;
+    } else seen.add(slots[k + 2]);
+  }
+}
+
+/**
+ * Empty segment `seg`'s index and put `slots` back (entry word last), then
+ * set its words, private and mirrored: all inside one odd period, so
+ * readers retry meanwhile. The version ends past any a reader has seen.
+ */
+function refill(segs: Segments, ch: Chunk, seg: number, word: number, block: number, slots: number[], deadline?: (e: number) => number): void {
+  const u32 = ch.u32;
+  const index = word - (word & INDEX_LOG2_MASK);
+  const cap = 1 << (word & INDEX_LOG2_MASK);
+  const d = (C_DIRECTORY + segs.localOf(seg) * SEGMENT_BYTES) >>> 2;
+  const pw = segs.pw(seg);
+  const seen = Math.max(segs.priv[pw + (PS_VERSION >>> 2)], u32[d + (SEG_VERSION >>> 2)]) | 0;
+  const v = (seen + 2) & ~1;
+  Atomics.store(ch.i32, d + (SEG_VERSION >>> 2), v + 1);
+  ch.u8.fill(0, index, index + cap * IX_BYTES);
+  for (let k = 0; k < slots.length; k += IX_WORDS) {
+    let j = slots[k] & (cap - 1);
+    while (u32[(index >>> 2) + IX_WORDS * j + (IX_ENTRY >>> 2)] !== 0) j = (j + 1) & (cap - 1);
+    const s = (index >>> 2) + IX_WORDS * j;
+    u32[s + (IX_HASH >>> 2)] = slots[k];
+    u32[s + (IX_KEY >>> 2)] = slots[k + 2];
+    u32[s + (IX_VALUE >>> 2)] = slots[k + 3];
+    u32[s + (IX_ENTRY >>> 2)] = slots[k + 1];
+    const e = slots[k + 1];
+    if (deadline && e !== ENTRY_INLINE) {
+      const at = ch.dv.getFloat64(e + ENTRY_EXPIRES, true);
+      if (at !== 0) ch.dv.setFloat64(e + ENTRY_EXPIRES, deadline(at), true);
+    }
+  }
+  const count = slots.length / IX_WORDS;
+  segs.priv[pw + (PS_INDEX >>> 2)] = word;
+  segs.priv[pw + (PS_INDEX_BLOCK >>> 2)] = block;
+  segs.priv[pw + (PS_COUNT >>> 2)] = count;
+  segs.priv[pw + (PS_VERSION >>> 2)] = v + 2;
+  u32[d + (SEG_INDEX >>> 2)] = word;
+  u32[d + (SEG_COUNT >>> 2)] = count;
+  Atomics.store(ch.i32, d + (SEG_VERSION >>> 2), v + 2);
+}
