@@ -14,6 +14,24 @@ import { KEY_KIND_BYTES, KeyKind } from '../layout/layout';
 
 export type Key = string | number | Uint8Array;
 
+/**
+ * RESERVED KEYS. The client's own bookkeeping (tag and namespace tokens,
+ * namespaced keys, fetch leases: src/client/reserved.ts) lives under string
+ * material whose first byte after the kind is 0xFF. No user key can have
+ * that material: a string key's material is UTF-8, where 0xFF never
+ * occurs, and a byte key's kind is Bytes. Scans that list user keys skip
+ * it (isReservedMaterial). A key kind of their own would say the same.
+ */
+export const RESERVED_KEY_BYTE = 0xff;
+
+/** A reserved key: its bytes (RESERVED_KEY_BYTE first) become String-kind material. */
+export class ReservedKey extends Uint8Array {}
+
+/** Whether the `len` bytes of material at u8[off] are a reserved key's. */
+export function isReservedMaterial(u8: Uint8Array, off: number, len: number): boolean {
+  return len > KEY_KIND_BYTES && u8[off] === KeyKind.String && u8[off + KEY_KIND_BYTES] === RESERVED_KEY_BYTE;
+}
+
 const MAX_U32 = 4294967295;
 
 /** MurmurHash3_x86_32 of u8[off, off + len) with `seed`. */
@@ -123,7 +141,7 @@ export class KeyEncoder {
     } else if (key instanceof Uint8Array) {
       if (key.length > this.maxKeyBytes) throw this.tooLong(key.length);
       this.room(key.length);
-      this.bytes[0] = KeyKind.Bytes;
+      this.bytes[0] = key instanceof ReservedKey ? KeyKind.String : KeyKind.Bytes;
       this.bytes.set(key, KEY_KIND_BYTES);
       this.length = KEY_KIND_BYTES + key.length;
     } else {

@@ -151,7 +151,8 @@ export class TableReader {
       if (e < this.heapStart || e > last || (e & 7) !== 0) return null;
       const keyLen = u32[(e + ENTRY_KEY_LEN) >>> 2];
       if (keyLen > this.maxKeyBytes + 1 || e + ENTRY_HEADER_BYTES + keyLen > this.heapEnd) return null;
-      if (this.u8[e + ENTRY_TAG] >= ValueTag.Lease || expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) continue;
+      const tag = this.u8[e + ENTRY_TAG];
+      if (tag === ValueTag.Lease || tag === ValueTag.Failed || expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) continue;
       const k = Buffer.allocUnsafeSlow(keyLen);
       this.buf.copy(k, 0, e + ENTRY_HEADER_BYTES, e + ENTRY_HEADER_BYTES + keyLen);
       keys.push(k);
@@ -332,6 +333,7 @@ export class TableReader {
       case ValueTag.Json:
       case ValueTag.Lease:
       case ValueTag.Failed:
+      case ValueTag.Meta:
         if (copyBytes) {
           const out = Buffer.allocUnsafeSlow(len);
           this.buf.copy(out, 0, at, at + len);

@@ -34,6 +34,7 @@ import {
   SLOT_ENTRY,
 } from '../layout/layout';
 import { TableCorruptError, ScanContendedError } from '../errors';
+import { RESERVED_KEY_BYTE } from './keys';
 
 /**
  * Waiting out writers, per segment: SPIN_ATTEMPTS snapshots back to back,
@@ -115,6 +116,8 @@ function scanSegment(u32: Uint32Array, u8: Uint8Array, seg: number, heapStart: n
     const k = e + ENTRY_HEADER_BYTES;
     if (keyLen === 0 || k + keyLen > heapEnd) return false;
     if (keyLen < wantLen) continue;
+    // The client's reserved keys (keys.ts) are never a user's.
+    if (keyLen > 1 && u8[k + 1] === RESERVED_KEY_BYTE) continue;
     let j = 0;
     while (j < wantLen && u8[k + j] === want[j]) j++;
     if (j !== wantLen) continue;
