@@ -313,9 +313,9 @@ export class Client {
    * returns, every process reads them as absent. One write per tag,
    * whatever the number of tagged entries (entries.ts).
    */
-  deleteByTag(tags: readonly string[]): Promise<void> {
+  async deleteByTag(tags: readonly string[]): Promise<void> {
     this.usable();
-    return this.envelopes.invalidate(tagKeys(tags));
+    await this.envelopes.invalidate(tagKeys(tags));
   }
 
   deleteByTagSync(tags: readonly string[]): void {
@@ -613,9 +613,11 @@ export class Client {
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
-    this.closed = true;
     this.events.stop();
     this.closing = (async () => {
+      // Loads that went on after their caller had an answer still store their value.
+      await this.fetcher.idle();
+      this.closed = true;
       await this.pipeline.close();
       // After a failure, windows may still be in flight: leave them to the
       // server's reaper (it reclaims them once this process exits) rather

@@ -162,8 +162,15 @@ export class Fetcher {
   private readonly inProcess = new Map<string, Promise<unknown>>();
   /** Early refreshes this process is trying or running, by key identity. */
   private readonly refreshing = new Set<string>();
+  /** Loads this process runs (their callers may have gone: a soft timeout, early refresh). */
+  private readonly jobs = new Set<Promise<unknown>>();
   private leaseCount = 0;
   private readonly mat: MaterialEncoder;
+
+  /** Resolves once every load this process started has ended (close() waits for it). */
+  async idle(): Promise<void> {
+    while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
+  }
 
   constructor(private readonly client: Client) {
     this.mat = new MaterialEncoder(client.maxKeyBytes);
@@ -272,7 +279,14 @@ export class Fetcher {
   }
 
   /** Run the loader under lease `mine` on `lk` and store its value over `expected` (the entry it replaces, null: none). */
-  private async load<V>(key: Key, lk: ReservedKey, mine: PreparedValue, loader: (key: Key) => V | Promise<V>, o: Resolved, expected: PreparedValue | null): Promise<V | undefined> {
+  private load<V>(key: Key, lk: ReservedKey, mine: PreparedValue, loader: (key: Key) => V | Promise<V>, o: Resolved, expected: PreparedValue | null): Promise<V | undefined> {
+    const job = this.loadOnce(key, lk, mine, loader, o, expected);
+    const tracked = job.catch(() => undefined).finally(() => this.jobs.delete(tracked));
+    this.jobs.add(tracked);
+    return job;
+  }
+
+  private async loadOnce<V>(key: Key, lk: ReservedKey, mine: PreparedValue, loader: (key: Key) => V | Promise<V>, o: Resolved, expected: PreparedValue | null): Promise<V | undefined> {
     const client = this.client;
     this.count(ClientStat.Loads);
     const renew = setInterval(() => {

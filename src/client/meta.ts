@@ -24,6 +24,7 @@
 import { PreparedValue, RawValue, writeValue } from '../codec/value';
 import { ValueTag } from '../layout/layout';
 import { TableCorruptError } from '../errors';
+import { ReservedKey } from '../store/keys';
 
 export const META_HEADER_BYTES = 24;
 
@@ -79,7 +80,7 @@ export function open(bytes: Buffer): Opened {
     if (at + 2 > bytes.length) bad();
     const len = bytes.readUInt16LE(at);
     if (at + 2 + len + 8 > bytes.length) bad();
-    tokens.push({ key: bytes.subarray(at + 2, at + 2 + len), token: bytes.readDoubleLE(at + 2 + len) });
+    tokens.push({ key: new ReservedKey(bytes.buffer as ArrayBuffer, bytes.byteOffset + at + 2, len), token: bytes.readDoubleLE(at + 2 + len) });
     at += 2 + len + 8;
   }
   const body = bytes.subarray(at);
