@@ -1,7 +1,7 @@
 /**
  * ./server: run the key-value server until SIGINT or SIGTERM.
  */
-import { parse, runCli, usage, Spec } from './args';
+import { parse, parseIntArg, runCli, usage, Spec } from './args';
 import { Server, DEFAULT_MAX_TABLE_BYTES } from '../server/server';
 import { resolveRegionPath } from '../layout/region';
 import {
@@ -31,6 +31,7 @@ export const SERVER_SPEC = {
   ttl: { kind: 'int', min: 0, max: 2 ** 32 - 1, def: 0, arg: 'MS', help: 'time to live of writes that give none, in ms (0: never expire)' },
   'data-dir': { kind: 'string', arg: 'DIR', help: 'directory of the data file (default $SHMKV_DATA_DIR, else /dev/shm)' },
   coarse: { kind: 'bool', help: 'one lock for the whole table (for comparison)' },
+  'metrics-port': { kind: 'string', arg: 'PORT', help: 'serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0: any free port, printed)' },
   path: { kind: 'string', short: 'p', arg: 'FILE', help: 'region file (default $SHMKV_PATH or ./shmem_file)' },
   quiet: { kind: 'bool', short: 'q', help: 'print nothing when ready' },
   help: { kind: 'bool', short: 'h', help: 'show this help' },
@@ -55,12 +56,14 @@ runCli('server', [ServerError, RegionError], async () => {
     dataDir: o['data-dir'],
     defaultTtlMs: o.ttl,
     eviction: o.eviction as 'clock' | 'none' | undefined,
+    metricsPort: o['metrics-port'] === undefined ? undefined : parseIntArg('--metrics-port', o['metrics-port'], 0, 65535),
   });
   const stop = (): void => void server.stop();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   if (!o.quiet)
     process.stderr.write(`server: ready, pid ${process.pid}, region ${server.region.path}, ${o.threads} thread(s), ${o.coarse ? 'coarse' : 'fine-grained'} locking\n`);
+  if (server.metricsAddress) process.stderr.write(`server: metrics at http://${server.metricsAddress.host}:${server.metricsAddress.port}/metrics\n`);
   await server.done;
   await server.stop();
   return 0;

@@ -50,6 +50,9 @@ import { Reaper } from './reaper';
 import { IdleWorkers } from './idle';
 import { WORKER_READY, type ServerWorkerData } from './worker-data';
 import { ServerError } from '../errors';
+import { MetricsFolder, prometheusText } from './metrics';
+import { startMetricsServer } from './metrics-http';
+import type { Server as HttpServer } from 'node:http';
 
 export interface ServerOptions {
   /** Region file path (default $SHMKV_PATH or ./shmem_file). */
@@ -79,6 +82,10 @@ export interface ServerOptions {
   /** log2 of the table's segment (lock) count. */
   segmentBits?: number;
   policy?: WaitPolicy;
+  /** Serve the Prometheus text at http://metricsHost:metricsPort/metrics (metrics-http.ts; 0: any free port). */
+  metricsPort?: number;
+  /** Address of the metrics endpoint (default 127.0.0.1). */
+  metricsHost?: string;
 }
 
 export const DEFAULT_MAX_TABLE_BYTES = 1024 * 1024 * 1024;
@@ -138,6 +145,10 @@ export class Server {
   /** Set when the server stops because of a corruption it cannot serve through. */
   private fatal: Error | null = null;
   private readonly audit: RingAudit;
+  private readonly metrics: MetricsFolder;
+  private http: HttpServer | null = null;
+  /** Where the metrics endpoint listens (--metrics-port), or null. */
+  metricsAddress: { host: string; port: number } | null = null;
 
   private constructor(
     readonly region: Region,
@@ -156,6 +167,7 @@ export class Server {
     readonly done: Promise<void>,
   ) {
     this.audit = new RingAudit(new Ring(region));
+    this.metrics = new MetricsFolder(region);
   }
 
   /**
@@ -266,6 +278,17 @@ export class Server {
       await server.stop();
       throw new ServerError(`a server worker failed to start: ${(e as Error).message}`);
     }
+    if (opts.metricsPort !== undefined) {
+      const host = opts.metricsHost ?? '127.0.0.1';
+      try {
+        server.http = await startMetricsServer(opts.metricsPort, host, () => prometheusText(region, data!.sab));
+      } catch (e) {
+        await server.stop();
+        throw e;
+      }
+      const a = server.http.address();
+      server.metricsAddress = { host, port: typeof a === 'object' && a !== null ? a.port : opts.metricsPort };
+    }
     server.timer = setInterval(() => server.tick(), HEARTBEAT_MS);
     region.headerSet(HDR_SERVER_STATE, ServerState.Ready);
     return server;
@@ -289,6 +312,8 @@ export class Server {
     // of the index per tick (SWEEP_SLOTS_PER_TICK slots, well under a
     // millisecond), so the sweeper's CPU per second is bounded too.
     this.table.sweep(SWEEP_SLOTS_PER_TICK);
+    // Closed clients' and dead processes' counters into the retired sums (metrics.ts).
+    this.metrics.tick();
   }
 
   /**
@@ -299,6 +324,7 @@ export class Server {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       this.region.headerSet(HDR_SERVER_STATE, ServerState.Stopping);
+      this.http?.close();
       Atomics.store(this.control, CONTROL_STOP, 1);
       new Ring(this.region).notEmpty.notifyAll();
       IdleWorkers.wakeAll(this.control);
