@@ -91,3 +91,11 @@ export class FetchError extends Error {
     this.name = name === 'Error' ? 'FetchError' : name;
   }
 }
+
+/** fetch() waited `ms` (its `timeout.hard`) without a value to give; the load goes on in the background. */
+export class FetchTimeoutError extends Error {
+  constructor(readonly ms: number) {
+    super(`fetch: no value within the hard timeout of ${ms} ms (the load goes on in the background)`);
+    this.name = 'FetchTimeoutError';
+  }
+}

@@ -4,7 +4,9 @@
  * the README documents. Internals (windows, lanes, the ring's ops) are not
  * exported, so they can change without breaking users.
  */
-export { connect, Client, ClientOptions, SetOptions, Stats, DEFAULT_CLIENT_WINDOW } from './client/client';
+export { connect, Client, ClientOptions, SetOptions, GetOptions, Stats, DEFAULT_CLIENT_WINDOW } from './client/client';
+export { Namespace } from './client/namespace';
+export { ClientEvents, EventName } from './client/events';
 export { FetchOptions } from './client/fetch';
 export { ConnectOptions } from './client/connection';
 export { Key } from './store/keys';
@@ -25,4 +27,5 @@ export {
   ScanContendedError,
   CodecError,
   FetchError,
+  FetchTimeoutError,
 } from './errors';

@@ -1,7 +1,7 @@
 /**
  * ./server: run the key-value server until SIGINT or SIGTERM.
  */
-import { parse, runCli, usage, Spec } from './args';
+import { parse, parseIntArg, runCli, usage, Spec } from './args';
 import { Server, DEFAULT_MAX_TABLE_BYTES } from '../server/server';
 import { dropCache } from '../server/cache-files';
 import { defaultDataDir, removeRegularFile } from '../layout/data-file';
@@ -39,6 +39,7 @@ export const SERVER_SPEC = {
   fresh: { kind: 'bool', help: "start empty: do not adopt the table the path's previous server left" },
   temporary: { kind: 'bool', help: 'start empty and remove the region and the table at stop' },
   drop: { kind: 'bool', help: "remove a stopped server's region and table (its cache) and exit" },
+  'metrics-port': { kind: 'string', arg: 'PORT', help: 'serve Prometheus metrics at http://127.0.0.1:PORT/metrics (0: any free port, printed)' },
   path: { kind: 'string', short: 'p', arg: 'FILE', help: 'region file (default $SHMKV_PATH or ./shmem_file)' },
   quiet: { kind: 'bool', short: 'q', help: 'print nothing when ready' },
   help: { kind: 'bool', short: 'h', help: 'show this help' },
@@ -79,6 +80,7 @@ runCli('server', [ServerError, RegionError], async () => {
     dataDir: o['data-dir'],
     defaultTtlMs: o.ttl,
     eviction: o.eviction as 'clock' | 'none' | undefined,
+    metricsPort: o['metrics-port'] === undefined ? undefined : parseIntArg('--metrics-port', o['metrics-port'], 0, 65535),
   });
   const stop = (): void => void server.stop();
   process.on('SIGINT', stop);
@@ -88,6 +90,7 @@ runCli('server', [ServerError, RegionError], async () => {
     const cache = a ? `adopted ${a.keys} key(s) from ${server.dataPath} in ${a.ms} ms${a.dropped + a.duplicates > 0 ? ` (${a.dropped + a.duplicates} damaged slot(s) dropped)` : ''}${a.rebooted ? ', deadlines moved to this boot' : ''}` : `an empty table in ${server.dataPath}`;
     process.stderr.write(`server: ready, pid ${process.pid}, region ${server.region.path}, ${o.threads} thread(s), ${o.coarse ? 'coarse' : 'fine-grained'} locking, ${cache}\n`);
   }
+  if (server.metricsAddress) process.stderr.write(`server: metrics at http://${server.metricsAddress.host}:${server.metricsAddress.port}/metrics\n`);
   await server.done;
   await server.stop();
   return 0;

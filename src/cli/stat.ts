@@ -3,16 +3,18 @@
  * top, as a table or as one JSON object per line (--json). Reads shared
  * memory only: it reserves no window and sends no request.
  */
-import { parse, runCli, usage, Spec } from './args';
+import { parse, runCli, usage, Spec, UsageError } from './args';
 import { Connection } from '../client/connection';
 import { readStats, Stats } from '../client/stats';
 import { resolveRegionPath } from '../layout/region';
 import { ServerGoneError, RegionError } from '../errors';
+import { prometheusText } from '../server/metrics';
 
 export const STAT_SPEC = {
   path: { kind: 'string', short: 'p', arg: 'FILE', help: 'region file (default $SHMKV_PATH or ./shmem_file)' },
   interval: { kind: 'int', short: 'i', min: 0, max: 3600, def: 0, arg: 'SECONDS', help: 'refresh every SECONDS until Ctrl-C (0: print once)' },
   json: { kind: 'bool', help: 'one JSON object per line instead of a table' },
+  prometheus: { kind: 'bool', help: 'the Prometheus text exposition (counters summed over client processes)' },
   help: { kind: 'bool', short: 'h', help: 'show this help' },
 } satisfies Spec;
 
@@ -39,9 +41,10 @@ function table(s: Stats, opsPerSec: number | null): string {
 runCli('stat', [RegionError, ServerGoneError], async () => {
   const o = parse(STAT_SPEC, process.argv.slice(2));
   if (o.help) {
-    process.stdout.write(usage('stat', '[-p FILE] [-i SECONDS] [--json]', STAT_SPEC));
+    process.stdout.write(usage('stat', '[-p FILE] [-i SECONDS] [--json | --prometheus]', STAT_SPEC));
     return 0;
   }
+  if (o.json && o.prometheus) throw new UsageError('--json and --prometheus are two different outputs: give one');
   const conn = Connection.open({ path: resolveRegionPath(o.path) });
   let last: { at: number; requests: number } | null = null;
   for (;;) {
@@ -50,7 +53,9 @@ runCli('stat', [RegionError, ServerGoneError], async () => {
     const now = Date.now();
     const rate = last && now > last.at ? ((s.requests - last.requests) * 1000) / (now - last.at) : null;
     last = { at: now, requests: s.requests };
-    if (o.json) {
+    if (o.prometheus) {
+      process.stdout.write(prometheusText(conn.region, conn.data.header));
+    } else if (o.json) {
       const { hits: _h, misses: _m, ...server } = s;
       process.stdout.write(JSON.stringify({ ...server, requestsPerSec: rate }) + '\n');
     } else {

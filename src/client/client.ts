@@ -19,19 +19,27 @@ import { StagingIO } from './staging-io';
 import { SyncWindow } from './sync-window';
 import { Pending, RequestBuilder, SetOptions } from './requests';
 import { checkTtl, statusError } from './checks';
-import { Fetcher, FetchOptions } from './fetch';
+import { Fetcher, FetchOptions, FOUND_META, FOUND_STALE, INVALID_META } from './fetch';
 import { readStats, Stats } from './stats';
-import { decodeValue } from '../codec/value';
+import { Entries, Judged, tagKeys } from './entries';
+import { Events, EventName, Listener } from './events';
+import { Namespace } from './namespace';
+import { NamespacedKey } from './reserved';
+import { decodeValue, Enveloped } from '../codec/value';
 import { DEFAULT_ENCODING, Encoding } from '../codec/structured';
 import { decodeKey, Key, KeyEncoder } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
-import { KeyScan, scanStringKeys } from '../store/table-scan';
+import { KeyScan, scanSegment, scanStringKeys } from '../store/table-scan';
 import { BUSY, Visit } from '../store/seqlock';
 import { deadlineIn, monoNowMs } from '../store/clock';
-import { ValueTag } from '../layout/layout';
+import { ClientStat, ValueTag } from '../layout/layout';
+import { ClientStats } from '../transport/client-stats';
 import { ScanContendedError, TableCorruptError } from '../errors';
 
 export { SetOptions } from './requests';
+export { FetchOptions } from './fetch';
+export { ClientEvents, EventName } from './events';
+export { Namespace } from './namespace';
 export { Stats } from './stats';
 export { TableFullError } from '../errors';
 
@@ -45,6 +53,12 @@ export interface ClientOptions extends ConnectOptions {
 }
 
 export const DEFAULT_CLIENT_WINDOW = 32;
+
+/** Options of a read. */
+export interface GetOptions {
+  /** Also return a value past its ttl that grace keeps (lru-cache's allowStale). */
+  allowStale?: boolean;
+}
 /**
  * keys(): snapshot attempts of one segment on the next turns of the event
  * loop; after them, attempts 1 ms apart until SCAN_PATIENCE_MS have passed
@@ -66,6 +80,14 @@ export class Client {
   private readonly keyEnc: KeyEncoder;
   private readonly req: RequestBuilder;
   private readonly fetcher: Fetcher;
+  /** Tagged, namespaced and graced entries (entries.ts). */
+  readonly envelopes: Entries;
+  /** This process's listeners (events.ts): `on`/`off`. */
+  readonly events: Events;
+  /** This client's counters (ClientStat), published in the region's client stats line it claimed. */
+  readonly counters: Float64Array;
+  private readonly statsLine: number;
+  private readonly clientStats: ClientStats;
   readonly encoding: Encoding;
   /** The server's limits on key and value sizes, in bytes. */
   readonly maxKeyBytes: number;
@@ -90,17 +112,31 @@ export class Client {
     const first = this.conn.reserve(1 + width);
     this.sync = new SyncWindow(this.conn, first, io);
     this.pipeline = new Pipeline(this.conn, first + 1, width, io, (s) => statusError(s, 'staging for a request'));
+    this.envelopes = new Entries(this);
     this.fetcher = new Fetcher(this);
+    this.events = new Events(() => {
+      const s = readStats(this.conn, 0, 0);
+      return { expirations: s.expirations, evictions: s.evictions };
+    });
+    this.clientStats = new ClientStats(this.conn.region.sab, this.conn.region.layout.clientStatsOffset);
+    const claimed = this.clientStats.claim(process.pid);
+    this.counters = claimed.counters;
+    this.statsLine = claimed.line;
   }
 
   // ---- reads: straight from the shared table --------------------------------------
 
-  /** The value under `key`, or undefined. Never waits for a server thread (unless contended). */
-  getSync(key: Key): unknown {
-    const r = this.direct(key, true);
+  /**
+   * The value under `key`, or undefined. Never waits for a server thread
+   * (unless contended). A value past its ttl that grace keeps reads as
+   * absent unless `allowStale`.
+   */
+  getSync(key: Key, options?: GetOptions): unknown {
+    const r = this.direct(key, true, options !== undefined && options.allowStale === true);
     if (r === ReadResult.Found) return decodeValue(this.conn.reader);
     if (r === ReadResult.Absent) return undefined;
-    return this.runSync(this.req.read(key));
+    if (r === ReadResult.Contended) return this.opened(this.runSync(this.req.read(key)), options);
+    return this.openedLast(r);
   }
 
   /** Whether `key` holds a value. */
@@ -108,12 +144,16 @@ export class Client {
     return this.getSync(key) !== undefined;
   }
 
-  /** Remaining time to live of `key` in ms: Infinity when it never expires, undefined when absent. */
+  /**
+   * Remaining time to live of `key` in ms: Infinity when it never expires,
+   * undefined when absent (or stale: for a graced entry, the time until it
+   * turns stale).
+   */
   ttlSync(key: Key): number | undefined {
-    const r = this.direct(key, false);
-    if (r === ReadResult.Absent) return undefined;
-    if (r !== ReadResult.Found) return this.getSync(key) === undefined ? undefined : this.ttlSync(key);
-    const at = this.conn.reader.expires;
+    const r = this.direct(key, true);
+    if (r === ReadResult.Absent || r === INVALID_META) return undefined;
+    if (r === ReadResult.Contended) return this.getSync(key) === undefined ? undefined : this.ttlSync(key);
+    const at = r === FOUND_META && this.envelopes.last!.freshUntil !== 0 ? this.envelopes.last!.freshUntil : this.conn.reader.expires;
     return at === 0 ? Infinity : Math.max(0, at - monoNowMs());
   }
 
@@ -121,11 +161,12 @@ export class Client {
    * The value under `key`, or undefined; answered from the table without a
    * hand-off (a contended read asks the server through the pipeline).
    */
-  get(key: Key): Promise<unknown> {
-    const r = this.direct(key, true);
+  get(key: Key, options?: GetOptions): Promise<unknown> {
+    const r = this.direct(key, true, options !== undefined && options.allowStale === true);
     if (r === ReadResult.Found) return settled(() => decodeValue(this.conn.reader));
     if (r === ReadResult.Absent) return Promise.resolve(undefined);
-    return this.enqueue(this.req.read(key));
+    if (r === ReadResult.Contended) return this.enqueue(this.req.read(key)).then((v) => this.opened(v, options));
+    return settled(() => this.openedLast(r));
   }
 
   has(key: Key): Promise<boolean> {
@@ -153,7 +194,10 @@ export class Client {
    * true, or false when `ifAbsent` found the key present.
    */
   setSync(key: Key, value: unknown, options?: SetOptions): boolean {
-    return this.runSync(this.req.set(key, value, options)) as boolean;
+    if (options !== undefined && (options.tags !== undefined || options.grace !== undefined)) return this.setEnvelopedSync(key, value, options, []);
+    const stored = this.runSync(this.req.set(key, value, options)) as boolean;
+    if (this.events.listening && stored) this.emitKey('set', key);
+    return stored;
   }
 
   /** The seed's name for setSync. */
@@ -163,7 +207,9 @@ export class Client {
 
   /** Remove `key`; true when it held a value. */
   deleteSync(key: Key): boolean {
-    return this.runSync(this.req.delete(key)) as boolean;
+    const deleted = this.runSync(this.req.delete(key)) as boolean;
+    if (this.events.listening) this.emitKey('delete', key, deleted);
+    return deleted;
   }
 
   /** Store `next` only if `key` holds `expected` (undefined: only if absent); true when it stored. */
@@ -198,7 +244,9 @@ export class Client {
   }
 
   set(key: Key, value: unknown, options?: SetOptions): Promise<boolean> {
-    return this.enqueue(this.req.set(key, value, options)) as Promise<boolean>;
+    if (options !== undefined && (options.tags !== undefined || options.grace !== undefined)) return this.setEnveloped(key, value, options, []);
+    const p = this.enqueue(this.req.set(key, value, options)) as Promise<boolean>;
+    return this.events.listening ? p.then((stored) => (stored && this.emitKey('set', key), stored)) : p;
   }
 
   put(key: Key, value: unknown, options?: SetOptions): Promise<boolean> {
@@ -206,7 +254,8 @@ export class Client {
   }
 
   delete(key: Key): Promise<boolean> {
-    return this.enqueue(this.req.delete(key)) as Promise<boolean>;
+    const p = this.enqueue(this.req.delete(key)) as Promise<boolean>;
+    return this.events.listening ? p.then((deleted) => (this.emitKey('delete', key, deleted), deleted)) : p;
   }
 
   compareAndSet(key: Key, expected: unknown, next: unknown, options?: SetOptions): Promise<boolean> {
@@ -233,6 +282,10 @@ export class Client {
   /** Store many pairs, pipelined through the window; resolves when all are applied. */
   async setMany(entries: Iterable<readonly [Key, unknown]>, options?: SetOptions): Promise<void> {
     this.usable();
+    if (options !== undefined && (options.tags !== undefined || options.grace !== undefined)) {
+      await Promise.all([...entries].map(([k, v]) => this.setEnveloped(k, v, options, [])));
+      return;
+    }
     const reqs = [...entries].map(([k, v]) => this.req.set(k, v, options));
     await this.enqueueBatch(reqs);
   }
@@ -247,6 +300,60 @@ export class Client {
    */
   fetch<V>(key: Key, loader: (key: Key) => V | Promise<V>, options?: FetchOptions): Promise<V | undefined> {
     return this.fetcher.fetch(key, loader, options);
+  }
+
+  /** fetch() on behalf of a namespace: its values carry the namespace tokens `implicit`. */
+  fetchWith<V>(key: Key, loader: (key: Key) => V | Promise<V>, options: FetchOptions | undefined, implicit: Uint8Array[]): Promise<V | undefined> {
+    return this.fetcher.fetch(key, loader, options, implicit as NamespacedKey[]);
+  }
+
+  // ---- tags, namespaces, events (entries.ts, namespace.ts, events.ts) -------------
+
+  /**
+   * Drop every entry carrying one of `tags`, machine-wide: once this
+   * returns, every process reads them as absent. One write per tag,
+   * whatever the number of tagged entries (entries.ts).
+   */
+  async deleteByTag(tags: readonly string[]): Promise<void> {
+    this.usable();
+    await this.envelopes.invalidate(tagKeys(tags));
+  }
+
+  deleteByTagSync(tags: readonly string[]): void {
+    this.usable();
+    this.envelopes.invalidateSync(tagKeys(tags));
+  }
+
+  /** A view with its own keys, clear() and size (namespace.ts). */
+  namespace(name: string): Namespace {
+    this.usable();
+    return new Namespace(this, [name]);
+  }
+
+  /** Listen to this client's events (events.ts); costs nothing while nobody listens. */
+  on<E extends EventName>(name: E, listener: Listener<E>): this {
+    this.events.on(name, listener);
+    return this;
+  }
+
+  off<E extends EventName>(name: E, listener: Listener<E>): this {
+    this.events.off(name, listener);
+    return this;
+  }
+
+  /** set() of an enveloped entry (tags, grace, a namespace's tokens `implicit`). */
+  async setEnveloped(key: Key, value: unknown, options: SetOptions, implicit: Uint8Array[]): Promise<boolean> {
+    const tokens = await this.envelopes.tokens([...(implicit as NamespacedKey[]), ...tagKeys(options.tags)]);
+    const stored = (await this.request((req) => this.envelopes.write(req, key, value, options, tokens))) as boolean;
+    if (this.events.listening && stored) this.emitKey('set', key);
+    return stored;
+  }
+
+  setEnvelopedSync(key: Key, value: unknown, options: SetOptions, implicit: Uint8Array[]): boolean {
+    const tokens = this.envelopes.tokensSync([...(implicit as NamespacedKey[]), ...tagKeys(options.tags)]);
+    const stored = this.requestSync((req) => this.envelopes.write(req, key, value, options, tokens)) as boolean;
+    if (this.events.listening && stored) this.emitKey('set', key);
+    return stored;
   }
 
   /** Remove every key of the whole machine's table (segment by segment: writes racing the clear may survive it). */
@@ -327,26 +434,109 @@ export class Client {
   /** Counters of the server and its table, and this process's hits and misses (stats.ts). */
   stats(): Stats {
     this.usable();
-    return readStats(this.conn, this.hits, this.misses);
+    const s = readStats(this.conn, this.counters[ClientStat.Hits], this.counters[ClientStat.Misses]);
+    s.machine = this.clientStats.sum().counters;
+    return s;
   }
-  private hits = 0;
-  private misses = 0;
 
   // ---- internals ---------------------------------------------------------------------
 
-  /** The raw direct read of `key` (fetch.ts looks at leases): Found puts the value in reader. */
-  direct(key: Key, copyBytes: boolean, raw = false): ReadResult {
+  /**
+   * The direct read of `key`, counted (a hit or a miss) and reported
+   * (events): Found puts the value in reader; an envelope (meta.ts) is
+   * judged: FOUND_META (fresh) or FOUND_STALE (allowStale) put it in
+   * entries.last, INVALID_META is a miss (a token changed, or stale).
+   */
+  direct(key: Key, copyBytes: boolean, allowStale = false): number {
     this.usable();
     this.conn.checkLive();
     this.keyEnc.encode(key);
     const reader = this.conn.reader;
-    let r = reader.read(this.keyEnc.bytes, this.keyEnc.length, this.keyEnc.hash, copyBytes);
+    let r: number = reader.read(this.keyEnc.bytes, this.keyEnc.length, this.keyEnc.hash, copyBytes);
     if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
-    // fetch()'s leases and failure marks are not values.
-    if (r === ReadResult.Found && !raw && reader.tag >= ValueTag.Lease) r = ReadResult.Absent;
-    if (r === ReadResult.Found) this.hits++;
-    else if (r === ReadResult.Absent) this.misses++;
+    // fetch()'s leases and failure marks are not values; an envelope is judged.
+    if (r === ReadResult.Found && reader.tag >= ValueTag.Lease) r = reader.tag === ValueTag.Meta ? this.judge(reader.bytes!, allowStale) : ReadResult.Absent;
+    if (r === ReadResult.Found || r === FOUND_META || r === FOUND_STALE) this.counters[ClientStat.Hits]++;
+    else if (r === ReadResult.Absent || r === INVALID_META) this.counters[ClientStat.Misses]++;
+    if (this.events.listening) this.emitRead(key, r);
     return r;
+  }
+
+  private judge(bytes: Buffer, allowStale: boolean): number {
+    const j = this.envelopes.judge(bytes);
+    if (j === Judged.Fresh) return FOUND_META;
+    return j === Judged.Stale && allowStale ? FOUND_STALE : INVALID_META;
+  }
+
+  /** A server read's answer, opened when it is an envelope. */
+  private opened(v: unknown, options: GetOptions | undefined): unknown {
+    if (!(v instanceof Enveloped)) return v;
+    const r = this.judge(v.bytes, options !== undefined && options.allowStale === true);
+    return this.openedLast(r);
+  }
+
+  /** The value of the envelope judged last (r: its verdict), counting a stale one served. */
+  private openedLast(r: number): unknown {
+    if (r === INVALID_META) return undefined;
+    if (r === FOUND_STALE) this.counters[ClientStat.StaleServed]++;
+    return decodeValue(this.envelopes.last!.raw);
+  }
+
+  private emitRead(key: Key, r: number): void {
+    const ns = key instanceof NamespacedKey ? { key: key.userKey, namespace: key.namespace } : { key };
+    if (r === ReadResult.Found || r === FOUND_META || r === FOUND_STALE) this.events.emit('hit', { ...ns, stale: r === FOUND_STALE });
+    else if (r === ReadResult.Absent || r === INVALID_META) this.events.emit('miss', ns);
+  }
+
+  private emitKey(name: 'set' | 'delete', key: Key, deleted = true): void {
+    const ns = key instanceof NamespacedKey ? { key: key.userKey, namespace: key.namespace } : { key };
+    if (name === 'set') this.events.emit('set', ns);
+    else this.events.emit('delete', { ...ns, deleted });
+  }
+
+  /**
+   * A direct read that counts nothing, reports nothing and judges nothing
+   * (fetch's leases, tag tokens): Found leaves the entry in `found`.
+   */
+  peekRaw(key: Key): ReadResult {
+    this.usable();
+    this.keyEnc.encode(key);
+    const r = this.conn.reader.read(this.keyEnc.bytes, this.keyEnc.length, this.keyEnc.hash, true);
+    if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
+    return r;
+  }
+
+  /** Whether `key` holds a fresh value (envelopes judged), counting and reporting nothing. */
+  liveSync(key: Key): boolean {
+    const r = this.peekRaw(key);
+    const reader = this.conn.reader;
+    if (r === ReadResult.Found) return reader.tag === ValueTag.Meta ? this.envelopes.judge(reader.bytes!) === Judged.Fresh : reader.tag < ValueTag.Lease;
+    if (r === ReadResult.Absent) return false;
+    return this.opened(this.runSync(this.req.read(key)), undefined) !== undefined;
+  }
+
+  /**
+   * Every key's material (reserved keys included), segment by segment,
+   * blocking: each segment a consistent snapshot (table-scan.ts), waiting
+   * out writers for at most SCAN_PATIENCE_MS.
+   */
+  materialsSync(): Buffer[] {
+    this.usable();
+    this.conn.checkLive();
+    const seqlock = this.conn.reader.seqlock;
+    const scan = new KeyScan(new Uint8Array(0), true);
+    const out: Buffer[] = [];
+    for (let seg = 0; seg < seqlock.segments; seg++) for (const m of scanSegment(seqlock, seg, scan)) out.push(m);
+    return out;
+  }
+
+  /** The value under `key` by peekRaw (a contended read asks the server). */
+  peek(key: Key): unknown {
+    const r = this.peekRaw(key);
+    if (r === ReadResult.Found) return this.conn.reader.tag >= ValueTag.Lease ? undefined : decodeValue(this.conn.reader);
+    if (r === ReadResult.Absent) return undefined;
+    const v = this.runSync(this.req.read(key));
+    return v instanceof Enveloped ? undefined : v;
   }
 
   /** The last direct read's entry (after direct() returned Found). */
@@ -358,6 +548,11 @@ export class Client {
   request(build: (req: RequestBuilder) => Pending): Promise<unknown> {
     this.usable();
     return this.enqueue(build(this.req));
+  }
+
+  /** request(), blocking (the sync window). */
+  requestSync(build: (req: RequestBuilder) => Pending): unknown {
+    return this.runSync(build(this.req));
   }
 
   private runSync(p: Pending): unknown {
@@ -413,13 +608,17 @@ export class Client {
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
-    this.closed = true;
+    this.events.stop();
     this.closing = (async () => {
+      // Loads that went on after their caller had an answer still store their value.
+      await this.fetcher.idle();
+      this.closed = true;
       await this.pipeline.close();
       // After a failure, windows may still be in flight: leave them to the
       // server's reaper (it reclaims them once this process exits) rather
       // than risk a late response landing in another client's window.
       if (this.pipeline.failure === null) this.conn.close();
+      this.clientStats.release(this.statsLine);
     })();
     return this.closing;
   }

@@ -1,119 +1,402 @@
 /**
- * fetch(key, loader): the cached value, or one load per key for the whole
- * machine. lru-cache's fetch() coalesces the callers of one process; this
- * one coalesces every process attached to the server (cluster workers,
- * PM2 instances), so a cache miss costs one backend call, not one per
- * worker (a "cache stampede").
+ * fetch(key, loader, options): the cached value, or one load per key for
+ * the whole machine. lru-cache's fetch() coalesces the callers of one
+ * process; this one coalesces every process attached to the server
+ * (cluster workers, PM2 instances), so a cache miss costs one backend
+ * call, not one per worker (a "cache stampede"). With `grace`, a value
+ * stays past its ttl, stale, to be served when the loader fails or is
+ * slow while ONE load for the machine refreshes it; `earlyRefresh` reloads
+ * a value in the background before it expires.
  *
- * PROTOCOL (all through the server's atomic CompareSet):
- *   1. Read the key directly. A value: done. A LEASE (ValueTag.Lease): some
- *      caller is loading: poll (backoff 1 ms .. POLL_MAX_MS, timers only,
- *      the event loop stays free). A FAILED mark: the load failed; throw
- *      its error.
- *   2. Absent: try to store our own lease (unique bytes) if the key is
- *      absent, with a LEASE_MS time to live. Refused: someone else won;
- *      go to 1.
- *   3. We hold the lease: run loader(key), renewing the lease every
- *      RENEW_MS while it runs. Then replace our lease, and only ours (a
- *      CompareSet on its bytes), by the value (with the caller's ttl), or
- *      by a FAILED mark living FAILED_MS if the loader threw, or remove it
- *      if the loader returned undefined (nothing is stored).
+ * PROTOCOL. The lease lives under its own reserved key (reserved.ts,
+ * 0xFF 'L' + the key's material), apart from the value, so that a stale
+ * value stays readable while it is being reloaded. All through the
+ * server's atomic CompareSet:
+ *   1. Read the value. Fresh: done (early refresh, below, may start).
+ *   2. Read the lease key, THEN the value again. (This order matters: a
+ *      loader stores its value before it drops its lease, so a caller that
+ *      finds no lease and then no value cannot have missed a finished load.)
+ *      - a fresh value: done;
+ *      - no lease: store our own lease (unique bytes, LEASE_MS to live) if
+ *        the lease key is absent. Refused: someone else won, go to 2. Won:
+ *        read the value once more (a load may have finished just before),
+ *        then run loader(key), renewing the lease every RENEW_MS;
+ *      - a lease: another caller loads. Poll (backoff 1 ms .. POLL_MAX_MS,
+ *        timers only, the event loop stays free), serving the stale value
+ *        once the soft timeout has passed, failing at the hard timeout;
+ *      - a FAILED mark (the last load threw, FAILED_MS ago at most): the
+ *        stale value if there is one, else the load's error.
+ *   3. The loader's value replaces the entry only if the entry is still
+ *      what the loader saw at step 2 (a CompareSet on its bytes, or on its
+ *      absence): a set or delete that lands during the load wins. Then the
+ *      lease is dropped (CompareSet on our own lease bytes). A loader that
+ *      throws replaces its lease by a FAILED mark (its error's name and
+ *      message); one that returns undefined stores nothing.
  * A loader whose process dies stops renewing: its lease expires within
- * LEASE_MS and the next poller takes over (step 2). Leases and marks read
- * as absent through get/has. Callers of one process share one promise.
+ * LEASE_MS and the next poller takes over (step 2). Callers of one process
+ * share one promise per key (with the first caller's options).
+ *
+ * TIMEOUTS. `timeout.soft` (ms, default 0 when grace is on, as
+ * Bentocache's `timeout`): how long a caller that has a stale value waits
+ * for the load before it takes the stale value; the load goes on in the
+ * background and stores its value. `timeout.hard` (ms, default none, as
+ * Bentocache's `hardTimeout`): a caller with nothing to serve rejects with
+ * FetchTimeoutError; the load still goes on.
+ *
+ * EARLY REFRESH. `earlyRefresh: f` in (0, 1): a fetch that finds a value
+ * past fraction f of its fresh life (ttl) returns it at once and, if it
+ * can take the lease, reloads it in the background. One loader for the
+ * machine (the lease), and no caller ever waits on it.
  */
 import { randomBytes } from 'node:crypto';
-import { decodeValue, ownValue, PreparedValue, prepareValue } from '../codec/value';
-import { Key } from '../store/keys';
+import { decodeValue, PreparedValue, prepareValue, ownValue } from '../codec/value';
+import { Key, ReservedKey } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
-import { deadlineIn } from '../store/clock';
-import { ValueTag } from '../layout/layout';
+import { deadlineIn, monoNowMs } from '../store/clock';
+import { ClientStat, ValueTag } from '../layout/layout';
 import type { Client } from './client';
 import type { SetOptions } from './requests';
-import { FetchError } from '../errors';
+import { MaterialEncoder, NamespacedKey } from './reserved';
+import { checkGrace, tagKeys } from './entries';
+import type { TokenRef } from './meta';
+import { FetchError, FetchTimeoutError } from '../errors';
 
-/** Options of fetch(): the stored value's ttl (SetOptions). */
-export type FetchOptions = Omit<SetOptions, 'ifAbsent'>;
+/** Options of fetch(). */
+export interface FetchOptions extends Omit<SetOptions, 'ifAbsent'> {
+  /** soft: ms a caller holding a stale value waits for the load; hard: ms before a caller with nothing rejects. */
+  timeout?: { soft?: number; hard?: number };
+  /** Reload in the background once this fraction (0..1, exclusive) of the value's ttl has passed. */
+  earlyRefresh?: number;
+  /** Run the loader even if a fresh value is cached (lru-cache's forceRefresh, Bentocache's forceFresh). */
+  forceRefresh?: boolean;
+}
 
 /** A lease's time to live: how soon another caller takes over from a dead loader. */
 export const LEASE_MS = 1000;
 const RENEW_MS = LEASE_MS / 4;
-/** How long waiters can still see a failed load's error. */
+/** How long waiters can still see a failed load's error (and serve stale instead of loading again). */
 export const FAILED_MS = 500;
 const POLL_MAX_MS = 20;
 
-
 function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+  return new Promise((r) => setTimeout(r, Math.max(ms, 0)));
 }
 
 function raw(tag: ValueTag, bytes: Uint8Array): PreparedValue {
   return { tag, maxBytes: bytes.length, num: 0, str: '', bytes };
 }
 
+/** A plain value read directly, as a CompareSet expects it. */
+function asPrepared(f: { tag: ValueTag; str: string; num: number; bytes: Buffer | null }): PreparedValue {
+  switch (f.tag) {
+    case ValueTag.String:
+      return { tag: f.tag, maxBytes: Buffer.byteLength(f.str, 'utf8'), num: 0, str: f.str, bytes: null };
+    case ValueTag.U32:
+      return { tag: f.tag, maxBytes: 4, num: f.num, str: '', bytes: null };
+    case ValueTag.F64:
+      return { tag: f.tag, maxBytes: 8, num: f.num, str: '', bytes: null };
+    case ValueTag.True:
+    case ValueTag.False:
+    case ValueTag.Null:
+      return { tag: f.tag, maxBytes: 0, num: 0, str: '', bytes: null };
+    default:
+      return raw(f.tag, Buffer.from(f.bytes!));
+  }
+}
+
+/** What a read of the value found. */
+interface Seen {
+  state: 'fresh' | 'stale' | 'absent';
+  value: unknown;
+  /** The entry as a CompareSet expects it (null: absent). */
+  expected: PreparedValue | null;
+  bornAt: number;
+  freshUntil: number;
+}
+
+interface Resolved {
+  set: FetchOptions;
+  grace: number;
+  soft: number;
+  hard: number;
+  early: number;
+  force: boolean;
+  /** Whether the value must be stored in an envelope (grace, tags, early refresh, a namespace). */
+  envelope: boolean;
+  tokenKeys: ReservedKey[];
+}
+
+function resolve(options: FetchOptions | undefined, implicit: ReservedKey[]): Resolved {
+  const o = options ?? {};
+  const grace = checkGrace(o.grace);
+  const t = o.timeout ?? {};
+  if (typeof t !== 'object') throw new TypeError('timeout must be { soft?, hard? } in ms');
+  const ms = (v: number | undefined, what: string, def: number): number => {
+    if (v === undefined) return def;
+    if (typeof v !== 'number' || !(v >= 0)) throw new RangeError(`timeout.${what} must be a number of ms >= 0, got ${String(v)}`);
+    return v;
+  };
+  const early = o.earlyRefresh ?? 0;
+  if (typeof early !== 'number' || !(early >= 0 && early < 1)) throw new RangeError(`earlyRefresh must be a fraction of the ttl in [0, 1), got ${String(early)}`);
+  const tokenKeys = [...implicit, ...tagKeys(o.tags)];
+  return {
+    set: o,
+    grace,
+    soft: ms(t.soft, 'soft', grace > 0 ? 0 : Infinity),
+    hard: ms(t.hard, 'hard', Infinity),
+    early,
+    force: o.forceRefresh === true,
+    envelope: grace > 0 || early > 0 || tokenKeys.length > 0,
+    tokenKeys,
+  };
+}
+
+function keyId(key: Key): string {
+  if (typeof key === 'string') return `s${key}`;
+  if (typeof key === 'number') return `n${key}`;
+  return `${key instanceof ReservedKey ? 'r' : 'b'}${Buffer.from(key.buffer, key.byteOffset, key.length).toString('hex')}`;
+}
+
 export class Fetcher {
   /** Loads in flight in this process, by key identity. */
   private readonly inProcess = new Map<string, Promise<unknown>>();
+  /** Early refreshes this process is trying or running, by key identity. */
+  private readonly refreshing = new Set<string>();
+  /** Loads this process runs (their callers may have gone: a soft timeout, early refresh). */
+  private readonly jobs = new Set<Promise<unknown>>();
   private leaseCount = 0;
+  private readonly mat: MaterialEncoder;
 
-  constructor(private readonly client: Client) {}
+  /** Resolves once every load this process started has ended (close() waits for it). */
+  async idle(): Promise<void> {
+    while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
+  }
 
-  fetch<V>(key: Key, loader: (key: Key) => V | Promise<V>, options?: FetchOptions): Promise<V | undefined> {
+  constructor(private readonly client: Client) {
+    this.mat = new MaterialEncoder(client.maxKeyBytes);
+  }
+
+  /** `implicit`: token keys every stored value carries (a namespace's). */
+  fetch<V>(key: Key, loader: (key: Key) => V | Promise<V>, options?: FetchOptions, implicit: ReservedKey[] = []): Promise<V | undefined> {
     if (typeof loader !== 'function') throw new TypeError('fetch needs a loader function');
-    const id = typeof key === 'string' ? `s${key}` : typeof key === 'number' ? `n${key}` : `b${Buffer.from(key.buffer, key.byteOffset, key.length).toString('hex')}`;
+    const o = resolve(options, implicit);
+    const id = keyId(key);
     const running = this.inProcess.get(id);
     if (running) return running as Promise<V | undefined>;
-    const p = this.run(key, loader, options).finally(() => this.inProcess.delete(id));
+    const p = this.run(key, loader, o).finally(() => this.inProcess.delete(id));
     this.inProcess.set(id, p);
     return p;
   }
 
-  private async run<V>(key: Key, loader: (key: Key) => V | Promise<V>, options?: FetchOptions): Promise<V | undefined> {
-    const client = this.client;
+  private async run<V>(key: Key, loader: (key: Key) => V | Promise<V>, o: Resolved): Promise<V | undefined> {
+    const started = monoNowMs();
+    const seen = this.read(key);
+    if (seen.state === 'fresh' && !o.force) {
+      if (o.early > 0) this.maybeRefresh(key, loader, o, seen);
+      this.done(key, 'cache', started);
+      return seen.value as V;
+    }
+    const lk = this.mat.lease(key);
+    let stale: Seen | null = seen.state === 'stale' && o.grace > 0 ? seen : null;
+    let sawLease = false;
     for (let poll = 1; ; poll = Math.min(poll * 2, POLL_MAX_MS)) {
-      const r = client.direct(key, true, true);
-      if (r === ReadResult.Found) {
-        const found = client.found;
-        if (found.tag < ValueTag.Lease) return decodeValue(found) as V;
-        if (found.tag === ValueTag.Failed) {
-          const { name, message } = JSON.parse(found.bytes!.toString('utf8')) as { name: string; message: string };
-          throw new FetchError(name, message);
-        }
-      } else if (r === ReadResult.Absent) {
-        const lease = this.newLease();
-        const mine = await client.request((req) => req.compareAndSetPrepared(key, null, lease, deadlineIn(LEASE_MS)));
-        if (mine) return this.load(key, loader, options, lease);
-        continue; // another caller took the lease first: read it now
+      const lease = this.leaseState(lk);
+      const e = this.read(key);
+      if (e.state === 'fresh' && (!o.force || sawLease)) {
+        this.done(key, sawLease ? 'wait' : 'cache', started);
+        return e.value as V;
       }
-      await sleep(poll);
+      if (e.state === 'stale' && o.grace > 0) stale = e;
+      if (lease === null) {
+        const mine = this.newLease();
+        if (!(await this.client.request((req) => req.compareAndSetPrepared(lk, null, mine, deadlineIn(LEASE_MS)))))
+          continue; // another caller took the lease first: read it now
+        const now = this.read(key);
+        if (now.state === 'fresh' && !o.force) {
+          this.drop(lk, mine);
+          this.done(key, 'wait', started);
+          return now.value as V;
+        }
+        if (now.state === 'stale' && o.grace > 0) stale = now;
+        const job = this.load(key, lk, mine, loader, o, now.expected);
+        return this.outcome(key, job, stale, o, started);
+      }
+      if (lease instanceof FetchError) {
+        if (stale) return this.serveStale(key, stale, 'failed', started) as V;
+        throw lease;
+      }
+      sawLease = true;
+      const elapsed = monoNowMs() - started;
+      if (stale && elapsed >= o.soft) {
+        if (o.soft > 0) this.count(ClientStat.SoftTimeouts);
+        return this.serveStale(key, stale, o.soft > 0 ? 'timeout' : 'refreshing', started) as V;
+      }
+      if (!stale && elapsed >= o.hard) {
+        this.count(ClientStat.HardTimeouts);
+        throw new FetchTimeoutError(o.hard);
+      }
+      await sleep(Math.min(poll, (stale ? o.soft : o.hard) - elapsed));
     }
   }
 
-  private async load<V>(key: Key, loader: (key: Key) => V | Promise<V>, options: FetchOptions | undefined, lease: PreparedValue): Promise<V | undefined> {
+  /** What a caller gets from a load this process runs: its value, the stale value (soft timeout, failure), or a timeout. */
+  private outcome<V>(key: Key, job: Promise<V | undefined>, stale: Seen | null, o: Resolved, started: number): Promise<V | undefined> {
+    const limit = stale ? o.soft : o.hard;
+    return new Promise<V | undefined>((resolveP, rejectP) => {
+      let settled = false;
+      const timer =
+        limit === Infinity
+          ? null
+          : setTimeout(() => {
+              if (settled) return;
+              settled = true;
+              this.background(key, job);
+              if (stale) {
+                if (o.soft > 0) this.count(ClientStat.SoftTimeouts);
+                resolveP(this.serveStale(key, stale, o.soft > 0 ? 'timeout' : 'refreshing', started) as V);
+              } else {
+                this.count(ClientStat.HardTimeouts);
+                rejectP(new FetchTimeoutError(o.hard));
+              }
+            }, Math.max(0, limit - (monoNowMs() - started)));
+      job.then(
+        (v) => {
+          if (settled) return;
+          settled = true;
+          if (timer) clearTimeout(timer);
+          this.done(key, 'load', started);
+          resolveP(v);
+        },
+        (e) => {
+          if (settled) return;
+          settled = true;
+          if (timer) clearTimeout(timer);
+          if (stale) resolveP(this.serveStale(key, stale, 'failed', started) as V);
+          else rejectP(e);
+        },
+      );
+    });
+  }
+
+  /** Run the loader under lease `mine` on `lk` and store its value over `expected` (the entry it replaces, null: none). */
+  private load<V>(key: Key, lk: ReservedKey, mine: PreparedValue, loader: (key: Key) => V | Promise<V>, o: Resolved, expected: PreparedValue | null): Promise<V | undefined> {
+    const job = this.loadOnce(key, lk, mine, loader, o, expected);
+    const tracked = job.catch(() => undefined).finally(() => this.jobs.delete(tracked));
+    this.jobs.add(tracked);
+    return job;
+  }
+
+  private async loadOnce<V>(key: Key, lk: ReservedKey, mine: PreparedValue, loader: (key: Key) => V | Promise<V>, o: Resolved, expected: PreparedValue | null): Promise<V | undefined> {
     const client = this.client;
+    this.count(ClientStat.Loads);
     const renew = setInterval(() => {
-      client.request((req) => req.compareAndSetPrepared(key, lease, lease, deadlineIn(LEASE_MS))).catch(() => undefined);
+      client.request((req) => req.compareAndSetPrepared(lk, mine, mine, deadlineIn(LEASE_MS))).catch(() => undefined);
     }, RENEW_MS);
     try {
       let value: V;
-      let prepared: PreparedValue | null = null;
+      let inner: PreparedValue | null = null;
+      let tokens: TokenRef[] = [];
       try {
         value = await loader(key);
         // A value the codec refuses fails the load like a throwing loader.
-        if (value !== undefined) prepared = ownValue(prepareValue(value, client.encoding, client.maxValueBytes));
+        if (value !== undefined) {
+          inner = ownValue(prepareValue(value, client.encoding, client.maxValueBytes));
+          if (o.envelope) tokens = await client.envelopes.tokens(o.tokenKeys);
+        }
       } catch (e) {
+        this.count(ClientStat.LoadFailures);
         const err = e instanceof Error ? e : new Error(String(e));
         const mark = raw(ValueTag.Failed, Buffer.from(JSON.stringify({ name: err.name, message: err.message })));
-        await client.request((req) => req.compareAndSetPrepared(key, lease, mark, deadlineIn(FAILED_MS))).catch(() => undefined);
+        await client.request((req) => req.compareAndSetPrepared(lk, mine, mark, deadlineIn(FAILED_MS))).catch(() => undefined);
         throw e;
       }
-      // Only our own lease is replaced: if it expired and another caller
-      // took over, its result stands.
-      await client.request((req) => req.compareAndSetPrepared(key, lease, prepared, prepared ? req.deadline(options) : 0));
+      // Only over what the loader saw: a set or delete during the load wins.
+      if (inner)
+        await client.request((req) => {
+          const s = o.envelope ? client.envelopes.wrap(req, inner!, o.set, tokens) : { data: inner!, expires: req.deadline(o.set) };
+          return req.compareAndSetPrepared(key, expected, s.data, s.expires);
+        });
+      await this.drop(lk, mine);
       return value;
     } finally {
       clearInterval(renew);
     }
+  }
+
+  /** Drop our lease (only ours). */
+  private drop(lk: ReservedKey, mine: PreparedValue): Promise<unknown> {
+    return this.client.request((req) => req.compareAndSetPrepared(lk, mine, null, 0)).catch(() => undefined);
+  }
+
+  /** Early refresh: past fraction `early` of its fresh life, reload in the background if the lease is free. */
+  private maybeRefresh<V>(key: Key, loader: (key: Key) => V | Promise<V>, o: Resolved, seen: Seen): void {
+    if (seen.freshUntil === 0) return;
+    const now = monoNowMs();
+    if (now - seen.bornAt < o.early * (seen.freshUntil - seen.bornAt)) return;
+    const id = keyId(key);
+    if (this.refreshing.has(id)) return;
+    this.refreshing.add(id);
+    const lk = this.mat.lease(key);
+    const go = async (): Promise<void> => {
+      if (this.leaseState(lk) !== null) return;
+      const mine = this.newLease();
+      if (!(await this.client.request((req) => req.compareAndSetPrepared(lk, null, mine, deadlineIn(LEASE_MS))))) return;
+      const again = this.read(key);
+      if (again.state !== 'fresh' || again.bornAt !== seen.bornAt) {
+        await this.drop(lk, mine); // someone refreshed it meanwhile
+        return;
+      }
+      await this.background(key, this.load(key, lk, mine, loader, o, again.expected));
+    };
+    go()
+      .catch(() => undefined)
+      .finally(() => this.refreshing.delete(id));
+  }
+
+  /** Let `job` finish in the background: count it, report it, never reject. */
+  private background(key: Key, job: Promise<unknown>): Promise<void> {
+    this.count(ClientStat.Refreshes);
+    return job.then(
+      () => this.emit('refresh', { key, ok: true }),
+      (e: unknown) => this.emit('refresh', { key, ok: false, error: e instanceof Error ? e : new Error(String(e)) }),
+    );
+  }
+
+  private serveStale(key: Key, stale: Seen, reason: 'failed' | 'timeout' | 'refreshing', started: number): unknown {
+    this.count(ClientStat.StaleServed);
+    this.emit('stale', { key, reason });
+    this.done(key, 'stale', started);
+    return stale.value;
+  }
+
+  /** The value's state, by a judged direct read (stale values included). */
+  private read(key: Key): Seen {
+    const client = this.client;
+    const r = client.direct(key, true, true);
+    const entries = client.envelopes;
+    if (r === ReadResult.Found) {
+      const f = client.found;
+      return { state: 'fresh', value: decodeValue(f), expected: asPrepared(f), bornAt: 0, freshUntil: 0 };
+    }
+    if (r === FOUND_META || r === FOUND_STALE) {
+      const o = entries.last!;
+      const expected = raw(ValueTag.Meta, entries.lastBytes!);
+      return { state: r === FOUND_META ? 'fresh' : 'stale', value: decodeValue(o.raw), expected, bornAt: o.bornAt, freshUntil: o.freshUntil };
+    }
+    if (r === ReadResult.Contended) return { state: 'absent', value: undefined, expected: null, bornAt: -1, freshUntil: 0 };
+    // An envelope that a token invalidated is absent, but it is what a load must replace.
+    return { state: 'absent', value: undefined, expected: r === INVALID_META ? raw(ValueTag.Meta, entries.lastBytes!) : null, bornAt: 0, freshUntil: 0 };
+  }
+
+  /** The lease key's state: null (free), true (held), or the FetchError of a failed load. */
+  private leaseState(lk: ReservedKey): null | true | FetchError {
+    if (this.client.peekRaw(lk) !== ReadResult.Found) return null;
+    const found = this.client.found;
+    if (found.tag === ValueTag.Failed) {
+      const { name, message } = JSON.parse(found.bytes!.toString('utf8')) as { name: string; message: string };
+      return new FetchError(name, message);
+    }
+    return found.tag === ValueTag.Lease ? true : null;
   }
 
   /** Lease bytes unique to this call: pid, a per-process counter, random bits. */
@@ -124,4 +407,25 @@ export class Fetcher {
     randomBytes(8).copy(b, 8);
     return raw(ValueTag.Lease, b);
   }
+
+  private count(stat: ClientStat): void {
+    this.client.counters[stat]++;
+  }
+
+  private done(key: Key, source: 'cache' | 'load' | 'wait' | 'stale', started: number): void {
+    if (this.client.events.listening) this.emit('fetch', { key, source, ms: monoNowMs() - started });
+  }
+
+  private emit(name: 'fetch' | 'stale' | 'refresh', e: { key: Key; [k: string]: unknown }): void {
+    const ev = this.client.events;
+    if (!ev.listening) return;
+    const k = e.key;
+    const out = k instanceof NamespacedKey ? { ...e, key: k.userKey, namespace: k.namespace } : e;
+    ev.emit(name, out as never);
+  }
 }
+
+/** direct()'s answers beyond ReadResult: an envelope judged fresh, stale (allowStale), or invalidated by a token. */
+export const FOUND_META = 4;
+export const FOUND_STALE = 5;
+export const INVALID_META = 6;

@@ -21,6 +21,10 @@ export interface SetOptions {
   expiresAt?: number;
   /** Store only if the key is absent (Redis SET NX); the call then returns whether it stored. */
   ifAbsent?: boolean;
+  /** Tags of the entry: deleteByTag(tag) drops it machine-wide (client/entries.ts). */
+  tags?: readonly string[];
+  /** Keep the value this many ms past its ttl, stale: fetch() can serve it, get() only with allowStale. */
+  grace?: number;
 }
 
 export interface Pending {
@@ -97,6 +101,12 @@ export class RequestBuilder {
   compareAndSetPrepared(key: Key, expected: PreparedValue | null, next: PreparedValue | null, expires: number): Pending {
     this.keys.encode(key);
     return this.compare(expected, next, next === null, expires);
+  }
+
+  /** Store a value already prepared (client/meta.ts's envelopes) with deadline `expires` (0 = never). */
+  setPrepared(key: Key, data: PreparedValue, expires: number): Pending {
+    this.keys.encode(key);
+    return this.bytes(Op.Set, data, (s) => (check(s, 'set'), true), expires);
   }
 
   delete(key: Key): Pending {

@@ -34,6 +34,13 @@ export interface Stats {
   clients: number;
   serverThreads: number;
   uptimeMs: number;
+  /**
+   * Every client process's counters summed (client stats lines,
+   * transport/client-stats.ts), indexed by ClientStat: hits, misses, stale
+   * values served, loads, load failures, background refreshes, soft and
+   * hard timeouts.
+   */
+  machine: number[];
 }
 
 /** Read the counters (hits and misses are the caller's). */
@@ -62,5 +69,6 @@ export function readStats(conn: Connection, hits: number, misses: number): Stats
     clients: owners.size,
     serverThreads: conn.region.headerGet(HDR_SERVER_THREADS),
     uptimeMs: Date.now() - new DataView(header.meta).getFloat64(D_STARTED_AT, true),
+    machine: [],
   };
 }

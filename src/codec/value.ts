@@ -124,6 +124,11 @@ export function writeValue(p: PreparedValue, buf: Buffer, off: number): number {
   }
 }
 
+/** A value in its metadata envelope (ValueTag.Meta), as a server read answers it. */
+export class Enveloped {
+  constructor(readonly bytes: Buffer) {}
+}
+
 /** What a reader found: a tag and the value's number, string or copied bytes. */
 export interface RawValue {
   tag: ValueTag;
@@ -153,6 +158,8 @@ export function decodeValue(r: RawValue): unknown {
     case ValueTag.Lease:
     case ValueTag.Failed:
       return undefined; // fetch() bookkeeping, not a value
+    case ValueTag.Meta:
+      return new Enveloped(r.bytes!); // judged and opened by the client (client/meta.ts)
 
     default: {
       const codec = TAG_CODEC[r.tag];

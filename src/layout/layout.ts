@@ -261,6 +261,8 @@ export interface RegionLayout extends RegionGeometry {
   ringOffset: number;
   ownerOffset: number;
   boardOffset: number;
+  /** The client stats area (CLIENT_STATS_*), after the board. */
+  clientStatsOffset: number;
   regionBytes: number;
 }
 
@@ -286,9 +288,58 @@ export function computeLayout(g: RegionGeometry): RegionLayout {
   const ringOffset = HEADER_BYTES;
   const ownerOffset = alignUp(ringOffset + g.ringCapacity * SLOT_BYTES, CACHE_LINE);
   const boardOffset = alignUp(ownerOffset + g.windowCount * 4, CACHE_LINE);
-  const regionBytes = alignUp(boardOffset + g.windowCount * g.windowBytes, PAGE);
-  return { ...g, ringOffset, ownerOffset, boardOffset, regionBytes };
+  const clientStatsOffset = alignUp(boardOffset + g.windowCount * g.windowBytes, CACHE_LINE);
+  const regionBytes = alignUp(clientStatsOffset + CLIENT_STATS_BYTES, PAGE);
+  return { ...g, ringOffset, ownerOffset, boardOffset, clientStatsOffset, regionBytes };
 }
+
+// ---- Client stats area (the end of the region) -----------------------------
+/*
+ * Counters only clients know (direct-read hits and misses, fetch's loads,
+ * stale values served...), published where the server and ./stat can sum
+ * them over processes (client/metrics.ts writes, server/metrics.ts folds and
+ * reads). Offsets from RegionLayout.clientStatsOffset:
+ *
+ *   0     fold seqlock (i32): odd while the server folds a line into the
+ *         retired counters (server main thread only)
+ *   64    retired counters: CLIENT_STAT_COUNT f64, the sums of every line
+ *         folded so far (closed clients, dead processes)
+ *   192   CLIENT_STATS_LINES lines of CLIENT_STATS_LINE_BYTES:
+ *           0 owner pid (i32): 0 = free; a client claims a line by CAS 0 -> pid
+ *           4 state (i32): CS_IN_USE, or CS_RELEASED once its client closed
+ *           8 counters: CLIENT_STAT_COUNT f64, written by the owner only
+ *
+ * A line is free again only after the server folded it (added its counters
+ * to the retired ones and zeroed them, inside the seqlock), so the machine's
+ * sums never go down while the server runs: Prometheus counters stay
+ * monotonic when processes come and go.
+ */
+export const CS_SEQ = 0;
+export const CS_RETIRED = 64;
+export const CS_LINES = 192;
+export const CLIENT_STATS_LINES = 1024;
+export const CLIENT_STATS_LINE_BYTES = 128;
+export const CS_OWNER = 0;
+export const CS_STATE = 4;
+export const CS_COUNTERS = 8;
+export const CS_IN_USE = 0;
+export const CS_RELEASED = 1;
+export const enum ClientStat {
+  Hits = 0,
+  Misses = 1,
+  /** Stale values served (grace: a failed or slow loader, allowStale). */
+  StaleServed = 2,
+  /** Loader calls this process ran (fetch misses and refreshes). */
+  Loads = 3,
+  LoadFailures = 4,
+  /** Loads started in the background (early refresh, a stale value served while it reloads). */
+  Refreshes = 5,
+  SoftTimeouts = 6,
+  HardTimeouts = 7,
+}
+export const CLIENT_STAT_COUNT = 8;
+export const CLIENT_STATS_BYTES = CS_LINES + CLIENT_STATS_LINES * CLIENT_STATS_LINE_BYTES;
+
 
 // ---- Running sums ------------------------------------------------------------
 
@@ -532,10 +583,16 @@ export const enum KeyKind {
   String = 1,
   Bytes = 2,
   /**
-   * The library's own keys (codec structures, tag generations): never
-   * evicted, never expired by clear(), invisible to key scans.
+   * The library's pinned keys (the codec's shared record structures):
+   * never evicted, never removed by clear(), invisible to key scans.
    */
   System = 3,
+  /**
+   * The client's reserved keys (tag and namespace tokens, namespaced
+   * entries, fetch's leases: src/client/reserved.ts): evicted and cleared
+   * like any key, listed only by scans that ask for them.
+   */
+  Reserved = 4,
 }
 export const KEY_KIND_BYTES = 1;
 
@@ -556,8 +613,14 @@ export enum ValueTag {
   Lease = 12,
   /** A fetch() whose loader failed: bytes = the error message (UTF-8); reads as absent. */
   Failed = 13,
+  /**
+   * A value with client-side metadata (freshness for grace, tag tokens):
+   * bytes = the envelope of src/client/meta.ts, the value inside. The
+   * server stores it like any byte value; clients judge it at read.
+   */
+  Meta = 14,
 }
-export const MAX_VALUE_TAG = 13;
+export const MAX_VALUE_TAG = 14;
 
 export const DEFAULT_MAX_KEY_BYTES = 4096;
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;

@@ -127,7 +127,7 @@ export class Executor {
     if (keyLen + valueLen > this.staging.bytes(win)) return false;
     const kind = this.u8[this.staging.offset(win)];
     if (kind === KeyKind.U32) return keyLen === U32_KEY_BYTES;
-    return kind === KeyKind.String || kind === KeyKind.Bytes || kind === KeyKind.System;
+    return kind === KeyKind.String || kind === KeyKind.Bytes || kind === KeyKind.System || kind === KeyKind.Reserved;
   }
 
   private set(win: number): Status {

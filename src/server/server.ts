@@ -48,6 +48,9 @@ import { FileId, idOfPath, lockServer, refuseForeignFile, unlinkIfOurs, unlockSe
 import { WORKER_READY, type ServerWorkerData } from './worker-data';
 import { ServerError } from '../errors';
 import type { Adoption } from '../store/recovery';
+import { MetricsFolder, prometheusText } from './metrics';
+import { startMetricsServer } from './metrics-http';
+import type { Server as HttpServer } from 'node:http';
 
 export interface ServerOptions {
   /** Region file path (default $SHMKV_PATH or ./shmem_file). */
@@ -83,6 +86,10 @@ export interface ServerOptions {
   /** Where one-line notes go (not adopting a cache, a repair); default stderr, prefixed "server: ". */
   log?: (line: string) => void;
   policy?: WaitPolicy;
+  /** Serve the Prometheus text at http://metricsHost:metricsPort/metrics (metrics-http.ts; 0: any free port). */
+  metricsPort?: number;
+  /** Address of the metrics endpoint (default 127.0.0.1). */
+  metricsHost?: string;
 }
 
 export const DEFAULT_MAX_TABLE_BYTES = 1024 * 1024 * 1024;
@@ -99,6 +106,10 @@ export class Server {
   private fatal: Error | null = null;
   private readonly audit: RingAudit;
   private readonly guard: Guard;
+  private readonly metrics: MetricsFolder;
+  private http: HttpServer | null = null;
+  /** Where the metrics endpoint listens (--metrics-port), or null. */
+  metricsAddress: { host: string; port: number } | null = null;
 
   private constructor(
     readonly region: Region,
@@ -119,6 +130,7 @@ export class Server {
   ) {
     this.audit = new RingAudit(new Ring(region));
     this.guard = new Guard(table.segs);
+    this.metrics = new MetricsFolder(region);
   }
 
   /** What adopting the previous server's table found, or null when this server started empty. */
@@ -222,14 +234,22 @@ export class Server {
       await Promise.all(online);
     } catch (e) {
       // A worker died before serving (its warm-up failed: a broken build,
-      // or no memory): stop the others, and say so. The region never served
-      // and goes; so does the cache, unless it was adopted (it is someone's).
-      await server.stop();
-      unlinkIfOurs(file, regionId);
-      if (cache.adoption === null) removeCacheFiles(cache.dataPath);
+      // or no memory): stop the others, and say so.
+      await server.abandon();
       throw new ServerError(`a server worker failed to start: ${(e as Error).message}`);
     }
     server.guard.beat();
+    if (opts.metricsPort !== undefined) {
+      const host = opts.metricsHost ?? '127.0.0.1';
+      try {
+        server.http = await startMetricsServer(opts.metricsPort, host, () => prometheusText(region, cache.parts.header));
+      } catch (e) {
+        await server.abandon();
+        throw e;
+      }
+      const a = server.http.address();
+      server.metricsAddress = { host, port: typeof a === 'object' && a !== null ? a.port : opts.metricsPort };
+    }
     server.timer = setInterval(() => server.tick(), HEARTBEAT_MS);
     region.headerSet(HDR_SERVER_STATE, ServerState.Ready);
     return server;
@@ -257,6 +277,19 @@ export class Server {
     // millisecond), so the sweeper's CPU per second is bounded too.
     this.table.sweep(SWEEP_SLOTS_PER_TICK);
     if (this.table.segs.suspects.size > 0) for (const line of this.table.repair()) this.log(line);
+    // Closed clients' and dead processes' counters into the retired sums (metrics.ts).
+    this.metrics.tick();
+  }
+
+  /**
+   * A start that failed before READY: stop, and remove the region (it never
+   * served) and the cache unless it was adopted (then it is the previous
+   * server's, and stays for the next start).
+   */
+  private async abandon(): Promise<void> {
+    await this.stop();
+    unlinkIfOurs(this.region.path, this.regionId);
+    if (this.cache.adoption === null) removeCacheFiles(this.cache.dataPath);
   }
 
   /**
@@ -269,6 +302,7 @@ export class Server {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       this.region.headerSet(HDR_SERVER_STATE, ServerState.Stopping);
+      this.http?.close();
       Atomics.store(this.control, CONTROL_STOP, 1);
       new Ring(this.region).notEmpty.notifyAll();
       IdleWorkers.wakeAll(this.control);

@@ -14,6 +14,23 @@ import { KEY_KIND_BYTES, KeyKind } from '../layout/layout';
 
 export type Key = string | number | Uint8Array;
 
+/**
+ * RESERVED KEYS. The client's own bookkeeping (tag and namespace tokens,
+ * namespaced keys, fetch leases: src/client/reserved.ts) lives under
+ * material of its own kind, KeyKind.Reserved, which no user key has: scans
+ * that list user keys skip it, and it is evicted and cleared like any key.
+ * Its first byte (RESERVED_KEY_BYTE) is a version mark of reserved.ts.
+ */
+export const RESERVED_KEY_BYTE = 0xff;
+
+/** A reserved key: its bytes (RESERVED_KEY_BYTE first) become KeyKind.Reserved material. */
+export class ReservedKey extends Uint8Array {}
+
+/** Whether the `len` bytes of material at u8[off] are a reserved key's. */
+export function isReservedMaterial(u8: Uint8Array, off: number, len: number): boolean {
+  return len > KEY_KIND_BYTES && u8[off] === KeyKind.Reserved;
+}
+
 const MAX_U32 = 4294967295;
 
 /** MurmurHash3_x86_32 of u8[off, off + len) with `seed`. */
@@ -123,7 +140,7 @@ export class KeyEncoder {
     } else if (key instanceof Uint8Array) {
       if (key.length > this.maxKeyBytes) throw this.tooLong(key.length);
       this.room(key.length);
-      this.bytes[0] = KeyKind.Bytes;
+      this.bytes[0] = key instanceof ReservedKey ? KeyKind.Reserved : KeyKind.Bytes;
       this.bytes.set(key, KEY_KIND_BYTES);
       this.length = KEY_KIND_BYTES + key.length;
     } else {

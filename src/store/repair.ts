@@ -229,7 +229,7 @@ function entryValid(segs: Segments, ch: Chunk, e: number, alloc: Allocator): boo
   const tag = ch.u8[e + ENTRY_TAG];
   const kind = ch.u8[e + ENTRY_HEADER_BYTES];
   if (keyLen < KEY_KIND_BYTES || keyLen > segs.maxKeyBytes + KEY_KIND_BYTES || valueLen > segs.maxValueBytes) return false;
-  if (kind > KeyKind.System || (kind === KeyKind.U32 && keyLen !== U32_KEY_BYTES)) return false;
+  if (kind > KeyKind.Reserved || (kind === KeyKind.U32 && keyLen !== U32_KEY_BYTES)) return false;
   if (tag < 1 || tag > MAX_VALUE_TAG) return false;
   const fixed = fixedLength(tag);
   if (fixed >= 0 && valueLen !== fixed) return false;

@@ -248,6 +248,7 @@ export class TableReader implements SegmentVisitor {
       case ValueTag.Json:
       case ValueTag.Lease:
       case ValueTag.Failed:
+      case ValueTag.Meta:
         if (this.copyBytes) {
           const out = Buffer.allocUnsafeSlow(len);
           ch.buf.copy(out, 0, at, at + len);

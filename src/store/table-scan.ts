@@ -6,8 +6,9 @@
  * consistent snapshot; segments are snapshotted one after another, so the
  * scan as a whole is not atomic: a key written or deleted while it runs may
  * or may not be listed, like Redis's SCAN. Expired entries, fetch's leases
- * and failure marks, and the library's own keys (KeyKind.System) are never
- * listed.
+ * and failure marks, and the library's pinned keys (KeyKind.System) are
+ * never listed; the client's reserved keys (KeyKind.Reserved) only when
+ * asked.
  */
 import { expired, monoNowMs } from './clock';
 import { Chunk } from './chunk';
@@ -26,7 +27,12 @@ export class KeyScan implements SegmentVisitor {
   private readonly want: Uint8Array;
   clock: () => number = monoNowMs;
 
-  constructor(prefixMaterial: Uint8Array = new Uint8Array(0)) {
+  /**
+   * @param prefixMaterial keys must start with it (empty: every key)
+   * @param reserved list the client's reserved keys too (KeyKind.Reserved:
+   *   namespaced entries, tag tokens): a namespace scans them; keys() does not
+   */
+  constructor(prefixMaterial: Uint8Array = new Uint8Array(0), private readonly reserved = false) {
     this.want = prefixMaterial;
   }
 
@@ -52,8 +58,10 @@ export class KeyScan implements SegmentVisitor {
       const keyLen = u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff;
       const k = e + ENTRY_HEADER_BYTES;
       if (keyLen === 0) return Visit.Torn;
-      if (keyLen < wantLen || u8[k] === KeyKind.System || !matches(u8, k, want)) continue;
-      if (u8[e + ENTRY_TAG] >= ValueTag.Lease || expired(ch.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) continue;
+      const kind = u8[k];
+      if (keyLen < wantLen || kind === KeyKind.System || (kind === KeyKind.Reserved && !this.reserved) || !matches(u8, k, want)) continue;
+      const tag = u8[e + ENTRY_TAG];
+      if (tag === ValueTag.Lease || tag === ValueTag.Failed || expired(ch.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) continue;
       // A copy (never a view): the bytes may change once the snapshot is over.
       this.found.push(Buffer.from(u8.subarray(k, k + keyLen)));
     }
