@@ -477,8 +477,15 @@ const segmentFields = new Fields('SEGMENT DIRECTORY ENTRY (one cache line: write
 /** The seqlock: odd while a server thread changes anything a reader of this segment can reach. */
 export const SEG_VERSION = segmentFields.field('version', 4, 'seqlock: odd while a writer is inside');
 export const SEG_COUNT = segmentFields.field('count', 4, 'keys in the segment');
-/** The index: its offset (CACHE_LINE-aligned) with log2 of its capacity in the low 6 bits: one store swaps both. */
-export const SEG_INDEX = segmentFields.field('index', 4, 'offset | log2(capacity): one word, one store');
+/**
+ * The index: its offset (CACHE_LINE-aligned) with log2 of its capacity in
+ * the low 6 bits (what readers read), and the heap block that holds it
+ * (what recovery needs to know which block is the index's). The two words
+ * are one 8-byte field, stored by one 8-byte atomic store: a crash leaves
+ * both old or both new.
+ */
+export const SEG_INDEX = segmentFields.field('index', 4, 'offset | log2(capacity)', 8);
+export const SEG_INDEX_BLOCK = segmentFields.field('indexBlock', 4, 'its heap block; one 8-byte store with the word above');
 export const SEGMENT_BYTES = segmentFields.line().size();
 export const INDEX_LOG2_MASK = CACHE_LINE - 1;
 

@@ -95,11 +95,16 @@ export function openCache(opts: CacheOptions): OpenCache {
         const mapped = openDataFile(data, false);
         const priv = PrivateState.create(2 ** mapped.header.segmentBits, mapped.header.chunks);
         checkRoom(opts, fileBytesAllocated(data));
-        parts = { header: mapped.header, chunks: chunkViews(mapped.header, mapped.chunks, null), priv };
-        adoption = adoptTable(parts, { defaultTtlMs: opts.table.defaultTtlMs ?? 0, evict: opts.table.evict !== false });
-        const header = readDataHeader(data, mapped.header.meta, mapped.header.bytes);
-        transfer = { path: data, meta: header.meta, chunks: mapped.chunks, hints: null, priv: priv.transferable() };
-        parts = { header, chunks: [], priv };
+        try {
+          adoption = adoptTable({ header: mapped.header, chunks: chunkViews(mapped.header, mapped.chunks, null), priv }, { defaultTtlMs: opts.table.defaultTtlMs ?? 0, evict: opts.table.evict !== false });
+          const header = readDataHeader(data, mapped.header.meta, mapped.header.bytes);
+          transfer = { path: data, meta: header.meta, chunks: mapped.chunks, hints: null, priv: priv.transferable() };
+          parts = { header, chunks: [], priv };
+        } catch (e) {
+          // Whatever rebuilding met that it could not mend: a cache may be lost, its service not.
+          opts.log(`not adopting the cache in ${data} (rebuilding it failed: ${(e as Error).message.split('\n')[0]}): starting empty`);
+          adoption = null;
+        }
       }
     }
     if (parts === null || transfer === null) {

@@ -29,6 +29,8 @@ import {
   PS_VERSION,
   SEG_COUNT,
   SEG_INDEX,
+  SEG_INDEX_BLOCK,
+  PS_INDEX_BLOCK,
   SEG_VERSION,
   SEGMENT_BYTES,
   D_STATS,
@@ -81,7 +83,10 @@ export class Guard {
         const u32 = segs.chunkOf(seg).u32;
         const d = (C_DIRECTORY + segs.localOf(seg) * SEGMENT_BYTES) >>> 2;
         const pw = segs.pw(seg);
-        n += put(u32, d + (SEG_INDEX >>> 2), segs.priv[pw + (PS_INDEX >>> 2)] >>> 0);
+        if (u32[d + (SEG_INDEX >>> 2)] !== segs.priv[pw + (PS_INDEX >>> 2)] >>> 0 || u32[d + (SEG_INDEX_BLOCK >>> 2)] !== segs.priv[pw + (PS_INDEX_BLOCK >>> 2)] >>> 0) {
+          segs.chunkOf(seg).storeIndex(segs.localOf(seg), segs.priv[pw + (PS_INDEX >>> 2)], segs.priv[pw + (PS_INDEX_BLOCK >>> 2)]);
+          n++;
+        }
         n += put(u32, d + (SEG_COUNT >>> 2), segs.priv[pw + (PS_COUNT >>> 2)] >>> 0);
         // The version last: a reader that sees it again sees the words above.
         if (u32[d + (SEG_VERSION >>> 2)] !== segs.priv[pw + (PS_VERSION >>> 2)] >>> 0) {

@@ -18,6 +18,7 @@ import {
   IX_BYTES,
   MAX_INDEX_LOG2,
   SEG_INDEX,
+  SEG_INDEX_BLOCK,
   SEG_VERSION,
   SEGMENT_BYTES,
   TLSF_ALIGN,
@@ -29,6 +30,7 @@ export class Chunk {
   readonly i32: Int32Array;
   readonly buf: Buffer;
   readonly dv: DataView;
+  readonly i64: BigInt64Array;
   /** The last offset at which an entry header still fits. */
   readonly lastEntry: number;
 
@@ -45,6 +47,7 @@ export class Chunk {
     this.i32 = new Int32Array(sab);
     this.buf = Buffer.from(sab);
     this.dv = new DataView(sab);
+    this.i64 = new BigInt64Array(sab);
     this.lastEntry = heapEnd - ENTRY_HEADER_BYTES;
   }
 
@@ -61,6 +64,19 @@ export class Chunk {
   /** The index word of a segment (offset | log2 capacity), as read from the file. */
   indexWord(local: number): number {
     return this.u32[(C_DIRECTORY + local * SEGMENT_BYTES + SEG_INDEX) >>> 2];
+  }
+
+  /** The heap block that holds a segment's index, as the file says (recovery: the word above names the index). */
+  indexBlockWord(local: number): number {
+    return this.u32[(C_DIRECTORY + local * SEGMENT_BYTES + SEG_INDEX_BLOCK) >>> 2];
+  }
+
+  /**
+   * Store a segment's index word and its block with one 8-byte atomic
+   * store (layout.ts SEG_INDEX): a crash leaves both old or both new.
+   */
+  storeIndex(local: number, word: number, block: number): void {
+    Atomics.store(this.i64, (C_DIRECTORY + local * SEGMENT_BYTES + SEG_INDEX) >>> 3, BigInt(word >>> 0) | (BigInt(block >>> 0) << 32n));
   }
 
   /**

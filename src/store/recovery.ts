@@ -58,6 +58,9 @@ export function adoptTable(parts: TableParts, opts: AdoptOptions): Adoption {
   const total: Adoption = { segments: 0, keys: 0, dropped: 0, duplicates: 0, lostIndexes: 0, usedBytes: 0, rebooted, ms: 0 };
   for (let c = 0; c < h.chunks; c++) {
     const r = rebuildChunk(segs, c, { fromFile: true, deadline });
+    // The rebuilt heap checks itself before anything serves from it: every
+    // block tiles the heap, free lists hold exactly the free blocks.
+    segs.allocs[c].verify();
     total.segments += r.segments;
     total.keys += r.keys;
     total.dropped += r.dropped;

@@ -30,7 +30,6 @@ import { Allocator } from './alloc';
 import { Chunk } from './chunk';
 import { hashBytes, hashU32Key, U32_KEY_BYTES } from './keys';
 import {
-  BLOCK_HEADER_BYTES,
   C_DIRECTORY,
   ENTRY_EXPIRES,
   ENTRY_HEADER_BYTES,
@@ -52,14 +51,10 @@ import {
   KeyKind,
   MAX_VALUE_TAG,
   PS_COUNT,
-  PS_INDEX,
-  PS_INDEX_BLOCK,
   PS_VERSION,
   SEG_COUNT,
-  SEG_INDEX,
   SEG_VERSION,
   SEGMENT_BYTES,
-  TLSF_ALIGN,
   ValueTag,
 } from '../layout/layout';
 
@@ -118,8 +113,9 @@ export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): Re
   const owner = new Map<number, number>(); // block -> seg (index) or -1 - seg (entry)
   for (let seg = c; seg < segs.segments; seg += n) {
     report.segments++;
-    const word = opts.fromFile ? ch.indexWord(segs.localOf(seg)) : segs.indexWord(seg);
-    const block = ch.indexOk(word) ? indexBlockOf(segs, c, word) : -1;
+    const local = segs.localOf(seg);
+    const word = opts.fromFile ? ch.indexWord(local) : segs.indexWord(seg);
+    const block = ch.indexOk(word) ? indexBlockOf(segs, c, word, opts.fromFile ? ch.indexBlockWord(local) : segs.indexBlock(seg)) : -1;
     const slots: number[] = [];
     kept.set(seg, slots);
     if (block < 0) {
@@ -191,13 +187,10 @@ export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): Re
   return report;
 }
 
-/** The block holding the index of word `word`: the payload, at most one line before the index, of a used block big enough. */
-function indexBlockOf(segs: Segments, c: number, word: number): number {
+/** `block` when it is the block holding the index of word `word` (the index aligned in it, a used block big enough), else -1. */
+function indexBlockOf(segs: Segments, c: number, word: number, block: number): number {
   const index = word - (word & INDEX_LOG2_MASK);
-  const need = indexBlockBytes(1 << (word & INDEX_LOG2_MASK));
-  for (let b = index; b > index - 64 && b >= segs.chunks[c].heapStart + BLOCK_HEADER_BYTES; b -= TLSF_ALIGN)
-    if (indexInBlock(b) === index && segs.allocs[c].holds(b, need)) return b;
-  return -1;
+  return indexInBlock(block) === index && segs.allocs[c].holds(block, indexBlockBytes(1 << (word & INDEX_LOG2_MASK))) ? block : -1;
 }
 
 /** The slots of segment `seg`'s index that pass every check, as [hash, entry, key, value] quadruples. */
@@ -281,11 +274,9 @@ function refill(segs: Segments, ch: Chunk, seg: number, word: number, block: num
     }
   }
   const count = slots.length / IX_WORDS;
-  segs.priv[pw + (PS_INDEX >>> 2)] = word;
-  segs.priv[pw + (PS_INDEX_BLOCK >>> 2)] = block;
+  segs.publishIndex(seg, word, block);
   segs.priv[pw + (PS_COUNT >>> 2)] = count;
   segs.priv[pw + (PS_VERSION >>> 2)] = v + 2;
-  u32[d + (SEG_INDEX >>> 2)] = word;
   u32[d + (SEG_COUNT >>> 2)] = count;
   Atomics.store(ch.i32, d + (SEG_VERSION >>> 2), v + 2);
 }

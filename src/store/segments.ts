@@ -80,7 +80,6 @@ import {
   PS_LOCK,
   PS_VERSION,
   SEG_COUNT,
-  SEG_INDEX,
   SEG_VERSION,
   SEGMENT_BYTES,
   Stat,
@@ -193,6 +192,11 @@ export class Segments {
   /** The index word (offset | log2 capacity), from the private copy. */
   indexWord(seg: number): number {
     return this.priv[this.pw(seg) + (PS_INDEX >>> 2)];
+  }
+
+  /** The heap block holding the segment's index (private copy). */
+  indexBlock(seg: number): number {
+    return this.priv[this.pw(seg) + (PS_INDEX_BLOCK >>> 2)];
   }
 
   /** The segment's index offset and capacity (private copy). */
@@ -442,11 +446,17 @@ export class Segments {
     const pw = this.pw(seg);
     const old = this.priv[pw + (PS_INDEX_BLOCK >>> 2)];
     const v = this.beginWrite(seg);
-    this.priv[pw + (PS_INDEX >>> 2)] = word;
-    this.chunkOf(seg).u32[this.dir(seg) + (SEG_INDEX >>> 2)] = word;
+    this.publishIndex(seg, word, block);
     this.endWrite(seg, v);
-    this.priv[pw + (PS_INDEX_BLOCK >>> 2)] = block;
     this.freeBlock(seg, old);
+  }
+
+  /** Set segment `seg`'s index word and block, private and mirrored (the mirror by one 8-byte store). Inside an odd period. */
+  publishIndex(seg: number, word: number, block: number): void {
+    const pw = this.pw(seg);
+    this.priv[pw + (PS_INDEX >>> 2)] = word;
+    this.priv[pw + (PS_INDEX_BLOCK >>> 2)] = block;
+    this.chunkOf(seg).storeIndex(this.localOf(seg), word, block);
   }
 
   /** A zeroed index of 2^log2 slots in a new block: its block and word, or null when the heap cannot supply it. */

@@ -180,7 +180,8 @@ export function formatTable(file: string, meta: SharedArrayBuffer, chunks: reado
       const word = index + Math.log2(cap);
       priv.i32[seg * PRIV_SEG_WORDS + (PS_INDEX >>> 2)] = word;
       priv.i32[seg * PRIV_SEG_WORDS + (PS_INDEX_BLOCK >>> 2)] = block;
-      cu32[(C_DIRECTORY + local * SEGMENT_BYTES + SEG_INDEX) >>> 2] = word;
+      const dir = new BigInt64Array(chunks[c]);
+      dir[(C_DIRECTORY + local * SEGMENT_BYTES + SEG_INDEX) >>> 3] = BigInt(word) | (BigInt(block) << 32n);
     }
   }
   Atomics.store(new Int32Array(meta), D_MAGIC >>> 2, DATA_MAGIC);
