@@ -113,7 +113,8 @@ export class Client {
     if (r === ReadResult.Absent) return undefined;
     if (r !== ReadResult.Found) return this.getSync(key) === undefined ? undefined : this.ttlSync(key);
     const at = this.conn.reader.expires;
-    return at === 0 ? Infinity : Math.max(0, at - monoNowMs());
+    // Whole ms, rounded up (Redis's PTTL is whole ms too): a live key never reports 0.
+    return at === 0 ? Infinity : Math.max(0, Math.ceil(at - monoNowMs()));
   }
 
   /**
@@ -143,6 +144,10 @@ export class Client {
   /** Values of many keys (undefined where absent), read directly. */
   getMany(keys: Iterable<Key>): Promise<unknown[]> {
     return Promise.all([...keys].map((k) => this.get(k)));
+  }
+
+  getManySync(keys: Iterable<Key>): unknown[] {
+    return [...keys].map((k) => this.getSync(k));
   }
 
   // ---- writes: requests to the server's threads --------------------------------------
@@ -238,6 +243,15 @@ export class Client {
 
   putMany(entries: Iterable<readonly [Key, unknown]>, options?: SetOptions): Promise<void> {
     return this.setMany(entries, options);
+  }
+
+  /** setMany's sync form: one write after another through the sync window. */
+  setManySync(entries: Iterable<readonly [Key, unknown]>, options?: SetOptions): void {
+    for (const [k, v] of entries) this.setSync(k, v, options);
+  }
+
+  putManySync(entries: Iterable<readonly [Key, unknown]>, options?: SetOptions): void {
+    this.setManySync(entries, options);
   }
 
   /**
@@ -418,6 +432,21 @@ export class Client {
       if (this.pipeline.failure === null) this.conn.close();
     })();
     return this.closing;
+  }
+
+  /**
+   * close() when no promise request is outstanding: the windows are
+   * released before it returns. With promise requests still in flight it
+   * throws and closes nothing (only close() can wait for them).
+   */
+  closeSync(): void {
+    if (this.closed) return;
+    const n = this.pipeline.pending;
+    if (n > 0) throw new Error(`closeSync(): ${n} promise request(s) still outstanding; await close() instead`);
+    this.closed = true;
+    // Nothing outstanding: the notifier touches no window any more (close() above).
+    this.closing = this.pipeline.close();
+    if (this.pipeline.failure === null) this.conn.close();
   }
 }
 
