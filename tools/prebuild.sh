@@ -2,8 +2,9 @@
 # make prebuild: rebuild every prebuilt addon the package ships, one per Node
 # ABI in tools/node-versions.txt, into prebuilds/linux-x64/
 # (shmkv.abi<N>.glibc.node, the names node-gyp-build looks up), then record
-# what they were built from (prebuilds/linux-x64/sources.sha256: the package
-# test fails when native/shm.cc or binding.gyp changed since).
+# the sources and the binaries made from them, together
+# (prebuilds/linux-x64/sources.sha256: the package test and make test-node
+# fail when native/shm.cc, binding.gyp or a binary changed since).
 #
 # Offline once the Node builds are cached (tools/node-dist.sh): node-gyp
 # compiles against each build's include/node (npm_config_nodedir), never
@@ -28,7 +29,7 @@ while read -r version abi; do
   [ -f "$file" ] || { echo "prebuild: $file was not made" >&2; exit 1; }
   "$dir/bin/node" -e "const m = require('./$file'); for (const f of ['mapFile', 'futexWait', 'futexWake', 'lockFile']) if (typeof m[f] !== 'function') throw new Error('no ' + f)"
 done < tools/node-versions.txt
-sha256sum native/shm.cc binding.gyp > "$out/sources.sha256"
+sha256sum native/shm.cc binding.gyp "$out"/*.node > "$out/sources.sha256"
 # The newest glibc symbol any binary needs: the floor README's Install states.
 objdump -T "$out"/*.node | grep -o 'GLIBC_[0-9.]*' | sort -V -u | tail -1 | sed 's/^/prebuild: needs glibc >= /; s/GLIBC_//'
 ls -l "$out"

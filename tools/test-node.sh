@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 want=${1:-}
 [ -n "$want" ] || { echo "usage: make test-node NODE=22|24|26 (a line of tools/node-versions.txt)" >&2; exit 2; }
 dir=$(tools/node-dist.sh "$want")
-if ! (cd prebuilds/linux-x64 && sed 's#  #  ../../#' sources.sha256 | sha256sum --check --quiet --status); then
-  echo "test-node: native/shm.cc or binding.gyp changed since the prebuilt addons were made: run 'make prebuild'" >&2
+if ! sha256sum --check --quiet --status prebuilds/linux-x64/sources.sha256; then
+  echo "test-node: native/shm.cc, binding.gyp or a prebuilt binary changed since make prebuild made them: run 'make prebuild'" >&2
   exit 1
 fi
 export PATH="$dir/bin:$PATH" PREBUILDS_ONLY=1
