@@ -336,3 +336,25 @@ test('without a prebuilt binary for the platform (musl, played with LIBC=musl): 
   assert.equal(used.trim(), 'v');
   assert.equal((await srv.stop('SIGTERM', 30_000)).code, 0);
 });
+
+test('npm pack in a clean checkout (the tracked files, no node_modules, no dist) builds the TypeScript first: prepack', { timeout: 400_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-prepack-');
+  const tracked = ok(await s.run('git', ['ls-files', '-z'], { cwd: ROOT, timeoutMs: 30_000 }), 'git ls-files').split('\0').filter(Boolean);
+  const clone = s.p('checkout');
+  for (const f of tracked) {
+    fs.mkdirSync(path.dirname(path.join(clone, f)), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, f), path.join(clone, f));
+    fs.chmodSync(path.join(clone, f), fs.statSync(path.join(ROOT, f)).mode);
+  }
+  assert.ok(!fs.existsSync(path.join(clone, 'dist')) && !fs.existsSync(path.join(clone, 'node_modules')));
+  // npm ci inside prepack takes the dependencies from npm's cache (--prefer-offline).
+  const env: Record<string, string | undefined> = { PREBUILDS_ONLY: undefined };
+  for (const k of Object.keys(process.env)) if (/^npm_/i.test(k)) env[k] = undefined;
+  const packed = JSON.parse(ok(await s.run(which('npm'), ['pack', '--json', '--pack-destination', s.dir], { cwd: clone, env, timeoutMs: 360_000 }), 'npm pack in the checkout')) as {
+    files: { path: string }[];
+  }[];
+  const files = packed[0]!.files.map((f) => f.path);
+  for (const need of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/native/shim.js', 'dist/src/adapters/keyv.js', 'dist/src/cli/server.js']) {
+    assert.ok(files.includes(need), `the tarball packed from a clean checkout has ${need}`);
+  }
+});
