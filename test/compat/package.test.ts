@@ -112,7 +112,7 @@ function userBin(s: Scope, name: string, extra: string[] = []): string {
 
 /** `npm pack` the repository into s.dir; its file list and the tarball's path. */
 async function pack(s: Scope, env: Record<string, string | undefined>): Promise<{ files: string[]; size: number; tarball: string }> {
-  const packed = JSON.parse(ok(await s.run(which('npm'), ['pack', '--json', '--pack-destination', s.dir, ROOT], { env: { ...env, PATH: process.env.PATH }, timeoutMs: 120_000 }), 'npm pack')) as {
+  const packed = JSON.parse(ok(await s.run(which('npm'), ['pack', '--json', '--ignore-scripts', '--pack-destination', s.dir, ROOT], { env: { ...env, PATH: process.env.PATH }, timeoutMs: 120_000 }), 'npm pack')) as {
     filename: string;
     size: number;
     files: { path: string }[];
