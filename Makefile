@@ -4,33 +4,46 @@
 NODE_GYP_OUT := build/Release/shm.node
 TS_STAMP := dist/.built
 
-.PHONY: all demo test bench clean prebuild
+.PHONY: all dist demo test test-node smoke bench clean prebuild
 all: $(NODE_GYP_OUT) $(TS_STAMP)
 
+# `make dist`: the TypeScript only (what `npm pack` needs: its prepack runs
+# this, so a tarball packed from a clean checkout has dist/; no compiler).
+dist: $(TS_STAMP)
+
 node_modules/.installed: package.json package-lock.json
-	npm ci --ignore-scripts --no-audit --no-fund
+	npm ci --ignore-scripts --prefer-offline --no-audit --no-fund
 	touch $@
 
 $(NODE_GYP_OUT): node_modules/.installed binding.gyp native/shm.cc
 	npm run --silent build:native
 
-# `make prebuild`: (re)build the prebuilt binary an installed package loads
-# when it has no build/ of its own (no compiler needed there), for this
-# machine's platform and Node ABI: prebuilds/linux-x64/node.abi<N>.node. It is
-# committed; run this after changing native/shm.cc or moving to a Node with
-# another ABI (process.versions.modules), then commit prebuilds/.
-# prebuildify runs node-gyp rebuild here and then moves build/Release/shm.node
-# into prebuilds/ (as shmkv.abi<N>.node, the name node-gyp-build matches), so
-# the local build is made again: the tests load build/Release/shm.node when
-# it exists, and the install test loads the prebuilt one. sources.sha256
-# records what the binary was built from: the install test fails when
-# native/shm.cc or binding.gyp changed without a `make prebuild`
-# (node-gyp-build ignores files that do not end in .node).
+# `make prebuild`: rebuild every prebuilt addon the package ships, one per
+# Node ABI (tools/node-versions.txt: Node 20, 22, 24, 26), into
+# prebuilds/linux-x64/shmkv.abi<N>.glibc.node, in one command, offline once
+# the official Node builds are cached (tools/node-dist.sh fetches each from
+# the npm registry on first use, into /var/cache/shmkv/node as root, else
+# ~/.cache/shmkv/node). Run it after
+# changing native/shm.cc or binding.gyp and commit prebuilds/: the package
+# test fails while prebuilds/linux-x64/sources.sha256 does not match them.
+# prebuildify builds in build/, so the local build is made again after.
 prebuild: node_modules/.installed
-	npm run --silent build:prebuilt
-	sha256sum native/shm.cc binding.gyp > prebuilds/$$(node -p 'process.platform + "-" + process.arch')/sources.sha256
+	bash tools/prebuild.sh
 	npm run --silent build:native
-	ls -l prebuilds/*/
+
+# `make test-node NODE=24`: the whole suite (npm test) on another Node of
+# tools/node-versions.txt, with the prebuilt addon for its ABI (build/ holds
+# the default Node's build: PREBUILDS_ONLY=1 makes node-gyp-build skip it).
+test-node: all
+	bash tools/ensure-redis.sh
+	bash tools/test-node.sh $(NODE)
+
+# `make smoke`: on each Node after the default one, the package test alone
+# (install the packed tarball without a compiler, a server from its bin, a
+# client in a second process, the Keyv store); .ci/run runs it.
+SMOKE_NODES ?= $(shell awk '!/^\#/ && NF >= 2 { print $$1 }' tools/node-versions.txt | tail -n +2)
+smoke: all
+	bash tools/smoke.sh $(SMOKE_NODES)
 
 $(TS_STAMP): node_modules/.installed tsconfig.json test/keyv/tsconfig.json $(shell find src test bench examples tools -name '*.ts' 2>/dev/null)
 	npx tsc -p tsconfig.json

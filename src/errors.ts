@@ -99,3 +99,17 @@ export class FetchTimeoutError extends Error {
     this.name = 'FetchTimeoutError';
   }
 }
+
+/**
+ * The native addon cannot be found or loaded for this Node and platform.
+ * Its stack is its message alone: thrown while `require('shmkv')` runs, it
+ * is the whole story (the version, the platform, what to do), and frames of
+ * the module loader would only bury it.
+ */
+export class AddonError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AddonError';
+    this.stack = `${this.name}: ${message}`;
+  }
+}

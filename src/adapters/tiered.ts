@@ -96,9 +96,10 @@ export class TieredCache {
       this.subscriber = this.redis.duplicate();
       this.subscriber.on('message', (channel: string, key: string) => {
         if (channel !== this.channel) return;
-        // A failing L1 (its server gone) surfaces on the next call; the bound still holds.
-        this.l1
-          .delete(key)
+        // A failing L1 (its server gone, or closed by its owner while a
+        // message was on its way) surfaces on the next call; the bound still holds.
+        Promise.resolve()
+          .then(() => this.l1.delete(key))
           .catch(() => undefined)
           .finally(() => this.invalidations++);
       });

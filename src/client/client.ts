@@ -154,7 +154,8 @@ export class Client {
     if (r === ReadResult.Absent || r === INVALID_META) return undefined;
     if (r === ReadResult.Contended) return this.getSync(key) === undefined ? undefined : this.ttlSync(key);
     const at = r === FOUND_META && this.envelopes.last!.freshUntil !== 0 ? this.envelopes.last!.freshUntil : this.conn.reader.expires;
-    return at === 0 ? Infinity : Math.max(0, at - monoNowMs());
+    // Whole ms, rounded up (Redis's PTTL is whole ms too): a live key never reports 0.
+    return at === 0 ? Infinity : Math.max(0, Math.ceil(at - monoNowMs()));
   }
 
   /**
@@ -185,6 +186,10 @@ export class Client {
   /** Values of many keys (undefined where absent), read directly. */
   getMany(keys: Iterable<Key>): Promise<unknown[]> {
     return Promise.all([...keys].map((k) => this.get(k)));
+  }
+
+  getManySync(keys: Iterable<Key>): unknown[] {
+    return [...keys].map((k) => this.getSync(k));
   }
 
   // ---- writes: requests to the server's threads --------------------------------------
@@ -292,6 +297,15 @@ export class Client {
 
   putMany(entries: Iterable<readonly [Key, unknown]>, options?: SetOptions): Promise<void> {
     return this.setMany(entries, options);
+  }
+
+  /** setMany's sync form: one write after another through the sync window. */
+  setManySync(entries: Iterable<readonly [Key, unknown]>, options?: SetOptions): void {
+    for (const [k, v] of entries) this.setSync(k, v, options);
+  }
+
+  putManySync(entries: Iterable<readonly [Key, unknown]>, options?: SetOptions): void {
+    this.setManySync(entries, options);
   }
 
   /**
@@ -621,6 +635,21 @@ export class Client {
       this.clientStats.release(this.statsLine);
     })();
     return this.closing;
+  }
+
+  /**
+   * close() when no promise request is outstanding: the windows are
+   * released before it returns. With promise requests still in flight it
+   * throws and closes nothing (only close() can wait for them).
+   */
+  closeSync(): void {
+    if (this.closed) return;
+    const n = this.pipeline.pending;
+    if (n > 0) throw new Error(`closeSync(): ${n} promise request(s) still outstanding; await close() instead`);
+    this.closed = true;
+    // Nothing outstanding: the notifier touches no window any more (close() above).
+    this.closing = this.pipeline.close();
+    if (this.pipeline.failure === null) this.conn.close();
   }
 }
 

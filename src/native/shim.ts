@@ -2,7 +2,9 @@
  * Typed access to the native addon (native/shm.cc), the only native code in
  * the project. It holds no logic: every protocol decision lives above it.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { AddonError } from '../errors';
 
 /** Result of futexWait. */
 export const enum FutexResult {
@@ -22,10 +24,33 @@ interface NativeShim {
   onBusError(exitCode: number, prefix: string): void;
 }
 
-/** The two entry points of node-gyp-build we use (it ships no type declarations). */
+/** The entry point of node-gyp-build we use (it ships no type declarations). */
 interface NodeGypBuild {
   /** Path of the addon to load for this Node: build/Release first, then a matching prebuilds/<platform>-<arch>/ file. */
   resolve(dir: string): string;
+}
+
+/** Node majors of the ABIs the package ships prebuilt (tools/node-versions.txt), for messages. */
+const NODE_OF_ABI: Record<string, string> = { 115: '20', 127: '22', 137: '24', 147: '26' };
+
+/** "Node v24.1.0 (ABI 137) on linux-arm64 musl": what a prebuilt binary must match. */
+function here(): string {
+  // node-gyp-build's own guess of the C library (it honours LIBC too).
+  const libc = process.platform !== 'linux' ? '' : ` ${process.env.LIBC || (fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc')}`;
+  return `Node ${process.version} (ABI ${process.versions.modules}) on ${process.platform}-${process.arch}${libc}`;
+}
+
+/** What prebuilds/ holds: "linux-x64 glibc with Node 20, 22, 24, 26". */
+function shipped(root: string): string {
+  const out: string[] = [];
+  const list = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []);
+  for (const tuple of list(path.join(root, 'prebuilds'))) {
+    const found = list(path.join(root, 'prebuilds', tuple))
+      .map((f) => /\.abi(\d+)\.(glibc|musl)\.node$/.exec(f))
+      .filter((m): m is RegExpExecArray => m !== null);
+    if (found.length > 0) out.push(`${tuple} ${found[0]![2]} with Node ${found.map((m) => NODE_OF_ABI[m[1]!] ?? `ABI ${m[1]}`).join(', ')}`);
+  }
+  return out.length > 0 ? out.join('; ') : 'none';
 }
 
 /**
@@ -34,36 +59,36 @@ interface NodeGypBuild {
  * repository, `make` builds build/Release/shm.node and that wins, so tests
  * always run the freshly built code; in an installed package build/ is
  * absent (not in "files") unless the install script had to compile, so the
- * committed prebuilds/linux-x64/node.abi<N>.node for this Node ABI is used.
- * The addon uses V8's own API, not N-API: a prebuilt binary only matches the
- * one ABI it was built for, and node-gyp-build skips it for any other.
+ * committed prebuilds/linux-x64/shmkv.abi<N>.glibc.node for this Node ABI is
+ * used (also in the repository with PREBUILDS_ONLY=1: make test-node).
+ * The addon uses V8's own API, not Node-API: a prebuilt binary only matches
+ * the one ABI it was built for, and node-gyp-build skips it for any other.
+ * Failing, it throws an AddonError of one line (no frames, no cause): the
+ * Node version, the platform, what ships, and what to do.
  */
 function load(): NativeShim {
   // dist/src/native/shim.js -> the package root (repository or node_modules/shmkv)
   const root = path.resolve(__dirname, '..', '..', '..');
+  const repository = fs.existsSync(path.join(root, 'src', 'native', 'shim.ts'));
+  const fix = repository
+    ? "run 'make' (it builds build/Release/shm.node), or 'make prebuild' for the prebuilt ones"
+    : "run 'npm rebuild shmkv' to compile one (needs g++, make and python3)";
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const nodeGypBuild = require('node-gyp-build') as NodeGypBuild;
-  let addon: string;
+  let message: string;
+  let addon = '';
   try {
     addon = nodeGypBuild.resolve(root);
-  } catch (e) {
-    // node-gyp-build's own message spans lines; callers (the CLIs) print one.
-    const err = new Error(
-      `native addon not found in ${root}: no build/Release/shm.node and no prebuilt binary for ` +
-        `${process.platform}-${process.arch} Node ABI ${process.versions.modules} (Node ${process.version}); ` +
-        `run 'make' in the repository, or 'npm rebuild shmkv' where the package is installed (needs g++, make, python3)`,
-    );
-    (err as { cause?: unknown }).cause = e;
-    throw err;
-  }
-  try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     return require(addon) as NativeShim;
   } catch (e) {
-    const err = new Error(`native addon ${addon} failed to load: ${String((e as Error).message ?? e).split('\n')[0]}`);
-    (err as { cause?: unknown }).cause = e;
-    throw err;
+    message =
+      addon === ''
+        ? `no native addon for ${here()} in ${root} (prebuilt: ${shipped(root)}): ${fix}`
+        : `the native addon ${addon} does not load on ${here()} (${String((e as Error).message ?? e).split('\n')[0]}): ${fix}`;
   }
+  // Uncaught, Node prints this source line above the message: keep it plain.
+  throw new AddonError(message);
 }
 
 const native = load();
