@@ -81,6 +81,7 @@ export function openCache(opts: CacheOptions): OpenCache {
     }
     if (st && !st.isFile()) throw new ServerError(`refusing to use ${f}: it exists and is not a regular file`);
   }
+  const existed = fs.existsSync(data);
   let lock = lockDataFile(data);
   if (lock === null) throw new ServerError(`another server is serving from ${data}`);
   try {
@@ -127,6 +128,8 @@ export function openCache(opts: CacheOptions): OpenCache {
     return { parts, transfer, dataPath: data, xchg: ex, dataLock: lock, adoption };
   } catch (e) {
     unlockDataFile(lock);
+    // The flock made an empty file where there was none: it goes too.
+    if (!existed) removeCacheFiles(data);
     if (e instanceof ServerError || e instanceof RangeError) throw e;
     const err = e as NodeJS.ErrnoException;
     throw new ServerError(`cannot open the cache ${data}: ${err.code ?? err.message}`);

@@ -18,6 +18,7 @@ import { Board } from '../transport/board';
 import { Table } from '../store/table';
 import { TableCorruptError } from '../errors';
 import { Staging } from './staging';
+import { logLine } from './log';
 import { KEY_KIND_BYTES, KeyKind, MAX_VALUE_TAG, Op, REQ_DELETE, Stat, Status, ValueTag, WIN_KEY_LEN, WIN_TAG, WIN_VALUE_LEN } from '../layout/layout';
 import { U32_KEY_BYTES } from '../store/keys';
 
@@ -40,6 +41,7 @@ function fixedLength(tag: number): number {
 export class Executor {
   private readonly u8: Uint8Array;
   private readonly dv: DataView;
+  private rangeErrorSeen = false;
 
   constructor(
     private readonly board: Board,
@@ -107,12 +109,19 @@ export class Executor {
           status = Status.BadOp;
       }
     } catch (e) {
-      if (!(e instanceof TableCorruptError)) throw e;
+      // Defense in depth: a word another process forged between two checks
+      // may still reach a typed array as an index out of its range. The
+      // worker answers Corrupt and rebuilds every chunk; it never dies.
+      if (e instanceof RangeError) {
+        for (let c = 0; c < this.table.segs.chunks.length; c++) this.table.segs.suspects.add(c);
+        if (!this.rangeErrorSeen) logLine(`a request met data out of range (${e.message}): did a process write into the data file? rebuilding it`);
+        this.rangeErrorSeen = true;
+      } else if (!(e instanceof TableCorruptError)) throw e;
       status = Status.Corrupt;
     }
     this.board.complete(win, status, result);
     // Met data nobody wrote: rebuild its chunk now (the answer went out first).
-    if (this.table.segs.suspects.size > 0) for (const line of this.table.repair()) process.stderr.write(`server: ${line}\n`);
+    if (this.table.segs.suspects.size > 0) for (const line of this.table.repair()) logLine(line);
   }
 
   /** Count `n` requests taken from the ring (once per batch: Batches.runTaken). */

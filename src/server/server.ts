@@ -46,7 +46,8 @@ import { Guard } from './guard';
 import { OpenCache, openCache } from './cache-files';
 import { FileId, idOfPath, lockServer, refuseForeignFile, unlinkIfOurs, unlockServer } from './region-files';
 import { WORKER_READY, type ServerWorkerData } from './worker-data';
-import { ServerError } from '../errors';
+import { logLine } from './log';
+import { ServerError, TableCorruptError } from '../errors';
 import type { Adoption } from '../store/recovery';
 import { MetricsFolder, prometheusText } from './metrics';
 import { startMetricsServer } from './metrics-http';
@@ -96,7 +97,6 @@ export const DEFAULT_MAX_TABLE_BYTES = 1024 * 1024 * 1024;
 /** Index slots the expiry sweeper visits per heartbeat tick. */
 const SWEEP_SLOTS_PER_TICK = 20_000;
 
-const stderrLog = (line: string): void => void process.stderr.write(`server: ${line}\n`);
 
 export class Server {
   private stopping: Promise<void> | null = null;
@@ -153,7 +153,7 @@ export class Server {
   static async start(opts: ServerOptions): Promise<Server> {
     const file = resolveRegionPath(opts.path);
     const policy = opts.policy ?? DEFAULT_WAIT_POLICY;
-    const log = opts.log ?? stderrLog;
+    const log = opts.log ?? logLine;
     if (opts.eviction !== undefined && opts.eviction !== 'clock' && opts.eviction !== 'none')
       throw new RangeError(`eviction must be 'clock' or 'none', got ${String(opts.eviction)}`);
     const tableOpts: TableOptions = {
@@ -275,7 +275,13 @@ export class Server {
     // Active expiry: reclaim expired entries nobody reads, a bounded slice
     // of the index per tick (SWEEP_SLOTS_PER_TICK slots, well under a
     // millisecond), so the sweeper's CPU per second is bounded too.
-    this.table.sweep(SWEEP_SLOTS_PER_TICK);
+    try {
+      this.table.sweep(SWEEP_SLOTS_PER_TICK);
+    } catch (e) {
+      // Forged data the sweep met: its chunk is suspect (or, past a check, every chunk); repaired below.
+      if (!(e instanceof TableCorruptError || e instanceof RangeError)) throw e;
+      if (e instanceof RangeError) for (let c = 0; c < this.table.segs.chunks.length; c++) this.table.segs.suspects.add(c);
+    }
     if (this.table.segs.suspects.size > 0) for (const line of this.table.repair()) this.log(line);
     // Closed clients' and dead processes' counters into the retired sums (metrics.ts).
     this.metrics.tick();

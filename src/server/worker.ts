@@ -17,6 +17,7 @@ import { Executor } from './execute';
 import { Staging } from './staging';
 import { Batches, BATCH_MAX } from './batches';
 import { warmUp } from './warmup';
+import { logLine } from './log';
 import { WORKER_READY, type ServerWorkerData } from './worker-data';
 
 function run(data: ServerWorkerData): void {
@@ -74,7 +75,7 @@ let droppedReported = false;
 function reportDropped(worker: number, win: number, windows: number): void {
   if (droppedReported) return;
   droppedReported = true;
-  process.stderr.write(`server: worker ${worker} dropped a ring entry naming window ${win} (the board has ${windows}): a process wrote garbage into the region\n`);
+  logLine(`worker ${worker} dropped a ring entry naming window ${win} (the board has ${windows}): a process wrote garbage into the region`);
 }
 
 run(workerData as ServerWorkerData);

@@ -216,10 +216,40 @@ export class Allocator {
     return this.sizeOf(payload - BLOCK_HEADER_BYTES);
   }
 
+  /** The payload size alloc(bytes) gives a block (before a remainder too small to split off joins it). */
+  static sizeFor(bytes: number): number {
+    let size = Math.max(BLOCK_MIN_PAYLOAD, (bytes + TLSF_ALIGN - 1) & ~(TLSF_ALIGN - 1));
+    if (size >= TLSF_SMALL_BYTES) {
+      const l = 31 - Math.clz32(size);
+      size = ((size + (1 << (l - TLSF_SL_BITS)) - 1) & ~((1 << (l - TLSF_SL_BITS)) - 1)) >>> 0;
+    }
+    return size;
+  }
+
+  /**
+   * Claim `payload` for a rebuild as the payload of a block that holds
+   * `bytes` (an entry or an index the caller checked): true when such a
+   * block fits in the heap there. Its header is made what alloc() would
+   * have written (a forged size, too large or too small, would otherwise
+   * swallow its neighbours or cut its own data): a block is what it holds.
+   */
+  claim(payload: number, bytes: number): boolean {
+    const block = payload - BLOCK_HEADER_BYTES;
+    if (!(block >= this.heapStart && block < this.heapEnd - BLOCK_HEADER_BYTES) || block % TLSF_ALIGN !== 0 || bytes > this.heapEnd - this.heapStart) return false;
+    const want = Allocator.sizeFor(bytes);
+    const hdr = (block + BLOCK_SIZE) >>> 2;
+    const size = (this.u32[hdr] & ~BLOCK_FLAG_MASK) >>> 0;
+    // A remainder too small to split off stays in the block: up to one minimal block more.
+    const have = size >= want && size < want + BLOCK_HEADER_BYTES + BLOCK_MIN_PAYLOAD ? size : want;
+    if (block + BLOCK_HEADER_BYTES + have > this.heapEnd - BLOCK_HEADER_BYTES) return false;
+    this.u32[hdr] = have;
+    return true;
+  }
+
   /**
    * Whether `payload` is the payload of a used block of at least `bytes`
    * payload bytes, by its header (which a forger can fake, but then only
-   * inside the heap): what an adopted or repaired index may link to.
+   * inside the heap).
    */
   holds(payload: number, bytes: number): boolean {
     const block = payload - BLOCK_HEADER_BYTES;

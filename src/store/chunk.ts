@@ -11,8 +11,6 @@
 import {
   C_DIRECTORY,
   ENTRY_HEADER_BYTES,
-  ENTRY_KEY_LEN,
-  ENTRY_VALUE_LEN,
   HINT_GRANULE,
   INDEX_LOG2_MASK,
   IX_BYTES,
@@ -91,12 +89,18 @@ export class Chunk {
   }
 
   /**
-   * Whether `e` may be an entry offset: aligned, in the heap, with room for
-   * its header and for the key and value lengths its header gives.
+   * Whether `e` may be an entry offset: aligned, in the heap, with room
+   * for its header. The lengths in that header must be checked too, with
+   * fits(), using the very values read: a forger may change them between
+   * two reads (no writer ever changes a reachable entry: segments.ts).
    */
   entryOk(e: number): boolean {
-    if (e < this.heapStart || e > this.lastEntry || (e & (TLSF_ALIGN - 1)) !== 0) return false;
-    return e + ENTRY_HEADER_BYTES + (this.u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff) + this.u32[(e + ENTRY_VALUE_LEN) >>> 2] <= this.heapEnd;
+    return e >= this.heapStart && e <= this.lastEntry && (e & (TLSF_ALIGN - 1)) === 0;
+  }
+
+  /** Whether `len` bytes from offset `at` lie in the heap. */
+  fits(at: number, len: number): boolean {
+    return at + len <= this.heapEnd;
   }
 
   /** The hint byte of the index slot at `slot`. */

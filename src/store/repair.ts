@@ -26,7 +26,6 @@
  * fails is emptied.
  */
 import { Segments } from './segments';
-import { Allocator } from './alloc';
 import { Chunk } from './chunk';
 import { hashBytes, hashU32Key, U32_KEY_BYTES } from './keys';
 import {
@@ -187,10 +186,10 @@ export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): Re
   return report;
 }
 
-/** `block` when it is the block holding the index of word `word` (the index aligned in it, a used block big enough), else -1. */
+/** `block` when it is the block holding the index of word `word` (the index aligned in it, claimed: Allocator.claim), else -1. */
 function indexBlockOf(segs: Segments, c: number, word: number, block: number): number {
   const index = word - (word & INDEX_LOG2_MASK);
-  return indexInBlock(block) === index && segs.allocs[c].holds(block, indexBlockBytes(1 << (word & INDEX_LOG2_MASK))) ? block : -1;
+  return indexInBlock(block) === index && segs.allocs[c].claim(block, indexBlockBytes(1 << (word & INDEX_LOG2_MASK))) ? block : -1;
 }
 
 /** The slots of segment `seg`'s index that pass every check, as [hash, entry, key, value] quadruples. */
@@ -206,7 +205,16 @@ function collectSlots(segs: Segments, ch: Chunk, seg: number, word: number, out:
     const hash = u32[s + (IX_HASH >>> 2)];
     let ok: boolean;
     if (e === ENTRY_INLINE) ok = hash === hashU32Key(u32[s + (IX_KEY >>> 2)], segs.seed);
-    else ok = ch.entryOk(e) && entryValid(segs, ch, e, alloc) && hashBytes(ch.u8, e + ENTRY_HEADER_BYTES, u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff, segs.seed) === hash;
+    // The entry's block is claimed (its header rewritten) last, once the
+    // entry proved itself: a forged slot must not get a header written
+    // into the middle of another block.
+    else
+      ok =
+        ch.entryOk(e) &&
+        entryValid(segs, ch, e) &&
+        hashBytes(ch.u8, e + ENTRY_HEADER_BYTES, u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff, segs.seed) === hash &&
+        segs.segmentOf(hash) === seg &&
+        alloc.claim(e, entryBytes(u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff, u32[(e + ENTRY_VALUE_LEN) >>> 2]));
     if (!ok || segs.segmentOf(hash) !== seg) {
       report.dropped++;
       continue;
@@ -215,8 +223,8 @@ function collectSlots(segs: Segments, ch: Chunk, seg: number, word: number, out:
   }
 }
 
-/** An entry's own checks: lengths, tag and key kind known, inside a used block big enough, deadline a number. */
-function entryValid(segs: Segments, ch: Chunk, e: number, alloc: Allocator): boolean {
+/** An entry's own checks: lengths, tag and key kind known, a deadline that is a number, all of it inside the heap. */
+function entryValid(segs: Segments, ch: Chunk, e: number): boolean {
   const keyLen = ch.u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff;
   const valueLen = ch.u32[(e + ENTRY_VALUE_LEN) >>> 2];
   const tag = ch.u8[e + ENTRY_TAG];
@@ -228,7 +236,7 @@ function entryValid(segs: Segments, ch: Chunk, e: number, alloc: Allocator): boo
   if (fixed >= 0 && valueLen !== fixed) return false;
   const expires = ch.dv.getFloat64(e + ENTRY_EXPIRES, true);
   if (!(expires >= 0) || expires === Infinity) return false;
-  return alloc.holds(e, entryBytes(keyLen, valueLen));
+  return ch.fits(e + ENTRY_HEADER_BYTES, keyLen + valueLen);
 }
 
 /** Inline slots of one u32 key twice (a crash inside a delete's shift): keep the first. */
@@ -279,4 +287,25 @@ function refill(segs: Segments, ch: Chunk, seg: number, word: number, block: num
   segs.priv[pw + (PS_VERSION >>> 2)] = v + 2;
   u32[d + (SEG_COUNT >>> 2)] = count;
   Atomics.store(ch.i32, d + (SEG_VERSION >>> 2), v + 2);
+}
+
+/**
+ * The last resort when a chunk cannot be rebuilt (rebuildChunk threw: a
+ * heap forged past mending): empty it. Every segment of the chunk gets a
+ * fresh empty index in a fresh heap, each inside an odd period; the chunk's
+ * keys are lost, its service is not. The caller holds every lock of the
+ * chunk, as for rebuildChunk. Returns the keys dropped.
+ */
+export function emptyChunk(segs: Segments, c: number): number {
+  const ch = segs.chunks[c];
+  const n = segs.chunks.length;
+  let dropped = 0;
+  for (let seg = c; seg < segs.segments; seg += n) dropped += segs.countOf(seg);
+  segs.allocs[c].format();
+  for (let seg = c; seg < segs.segments; seg += n) {
+    const fresh = segs.newIndex(seg, 2);
+    if (fresh === null) throw new Error(`chunk ${c} cannot hold even an empty index`);
+    refill(segs, ch, seg, fresh.word, fresh.block, []);
+  }
+  return dropped;
 }

@@ -330,17 +330,36 @@ export class Segments {
     return entry === ENTRY_INLINE ? 0 : this.freeBlock(seg, entry);
   }
 
-  /** Free a block of the segment's chunk, counting it. */
+  /**
+   * Free a block of the segment's chunk, counting it; returns its bytes.
+   * Every free comes after the change it serves was published (copy on
+   * write), so it never fails the operation: a forged block header that
+   * makes the allocator refuse (TableCorruptError) marks the chunk for
+   * repair (its heap is rebuilt from the live blocks, repair.ts), and the
+   * block is lost until then (0 returned).
+   */
   freeBlock(seg: number, block: number): number {
-    const bytes = this.allocOf(seg).free(block);
-    this.stats[Stat.UsedBytes] -= bytes;
-    return bytes;
+    try {
+      const bytes = this.allocOf(seg).free(block);
+      this.stats[Stat.UsedBytes] -= bytes;
+      return bytes;
+    } catch (e) {
+      if (!(e instanceof TableCorruptError)) throw e;
+      this.suspects.add(seg & this.chunkMask);
+      return 0;
+    }
   }
 
-  /** A block of the segment's chunk, counted, or NO_MEMORY. */
+  /** A block of the segment's chunk, counted, or NO_MEMORY (a forged heap: as freeBlock). */
   allocBlock(seg: number, bytes: number): number {
     const alloc = this.allocOf(seg);
-    const b = alloc.alloc(bytes);
+    let b: number;
+    try {
+      b = alloc.alloc(bytes);
+    } catch (e) {
+      if (e instanceof TableCorruptError) this.suspects.add(seg & this.chunkMask);
+      throw e;
+    }
     if (b !== NO_MEMORY) this.stats[Stat.UsedBytes] += alloc.lastBytes;
     return b;
   }

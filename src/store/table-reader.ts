@@ -181,8 +181,8 @@ export class TableReader implements SegmentVisitor {
       if (e + 128 < ch.lastEntry) this.ahead = u8[e + 64] ^ u8[e + 128];
       if ((u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff) !== keyLen) continue;
       const valueLen = u32[(e + ENTRY_VALUE_LEN) >>> 2];
-      if (valueLen > this.maxValueBytes) return Visit.Torn;
       const k = e + ENTRY_HEADER_BYTES;
+      if (valueLen > this.maxValueBytes || !ch.fits(k, keyLen + valueLen)) return Visit.Torn;
       let j = 0;
       while (j < keyLen && u8[k + j] === key[j]) j++;
       if (j !== keyLen) continue;

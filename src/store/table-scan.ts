@@ -57,7 +57,7 @@ export class KeyScan implements SegmentVisitor {
       if (!ch.entryOk(e)) return Visit.Torn;
       const keyLen = u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff;
       const k = e + ENTRY_HEADER_BYTES;
-      if (keyLen === 0) return Visit.Torn;
+      if (keyLen === 0 || !ch.fits(k, keyLen)) return Visit.Torn;
       const kind = u8[k];
       if (keyLen < wantLen || kind === KeyKind.System || (kind === KeyKind.Reserved && !this.reserved) || !matches(u8, k, want)) continue;
       const tag = u8[e + ENTRY_TAG];

@@ -17,7 +17,8 @@ import { Evictor } from './evictor';
 import { BUSY, SegmentVisitor, Visit } from './seqlock';
 import { Chunk } from './chunk';
 import { sumStat } from './counters';
-import { rebuildChunk } from './repair';
+import { emptyChunk, rebuildChunk } from './repair';
+import { TableCorruptError } from '../errors';
 import {
   entryBytes,
   ENTRY_EXPIRES,
@@ -182,12 +183,21 @@ export class Table {
     });
   }
 
-  /** `use` of the value in `slot`: its tag, offset (in the chunk) and length (an inline slot's included). */
+  /**
+   * `use` of the value in `slot`: its tag, offset (in the chunk) and length
+   * (an inline slot's included), checked against the heap with the very
+   * lengths read (a forged length throws TableCorruptError, never reaches
+   * an array).
+   */
   private valueAt<T>(seg: number, slot: number, use: (tag: ValueTag, at: number, len: number) => T): T {
     const ch = this.segs.chunkOf(seg);
     const e = ch.u32[(slot + IX_ENTRY) >>> 2];
     if (e === ENTRY_INLINE) return use(ValueTag.U32, slot + IX_VALUE, 4);
-    return use(ch.u8[e + ENTRY_TAG], e + ENTRY_HEADER_BYTES + (ch.u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff), ch.u32[(e + ENTRY_VALUE_LEN) >>> 2]);
+    const at = e + ENTRY_HEADER_BYTES + (ch.u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff);
+    const len = ch.u32[(e + ENTRY_VALUE_LEN) >>> 2];
+    const tag = ch.u8[e + ENTRY_TAG];
+    if (!ch.fits(at, len) || ((tag === ValueTag.U32 || tag === ValueTag.F64) && len !== (tag === ValueTag.U32 ? 4 : 8))) throw this.segs.corrupt(seg, `entry ${e} of segment ${seg} runs past its heap`);
+    return use(tag, at, len);
   }
 
   /**
@@ -225,9 +235,7 @@ export class Table {
         return this.segs.store(seg, hash, slot, src, keyOff, keyLen, this.valueScratch, 0, 4, ValueTag.U32, expires);
       }
       if (ch.dv.getFloat64(e + ENTRY_EXPIRES, true) === expires) return Status.Ok;
-      const k = e + ENTRY_HEADER_BYTES;
-      const kl = ch.u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff;
-      return this.segs.store(seg, hash, slot, ch.u8, k, kl, ch.u8, k + kl, ch.u32[(e + ENTRY_VALUE_LEN) >>> 2], ch.u8[e + ENTRY_TAG], expires);
+      return this.valueAt(seg, slot, (tag, at, len) => this.segs.store(seg, hash, slot, src, keyOff, keyLen, ch.u8, at, len, tag, expires));
     });
   }
 
@@ -399,11 +407,20 @@ export class Table {
         let keys = 0;
         for (let s = c; s < segs.segments; s += n) keys += segs.countOf(s);
         const bytes = segs.allocs[c].usedBytes();
-        const r = rebuildChunk(segs, c, { fromFile: false });
-        segs.stats[Stat.Entries] += r.keys - keys;
-        segs.stats[Stat.UsedBytes] += r.usedBytes - bytes;
-        segs.stats[Stat.Repairs]++;
-        lines.push(`chunk ${c} of the data file held data no server wrote (did a process write into it?): rebuilt, ${r.keys} keys kept, ${r.dropped} slots dropped, ${r.lostIndexes} indexes emptied`);
+        try {
+          const r = rebuildChunk(segs, c, { fromFile: false });
+          segs.stats[Stat.Entries] += r.keys - keys;
+          segs.stats[Stat.UsedBytes] += r.usedBytes - bytes;
+          segs.stats[Stat.Repairs]++;
+          lines.push(`chunk ${c} of the data file held data no server wrote (did a process write into it?): rebuilt, ${r.keys} keys kept, ${r.dropped} slots dropped, ${r.lostIndexes} indexes emptied`);
+        } catch (e) {
+          if (!(e instanceof TableCorruptError || e instanceof RangeError)) throw e;
+          emptyChunk(segs, c);
+          segs.stats[Stat.Repairs]++;
+          segs.stats[Stat.Entries] -= keys;
+          segs.stats[Stat.UsedBytes] += segs.allocs[c].usedBytes() - bytes;
+          lines.push(`chunk ${c} of the data file held data no server wrote and could not be rebuilt (${e.message}): emptied, ${keys} keys dropped`);
+        }
       } finally {
         for (const s of held.reverse()) segs.locks[s].unlock();
       }
