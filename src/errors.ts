@@ -113,3 +113,11 @@ export class AddonError extends Error {
     this.stack = `${this.name}: ${message}`;
   }
 }
+
+/** A snapshot file that cannot be read back as written (store/snapshot.ts): the message is one line. */
+export class SnapshotError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SnapshotError';
+  }
+}

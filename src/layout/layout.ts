@@ -423,9 +423,19 @@ export const D_DEFAULT_TTL_MS = dataHeader.line().field('defaultTtlMs', 4, "the 
 export const D_EVICTION = dataHeader.field('eviction', 4, '1: writes at the cap evict; 0: refused');
 /** When the serving server started (f64, ms since the epoch). */
 export const D_STARTED_AT = dataHeader.field('startedAt', 8, 'f64 ms since the epoch');
-/** Line 2: the clock pair, rewritten every heartbeat: a deadline of another boot converts through it. */
+/** Line 2: what the server rewrites as it serves. The clock pair, every heartbeat: a deadline of another boot converts through it. */
 export const D_CLOCK_WALL = dataHeader.line().field('clockWall', 8, 'f64 Date.now() at the last beat');
 export const D_CLOCK_MONO = dataHeader.field('clockMono', 8, 'f64 monotonic ms at the same beat');
+/** Snapshots finished since the table was created, and how the last one went (SnapshotResult): `--snapshot-now` waits on them. */
+export const D_SNAPSHOTS = dataHeader.field('snapshots', 4, 'snapshots finished');
+export const D_SNAPSHOT_RESULT = dataHeader.field('snapshotResult', 4, 'SnapshotResult of the last one');
+export const D_SERVED_END = dataHeader.size();
+export const enum SnapshotResult {
+  Written = 0,
+  Failed = 1,
+  /** The server has no --snapshot file. */
+  NoFile = 2,
+}
 /** The region path this cache belongs to: u16 length, then UTF-8 (a data file whose region is gone is an orphan). */
 export const D_REGION_PATH = dataHeader.line().field('regionPath', 2 + 1024, 'u16 length + UTF-8', 4);
 export const REGION_PATH_MAX_BYTES = 1024;

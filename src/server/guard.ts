@@ -24,6 +24,7 @@ import {
   CHUNK_MAGIC,
   D_CLOCK_MONO,
   D_CLOCK_WALL,
+  D_SERVED_END,
   PS_COUNT,
   PS_INDEX,
   PS_VERSION,
@@ -55,7 +56,12 @@ export class Guard {
   beat(): void {
     this.dv.setFloat64(D_CLOCK_WALL, Date.now(), true);
     this.dv.setFloat64(D_CLOCK_MONO, monoNowMs(), true);
-    this.header.set(this.meta.subarray(D_CLOCK_WALL, D_CLOCK_MONO + 8), D_CLOCK_WALL);
+    this.keep();
+  }
+
+  /** The server changed its own words of the line it rewrites as it serves (D_CLOCK_WALL..D_SERVED_END): they are the authority now. */
+  keep(): void {
+    this.header.set(this.meta.subarray(D_CLOCK_WALL, D_SERVED_END), D_CLOCK_WALL);
   }
 
   /** Compare and put back; returns the words put back this tick. */

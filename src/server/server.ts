@@ -33,6 +33,12 @@ import {
   HEARTBEAT_MS,
   ServerState,
   WINDOW_BYTES,
+  D_SNAPSHOTS,
+  D_SNAPSHOT_RESULT,
+  SnapshotResult,
+  Status,
+  KEY_KIND_BYTES,
+  MAX_VALUE_TAG,
 } from '../layout/layout';
 import { Ring } from '../transport/ring';
 import { Board } from '../transport/board';
@@ -47,7 +53,10 @@ import { OpenCache, openCache } from './cache-files';
 import { FileId, idOfPath, lockServer, refuseForeignFile, unlinkIfOurs, unlockServer } from './region-files';
 import { WORKER_READY, type ServerWorkerData } from './worker-data';
 import { logLine } from './log';
-import { ServerError, TableCorruptError } from '../errors';
+import { ServerError, SnapshotError, TableCorruptError } from '../errors';
+import { readSnapshot, SnapshotStats, writeSnapshot } from '../store/snapshot';
+import { monoNowMs } from '../store/clock';
+import * as fs from 'node:fs';
 import type { Adoption } from '../store/recovery';
 import { MetricsFolder, prometheusText } from './metrics';
 import { startMetricsServer } from './metrics-http';
@@ -84,6 +93,14 @@ export interface ServerOptions {
   fresh?: boolean;
   /** Remove the region and the cache at stop (implies fresh). */
   temporary?: boolean;
+  /**
+   * A snapshot file (store/snapshot.ts): written at a clean stop, on
+   * snapshot() (SIGUSR1 in the CLI) and every `snapshotIntervalS`; loaded
+   * at start when there is no data file to adopt.
+   */
+  snapshot?: string;
+  /** Seconds between snapshots (0 or absent: only at stop and on request). */
+  snapshotIntervalS?: number;
   /** Where one-line notes go (not adopting a cache, a repair); default stderr, prefixed "server: ". */
   log?: (line: string) => void;
   policy?: WaitPolicy;
@@ -107,6 +124,12 @@ export class Server {
   private readonly audit: RingAudit;
   private readonly guard: Guard;
   private readonly metrics: MetricsFolder;
+  private snapshotting: Promise<SnapshotStats | null> | null = null;
+  /** Snapshots finished (D_SNAPSHOTS), counted on from the adopted file's word, read once at start. */
+  private snapshots: number;
+  /** Keys loaded from the snapshot at start, or null when none was loaded. */
+  loadedKeys: number | null = null;
+  private snapshotTimer: NodeJS.Timeout | null = null;
   private http: HttpServer | null = null;
   /** Where the metrics endpoint listens (--metrics-port), or null. */
   metricsAddress: { host: string; port: number } | null = null;
@@ -121,6 +144,7 @@ export class Server {
     /** Workers' private stop word (see ServerWorkerData.control). */
     private readonly control: Int32Array,
     private readonly temporary: boolean,
+    private readonly snapshotFile: string | null,
     private readonly log: (line: string) => void,
     /**
      * Settles when the server stops for any reason; rejects on a worker
@@ -130,6 +154,7 @@ export class Server {
   ) {
     this.audit = new RingAudit(new Ring(region));
     this.guard = new Guard(table.segs);
+    this.snapshots = new DataView(table.segs.header.meta).getUint32(D_SNAPSHOTS, true);
     this.metrics = new MetricsFolder(region);
   }
 
@@ -166,6 +191,7 @@ export class Server {
       evict: (opts.eviction ?? 'clock') === 'clock',
     };
     const geometry = tableGeometry(tableOpts); // RangeError for bad options before any file is touched
+    if (opts.snapshot !== undefined) refuseSnapshotPath(opts.snapshot);
     const lock = lockServer(file);
     let cache: OpenCache | null = null;
     let region: Region;
@@ -189,6 +215,7 @@ export class Server {
     }
     const coarse = opts.coarse === true;
     const table = new Table(cache.parts, undefined, coarse);
+    const loaded = cache.adoption === null && opts.snapshot !== undefined && !opts.fresh && !opts.temporary && fs.existsSync(opts.snapshot) ? loadSnapshot(table, opts.snapshot, log) : null;
     const records = Staging.createRecords(region.layout.windowCount);
     const arenaState = Staging.createArenaState(cache.xchg.arena.byteLength);
 
@@ -228,8 +255,9 @@ export class Server {
     );
     done.catch(() => undefined); // observed by whoever awaits `done`
     const temporary = opts.temporary === true;
-    server = new Server(region, table, cache, lock, regionId, reaper, new Int32Array(control), temporary, log, done);
+    server = new Server(region, table, cache, lock, regionId, reaper, new Int32Array(control), temporary, opts.snapshot ?? null, log, done);
     server.exited.push(...exited);
+    server.loadedKeys = loaded;
     try {
       await Promise.all(online);
     } catch (e) {
@@ -239,6 +267,10 @@ export class Server {
       throw new ServerError(`a server worker failed to start: ${(e as Error).message}`);
     }
     server.guard.beat();
+    if (opts.snapshotIntervalS) {
+      server.snapshotTimer = setInterval(() => void server.snapshot(), opts.snapshotIntervalS * 1000);
+      server.snapshotTimer.unref();
+    }
     if (opts.metricsPort !== undefined) {
       const host = opts.metricsHost ?? '127.0.0.1';
       try {
@@ -288,6 +320,44 @@ export class Server {
   }
 
   /**
+   * Write the snapshot now (one at a time: a second call while one runs
+   * gets the running one), and say so in one line; null when the server has
+   * no snapshot file. Service goes on meanwhile (store/snapshot.ts). The
+   * data file's D_SNAPSHOTS counts it once finished (`--snapshot-now`).
+   */
+  snapshot(): Promise<SnapshotStats | null> {
+    if (this.snapshotting) return this.snapshotting;
+    const meta = new DataView(this.table.segs.header.meta);
+    const done = (result: SnapshotResult): void => {
+      // From the server's own count: the shared word is anyone's to write.
+      this.snapshots = (this.snapshots + 1) >>> 0;
+      meta.setUint32(D_SNAPSHOT_RESULT, result, true);
+      meta.setUint32(D_SNAPSHOTS, this.snapshots, true);
+      this.guard.keep();
+    };
+    const file = this.snapshotFile;
+    if (file === null) {
+      this.log('no snapshot written: this server has no --snapshot file');
+      done(SnapshotResult.NoFile);
+      return Promise.resolve(null);
+    }
+    this.snapshotting = writeSnapshot(this.table.segs, file).then(
+      (st) => {
+        this.log(`snapshot of ${st.records} key(s) written to ${file} in ${st.ms} ms (${st.bytes} bytes)`);
+        done(SnapshotResult.Written);
+        return st;
+      },
+      (e: Error) => {
+        this.log(`snapshot to ${file} failed: ${e.message.split('\n')[0]}`);
+        done(SnapshotResult.Failed);
+        return null;
+      },
+    );
+    void this.snapshotting.finally(() => (this.snapshotting = null));
+    return this.snapshotting;
+  }
+
+  /**
    * A start that failed before READY: stop, and remove the region (it never
    * served) and the cache unless it was adopted (then it is the previous
    * server's, and stays for the next start).
@@ -314,7 +384,13 @@ export class Server {
       IdleWorkers.wakeAll(this.control);
       await Promise.allSettled(this.exited);
       if (this.timer) clearInterval(this.timer);
+      if (this.snapshotTimer) clearInterval(this.snapshotTimer);
       this.guard.beat();
+      // The workers are gone: a snapshot now is the whole table at one instant.
+      if (this.snapshotFile !== null && !this.temporary && this.fatal === null) {
+        if (this.snapshotting) await this.snapshotting;
+        await this.snapshot();
+      }
       this.region.headerSet(HDR_SERVER_STATE, ServerState.Stopped);
       // Only the inodes we created; the lock file last, while we hold it.
       if (this.temporary) {
@@ -326,5 +402,53 @@ export class Server {
       unlockServer(this.lock.fd);
     })();
     return this.stopping;
+  }
+}
+
+/** A snapshot path must be a regular file or not exist yet, in a directory that does. */
+function refuseSnapshotPath(file: string): void {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(file, { throwIfNoEntry: false });
+    if (st === undefined && !fs.statSync(path.dirname(file)).isDirectory()) throw new Error('ENOTDIR');
+  } catch (e) {
+    throw new ServerError(`--snapshot ${file}: its directory is not usable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (st !== undefined && !st.isFile()) throw new ServerError(`--snapshot ${file} is not a regular file`);
+}
+
+/**
+ * Fill a fresh table from a snapshot (store/snapshot.ts), before any worker
+ * serves: deadlines from the wall clock to this boot's monotonic one,
+ * expired records skipped. A snapshot that does not check out is one line,
+ * and the table stays empty.
+ */
+function loadSnapshot(table: Table, file: string, log: (line: string) => void): number | null {
+  const start = Date.now();
+  let loaded = 0;
+  try {
+    const shift = monoNowMs() - Date.now();
+    const r = readSnapshot(file, (rec) => {
+      const expires = rec.expiresWall === 0 ? 0 : rec.expiresWall + shift;
+      if (expires !== 0 && expires <= monoNowMs()) return;
+      // Limits may differ from the writer's: what this table cannot read back is left out.
+      if (rec.key.length > table.maxKeyBytes + KEY_KIND_BYTES || rec.value.length > table.maxValueBytes || rec.tag < 1 || rec.tag > MAX_VALUE_TAG) return;
+      if (table.set(rec.key, 0, rec.key.length, rec.value, 0, rec.value.length, rec.tag, expires) === Status.Ok) loaded++;
+    });
+    log(`loaded ${loaded} of ${r.records} key(s) from the snapshot ${file} in ${Date.now() - start} ms`);
+    return loaded;
+  } catch (e) {
+    if (!(e instanceof SnapshotError)) throw e;
+    // Kept aside, not overwritten by the next snapshot: it may be all there is.
+    const aside = `${file}.corrupt`;
+    let kept = '';
+    try {
+      fs.renameSync(file, aside);
+      kept = ` (moved to ${aside})`;
+    } catch {
+      /* not a file we can move (a directory, a device): it stays where it is */
+    }
+    log(`not loading the snapshot: ${e.message}: starting empty${kept}`);
+    return null;
   }
 }
