@@ -12,10 +12,14 @@
  * says: each is a request (requests.ts) run through the sync window
  * (sync-window.ts) or the promise pipeline of `window` windows
  * (pipeline.ts).
+ *
+ * RESTARTS AND PAUSES of the server are ridden through (connection.ts):
+ * reads go on from the table this client has mapped, writes wait up to
+ * `reconnectMs` for a serving server; a new server at the path becomes the
+ * one reads and writes use (its hash seed and limits included).
  */
 import { Connection, ConnectOptions } from './connection';
 import { Pipeline } from './pipeline';
-import { StagingIO } from './staging-io';
 import { SyncWindow } from './sync-window';
 import { Pending, RequestBuilder, SetOptions } from './requests';
 import { checkTtl, statusError } from './checks';
@@ -28,6 +32,7 @@ import { ReadResult } from '../store/table-reader';
 import { scanStringKeys } from '../store/table-scan';
 import { deadlineIn, monoNowMs } from '../store/clock';
 import { ValueTag } from '../layout/layout';
+import type { Session } from './session';
 import { TableCorruptError } from '../errors';
 
 export { SetOptions } from './requests';
@@ -62,13 +67,13 @@ export class Client {
   private readonly conn: Connection;
   private readonly sync: SyncWindow;
   private readonly pipeline: Pipeline;
-  private readonly keyEnc: KeyEncoder;
-  private readonly req: RequestBuilder;
+  private keyEnc: KeyEncoder;
+  private req: RequestBuilder;
+  /** The session keyEnc and req were made for (a new server has its own seed and limits). */
+  private made: Session;
+  private readonly ttlOption: number | undefined;
   private readonly fetcher: Fetcher;
   readonly encoding: Encoding;
-  /** The server's limits on key and value sizes, in bytes. */
-  readonly maxKeyBytes: number;
-  readonly maxValueBytes: number;
   private closed = false;
   private closing: Promise<void> | null = null;
 
@@ -78,18 +83,38 @@ export class Client {
     this.encoding = options.encoding ?? DEFAULT_ENCODING;
     if (!['v8', 'msgpack', 'json'].includes(this.encoding))
       throw new RangeError(`encoding must be 'v8', 'msgpack' or 'json', got ${String(options.encoding)}`);
-    const ttl = options.ttl === undefined ? undefined : checkTtl(options.ttl);
+    this.ttlOption = options.ttl === undefined ? undefined : checkTtl(options.ttl);
     this.conn = Connection.open(options);
-    const reader = this.conn.reader;
-    this.maxKeyBytes = reader.maxKeyBytes;
-    this.maxValueBytes = reader.maxValueBytes;
+    const session = this.conn.current;
+    this.made = session;
+    const reader = session.reader;
     this.keyEnc = new KeyEncoder(reader.maxKeyBytes, reader.seed);
-    const io = new StagingIO(this.conn);
-    this.req = new RequestBuilder(this.keyEnc, this.encoding, this.maxValueBytes, ttl ?? reader.defaultTtlMs, io);
-    const first = this.conn.reserve(1 + width);
-    this.sync = new SyncWindow(this.conn, first, io);
-    this.pipeline = new Pipeline(this.conn, first + 1, width, io, (s) => statusError(s, 'staging for a request'));
+    this.req = new RequestBuilder(this.keyEnc, this.encoding, reader.maxValueBytes, this.ttlOption ?? reader.defaultTtlMs);
+    const first = session.reserve(1 + width);
+    this.sync = new SyncWindow(this.conn, session, first);
+    this.pipeline = new Pipeline(this.conn, session, first + 1, width, (s) => statusError(s, 'staging for a request'));
     this.fetcher = new Fetcher(this);
+  }
+
+  /** The server's limits on key and value sizes, in bytes (the current server's). */
+  get maxKeyBytes(): number {
+    return this.conn.reader.maxKeyBytes;
+  }
+
+  get maxValueBytes(): number {
+    return this.conn.reader.maxValueBytes;
+  }
+
+  /** Keys, values and default ttl as the current server wants them (its seed, limits, --ttl). */
+  private follow(): void {
+    const cur = this.conn.current;
+    if (cur === this.made) return;
+    const a = this.made.reader;
+    const b = cur.reader;
+    this.made = cur;
+    if (a.seed === b.seed && a.maxKeyBytes === b.maxKeyBytes && a.maxValueBytes === b.maxValueBytes && a.defaultTtlMs === b.defaultTtlMs) return;
+    this.keyEnc = new KeyEncoder(b.maxKeyBytes, b.seed);
+    this.req = new RequestBuilder(this.keyEnc, this.encoding, b.maxValueBytes, this.ttlOption ?? b.defaultTtlMs);
   }
 
   // ---- reads: straight from the shared table --------------------------------------
@@ -334,6 +359,7 @@ export class Client {
   direct(key: Key, copyBytes: boolean, raw = false): ReadResult {
     this.usable();
     this.conn.checkLive();
+    if (this.conn.current !== this.made) this.follow();
     this.keyEnc.encode(key);
     const reader = this.conn.reader;
     let r = reader.read(this.keyEnc.bytes, this.keyEnc.length, this.keyEnc.hash, copyBytes);
@@ -396,6 +422,7 @@ export class Client {
   private usable(): void {
     if (this.closed) throw new Error('the client is closed');
     if (this.pipeline.failure) throw this.pipeline.failure;
+    if (this.conn.current !== this.made) this.follow();
   }
 
   /** Requests accepted by the promise API and not yet answered. */
@@ -404,18 +431,18 @@ export class Client {
   }
 
   /**
-   * Wait for outstanding requests, then release this client's windows and
-   * stop its notifier. Further calls throw.
+   * Wait for outstanding requests, then give this client's windows back and
+   * stop its notifier, whatever errors it met: a window a server may still
+   * answer into goes to the server's reaper (transport/owners.ts), which
+   * frees it once no server thread can write to it. Further calls throw.
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
     this.closing = (async () => {
       await this.pipeline.close();
-      // After a failure, windows may still be in flight: leave them to the
-      // server's reaper (it reclaims them once this process exits) rather
-      // than risk a late response landing in another client's window.
-      if (this.pipeline.failure === null) this.conn.close();
+      this.sync.close();
+      this.conn.close();
     })();
     return this.closing;
   }

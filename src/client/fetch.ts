@@ -21,6 +21,14 @@
  * A loader whose process dies stops renewing: its lease expires within
  * LEASE_MS and the next poller takes over (step 2). Leases and marks read
  * as absent through get/has. Callers of one process share one promise.
+ *
+ * RESTARTS. A lease CompareSet is not idempotent, so one that a server took
+ * and then died holding rejects with OutcomeUnknownError (sync-window.ts,
+ * pipeline.ts). Lease bytes are unique, so the outcome can be read back:
+ * the key holds our lease (we took it, or our replace did not happen) or
+ * it does not. Taking a lease then ends as "ours" or "someone else's";
+ * replacing it is tried again while the lease is still there. Waiters poll
+ * with direct reads, which go on through an outage.
  */
 import { randomBytes } from 'node:crypto';
 import { decodeValue, ownValue, PreparedValue, prepareValue } from '../codec/value';
@@ -30,7 +38,7 @@ import { deadlineIn } from '../store/clock';
 import { ValueTag } from '../layout/layout';
 import type { Client } from './client';
 import type { SetOptions } from './requests';
-import { FetchError } from '../errors';
+import { FetchError, OutcomeUnknownError } from '../errors';
 
 /** Options of fetch(): the stored value's ttl (SetOptions). */
 export type FetchOptions = Omit<SetOptions, 'ifAbsent'>;
@@ -81,7 +89,13 @@ export class Fetcher {
         }
       } else if (r === ReadResult.Absent) {
         const lease = this.newLease();
-        const mine = await client.request((req) => req.compareAndSetPrepared(key, null, lease, deadlineIn(LEASE_MS)));
+        let mine: unknown;
+        try {
+          mine = await client.request((req) => req.compareAndSetPrepared(key, null, lease, deadlineIn(LEASE_MS)));
+        } catch (e) {
+          if (!(e instanceof OutcomeUnknownError)) throw e;
+          mine = this.holds(key, lease);
+        }
         if (mine) return this.load(key, loader, options, lease);
         continue; // another caller took the lease first: read it now
       }
@@ -109,11 +123,28 @@ export class Fetcher {
       }
       // Only our own lease is replaced: if it expired and another caller
       // took over, its result stands.
-      await client.request((req) => req.compareAndSetPrepared(key, lease, prepared, prepared ? req.deadline(options) : 0));
+      for (;;) {
+        try {
+          await client.request((req) => req.compareAndSetPrepared(key, lease, prepared, prepared ? req.deadline(options) : 0));
+          break;
+        } catch (e) {
+          if (!(e instanceof OutcomeUnknownError)) throw e;
+          // Still our lease: the replace did not happen; try again.
+          if (!this.holds(key, lease)) break;
+        }
+      }
       return value;
     } finally {
       clearInterval(renew);
     }
+  }
+
+  /** Whether `key` holds `lease` (read directly: RESTARTS above). */
+  private holds(key: Key, lease: PreparedValue): boolean {
+    const client = this.client;
+    if (client.direct(key, true, true) !== ReadResult.Found) return false;
+    const found = client.found;
+    return found.tag === ValueTag.Lease && found.bytes !== null && Buffer.compare(found.bytes, lease.bytes!) === 0;
   }
 
   /** Lease bytes unique to this call: pid, a per-process counter, random bits. */

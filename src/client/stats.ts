@@ -51,10 +51,11 @@ export function readStats(conn: Connection, hits: number, misses: number): Stats
     for (let line = 0; line < STATS_LINES; line++) n += data.getFloat64(D_STATS + line * STATS_LINE_BYTES + stat * 8, true);
     return n;
   };
-  const owners = new Set<number>();
-  for (let w = 0; w < conn.board.windowCount; w++) {
-    const pid = conn.board.ownerOf(w);
-    if (pid > 0) owners.add(pid);
+  const clients = new Set<number>();
+  const owners = conn.current.owners;
+  for (let w = 0; w < owners.windowCount; w++) {
+    const pid = owners.ownerOf(w);
+    if (pid > 0) clients.add(pid);
   }
   return {
     keys: data.getUint32(D_ENTRIES, true),
@@ -69,7 +70,7 @@ export function readStats(conn: Connection, hits: number, misses: number): Stats
     expirations: sum(Stat.Expirations),
     serverReads: sum(Stat.ServerReads),
     refused: sum(Stat.Refused),
-    clients: owners.size,
+    clients: clients.size,
     serverThreads: conn.region.headerGet(HDR_SERVER_THREADS),
     uptimeMs: Date.now() - data.getFloat64(D_STARTED_AT, true),
   };

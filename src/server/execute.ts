@@ -10,7 +10,7 @@
  * with Status.BadRequest and the worker goes on. Corruption found in the
  * table itself is answered with Status.Corrupt.
  */
-import { Board } from '../transport/board';
+import { Board } from '../transport/window';
 import { Table } from '../store/table';
 import { U32_KEY_BYTES } from '../store/keys';
 import { Staging } from './staging';

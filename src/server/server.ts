@@ -4,8 +4,8 @@
  * orderly shutdown. It never touches a request itself.
  *
  * It never blocks on anything a client can hold or write (see the trust
- * model in docs/ARCHITECTURE.md): the reaper only tries the board lock, the
- * ring audit only reads, and a proven ring corruption stops the server with
+ * model in docs/ARCHITECTURE.md): the reaper's steps are CAS that succeed
+ * or wait for the next tick, the ring audit only reads, and a proven ring corruption stops the server with
  * one line instead of leaving clients to hang.
  *
  * FILES. The server owns exactly two inodes: the region it created and the
@@ -42,7 +42,8 @@ import {
   WINDOW_BYTES,
 } from '../layout/layout';
 import { Ring } from '../transport/ring';
-import { Board } from '../transport/board';
+import { Owners } from '../transport/owners';
+import { Board } from '../transport/window';
 import { Table } from '../store/table';
 import { createDataFile, defaultDataDir, removeDataFile, removeStaleDataFile, removeStaleDataFiles } from '../layout/data-file';
 import { Staging } from './staging';
@@ -244,7 +245,7 @@ export class Server {
         }),
       );
     }
-    const reaper = new Reaper(new Board(region), new Ring(region), region.i32, opts.threads, new Staging(staging, table, new Board(region)));
+    const reaper = new Reaper(new Owners(region), new Ring(region), region.i32, opts.threads, new Staging(staging, table, new Board(region)));
     let server!: Server;
     const done = Promise.all(exited).then(
       () => {

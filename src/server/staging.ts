@@ -10,8 +10,9 @@
  * its window cannot make the server read or write outside its own block.
  * A window's record is touched by the worker executing that window's
  * request (the board's claim makes that one worker at a time) or by the
- * reaper while the window is free and the board lock is held; the chain
- * release -> reserve -> publish -> take of seq-cst atomics orders the two.
+ * reaper while the window is free and held by it (owners.ts, forEachFree);
+ * the chain release -> claim -> publish -> take of seq-cst atomics orders
+ * the two.
  *
  * COST. A window gets a block only when it first carries bytes (the
  * seed's u32 requests need none): a request that does not fit first
@@ -20,7 +21,7 @@
  * blocks of windows nobody owns, so an idle client costs its windows, not
  * its largest value, and a departed one costs nothing.
  */
-import { Board } from '../transport/board';
+import { Board } from '../transport/window';
 import { NO_MEMORY } from '../store/alloc';
 import type { Table } from '../store/table';
 import { STAGING_DEFAULT_BYTES, WIN_STAGING_BYTES, WIN_STAGING_OFFSET } from '../layout/layout';

@@ -1,0 +1,201 @@
+/**
+ * A session: one server incarnation as a client process sees it. The
+ * region that server created (ring, board, owners), the data file it
+ * named (the table this client reads directly, the windows' staging
+ * blocks), the windows this thread reserved on its board, and the
+ * watchdog's view of its liveness.
+ *
+ * A server restarted at the same path (after SIGTERM, SIGKILL or a crash)
+ * always creates a new region file, with a new inode and a new random
+ * epoch word: a session is never reused for another server. The data file
+ * may be the same one (a warm restart: same device and inode), whose
+ * mapping the new session then shares; otherwise it is mapped anew.
+ *
+ * Sessions are per thread (a worker thread builds its own from shared()).
+ */
+import * as fs from 'node:fs';
+import { Region } from '../layout/region';
+import { HEARTBEAT_MS, HEARTBEAT_TIMEOUT_MS, ServerState, WindowState } from '../layout/layout';
+import { Board } from '../transport/window';
+import { Owners } from '../transport/owners';
+import { Ring } from '../transport/ring';
+import { processAlive } from '../sync/lock';
+import { WaitPolicy } from '../sync/waiter';
+import { openDataFile } from '../layout/data-file';
+import { TableReader } from '../store/table-reader';
+import { RegionError } from '../errors';
+
+/** A file's identity (device and inode), as fs.statSync gives it. */
+export interface FileId {
+  dev: number;
+  ino: number;
+}
+
+export function fileId(file: string): FileId | null {
+  try {
+    const st = fs.statSync(file);
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return null;
+  }
+}
+
+export function sameFile(a: FileId | null, b: FileId | null): boolean {
+  return a !== null && b !== null && a.dev === b.dev && a.ino === b.ino;
+}
+
+/** What a worker thread needs to rebuild a session's view (reservations stay with the original). */
+export interface SharedSession {
+  region: ReturnType<Region['transferable']>;
+  regionId: FileId | null;
+  data: SharedArrayBuffer;
+  dataId: FileId | null;
+}
+
+export class Session {
+  readonly ring: Ring;
+  readonly board: Board;
+  readonly owners: Owners;
+  readonly dataBuf: Buffer;
+  readonly reader: TableReader;
+  /** The server's epoch word (layout.ts, HDR_SERVER_EPOCH). */
+  readonly epoch: number;
+  /** Reserved runs on this board: first window -> count. */
+  private readonly runs = new Map<number, number>();
+  /** Every window this session still owns (a run's windows, minus those given back one by one). */
+  private readonly owned = new Set<number>();
+  private lastBeat = -1;
+  private lastBeatAt = 0;
+
+  constructor(
+    readonly region: Region,
+    readonly regionId: FileId | null,
+    readonly data: SharedArrayBuffer,
+    readonly dataId: FileId | null,
+    readonly policy: WaitPolicy,
+  ) {
+    this.ring = new Ring(region);
+    this.board = new Board(region);
+    this.owners = new Owners(region);
+    this.dataBuf = Buffer.from(data);
+    this.reader = new TableReader(data);
+    this.epoch = region.epoch();
+  }
+
+  /**
+   * The session of the READY region `region` (opened from `regionId`'s
+   * path): its data file mapped, or `reuse`'s mapping when it names the
+   * same file (a warm restart). RegionError for a region that names no
+   * data file, or one that cannot be mapped.
+   */
+  static attach(region: Region, regionId: FileId | null, policy: WaitPolicy, reuse: Session | null = null): Session {
+    const ref = region.dataFile();
+    if (ref === null) throw new RegionError(`${region.path} names no data file (corrupt header)`);
+    const dataId = fileId(ref.path);
+    if (reuse !== null && sameFile(dataId, reuse.dataId) && reuse.data.byteLength === ref.bytes)
+      return new Session(region, regionId, reuse.data, reuse.dataId, policy);
+    return new Session(region, regionId, openDataFile(ref.path, ref.bytes), dataId, policy);
+  }
+
+  static fromShared(s: SharedSession, policy: WaitPolicy): Session {
+    return new Session(Region.fromShared(s.region), s.regionId, s.data, s.dataId, policy);
+  }
+
+  shared(): SharedSession {
+    return { region: this.region.transferable(), regionId: this.regionId, data: this.data, dataId: this.dataId };
+  }
+
+  /** True when `other` is another server's region (another inode or another epoch). */
+  differs(regionId: FileId | null, epoch: number): boolean {
+    return !sameFile(regionId, this.regionId) || epoch !== this.epoch;
+  }
+
+  // ---- liveness ------------------------------------------------------------------------
+
+  /**
+   * Why this session's server cannot serve now, or null while it serves:
+   * stopped, shutting down, dead, or not beating for HEARTBEAT_TIMEOUT_MS
+   * (paused or hung: it may come back). Not sticky: a paused server that
+   * beats again serves again.
+   */
+  problem(now = Date.now()): string | null {
+    const r = this.region;
+    const state = r.serverState();
+    const pid = r.serverPid();
+    if (state === ServerState.Stopped) return `the server (pid ${pid}) has stopped`;
+    if (!processAlive(pid)) return `the server (pid ${pid}) died`;
+    if (state === ServerState.Stopping) return `the server (pid ${pid}) is shutting down`;
+    const beat = r.heartbeat();
+    if (beat !== this.lastBeat) {
+      this.lastBeat = beat;
+      this.lastBeatAt = now;
+    } else if (now - this.lastBeatAt > HEARTBEAT_TIMEOUT_MS) {
+      return `the server (pid ${pid}) is not responding (no heartbeat for ${now - this.lastBeatAt} ms)`;
+    }
+    return null;
+  }
+
+  /**
+   * The cheap half of the direct reads' liveness check: true while the
+   * server is READY and its heartbeat moved since the last look (two loads
+   * and a compare). False means "look closer" (problem()), not "gone".
+   */
+  beating(): boolean {
+    const r = this.region;
+    if (r.serverState() !== ServerState.Ready) return false;
+    const beat = r.heartbeat();
+    if (beat === this.lastBeat) return false;
+    this.lastBeat = beat;
+    this.lastBeatAt = Date.now();
+    return true;
+  }
+
+  /** Milliseconds since the heartbeat was last seen to move (0 before the first look). */
+  sinceBeat(now: number): number {
+    return this.lastBeat === -1 ? 0 : now - this.lastBeatAt;
+  }
+
+  static readonly PROBE_MS = HEARTBEAT_MS;
+
+  // ---- windows ---------------------------------------------------------------------------
+
+  /** Reserve `count` consecutive windows (owners.ts, CLAIM); BoardFullError when none. */
+  reserve(count: number): number {
+    const first = this.owners.reserve(count);
+    this.runs.set(first, count);
+    for (let w = first; w < first + count; w++) this.owned.add(w);
+    return first;
+  }
+
+  /**
+   * Give back the run starting at `first`: windows with no request a server
+   * thread may hold (IDLE, DONE) are released; any other is retracted if it
+   * still can be, else abandoned to the server's reaper (owners.ts), which
+   * frees it once no server thread can write to it any more.
+   */
+  release(first: number): void {
+    const count = this.runs.get(first);
+    if (count === undefined) return;
+    this.runs.delete(first);
+    for (let w = first; w < first + count; w++) this.giveBack(w);
+  }
+
+  /** Give back one window of a run (the run keeps the others): see release(). */
+  giveBack(win: number): void {
+    if (!this.owned.delete(win)) return;
+    const b = this.board;
+    const st = b.state(win);
+    if (st === WindowState.Idle || st === WindowState.Done || b.retract(win)) this.owners.release(win);
+    else this.owners.abandon(win);
+  }
+
+  /** Give back every window this session reserved. */
+  close(): void {
+    for (const first of [...this.runs.keys()]) this.release(first);
+  }
+
+  /** Windows this session owns. */
+  get reserved(): number {
+    return this.owned.size;
+  }
+}
