@@ -188,7 +188,9 @@ export class Starter {
       if (!dead && !readyServerAt(this.file) && now < h.until) return;
       unlockFile(h.fd);
       this.holding = null;
-      if (dead && !readyServerAt(this.file)) this.failed(now, `the server started on ${this.file} exited: ${lastLine(this.log)}`);
+      // Exited while another server is there (one started by hand won the
+      // race for <path>.lock): that one serves; not a failure.
+      if (dead && !liveServerAt(this.file)) this.failed(now, `the server started on ${this.file} exited: ${lastLine(this.log)}`);
       else this.backoff = 0;
       return;
     }

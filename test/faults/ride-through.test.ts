@@ -13,6 +13,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { Keyv } from 'keyv';
 import { connect, Client } from '../../src/client/client';
 import { KeyvShmkv } from '../../src/adapters/keyv';
@@ -261,11 +262,10 @@ for (const seconds of [3, 10]) {
     // Every client goes on: the riders finish a round after "stop"; the
     // CLI finishes its replay, exact.
     for (const r of riders) r.child.stdin!.write('stop\n');
-    const exits = await Promise.all(riders.map((r) => r.wait(LONG_MS)));
     const cx = await cli.wait(LONG_MS);
     assert.equal(cx.code, 0, `CLI replay across the pause (${fmtExit(cx)})\n${cli.output()}`);
     assert.match(cli.stderr, /all \d+ get results match/, cli.output());
-    riders.forEach((r, i) => assert.equal(exits[i].code, 0, `${r.label} (${fmtExit(exits[i])})\n${r.output()}`));
+    for (const r of riders) await r.until(() => /^\{.*\}$/m.test(r.stdout), LONG_MS, 'its figures');
     for (const r of riders) {
       const f = figures<RideFigures>(r);
       t.diagnostic(`${r.label}: ${f.rounds} rounds, ${f.ok} ok, ${f.gone} ServerGoneError, ${f.unknown} OutcomeUnknownError, ${f.readErrors}/${f.reads} read errors, slow rounds ${JSON.stringify(f.slowRounds)}`);
@@ -276,8 +276,17 @@ for (const seconds of [3, 10]) {
       if (seconds === 3) assert.equal(f.gone + f.unknown, 0, `${r.label}: writes failed during a pause shorter than reconnectMs`);
       else assert.ok(f.gone + f.unknown > 0, `${r.label}: no write gave up during a pause longer than reconnectMs`);
     }
-    // Windows: every client has closed or exited; none stays owned (the
-    // abandoned ones went through the reaper once the server ran again).
+    // No window leaked while the riders live: the board holds exactly their
+    // reservations again (windows they gave up on went to the reaper, which
+    // freed them once the server ran; they got new ones in their place).
+    const riderWindows = 9 + 601;
+    assert.ok(await pollUntil(() => owned(region) === riderWindows, WAIT_MS), `${owned(region)} windows owned by two live clients that reserved ${riderWindows}`);
+    for (const r of riders) r.child.stdin!.write('close\n');
+    for (const r of riders) {
+      const x = await r.wait(WAIT_MS);
+      assert.equal(x.code, 0, `${r.label} (${fmtExit(x)})\n${r.output()}`);
+      assert.match(r.stdout, /^closed 0$/m, `${r.label} still owns windows after close()\n${r.output()}`);
+    }
     assert.ok(await pollUntil(() => owned(region) === 0, WAIT_MS), `${owned(region)} windows still owned after every client left`);
     await sigterm(server);
   });
@@ -287,30 +296,105 @@ test('requests given up on during a pause (sync and promise) never run after SIG
   const scope = scoped(t);
   const region = scope.file('region');
   const server = await scope.startServer(region, serverArgs(scope));
-  const kv = connect({ path: region, window: 8, reconnectMs: 300 });
-  t.after(() => kv.close().catch(() => undefined));
-  kv.setSync('before', 1);
+  // One client per given-up sync request, one for the promises: no window
+  // that held a given-up request is used again before the check (a later
+  // request in the same window would overwrite it and hide a request that
+  // was not really retracted).
+  const open = (): Client => connect({ path: region, window: 8, reconnectMs: 300 });
+  const [a, b, c, after] = [open(), open(), open(), open()];
+  t.after(async () => {
+    for (const k of [a, b, c, after]) await k.close().catch(() => undefined);
+  });
+  a.setSync('before', 1);
   await pause(server);
   // The server is stopped before these are sent: none can have been taken.
-  assert.throws(() => kv.setSync('retracted-sync', 1), (e: Error) => e instanceof ServerGoneError && !(e instanceof OutcomeUnknownError));
-  assert.throws(() => kv.incrSync('retracted-incr', 1), (e: Error) => e instanceof ServerGoneError && !(e instanceof OutcomeUnknownError));
-  const results = await Promise.allSettled([kv.set('retracted-p1', 1), kv.set('retracted-p2', 'x'.repeat(5000)), kv.delete('before'), kv.incr('retracted-incr2', 1)]);
+  const plainGone = (e: unknown): boolean => e instanceof ServerGoneError && !(e instanceof OutcomeUnknownError);
+  assert.throws(() => a.setSync('retracted-sync', 1), plainGone);
+  assert.throws(() => b.incrSync('retracted-incr', 1), plainGone);
+  const results = await Promise.allSettled([c.set('retracted-p1', 1), c.set('retracted-p2', 'x'.repeat(5000)), c.delete('before'), c.incr('retracted-incr2', 1)]);
   for (const r of results) {
     assert.equal(r.status, 'rejected');
     const e = (r as PromiseRejectedResult).reason as Error;
-    assert.ok(e instanceof ServerGoneError && !(e instanceof OutcomeUnknownError), `${e.name}: ${e.message}`);
+    assert.ok(plainGone(e), `${e.name}: ${e.message}`);
   }
   // Reads go on from the table meanwhile.
-  assert.equal(kv.getSync('before'), 1);
-  assert.equal(await kv.get('before'), 1);
+  assert.equal(after.getSync('before'), 1);
+  assert.equal(await after.get('before'), 1);
   process.kill(server.pid, 'SIGCONT');
-  // The ring still names the retracted windows; a write sent after them is
+  // The ring still names the given-up windows; a write sent after them is
   // taken after them (the ring is FIFO), so once it is answered the server
   // has met them all.
-  assert.equal(kv.setSync('after', 1), true);
-  assert.equal(await kv.set('after-p', 2), true);
-  for (const key of ['retracted-sync', 'retracted-incr', 'retracted-p1', 'retracted-p2', 'retracted-incr2']) assert.equal(kv.getSync(key), undefined, `${key} was applied after it was retracted`);
-  assert.equal(kv.getSync('before'), 1, 'a retracted delete ran');
+  assert.equal(after.setSync('after', 1), true);
+  assert.equal(await after.set('after-p', 2), true);
+  for (const key of ['retracted-sync', 'retracted-incr', 'retracted-p1', 'retracted-p2', 'retracted-incr2']) assert.equal(after.getSync(key), undefined, `${key} was applied after it was given up on`);
+  assert.equal(after.getSync('before'), 1, 'a delete given up on ran');
+  // The clients that gave up carry on.
+  for (const k of [a, b, c]) {
+    assert.equal(k.setSync('later', 1), true);
+    assert.equal(await k.incr('later-n', 1) > 0, true);
+  }
+  for (const k of [a, b, c, after]) await k.close();
+  assert.ok(await pollUntil(() => owned(region) === 0, WAIT_MS), `${owned(region)} windows still owned after close`);
+  await sigterm(server);
+});
+
+test('writes a server took and then stopped answering (sync and promise): OutcomeUnknownError, idempotent reads do not say so; the windows go to the reaper and the client carries on with fresh ones', { timeout: 120_000 }, async (t) => {
+  const scope = scoped(t);
+  const region = scope.file('region');
+  const server = await scope.startServer(region, serverArgs(scope));
+  const kv = connect({ path: region, window: 2, reconnectMs: 300 });
+  t.after(() => kv.close().catch(() => undefined));
+  kv.setSync('x', 1);
+  // Both pipeline windows get staging blocks now: a byte request sent
+  // later needs no Reserve first (a Reserve taken and never answered means
+  // the request itself was never sent: a plain ServerGoneError).
+  await Promise.all([kv.set('w1', 'v'), kv.set('w2', 'v')]);
+  assert.equal(owned(region), 3);
+  await pause(server);
+  // A thread of this process plays the server worker that took each
+  // request this client sends, and then never answers: it moves every
+  // SUBMITTED window of ours to TAKEN (the paused server cannot).
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const taken = new Int32Array(new SharedArrayBuffer(4));
+  const taker = new Worker(
+    `const { workerData: d } = require('node:worker_threads');
+     const { Region } = require(${JSON.stringify(require.resolve('../../src/layout/region'))});
+     const { Board } = require(${JSON.stringify(require.resolve('../../src/transport/window'))});
+     const { Owners } = require(${JSON.stringify(require.resolve('../../src/transport/owners'))});
+     const r = Region.open(d.region); const b = new Board(r); const o = new Owners(r);
+     while (Atomics.load(d.stop, 0) === 0) {
+       for (let w = 0; w < o.windowCount; w++) if (o.ownerOf(w) === d.pid && b.claim(w)) Atomics.add(d.taken, 0, 1);
+       Atomics.wait(d.stop, 0, 0, 1);
+     }`,
+    { eval: true, workerData: { region, pid: process.pid, stop, taken } },
+  );
+  t.after(() => {
+    Atomics.store(stop, 0, 1);
+    return taker.terminate().then(() => undefined);
+  });
+  assert.throws(() => kv.incrSync('sync-n', 1), OutcomeUnknownError);
+  assert.throws(() => kv.setSync(11, 1), OutcomeUnknownError);
+  // Both in flight before the client knows: taken, never answered.
+  for (const r of await Promise.allSettled([kv.set('p', 1), kv.incr(7, 1)])) {
+    assert.equal(r.status, 'rejected');
+    assert.ok((r as PromiseRejectedResult).reason instanceof OutcomeUnknownError, String((r as PromiseRejectedResult).reason));
+  }
+  // Sent once the client knows the server does not serve: held, never sent.
+  await assert.rejects(kv.incr(8, 1), (e: Error) => e instanceof ServerGoneError && !(e instanceof OutcomeUnknownError));
+  // A read taken and never answered applied nothing: a plain ServerGoneError.
+  assert.throws(() => (kv as unknown as { runSync(p: unknown): unknown; req: { read(k: string): unknown } }).runSync((kv as unknown as { req: { read(k: string): unknown } }).req.read('x')), (e: Error) => e instanceof ServerGoneError && !(e instanceof OutcomeUnknownError));
+  Atomics.store(stop, 0, 1);
+  await taker.terminate();
+  assert.ok(taken[0] >= 5, `the taker took ${taken[0]} requests`);
+  process.kill(server.pid, 'SIGCONT');
+  // The client goes on, in fresh windows.
+  assert.equal(kv.setSync('y', 2), true);
+  assert.equal(await kv.set('z', 3), true);
+  assert.deepEqual([kv.getSync('y'), kv.getSync('z'), kv.getSync('sync-n'), kv.getSync('p'), kv.getSync(11), kv.getSync(7), kv.getSync(8)], [2, 3, undefined, undefined, undefined, undefined, undefined]);
+  // The taken windows went to the reaper (never answered: it frees them
+  // once the ring has moved past them and no worker holds a request), so
+  // the board holds exactly this client's 3 again.
+  assert.ok(await pollUntil(() => owned(region) === 3, WAIT_MS), `${owned(region)} windows owned; the client reserved 3`);
   await kv.close();
   assert.ok(await pollUntil(() => owned(region) === 0, WAIT_MS), `${owned(region)} windows still owned after close`);
   await sigterm(server);
