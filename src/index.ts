@@ -6,7 +6,8 @@
  */
 export { connect, Client, ClientOptions, SetOptions, Stats, DEFAULT_CLIENT_WINDOW } from './client/client';
 export { FetchOptions } from './client/fetch';
-export { ConnectOptions } from './client/connection';
+export { ConnectOptions, DEFAULT_RECONNECT_MS } from './client/connection';
+export { StartOptions } from './client/start';
 export { Key } from './store/keys';
 export { Encoding, DEFAULT_ENCODING } from './codec/structured';
 export { Server, ServerOptions } from './server/server';

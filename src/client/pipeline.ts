@@ -40,8 +40,9 @@ import { StagingIO } from './staging-io';
 import { fromWire, WireError } from './thread-error';
 import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, CTRL_WORDS, NotifierData } from './notifier';
 import { Pending, RequestBuilder, writeRequest } from './requests';
-import { Op, Status, WindowState } from '../layout/layout';
-import { BoardFullError, OutcomeUnknownError, ServerGoneError } from '../errors';
+import { InFlight, salvageForExpiry, salvageForMove, settle, settleAnswered } from './salvage';
+import { Op, Status } from '../layout/layout';
+import { BoardFullError, ServerGoneError } from '../errors';
 
 /** Longest the calling thread polls for answers before handing over to the notifier. */
 export const SPIN_MS = 0.02;
@@ -304,7 +305,7 @@ export class Pipeline {
     if (!this.trouble || this.failure) return;
     const lane = this.lane;
     while (lane.pollNext()) this.settleOldest();
-    this.settleAnswered();
+    settleAnswered(this.flight());
     const now = Date.now();
     const s = lane.session;
     const problem = this.conn.look(s, now);
@@ -319,22 +320,8 @@ export class Pipeline {
     }
   }
 
-  /**
-   * Settle every request in flight that has its answer, in whatever order
-   * (its window stays DONE until the lane consumes it in order): a
-   * response's bytes are read now, while nothing else can use the block
-   * they are in (a warm-restarted server may reuse it later).
-   */
-  private settleAnswered(): void {
-    const lane = this.lane;
-    const board = lane.session.board;
-    for (let i = 0; i < this.inFlight.length; i++) {
-      const p = this.inFlight[i];
-      const win = lane.order[(lane.completedCount + i) % lane.width];
-      if (this.early.has(p) || board.state(win) !== WindowState.Done) continue;
-      this.early.add(p);
-      settle(p, board.status(win), board.result(win), win, this.io);
-    }
+  private flight(): InFlight {
+    return { lane: this.lane, requests: this.inFlight, early: this.early, io: this.io };
   }
 
   /** Leave TROUBLE: a new notifier watches what is in flight, the queue goes on. */
@@ -355,25 +342,8 @@ export class Pipeline {
    */
   private move(): void {
     const old = this.lane.session;
-    const oldIo = this.io;
-    const board = old.board;
-    const again: Pending[] = [];
-    const settleLater: Array<() => void> = [];
     this.stopNotifier();
-    let i = 0;
-    const inFlight = this.inFlight;
-    this.lane.salvage((win) => {
-      const p = inFlight[i++];
-      if (this.early.delete(p)) return true;
-      if (board.state(win) === WindowState.Done) {
-        const status = board.status(win);
-        const result = board.result(win);
-        settleLater.push(() => settle(p, status, result, win, oldIo));
-      } else if (p.reserveFor) p.reserveFor.reserving = false;
-      else if (board.retract(win) || p.idempotent) again.push(p);
-      else settleLater.push(() => p.reject(new OutcomeUnknownError(`the server (pid ${old.region.serverPid()}) stopped answering after it took the request`)));
-      return true;
-    });
+    const { again, later } = salvageForMove(this.flight(), `the server (pid ${old.region.serverPid()}) stopped answering after it took the request`);
     for (const w of this.lane.windows()) old.giveBack(w);
     this.inFlight = [];
     this.queued = [...again, ...this.queued.slice(this.queuedHead)];
@@ -390,7 +360,7 @@ export class Pipeline {
     }
     this.lane = new Lane(this.conn, first, this.width, this.lane.order, cur);
     this.io = new StagingIO(cur);
-    for (const f of settleLater) f();
+    for (const f of later) f();
   }
 
   /**
@@ -403,30 +373,7 @@ export class Pipeline {
     const gone = (): ServerGoneError => new ServerGoneError(this.conn.goneMessage(this.problem));
     if (this.inFlight.length > 0 && now - this.outageSince > ms) {
       const s = this.lane.session;
-      const board = s.board;
-      const io = this.io;
-      const inFlight = this.inFlight;
-      const outcomes: Array<() => void> = [];
-      const lost: number[] = [];
-      let i = 0;
-      this.lane.salvage((win) => {
-        const p = inFlight[i++];
-        if (board.state(win) === WindowState.Done) {
-          const status = board.status(win);
-          const result = board.result(win);
-          board.recycle(win);
-          if (!this.early.delete(p)) outcomes.push(() => settle(p, status, result, win, io));
-          return true;
-        }
-        if (p.reserveFor) p.reserveFor.reserving = false;
-        if (board.retract(win)) {
-          if (!p.reserveFor) outcomes.push(() => p.reject(gone()));
-          return true;
-        }
-        lost.push(win);
-        if (!p.reserveFor) outcomes.push(() => p.reject(p.op === Op.Read ? gone() : new OutcomeUnknownError(gone().message)));
-        return false;
-      });
+      const { lost, later } = salvageForExpiry(this.flight(), gone);
       this.inFlight = [];
       // Taken windows go to the reaper; fresh ones take their place.
       for (const win of lost) {
@@ -437,7 +384,7 @@ export class Pipeline {
           if (!(e instanceof BoardFullError)) throw e;
         }
       }
-      for (const f of outcomes) f();
+      for (const f of later) f();
     }
     while (this.queuedHead < this.queued.length) {
       const p = this.queued[this.queuedHead];
@@ -497,16 +444,4 @@ export class Pipeline {
     const s = this.lane.session;
     for (const w of this.lane.windows()) s.giveBack(w);
   }
-}
-
-/** Settle `p` from its response; a throwing settle rejects it. */
-function settle(p: Pending, status: Status, result: number, win: number, io: StagingIO): void {
-  let v: unknown;
-  try {
-    v = p.settle(status, result, win, io);
-  } catch (e) {
-    p.reject(e as Error);
-    return;
-  }
-  p.resolve(v);
 }

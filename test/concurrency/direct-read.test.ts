@@ -2,7 +2,7 @@
  * Direct reads (clients reading the shared table under its seqlock, no
  * server thread): no torn value across processes while writers hammer the
  * same keys, and (with reconnect: false) a server that died or stopped is
- * noticed by a reader. Riding through a restart: test/faults/ride-through.test.ts.
+ * noticed by a reader. Riding through a restart: test/faults/ride-through.test.ts and pause.test.ts.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
