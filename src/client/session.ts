@@ -114,7 +114,7 @@ export class Session {
 
   /**
    * Why this session's server cannot serve now, or null while it serves:
-   * stopped, shutting down, dead, or not beating for HEARTBEAT_TIMEOUT_MS
+   * stopped, dead, or not beating for HEARTBEAT_TIMEOUT_MS
    * (paused or hung: it may come back). Not sticky: a paused server that
    * beats again serves again.
    */
@@ -124,7 +124,8 @@ export class Session {
     const pid = r.serverPid();
     if (state === ServerState.Stopped) return `the server (pid ${pid}) has stopped`;
     if (!processAlive(pid)) return `the server (pid ${pid}) died`;
-    if (state === ServerState.Stopping) return `the server (pid ${pid}) is shutting down`;
+    // STOPPING is not a problem yet: the server answers what it took, then
+    // says STOPPED (or dies).
     const beat = r.heartbeat();
     if (beat !== this.lastBeat) {
       this.lastBeat = beat;
