@@ -78,9 +78,8 @@ export class Connection {
   readonly starter: Starter | null;
   /** Sessions this connection reserved windows in (released by close()). */
   private readonly reservedIn = new Map<number, Session>();
-  private lastBeat = -1;
-  private lastBeatAt = 0;
   private stillReads = 0;
+  private reading = false;
   private lastProbeAt = 0;
   private lastLookAt = 0;
   /** reconnect: false only: the first server found gone, for good. */
@@ -214,20 +213,18 @@ export class Connection {
    */
   checkLive(): void {
     if (this.gone !== null) throw this.gone;
-    const r = this.current.region;
+    const s = this.current;
+    const r = s.region;
     const ready = r.serverState() === ServerState.Ready;
     if (!ready && !this.reconnect) return this.checkServer();
-    const beat = r.heartbeat();
-    if (ready && beat !== this.lastBeat) {
-      const first = this.lastBeat === -1;
-      this.lastBeat = beat;
-      this.lastBeatAt = Date.now();
-      this.stillReads = 0;
-      if (first) {
-        startCoarseClock();
-        this.probe();
-      }
-    } else if (++this.stillReads % LIVE_CHECK_EVERY === 0 || coarseNow - this.lastBeatAt > HEARTBEAT_TIMEOUT_MS || !ready) {
+    if (!this.reading) {
+      // The connection's first read: start the coarse clock, probe once.
+      this.reading = true;
+      startCoarseClock();
+      this.probe();
+    }
+    if (ready && s.noteBeat(r.heartbeat())) this.stillReads = 0;
+    else if (++this.stillReads % LIVE_CHECK_EVERY === 0 || coarseNow - s.beatSeenAt > HEARTBEAT_TIMEOUT_MS || !ready) {
       // The full probe is a signal and a read of /proc (~20 us): at most one
       // per heartbeat period, or a tight loop of reads between two beats
       // (100 ms, 100,000 reads) would spend a third of its time probing.
@@ -303,7 +300,6 @@ export class Connection {
 
   private install(s: Session): void {
     this.current = s;
-    this.lastBeat = -1;
     this.stillReads = 0;
   }
 

@@ -137,23 +137,21 @@ export class Session {
   }
 
   /**
-   * The cheap half of the direct reads' liveness check: true while the
-   * server is READY and its heartbeat moved since the last look (two loads
-   * and a compare). False means "look closer" (problem()), not "gone".
+   * The cheap half of the direct reads' liveness check (connection.ts):
+   * note heartbeat value `beat`, just loaded; true when it moved since the
+   * last look (then the clock is read once), false when it stands still.
+   * problem() judges the heartbeat's age from the same record.
    */
-  beating(): boolean {
-    const r = this.region;
-    if (r.serverState() !== ServerState.Ready) return false;
-    const beat = r.heartbeat();
+  noteBeat(beat: number): boolean {
     if (beat === this.lastBeat) return false;
     this.lastBeat = beat;
     this.lastBeatAt = Date.now();
     return true;
   }
 
-  /** Milliseconds since the heartbeat was last seen to move (0 before the first look). */
-  sinceBeat(now: number): number {
-    return this.lastBeat === -1 ? 0 : now - this.lastBeatAt;
+  /** When the heartbeat was last seen to move (ms; 0 before the first look). */
+  get beatSeenAt(): number {
+    return this.lastBeatAt;
   }
 
   static readonly PROBE_MS = HEARTBEAT_MS;
