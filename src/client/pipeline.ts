@@ -99,14 +99,15 @@ export class Pipeline {
   /** Send what fits, then make sure someone will wake us for the rest. */
   pump(): void {
     if (this.trouble) return this.schedule();
+    this.drainCompleted();
     if (this.conn.reconnect && this.conn.current !== this.lane.session) {
       // Direct reads found a new server. The notifier owns the windows in
       // flight until it hands them back (it will: their server is gone);
-      // with none in flight, move now.
+      // with none in flight, move now. (What it reported answered is
+      // consumed above: arm() would otherwise wake at once, forever.)
       if (this.inFlight.length > 0) return this.arm();
       this.move();
     }
-    this.drainCompleted();
     if (!this.haveWindow()) return;
     const lane = this.lane;
     const ctrl = this.ctrl;
