@@ -353,6 +353,6 @@ function startCoarseClock(): void {
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
-export function sleepMs(ms: number): void {
+function sleepMs(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
