@@ -29,6 +29,19 @@ export class ServerGoneError extends Error {
   }
 }
 
+/**
+ * A write that a server took and then stopped answering (it died, was
+ * replaced, or stayed paused past reconnectMs): it may or may not have been
+ * applied. A ServerGoneError, so code that treats both alike needs nothing
+ * new; a plain ServerGoneError (not this one) means the write did not run.
+ */
+export class OutcomeUnknownError extends ServerGoneError {
+  constructor(reason: string) {
+    super(`${reason}: the write may or may not have been applied`);
+    this.name = 'OutcomeUnknownError';
+  }
+}
+
 /** A write refused because the server's table is at its memory cap. */
 export class TableFullError extends Error {
   constructor(what: string) {
@@ -49,14 +62,6 @@ export class BoardFullError extends Error {
   constructor(wanted: number, total: number) {
     super(`the server's board has no ${wanted} free consecutive windows (${total} in all): raise the server's -c capacity or use fewer threads or a smaller window`);
     this.name = 'BoardFullError';
-  }
-}
-
-/** A client waited BOARD_LOCK_WAIT_MS for the board lock: its live holder makes no progress. */
-export class BoardLockedError extends Error {
-  constructor(readonly holder: number, waitedMs: number, what: string) {
-    super(`cannot ${what}: the board lock has been held by pid ${holder} for over ${waitedMs} ms (is that process stopped?)`);
-    this.name = 'BoardLockedError';
   }
 }
 

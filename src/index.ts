@@ -8,7 +8,8 @@ export { connect, Client, ClientOptions, SetOptions, GetOptions, Stats, DEFAULT_
 export { Namespace } from './client/namespace';
 export { ClientEvents, EventName } from './client/events';
 export { FetchOptions } from './client/fetch';
-export { ConnectOptions } from './client/connection';
+export { ConnectOptions, DEFAULT_RECONNECT_MS } from './client/connection';
+export { StartOptions } from './client/start';
 export { Key } from './store/keys';
 export { Encoding, DEFAULT_ENCODING } from './codec/structured';
 export { Server, ServerOptions } from './server/server';
@@ -19,10 +20,10 @@ export {
   RegionError,
   ServerError,
   ServerGoneError,
+  OutcomeUnknownError,
   TableFullError,
   TableCorruptError,
   BoardFullError,
-  BoardLockedError,
   LockTimeoutError,
   ScanContendedError,
   CodecError,

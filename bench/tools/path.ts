@@ -18,7 +18,7 @@
  */
 import { Region } from '../../src/layout/region';
 import { Ring } from '../../src/transport/ring';
-import { Board } from '../../src/transport/board';
+import { Board } from '../../src/transport/window';
 import { Table } from '../../src/store/table';
 import { memoryTable } from '../../src/store/table-format';
 import { Executor } from '../../src/server/execute';

@@ -4,6 +4,7 @@
  * other machines' L1 when a key changes.
  *
  *   const cache = new TieredCache({ l1: connect({ path }), redis: new Redis(url) });
+ *   // or l1: { path, start: true }: connect (and start the server) here
  *   await cache.fetch('user:1', loadUser, { ttl: 60_000 });   // L1, else Redis, else loadUser
  *   await cache.set('user:1', user);    // Redis, then every machine's L1 drops its copy
  *
@@ -29,11 +30,15 @@
  */
 import * as v8 from 'node:v8';
 import type { Redis } from 'ioredis';
-import type { Client } from '../client/client';
+import { Client, ClientOptions, connect } from '../client/client';
 
 export interface TieredCacheOptions {
-  /** This machine's tier: a connected shmkv client. */
-  l1: Client;
+  /**
+   * This machine's tier: a connected shmkv client, or the options to
+   * connect one with (`{ path, start: true, server }` starts the machine's
+   * server when none is live; the cache then closes that client itself).
+   */
+  l1: Client | ClientOptions;
   /** The shared tier: an ioredis client for commands. */
   redis: Redis;
   /**
@@ -66,6 +71,8 @@ export const DEFAULT_L1_TTL_MS = 30_000;
 export class TieredCache {
   readonly l1: Client;
   readonly redis: Redis;
+  /** Whether close() closes the L1 client (one this cache connected). */
+  private readonly ownsL1: boolean;
   private readonly subscriber: Redis | null;
   private readonly channel: string;
   private readonly prefix: string;
@@ -79,12 +86,13 @@ export class TieredCache {
   invalidations = 0;
 
   constructor(options: TieredCacheOptions) {
-    this.l1 = options.l1;
     this.redis = options.redis;
     this.channel = options.channel ?? DEFAULT_CHANNEL;
     this.prefix = options.prefix ?? '';
     this.l1Ttl = options.l1Ttl ?? DEFAULT_L1_TTL_MS;
     if (!(this.l1Ttl > 0) || !Number.isFinite(this.l1Ttl)) throw new RangeError(`l1Ttl must be a positive finite number of ms, got ${this.l1Ttl}`);
+    this.ownsL1 = !(options.l1 instanceof Client);
+    this.l1 = options.l1 instanceof Client ? options.l1 : connect(options.l1);
     this.ttl = options.ttl;
     this.serialize = options.serialize ?? ((v) => v8.serialize(v));
     this.deserialize = options.deserialize ?? ((b) => v8.deserialize(b));
@@ -158,12 +166,13 @@ export class TieredCache {
     return (await this.get(key)) !== undefined;
   }
 
-  /** Stop listening; the L1 client and the Redis client stay the caller's to close. */
+  /** Stop listening (and close an L1 client this cache connected); the Redis client stays the caller's to close. */
   async close(): Promise<void> {
     if (this.subscriber) {
       await this.ready.catch(() => undefined);
       this.subscriber.disconnect();
     }
+    if (this.ownsL1) await this.l1.close();
   }
 
   private async invalidate(key: string): Promise<void> {

@@ -12,11 +12,11 @@ import { InputError, parseValues, parseWorkload, readInput, splitParts, ValueFil
 import { byteKey, parseStringValues, StringFile } from '../workload/bytes';
 import type { ReplayMessage, ReplayReport, ReplayTask } from './replay-worker';
 import { ReplayError } from './replay-error';
-import { Connection } from '../client/connection';
+import { Connection, DEFAULT_RECONNECT_MS } from '../client/connection';
 import { fromWire } from '../client/thread-error';
 import { resolveRegionPath } from '../layout/region';
 import { MAX_SERVER_THREADS, MAX_WINDOWS, Op } from '../layout/layout';
-import { ServerGoneError, BoardFullError, BoardLockedError, RegionError } from '../errors';
+import { ServerGoneError, BoardFullError, RegionError, ServerError } from '../errors';
 
 export const CLIENT_SPEC = {
   threads: { kind: 'int', short: 'n', min: 1, max: 1024, def: 1, arg: 'N', help: 'client threads' },
@@ -30,6 +30,14 @@ export const CLIENT_SPEC = {
   expected: { kind: 'string', short: 'e', def: 'solution.txt', arg: 'FILE', help: 'expected results for -c' },
   output: { kind: 'string', short: 'o', arg: 'FILE', help: 'write every get result, one per line, in workload order' },
   path: { kind: 'string', short: 'p', arg: 'FILE', help: 'region file (default $SHMKV_PATH or ./shmem_file)' },
+  'reconnect-ms': {
+    kind: 'int',
+    min: 0,
+    max: 2 ** 31,
+    def: DEFAULT_RECONNECT_MS,
+    arg: 'MS',
+    help: 'ride through a server restart or pause, waiting this long for a server (0, and with -f: exit as soon as it is gone)',
+  },
   direct: { kind: 'bool', help: 'answer gets from the shared table in the client thread, not through the ring' },
   verbose: { kind: 'bool', short: 'v', help: 'print per-thread details' },
   help: { kind: 'bool', short: 'h', help: 'show this help' },
@@ -40,7 +48,7 @@ const FORK_READY_MS = 15000;
 
 class Interrupted extends Error {}
 
-runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError, BoardLockedError, ReplayError], async () => {
+runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError, ServerError, ReplayError], async () => {
   const o = parse(CLIENT_SPEC, process.argv.slice(2));
   if (o.help) {
     process.stdout.write(usage('client', '-n THREADS -w WINDOW [-f] [-i WORKLOAD] [options]', CLIENT_SPEC));
@@ -58,7 +66,9 @@ runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError, Boar
 
   const server = o.fork ? forkServer(regionPath, o['server-threads'], o.size, o.coarse) : null;
   try {
-    const conn = await openConnection(regionPath, server);
+    // A server forked for this run is this run's alone: nothing would start
+    // it again, so its client does not wait for it.
+    const conn = await openConnection(regionPath, server, server ? 0 : o['reconnect-ms']);
     checkServerLimits(conn, workload, o.input);
     const keep = o.check || o.output !== undefined;
     const code = await replayAll(conn, workload, o.threads, o.window, o.verbose, o.direct, keep);
@@ -199,8 +209,9 @@ function forkServer(regionPath: string, threads: number, size: number, coarse: b
   return { child, exited };
 }
 
-async function openConnection(regionPath: string, server: Forked | null): Promise<Connection> {
-  if (!server) return Connection.open({ path: regionPath });
+async function openConnection(regionPath: string, server: Forked | null, reconnectMs: number): Promise<Connection> {
+  const opts = { path: regionPath, reconnect: reconnectMs > 0, reconnectMs };
+  if (!server) return Connection.open(opts);
   const deadline = Date.now() + FORK_READY_MS;
   let exitedWith: string | null = null;
   void server.exited.then((why) => (exitedWith = why));
@@ -208,7 +219,7 @@ async function openConnection(regionPath: string, server: Forked | null): Promis
     await new Promise((r) => setTimeout(r, 10));
     if (exitedWith !== null) throw new ServerGoneError(`the forked server failed to start: ${String(exitedWith).replace(/^server: /, '')}`);
     try {
-      return Connection.open({ path: regionPath });
+      return Connection.open(opts);
     } catch (e) {
       if (!(e instanceof RegionError || e instanceof ServerGoneError)) throw e;
       if (Date.now() > deadline) throw new ServerGoneError(`the forked server was not ready after ${FORK_READY_MS} ms: ${(e as Error).message}`);

@@ -19,11 +19,18 @@
  * any request, the ring requests up to the newest one in flight whose key
  * has the same hash (replay-direct.ts, ORDER: a thread never has two
  * requests to one key in flight, and a direct get never runs while one to
- * its key is; a hash collision only settles more than needed).
+ * its key is; a hash collision only settles more than needed). Those
+ * hashes use the seed of the lane's server, which a restart changes: a
+ * request's hash is taken again when it is sent to another one.
+ *
+ * RIDING THROUGH (replay-worker.ts): after a move the requests that were
+ * in flight go again (replay-resend.ts), each through the same path as a
+ * new one (a Reserve first when no window of the new lane has room).
  */
 import type { ReplayReport, ReplayTask } from './replay-worker';
 import { Connection } from '../client/connection';
-import { Lane } from '../client/lane';
+import { Lane, LaneMoved } from '../client/lane';
+import { resend } from './replay-resend';
 import { StagingIO } from '../client/staging-io';
 import { decodeValue } from '../codec/value';
 import { hashBytes } from '../store/keys';
@@ -38,12 +45,14 @@ const VERB: Partial<Record<Op, string>> = { [Op.Set]: 'set', [Op.Read]: 'get', [
 export function replayBytes(t: ReplayTask): ReplayReport {
   const conn = Connection.fromShared(t.conn);
   const lane = new Lane(conn, t.first, t.width);
-  const io = new StagingIO(conn);
-  const board = conn.board;
-  const reader = conn.reader;
+  // The staging of the lane's windows, in its session's data file.
+  let io = new StagingIO(lane.session);
+  const stagingIo = (): StagingIO => (io.session === lane.session ? io : (io = new StagingIO(lane.session)));
   const { data, start, keyLen, valueLen } = t.bytes!;
   const { ops, width, abort, lines } = t;
-  const room = (win: number): number => io.room(win);
+  const room = (win: number): number => stagingIo().room(win);
+  /** ORDER's hash of request i's key, with the seed of the lane's server. */
+  const orderHash = (i: number): number => (t.direct ? hashBytes(data, start[i], keyLen[i], lane.session.reader.seed) : 0);
   // The n-th submission (n % width): its request index, whether it was a Reserve for it, and its key's hash.
   const sentIndex = new Int32Array(width);
   const sentReserve = new Uint8Array(width);
@@ -75,7 +84,7 @@ export function replayBytes(t: ReplayTask): ReplayReport {
     const op = ops[i];
     if (op === Op.Read) {
       if (s === Status.NotFound) record(i, undefined);
-      else if (s === Status.Ok) record(i, io.read(lane.lastWindow));
+      else if (s === Status.Ok) record(i, stagingIo().read(lane.lastWindow));
       else fail(i, `the server answered status ${Status[s] ?? s}`);
     } else if (s === Status.Full && op === Op.Set) {
       full++;
@@ -84,12 +93,12 @@ export function replayBytes(t: ReplayTask): ReplayReport {
     }
     done++;
   };
-  const submit = (win: number, i: number, reserve: boolean, hash: number): void => {
+  const submit = (win: number, i: number, reserve: boolean): void => {
     lane.publish(win);
     const n = (lane.submittedCount - 1) % width;
     sentIndex[n] = i;
     sentReserve[n] = reserve ? 1 : 0;
-    sentHash[n] = hash;
+    sentHash[n] = orderHash(i);
   };
   /** --direct: complete ring requests up to the newest one in flight whose key hashes to `hash` (ORDER above). */
   const settle = (hash: number): void => {
@@ -97,45 +106,68 @@ export function replayBytes(t: ReplayTask): ReplayReport {
     for (let n = lane.completedCount; n < lane.submittedCount; n++) if (sentHash[n % width] === hash) upTo = n;
     while (lane.completedCount <= upTo) complete();
   };
-
-  const firstSubmit = process.hrtime.bigint();
-  for (let i = t.start; i < t.end; i++) {
-    if (Atomics.load(abort, 0) !== 0) break;
-    const op = ops[i];
-    const from = start[i];
-    const kLen = keyLen[i];
-    const hash = t.direct ? hashBytes(data, from, kLen, reader.seed) : 0;
-    if (t.direct) settle(hash);
-    if (op === Op.Read && t.direct) {
-      conn.checkLive();
-      for (let j = 0; j < kLen; j++) key[j] = data[from + j];
-      const r = reader.read(key, kLen, hash, true);
-      if (r === ReadResult.Found || r === ReadResult.Absent) {
-        record(i, r === ReadResult.Found ? decodeValue(reader) : undefined);
-        done++;
-        continue;
-      }
-      if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
-      // Contended: ask the server, below.
-    }
+  /** Send request i through the ring (growing a window first when none has room). */
+  const sendRing = (i: number): void => {
     if (lane.inFlight === width) complete();
+    const op = ops[i];
+    const kLen = keyLen[i];
     const vLen = valueLen[i];
     const need = kLen + vLen;
     let win = lane.windowWithRoom(need, room);
     if (win < 0) {
       const grow = lane.nextWindow();
-      board.prepareBytes(grow, Op.Reserve, 0, 0, 0, need);
-      submit(grow, i, true, hash);
+      lane.session.board.prepareBytes(grow, Op.Reserve, 0, 0, 0, need);
+      submit(grow, i, true);
       const target = lane.submittedCount;
       while (lane.completedCount < target) complete();
       win = lane.windowWithRoom(need, room);
       if (win < 0) throw new TableCorruptError(`staging block smaller than the ${need} bytes granted`);
     }
-    io.writeRaw(win, data, from, need);
-    board.prepareBytes(win, op, kLen, vLen, op === Op.Set ? ValueTag.String : 0);
-    submit(win, i, false, hash);
+    stagingIo().writeRaw(win, data, start[i], need);
+    lane.session.board.prepareBytes(win, op, kLen, vLen, op === Op.Set ? ValueTag.String : 0);
+    submit(win, i, false);
+  };
+  const indexOf = (n: number): number => (sentReserve[n % width] === 1 ? -1 : sentIndex[n % width]);
+
+  const firstSubmit = process.hrtime.bigint();
+  for (let i = t.start; i < t.end; i++) {
+    if (Atomics.load(abort, 0) !== 0) break;
+    try {
+      if (ops[i] === Op.Read && t.direct) {
+        const hash = orderHash(i);
+        settle(hash);
+        conn.checkLive();
+        const reader = conn.reader;
+        const from = start[i];
+        const kLen = keyLen[i];
+        for (let j = 0; j < kLen; j++) key[j] = data[from + j];
+        // The lane may still be on a server the reads have left (ORDER's hash is the lane's).
+        const r = reader.read(key, kLen, reader === lane.session.reader ? hash : hashBytes(data, from, kLen, reader.seed), true);
+        if (r === ReadResult.Found || r === ReadResult.Absent) {
+          record(i, r === ReadResult.Found ? decodeValue(reader) : undefined);
+          done++;
+          continue;
+        }
+        if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
+        // Contended: ask the server, below.
+      } else if (t.direct) settle(orderHash(i));
+      sendRing(i);
+    } catch (e) {
+      if (!(e instanceof LaneMoved)) throw e;
+      resend(e, indexOf, sendRing);
+      i--; // request i was not sent: again
+    }
   }
-  while (lane.inFlight > 0) complete();
+  for (;;) {
+    try {
+      while (lane.inFlight > 0) complete();
+      break;
+    } catch (e) {
+      if (!(e instanceof LaneMoved)) throw e;
+      resend(e, indexOf, sendRing);
+    }
+  }
+  lane.close();
   const lastComplete = process.hrtime.bigint();
   let strings: string[] | undefined;
   if (results !== null) {

@@ -27,7 +27,8 @@
  */
 import type { ReplayReport, ReplayTask } from './replay-worker';
 import { Connection } from '../client/connection';
-import { Lane } from '../client/lane';
+import { Lane, LaneMoved } from '../client/lane';
+import { resend } from './replay-resend';
 import { ReadResult } from '../store/table-reader';
 import { hashU32Key, U32_KEY_BYTES, writeU32Key } from '../store/keys';
 import { Op, Status, ValueTag } from '../layout/layout';
@@ -36,7 +37,6 @@ import { TableCorruptError } from '../errors';
 export function replayDirect(t: ReplayTask): ReplayReport {
   const conn = Connection.fromShared(t.conn);
   const lane = new Lane(conn, t.first, t.width);
-  const reader = conn.reader;
   const { ops, keys, values, results, width, abort } = t;
   // The n-th ring submission (n % width): its request index and key.
   const sentIndex = new Int32Array(width);
@@ -60,30 +60,53 @@ export function replayDirect(t: ReplayTask): ReplayReport {
     while (lane.completedCount <= upTo) complete();
   };
 
+  /** Send ring request i (a put, or a get the table could not answer). */
+  const sendRing = (i: number): void => {
+    if (lane.inFlight === width) complete();
+    lane.submit(ops[i], keys[i], values[i]);
+    sentIndex[(lane.submittedCount - 1) % width] = i;
+    sentKey[(lane.submittedCount - 1) % width] = keys[i];
+  };
+  const indexOf = (n: number): number => sentIndex[n % width];
+
   const firstSubmit = process.hrtime.bigint();
   for (let i = t.start; i < t.end; i++) {
     if ((i & 1023) === 0 && Atomics.load(abort, 0) !== 0) break;
-    const op = ops[i];
-    settle(keys[i]);
-    if (op === Op.Get) {
-      // A dead server's table must not keep answering (checkLive is cheap between heartbeats).
-      conn.checkLive();
-      writeU32Key(key, 0, keys[i]);
-      const r = reader.read(key, U32_KEY_BYTES, hashU32Key(keys[i], reader.seed), false);
-      if (r === ReadResult.Absent || (r === ReadResult.Found && reader.tag === ValueTag.U32)) {
-        results[i] = r === ReadResult.Found ? reader.num : 0;
-        done++;
-        continue;
+    try {
+      const op = ops[i];
+      settle(keys[i]);
+      if (op === Op.Get) {
+        // A dead server's table must not keep answering with reconnect: false
+        // (checkLive is cheap between heartbeats).
+        conn.checkLive();
+        const reader = conn.reader;
+        writeU32Key(key, 0, keys[i]);
+        const r = reader.read(key, U32_KEY_BYTES, hashU32Key(keys[i], reader.seed), false);
+        if (r === ReadResult.Absent || (r === ReadResult.Found && reader.tag === ValueTag.U32)) {
+          results[i] = r === ReadResult.Found ? reader.num : 0;
+          done++;
+          continue;
+        }
+        if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
+        // Contended, or not a u32: ask the server, below.
       }
-      if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
-      // Contended, or not a u32: ask the server, below.
+      sendRing(i);
+    } catch (e) {
+      if (!(e instanceof LaneMoved)) throw e;
+      resend(e, indexOf, sendRing);
+      i--; // request i was not sent: again
     }
-    if (lane.inFlight === width) complete();
-    lane.submit(op, keys[i], values[i]);
-    sentIndex[(lane.submittedCount - 1) % width] = i;
-    sentKey[(lane.submittedCount - 1) % width] = keys[i];
   }
-  while (lane.inFlight > 0) complete();
+  for (;;) {
+    try {
+      while (lane.inFlight > 0) complete();
+      break;
+    } catch (e) {
+      if (!(e instanceof LaneMoved)) throw e;
+      resend(e, indexOf, sendRing);
+    }
+  }
+  lane.close();
   const lastComplete = process.hrtime.bigint();
   return { firstSubmitNs: Number(firstSubmit), lastCompleteNs: Number(lastComplete), completed: done, full };
 }

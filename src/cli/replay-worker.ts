@@ -4,10 +4,16 @@
  * at its request index. u32 workloads take the loop below, kept as lean as
  * the seed's (with --direct: replay-direct.ts); byte workloads take
  * replay-bytes.ts.
+ *
+ * RIDING THROUGH: when the server is replaced mid-replay, the lane moves
+ * (lane.ts) and throws LaneMoved; every request of a replay is idempotent
+ * (put, get, set, del), so the replay sends again, from the workload, each
+ * one that was in flight, then goes on. A get resent to a cold-started
+ * server answers from its (empty) table.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Connection, SharedConnection } from '../client/connection';
-import { Lane } from '../client/lane';
+import { Lane, LaneMoved } from '../client/lane';
 import { toWire, WireError } from '../client/thread-error';
 import { Op, Status } from '../layout/layout';
 import type { ByteRequests } from '../workload/workload';
@@ -59,18 +65,34 @@ function replay(t: ReplayTask): ReplayReport {
     done++;
   };
   const firstSubmit = process.hrtime.bigint();
-  for (let i = t.start; i < t.end; i++) {
-    if (lane.inFlight === width) {
-      lane.awaitNext();
-      record();
-      if (Atomics.load(abort, 0) !== 0) break;
+  // Requests [done, i) are in flight, in order: after a move, i = done
+  // sends each of them again.
+  let i = t.start;
+  let end = t.end;
+  for (;;) {
+    try {
+      sending: for (; i < end; i++) {
+        if (lane.inFlight === width) {
+          lane.awaitNext();
+          record();
+          if (Atomics.load(abort, 0) !== 0) {
+            end = i;
+            break sending;
+          }
+        }
+        lane.submit(ops[i], keys[i], values[i]);
+      }
+      while (lane.inFlight > 0) {
+        lane.awaitNext();
+        record();
+      }
+      break;
+    } catch (e) {
+      if (!(e instanceof LaneMoved)) throw e;
+      i = done;
     }
-    lane.submit(ops[i], keys[i], values[i]);
   }
-  while (lane.inFlight > 0) {
-    lane.awaitNext();
-    record();
-  }
+  lane.close();
   const lastComplete = process.hrtime.bigint();
   return { firstSubmitNs: Number(firstSubmit), lastCompleteNs: Number(lastComplete), completed: done - t.start, full };
 }

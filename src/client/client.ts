@@ -12,10 +12,14 @@
  * says: each is a request (requests.ts) run through the sync window
  * (sync-window.ts) or the promise pipeline of `window` windows
  * (pipeline.ts).
+ *
+ * RESTARTS AND PAUSES of the server are ridden through (connection.ts):
+ * reads go on from the table this client has mapped, writes wait up to
+ * `reconnectMs` for a serving server; a new server at the path becomes the
+ * one reads and writes use (its hash seed and limits included).
  */
 import { Connection, ConnectOptions } from './connection';
 import { Pipeline } from './pipeline';
-import { StagingIO } from './staging-io';
 import { SyncWindow } from './sync-window';
 import { Pending, RequestBuilder, SetOptions } from './requests';
 import { checkTtl, statusError } from './checks';
@@ -34,6 +38,7 @@ import { BUSY, Visit } from '../store/seqlock';
 import { deadlineIn, monoNowMs } from '../store/clock';
 import { ClientStat, ValueTag } from '../layout/layout';
 import { ClientStats } from '../transport/client-stats';
+import type { Session } from './session';
 import { ScanContendedError, TableCorruptError } from '../errors';
 
 export { SetOptions } from './requests';
@@ -77,21 +82,21 @@ export class Client {
   private readonly conn: Connection;
   private readonly sync: SyncWindow;
   private readonly pipeline: Pipeline;
-  private readonly keyEnc: KeyEncoder;
-  private readonly req: RequestBuilder;
+  private keyEnc: KeyEncoder;
+  private req: RequestBuilder;
+  /** The session keyEnc and req were made for (a new server has its own seed and limits). */
+  private made: Session;
+  private readonly ttlOption: number | undefined;
   private readonly fetcher: Fetcher;
   /** Tagged, namespaced and graced entries (entries.ts). */
   readonly envelopes: Entries;
   /** This process's listeners (events.ts): `on`/`off`. */
   readonly events: Events;
   /** This client's counters (ClientStat), published in the region's client stats line it claimed. */
-  readonly counters: Float64Array;
-  private readonly statsLine: number;
-  private readonly clientStats: ClientStats;
+  counters: Float64Array;
+  private statsLine: number;
+  private clientStats: ClientStats;
   readonly encoding: Encoding;
-  /** The server's limits on key and value sizes, in bytes. */
-  readonly maxKeyBytes: number;
-  readonly maxValueBytes: number;
   private closed = false;
   private closing: Promise<void> | null = null;
 
@@ -101,17 +106,16 @@ export class Client {
     this.encoding = options.encoding ?? DEFAULT_ENCODING;
     if (!['v8', 'msgpack', 'json'].includes(this.encoding))
       throw new RangeError(`encoding must be 'v8', 'msgpack' or 'json', got ${String(options.encoding)}`);
-    const ttl = options.ttl === undefined ? undefined : checkTtl(options.ttl);
+    this.ttlOption = options.ttl === undefined ? undefined : checkTtl(options.ttl);
     this.conn = Connection.open(options);
-    const reader = this.conn.reader;
-    this.maxKeyBytes = reader.maxKeyBytes;
-    this.maxValueBytes = reader.maxValueBytes;
+    const session = this.conn.current;
+    this.made = session;
+    const reader = session.reader;
     this.keyEnc = new KeyEncoder(reader.maxKeyBytes, reader.seed);
-    const io = new StagingIO(this.conn);
-    this.req = new RequestBuilder(this.keyEnc, this.encoding, this.maxValueBytes, ttl ?? reader.defaultTtlMs, io);
-    const first = this.conn.reserve(1 + width);
-    this.sync = new SyncWindow(this.conn, first, io);
-    this.pipeline = new Pipeline(this.conn, first + 1, width, io, (s) => statusError(s, 'staging for a request'));
+    this.req = new RequestBuilder(this.keyEnc, this.encoding, reader.maxValueBytes, this.ttlOption ?? reader.defaultTtlMs);
+    const first = session.reserve(1 + width);
+    this.sync = new SyncWindow(this.conn, session, first);
+    this.pipeline = new Pipeline(this.conn, session, first + 1, width, (s) => statusError(s, 'staging for a request'));
     this.envelopes = new Entries(this);
     this.fetcher = new Fetcher(this);
     this.events = new Events(() => {
@@ -122,6 +126,35 @@ export class Client {
     const claimed = this.clientStats.claim(process.pid);
     this.counters = claimed.counters;
     this.statsLine = claimed.line;
+  }
+
+  /** The server's limits on key and value sizes, in bytes (the current server's). */
+  get maxKeyBytes(): number {
+    return this.conn.reader.maxKeyBytes;
+  }
+
+  get maxValueBytes(): number {
+    return this.conn.reader.maxValueBytes;
+  }
+
+  /** Keys, values and default ttl as the current server wants them (its seed, limits, --ttl). */
+  private follow(): void {
+    const cur = this.conn.current;
+    if (cur === this.made) return;
+    const a = this.made.reader;
+    const b = cur.reader;
+    this.made = cur;
+    // The counters move to a line of the new server's region, their counts with them.
+    const stats = new ClientStats(cur.region.sab, cur.region.layout.clientStatsOffset);
+    const claimed = stats.claim(process.pid);
+    claimed.counters.set(this.counters);
+    this.clientStats.release(this.statsLine);
+    this.clientStats = stats;
+    this.counters = claimed.counters;
+    this.statsLine = claimed.line;
+    if (a.seed === b.seed && a.maxKeyBytes === b.maxKeyBytes && a.maxValueBytes === b.maxValueBytes && a.defaultTtlMs === b.defaultTtlMs) return;
+    this.keyEnc = new KeyEncoder(b.maxKeyBytes, b.seed);
+    this.req = new RequestBuilder(this.keyEnc, this.encoding, b.maxValueBytes, this.ttlOption ?? b.defaultTtlMs);
   }
 
   // ---- reads: straight from the shared table --------------------------------------
@@ -464,6 +497,7 @@ export class Client {
   direct(key: Key, copyBytes: boolean, allowStale = false): number {
     this.usable();
     this.conn.checkLive();
+    if (this.conn.current !== this.made) this.follow();
     this.keyEnc.encode(key);
     const reader = this.conn.reader;
     let r: number = reader.read(this.keyEnc.bytes, this.keyEnc.length, this.keyEnc.hash, copyBytes);
@@ -609,6 +643,7 @@ export class Client {
   private usable(): void {
     if (this.closed) throw new Error('the client is closed');
     if (this.pipeline.failure) throw this.pipeline.failure;
+    if (this.conn.current !== this.made) this.follow();
   }
 
   /** Requests accepted by the promise API and not yet answered. */
@@ -617,8 +652,10 @@ export class Client {
   }
 
   /**
-   * Wait for outstanding requests, then release this client's windows and
-   * stop its notifier. Further calls throw.
+   * Wait for outstanding requests, then give this client's windows back and
+   * stop its notifier, whatever errors it met: a window a server may still
+   * answer into goes to the server's reaper (transport/owners.ts), which
+   * frees it once no server thread can write to it. Further calls throw.
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
@@ -628,10 +665,8 @@ export class Client {
       await this.fetcher.idle();
       this.closed = true;
       await this.pipeline.close();
-      // After a failure, windows may still be in flight: leave them to the
-      // server's reaper (it reclaims them once this process exits) rather
-      // than risk a late response landing in another client's window.
-      if (this.pipeline.failure === null) this.conn.close();
+      this.sync.close();
+      this.conn.close();
       this.clientStats.release(this.statsLine);
     })();
     return this.closing;
@@ -647,9 +682,13 @@ export class Client {
     const n = this.pipeline.pending;
     if (n > 0) throw new Error(`closeSync(): ${n} promise request(s) still outstanding; await close() instead`);
     this.closed = true;
-    // Nothing outstanding: the notifier touches no window any more (close() above).
-    this.closing = this.pipeline.close();
-    if (this.pipeline.failure === null) this.conn.close();
+    this.events.stop();
+    // Nothing outstanding: the notifier touches no window any more.
+    this.pipeline.closeIdle();
+    this.sync.close();
+    this.conn.close();
+    this.clientStats.release(this.statsLine);
+    this.closing = Promise.resolve();
   }
 }
 

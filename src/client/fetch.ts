@@ -36,6 +36,13 @@
  * LEASE_MS and the next poller takes over (step 2). Callers of one process
  * share one promise per key (with the first caller's options).
  *
+ * RESTARTS. A CompareSet that a server took and then died holding rejects
+ * with OutcomeUnknownError (sync-window.ts, pipeline.ts). Lease bytes are
+ * unique, so taking a lease is settled by reading the lease key back (it
+ * holds our bytes or not), and every other CompareSet here (on our lease,
+ * or on the entry the loader saw) is sent again: one that did run the
+ * first time fails harmlessly the second, its expected bytes being gone.
+ *
  * TIMEOUTS. `timeout.soft` (ms, default 0 when grace is on, as
  * Bentocache's `timeout`): how long a caller that has a stale value waits
  * for the load before it takes the stale value; the load goes on in the
@@ -59,7 +66,7 @@ import type { SetOptions } from './requests';
 import { MaterialEncoder, NamespacedKey } from './reserved';
 import { checkGrace, tagKeys } from './entries';
 import type { TokenRef } from './meta';
-import { FetchError, FetchTimeoutError } from '../errors';
+import { FetchError, FetchTimeoutError, OutcomeUnknownError } from '../errors';
 
 /** Options of fetch(). */
 export interface FetchOptions extends Omit<SetOptions, 'ifAbsent'> {
@@ -74,6 +81,8 @@ export interface FetchOptions extends Omit<SetOptions, 'ifAbsent'> {
 /** A lease's time to live: how soon another caller takes over from a dead loader. */
 export const LEASE_MS = 1000;
 const RENEW_MS = LEASE_MS / 4;
+/** Sends of one CompareSet whose outcome stays unknown (each after a server died holding it). */
+const RESEND_TRIES = 3;
 /** How long waiters can still see a failed load's error (and serve stale instead of loading again). */
 export const FAILED_MS = 500;
 const POLL_MAX_MS = 20;
@@ -209,8 +218,7 @@ export class Fetcher {
       if (e.state === 'stale' && o.grace > 0) stale = e;
       if (lease === null) {
         const mine = this.newLease();
-        if (!(await this.client.request((req) => req.compareAndSetPrepared(lk, null, mine, deadlineIn(LEASE_MS)))))
-          continue; // another caller took the lease first: read it now
+        if (!(await this.take(lk, mine))) continue; // another caller took the lease first: read it now
         const now = this.read(key);
         if (now.state === 'fresh' && !o.force) {
           this.drop(lk, mine);
@@ -290,7 +298,7 @@ export class Fetcher {
     const client = this.client;
     this.count(ClientStat.Loads);
     const renew = setInterval(() => {
-      client.request((req) => req.compareAndSetPrepared(lk, mine, mine, deadlineIn(LEASE_MS))).catch(() => undefined);
+      this.again((req) => req.compareAndSetPrepared(lk, mine, mine, deadlineIn(LEASE_MS))).catch(() => undefined);
     }, RENEW_MS);
     try {
       let value: V;
@@ -307,12 +315,12 @@ export class Fetcher {
         this.count(ClientStat.LoadFailures);
         const err = e instanceof Error ? e : new Error(String(e));
         const mark = raw(ValueTag.Failed, Buffer.from(JSON.stringify({ name: err.name, message: err.message })));
-        await client.request((req) => req.compareAndSetPrepared(lk, mine, mark, deadlineIn(FAILED_MS))).catch(() => undefined);
+        await this.again((req) => req.compareAndSetPrepared(lk, mine, mark, deadlineIn(FAILED_MS))).catch(() => undefined);
         throw e;
       }
       // Only over what the loader saw: a set or delete during the load wins.
       if (inner)
-        await client.request((req) => {
+        await this.again((req) => {
           const s = o.envelope ? client.envelopes.wrap(req, inner!, o.set, tokens) : { data: inner!, expires: req.deadline(o.set) };
           return req.compareAndSetPrepared(key, expected, s.data, s.expires);
         });
@@ -325,7 +333,30 @@ export class Fetcher {
 
   /** Drop our lease (only ours). */
   private drop(lk: ReservedKey, mine: PreparedValue): Promise<unknown> {
-    return this.client.request((req) => req.compareAndSetPrepared(lk, mine, null, 0)).catch(() => undefined);
+    return this.again((req) => req.compareAndSetPrepared(lk, mine, null, 0)).catch(() => undefined);
+  }
+
+  /** Take the lease `lk` with our unique bytes `mine`: whether we hold it (read back when the outcome is unknown). */
+  private async take(lk: ReservedKey, mine: PreparedValue): Promise<boolean> {
+    try {
+      return (await this.client.request((req) => req.compareAndSetPrepared(lk, null, mine, deadlineIn(LEASE_MS)))) as boolean;
+    } catch (e) {
+      if (!(e instanceof OutcomeUnknownError)) throw e;
+      if (this.client.peekRaw(lk) !== ReadResult.Found) return false;
+      const found = this.client.found;
+      return found.tag === ValueTag.Lease && found.bytes !== null && found.bytes.equals(mine.bytes!);
+    }
+  }
+
+  /** A CompareSet whose expected bytes a first run consumes, sent again while its outcome is unknown (RESTARTS above). */
+  private async again(build: Parameters<Client['request']>[0]): Promise<unknown> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.client.request(build);
+      } catch (e) {
+        if (!(e instanceof OutcomeUnknownError) || tries >= RESEND_TRIES) throw e;
+      }
+    }
   }
 
   /** Early refresh: past fraction `early` of its fresh life, reload in the background if the lease is free. */
@@ -340,7 +371,7 @@ export class Fetcher {
     const go = async (): Promise<void> => {
       if (this.leaseState(lk) !== null) return;
       const mine = this.newLease();
-      if (!(await this.client.request((req) => req.compareAndSetPrepared(lk, null, mine, deadlineIn(LEASE_MS))))) return;
+      if (!(await this.take(lk, mine))) return;
       const again = this.read(key);
       if (again.state !== 'fresh' || again.bornAt !== seen.bornAt) {
         await this.drop(lk, mine); // someone refreshed it meanwhile

@@ -2,16 +2,28 @@
  * Worker-thread entry of the completion notifier (protocol in notifier.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Connection } from './connection';
+import { Session } from './session';
 import { toWire } from './thread-error';
 import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, NotifierData } from './notifier';
+import type { NotifierMessage } from './pipeline';
 
 /** How long the notifier sleeps on an empty lane before re-checking STOP. */
 const IDLE_SLEEP_MS = 1000;
 
+/** Thrown by the idle check of a wait: the server does not serve. */
+class HandBack {
+  constructor(readonly problem: string) {}
+}
+
 function run(d: NotifierData): void {
-  const conn = Connection.fromShared(d.conn);
+  const session = Session.fromShared(d.session, d.policy);
   const { ctrl, order, width } = d;
+  // Between sleeps on a window: the server's liveness (not sticky: the
+  // main thread decides what a problem means, see pipeline.ts).
+  const idle = (): void => {
+    const problem = session.problem();
+    if (problem !== null) throw new HandBack(problem);
+  };
   for (;;) {
     // The next request to watch. NOTIFIED is ours while we have requests
     // outstanding; when we have none the main thread may have answered
@@ -31,17 +43,18 @@ function run(d: NotifierData): void {
     if (Atomics.load(ctrl, CTRL_STOP) !== 0) return;
     // SUBMITTED's seq-cst load above orders this read after the main
     // thread's write of order[n % width].
-    conn.board.awaitDone(order[n % width], conn.policy, conn.check);
+    session.board.awaitDone(order[n % width], d.policy, idle);
     Atomics.store(ctrl, CTRL_NOTIFIED, n + 1);
     Atomics.notify(ctrl, CTRL_NOTIFIED);
   }
 }
 
+const d = workerData as NotifierData;
 try {
-  run(workerData as NotifierData);
+  run(d);
 } catch (e) {
-  const d = workerData as NotifierData;
-  parentPort!.postMessage(toWire(e));
+  const m: NotifierMessage = e instanceof HandBack ? { problem: e.problem } : { error: toWire(e) };
+  parentPort!.postMessage(m);
   Atomics.store(d.ctrl, CTRL_ERROR, 1);
   Atomics.notify(d.ctrl, CTRL_NOTIFIED);
 }

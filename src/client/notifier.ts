@@ -8,7 +8,9 @@
  *   SUBMITTED  requests sent so far; written by the main thread only
  *   NOTIFIED   responses known to be DONE; written by the notifier only
  *   STOP       nonzero: exit
- *   ERROR      nonzero: the notifier gave up (server gone); message posted
+ *   ERROR      nonzero: the notifier handed every window back to the main
+ *              thread (the server stopped serving: the reason is posted
+ *              first) and exited; the main thread owns them all from then on
  * Invariant: NOTIFIED <= SUBMITTED, and the notifier touches request n only
  * while NOTIFIED <= n < SUBMITTED, while the main thread reads and recycles
  * the window of request n only when n < NOTIFIED, or when n >= SUBMITTED
@@ -23,7 +25,8 @@
  * notifier, idle until SUBMITTED moves, re-reads NOTIFIED after it moves,
  * and (seq-cst) sees the new value, so it never touches an answered one.
  */
-import type { SharedConnection } from './connection';
+import type { WaitPolicy } from '../sync/waiter';
+import type { SharedSession } from './session';
 
 export const CTRL_SUBMITTED = 0;
 export const CTRL_NOTIFIED = 1;
@@ -32,7 +35,9 @@ export const CTRL_ERROR = 3;
 export const CTRL_WORDS = 4;
 
 export interface NotifierData {
-  conn: SharedConnection;
+  /** The session of the lane's windows. */
+  session: SharedSession;
+  policy: WaitPolicy;
   width: number;
   ctrl: Int32Array;
   /** The lane's order array (lane.ts): window of submission n at n % width. */

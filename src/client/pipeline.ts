@@ -9,42 +9,82 @@
  * first grown by an Op.Reserve request; the waiting request then takes
  * that window once the Reserve is answered (lane.ts picks windows by room).
  * The queue stays FIFO: requests behind a waiting one wait too.
+ *
+ * RIDING THROUGH (connection.ts). The notifier hands every window back to
+ * the main thread when the server stops serving (dead, stopped, shutting
+ * down, no heartbeat) and exits. The pipeline is then in TROUBLE: it sends
+ * nothing, and every RECOVER_MS (timers: the event loop stays free) it
+ *   - settles, in order, the answers that still arrive (a paused server
+ *     that resumes, a stopping one draining its ring);
+ *   - resumes (a new notifier) as soon as the server serves again;
+ *   - MOVES to a new server at the path: each request in flight is settled
+ *     from its answer if it has one, else retracted (it never ran) and sent
+ *     again, else (TAKEN by the old server) sent again if idempotent and
+ *     rejected with OutcomeUnknownError if not; then a new lane on the new
+ *     board, and the queue goes on;
+ *   - after reconnectMs without a serving server, rejects what waited that
+ *     long: ServerGoneError for requests that certainly did not run (never
+ *     sent, or retracted), OutcomeUnknownError for writes a server took (their
+ *     windows go to the server's reaper, and the lane gets fresh ones).
+ * A request queued during an outage waits reconnectMs from its own call.
+ * With reconnect: false, the first hand-back fails the pipeline for good
+ * (every promise rejects with ServerGoneError, as the client did before it
+ * could ride through).
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Connection } from './connection';
+import type { Session } from './session';
 import { Lane } from './lane';
 import { StagingIO } from './staging-io';
 import { fromWire, WireError } from './thread-error';
 import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, CTRL_WORDS, NotifierData } from './notifier';
 import { Pending, RequestBuilder, writeRequest } from './requests';
+import { InFlight, salvageForExpiry, salvageForMove, settle, settleAnswered } from './salvage';
 import { Op, Status } from '../layout/layout';
-import { ServerGoneError } from '../errors';
+import { BoardFullError, ServerGoneError } from '../errors';
 
 /** Longest the calling thread polls for answers before handing over to the notifier. */
 export const SPIN_MS = 0.02;
+/** How often a pipeline in trouble looks at its windows and its server. */
+const RECOVER_MS = 20;
+
+/** What the notifier posts: why it handed the windows back, or an error of its own. */
+export type NotifierMessage = { problem: string } | { error: WireError };
 
 export class Pipeline {
-  private readonly ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
-  private readonly lane: Lane;
+  private ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
+  private lane: Lane;
+  private io: StagingIO;
   private notifier: Worker | null = null;
   /** Requests sent, oldest first, awaiting responses. */
-  private readonly inFlight: Pending[] = [];
+  private inFlight: Pending[] = [];
   /** Requests not yet sent: queued[queuedHead..], oldest first. */
   private queued: Pending[] = [];
   private queuedHead = 0;
   private waiting = false;
+  /** reconnect: false only: the reason the pipeline stopped, for good. */
   failure: Error | null = null;
+  /** The notifier handed the windows back: the server does not serve (RIDING THROUGH). */
+  private trouble = false;
+  /** Why, as the notifier or the last look said. */
+  private problem = '';
+  private outageSince = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** In TROUBLE: requests settled from their answer before the older ones in flight were answered. */
+  private readonly early = new Set<Pending>();
   private readonly room = (win: number): number => this.io.room(win);
 
   constructor(
     private readonly conn: Connection,
+    session: Session,
     first: number,
-    width: number,
-    private readonly io: StagingIO,
+    private readonly width: number,
     private readonly reserveError: (status: Status, p: Pending) => Error,
   ) {
-    this.lane = new Lane(conn, first, width, new Int32Array(new SharedArrayBuffer(width * 4)));
+    this.lane = new Lane(conn, first, width, new Int32Array(new SharedArrayBuffer(width * 4)), session);
+    this.io = new StagingIO(session);
   }
 
   get pending(): number {
@@ -52,12 +92,23 @@ export class Pipeline {
   }
 
   add(p: Pending): void {
+    if (this.trouble) p.since = Date.now();
     this.queued.push(p);
   }
 
   /** Send what fits, then make sure someone will wake us for the rest. */
   pump(): void {
+    if (this.trouble) return this.schedule();
     this.drainCompleted();
+    if (this.conn.reconnect && this.conn.current !== this.lane.session) {
+      // Direct reads found a new server. The notifier owns the windows in
+      // flight until it hands them back (it will: their server is gone);
+      // with none in flight, move now. (What it reported answered is
+      // consumed above: arm() would otherwise wake at once, forever.)
+      if (this.inFlight.length > 0) return this.arm();
+      this.move();
+    }
+    if (!this.haveWindow()) return;
     const lane = this.lane;
     const ctrl = this.ctrl;
     const deadline = performance.now() + SPIN_MS;
@@ -93,9 +144,28 @@ export class Pipeline {
     }
   }
 
+  /**
+   * A lane that lost windows (to the reaper, after an outage) and could not
+   * get new ones may have none free with nothing in flight: get one, or
+   * fail what waits with BoardFullError. False when there is none.
+   */
+  private haveWindow(): boolean {
+    if (this.lane.hasFree || this.inFlight.length > 0 || this.queuedHead === this.queued.length) return true;
+    try {
+      this.lane.adopt(this.lane.session.reserve(1));
+      return true;
+    } catch (e) {
+      if (!(e instanceof BoardFullError)) throw e;
+      for (const p of this.queued.splice(this.queuedHead)) p.reject(e);
+      this.queued = [];
+      this.queuedHead = 0;
+      return false;
+    }
+  }
+
   private sendQueued(): void {
     const lane = this.lane;
-    while (this.queuedHead < this.queued.length && lane.inFlight < lane.width) {
+    while (this.queuedHead < this.queued.length && lane.inFlight < lane.width && lane.hasFree) {
       const p = this.queued[this.queuedHead];
       if (p.failed) {
         this.queuedHead++;
@@ -110,7 +180,7 @@ export class Pipeline {
   /** Send the head request `p` (or a Reserve for it); false when the ring is full. */
   private trySend(p: Pending): boolean {
     const lane = this.lane;
-    const board = this.conn.board;
+    const board = lane.session.board;
     if (p.keyBytes === null) {
       if (!lane.trySubmit(p.op, p.key, p.value)) return false;
       this.queuedHead++;
@@ -165,14 +235,7 @@ export class Pipeline {
   private settleOldest(): void {
     const lane = this.lane;
     const p = this.inFlight.shift()!;
-    let v: unknown;
-    try {
-      v = p.settle(lane.status, lane.result, lane.lastWindow);
-    } catch (e) {
-      p.reject(e as Error);
-      return;
-    }
-    p.resolve(v);
+    if (!this.early.delete(p)) settle(p, lane.status, lane.result, lane.lastWindow, this.io);
   }
 
   private arm(): void {
@@ -180,38 +243,159 @@ export class Pipeline {
     this.startNotifier();
     const seen = Atomics.load(this.ctrl, CTRL_NOTIFIED);
     this.waiting = true;
-    if (seen !== this.lane.completedCount || Atomics.load(this.ctrl, CTRL_ERROR) !== 0) {
-      queueMicrotask(() => this.wake());
+    const ctrl = this.ctrl;
+    if (seen !== this.lane.completedCount || Atomics.load(ctrl, CTRL_ERROR) !== 0) {
+      queueMicrotask(() => this.wake(ctrl));
       return;
     }
-    const r = Atomics.waitAsync(this.ctrl, CTRL_NOTIFIED, seen);
-    if (r.async) void r.value.then(() => this.wake());
-    else queueMicrotask(() => this.wake());
+    const r = Atomics.waitAsync(ctrl, CTRL_NOTIFIED, seen);
+    if (r.async) void r.value.then(() => this.wake(ctrl));
+    else queueMicrotask(() => this.wake(ctrl));
   }
 
-  private wake(): void {
+  private wake(ctrl: Int32Array): void {
+    if (ctrl !== this.ctrl) return; // a wait on a notifier that is gone
     this.waiting = false;
-    if (Atomics.load(this.ctrl, CTRL_ERROR) !== 0 && this.failure === null) {
-      // The notifier posts its reason before raising ERROR; 'message' may not
-      // have been delivered yet, so fall back to a generic reason.
-      this.fail(new ServerGoneError('the server stopped answering'));
+    if (this.failure) return;
+    if (Atomics.load(ctrl, CTRL_ERROR) !== 0) {
+      // The notifier posts its reason before raising ERROR; 'message' may
+      // not have been delivered yet, so fall back to a generic one.
+      this.handedBack(this.problem || 'the server stopped answering');
       return;
     }
-    if (this.failure) return;
     this.pump();
   }
 
   private startNotifier(): void {
     if (this.notifier) return;
-    const data: NotifierData = { conn: this.conn.shared(), width: this.lane.width, ctrl: this.ctrl, order: this.lane.order };
+    const data: NotifierData = { session: this.lane.session.shared(), policy: this.conn.policy, width: this.lane.width, ctrl: this.ctrl, order: this.lane.order };
     const w = new Worker(path.join(__dirname, 'notifier-worker.js'), { workerData: data });
-    w.on('message', (m: WireError) => this.fail(fromWire(m)));
+    const ctrl = this.ctrl;
+    w.on('message', (m: NotifierMessage) => {
+      if (ctrl !== this.ctrl) return;
+      if ('problem' in m) this.problem = m.problem;
+      else this.fail(fromWire(m.error));
+    });
     w.on('error', (e) => this.fail(e));
     w.unref();
     this.notifier = w;
   }
 
-  /** Reject everything outstanding; the pipeline is unusable afterwards. */
+  /** The notifier gave every window back: the server does not serve. */
+  private handedBack(problem: string): void {
+    this.notifier = null; // it has exited (or is exiting) by itself
+    problem = this.lane.session.problem() ?? problem;
+    if (!this.conn.reconnect) return this.fail(new ServerGoneError(problem));
+    this.trouble = true;
+    this.problem = problem;
+    this.outageSince = Date.now();
+    for (let i = this.queuedHead; i < this.queued.length; i++) this.queued[i].since = this.outageSince;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer !== null || this.pending === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.recover();
+    }, RECOVER_MS);
+  }
+
+  /** One look while in TROUBLE (RIDING THROUGH above). */
+  private recover(): void {
+    if (!this.trouble || this.failure) return;
+    const lane = this.lane;
+    while (lane.pollNext()) this.settleOldest();
+    settleAnswered(this.flight());
+    const now = Date.now();
+    const s = lane.session;
+    const problem = this.conn.look(s, now);
+    if (this.conn.current !== s) {
+      this.move();
+      this.resume();
+    } else if (problem === null) this.resume();
+    else {
+      this.problem = problem;
+      this.expire(now);
+      this.schedule();
+    }
+  }
+
+  private flight(): InFlight {
+    return { lane: this.lane, requests: this.inFlight, early: this.early, io: this.io };
+  }
+
+  /** Leave TROUBLE: a new notifier watches what is in flight, the queue goes on. */
+  private resume(): void {
+    this.trouble = false;
+    this.outageSince = 0;
+    this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
+    this.ctrl[CTRL_NOTIFIED] = this.lane.completedCount;
+    this.ctrl[CTRL_SUBMITTED] = this.lane.submittedCount;
+    this.waiting = false;
+    this.pump();
+  }
+
+  /**
+   * Move to the connection's current session (MOVES above). The main
+   * thread owns every window here: the notifier handed them back, or
+   * none is in flight.
+   */
+  private move(): void {
+    const old = this.lane.session;
+    this.stopNotifier();
+    const { again, later } = salvageForMove(this.flight(), `the server (pid ${old.region.serverPid()}) stopped answering after it took the request`);
+    for (const w of this.lane.windows()) old.giveBack(w);
+    this.inFlight = [];
+    this.queued = [...again, ...this.queued.slice(this.queuedHead)];
+    this.queuedHead = 0;
+    const cur = this.conn.current;
+    let first: number;
+    try {
+      first = cur.reserve(this.width);
+    } catch (e) {
+      if (!(e instanceof BoardFullError)) throw e;
+      // No room for a run on the new board: a lane without windows, which
+      // haveWindow() fills one at a time, or fails what waits.
+      first = -1;
+    }
+    this.lane = new Lane(this.conn, first, this.width, this.lane.order, cur);
+    this.io = new StagingIO(cur);
+    for (const f of later) f();
+  }
+
+  /**
+   * After reconnectMs of an outage: reject what waited that long
+   * (RIDING THROUGH above). Requests in flight were all sent before it
+   * began, so they expire together.
+   */
+  private expire(now: number): void {
+    const ms = this.conn.reconnectMs;
+    const gone = (): ServerGoneError => new ServerGoneError(this.conn.goneMessage(this.problem));
+    if (this.inFlight.length > 0 && now - this.outageSince > ms) {
+      const s = this.lane.session;
+      const { lost, later } = salvageForExpiry(this.flight(), gone);
+      this.inFlight = [];
+      // Taken windows go to the reaper; fresh ones take their place.
+      for (const win of lost) {
+        s.giveBack(win);
+        try {
+          this.lane.adopt(s.reserve(1));
+        } catch (e) {
+          if (!(e instanceof BoardFullError)) throw e;
+        }
+      }
+      for (const f of later) f();
+    }
+    while (this.queuedHead < this.queued.length) {
+      const p = this.queued[this.queuedHead];
+      if (now - Math.max(p.since ?? 0, this.outageSince) <= ms) break;
+      this.queuedHead++;
+      p.reject(gone());
+    }
+  }
+
+  /** Reject everything outstanding; the pipeline is unusable afterwards (reconnect: false). */
   fail(e: Error): void {
     if (this.failure) return;
     this.failure = e;
@@ -221,17 +405,7 @@ export class Pipeline {
     this.queuedHead = 0;
   }
 
-  /** Wait for outstanding requests, then stop the notifier. */
-  async close(): Promise<void> {
-    const outstanding = [...this.inFlight, ...this.queued.slice(this.queuedHead)].map(
-      (p) =>
-        new Promise<void>((r) => {
-          const { resolve, reject } = p;
-          p.resolve = (v) => (resolve(v), r());
-          p.reject = (e) => (reject(e), r());
-        }),
-    );
-    await Promise.all(outstanding);
+  private stopNotifier(): void {
     Atomics.store(this.ctrl, CTRL_STOP, 1);
     Atomics.notify(this.ctrl, CTRL_SUBMITTED);
     // Not awaited: with nothing outstanding (NOTIFIED === SUBMITTED) the
@@ -243,5 +417,37 @@ export class Pipeline {
       this.notifier.unref();
       this.notifier.terminate().catch(() => undefined);
     }
+    this.notifier = null;
+    this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
+    this.waiting = false;
+  }
+
+  /**
+   * Wait for outstanding requests, then stop the notifier and give the
+   * lane's windows back (those a server may still answer into go to its
+   * reaper), whatever the pipeline met.
+   */
+  async close(): Promise<void> {
+    const outstanding = [...this.inFlight, ...this.queued.slice(this.queuedHead)].map(
+      (p) =>
+        new Promise<void>((r) => {
+          const { resolve, reject } = p;
+          p.resolve = (v) => (resolve(v), r());
+          p.reject = (e) => (reject(e), r());
+        }),
+    );
+    await Promise.all(outstanding);
+    this.closeIdle();
+  }
+
+  /** Stop and give every window back, now: nothing may be outstanding (close(), closeSync()). */
+  closeIdle(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopNotifier();
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const s = this.lane.session;
+    for (const w of this.lane.windows()) s.giveBack(w);
   }
 }

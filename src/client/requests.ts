@@ -4,7 +4,7 @@
  * (pipeline.ts): one description of each operation, its checks, its bytes
  * and the meaning of its response, for both forms.
  */
-import { Board } from '../transport/board';
+import type { Board } from '../transport/window';
 import { Key, KeyEncoder } from '../store/keys';
 import { deadlineIn, monoNowMs } from '../store/clock';
 import { Op, Status, ValueTag } from '../layout/layout';
@@ -42,14 +42,25 @@ export interface Pending {
   need: number;
   /** Deadline of a Set, CompareSet or Expire (ms, monotonic; 0 = never), -1 for none. */
   expires: number;
-  /** The call's value from the response in window `win` (may throw). */
-  settle: (status: Status, result: number, win: number) => unknown;
+  /**
+   * Whether running it twice leaves the same state as once (set, delete,
+   * expire, clear, reads, Reserve): such a request whose server died after
+   * taking it is sent again to the next server. incr, compareAndSet and
+   * set({ ifAbsent }) are not: OutcomeUnknownError instead.
+   */
+  idempotent: boolean;
+  /** The call's value from the response in window `win`, whose staging `io` reads (may throw). */
+  settle: (status: Status, result: number, win: number, io: StagingIO) => unknown;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   /** Set while an Op.Reserve grows a window for this request. */
   reserving?: boolean;
   /** Set when the request cannot be sent (its Reserve failed). */
   failed?: Error;
+  /** An Op.Reserve: the request it grows a window for. */
+  reserveFor?: Pending;
+  /** When it was queued during an outage (ms; 0: before it): its wait for a server counts from the later of the two. */
+  since?: number;
 }
 
 function noop(): void {}
@@ -76,7 +87,6 @@ export class RequestBuilder {
     private readonly encoding: Encoding,
     private readonly maxValueBytes: number,
     private readonly defaultTtl: number,
-    private readonly io: StagingIO,
   ) {}
 
   set(key: Key, value: unknown, options?: SetOptions): Pending {
@@ -127,7 +137,7 @@ export class RequestBuilder {
   /** The server's read of the key (a contended direct read falls back to it). */
   read(key: Key): Pending {
     this.keys.encode(key);
-    return this.bytes(Op.Read, null, (s, _r, win) => (s === Status.NotFound ? undefined : (check(s, 'get'), this.io.read(win))));
+    return this.bytes(Op.Read, null, (s, _r, win, io) => (s === Status.NotFound ? undefined : (check(s, 'get'), io.read(win))));
   }
 
   /**
@@ -138,17 +148,19 @@ export class RequestBuilder {
     if (typeof key === 'number') {
       checkU32('key', key);
       checkU32('delta', delta);
-      return this.u32(Op.Add, key, delta, (s, result) => (check(s, `incr ${key}`), result));
+      return this.u32(Op.Add, key, delta, (s, result) => (check(s, `incr ${key}`), result), false);
     }
     if (!Number.isSafeInteger(delta)) throw new RangeError(`delta must be a safe integer, got ${String(delta)}`);
     this.keys.encode(key);
-    const settle = (s: Status, _r: number, win: number): unknown => {
+    const settle = (s: Status, _r: number, win: number, io: StagingIO): unknown => {
       if (s === Status.WrongType) throw new TypeError('incr: the value stored under the key is not an integer');
       if (s === Status.Overflow) throw new RangeError('incr: the result is past Number.MAX_SAFE_INTEGER');
       check(s, 'incr');
-      return this.io.read(win);
+      return io.read(win);
     };
-    return this.bytes(Op.AddNumber, { tag: ValueTag.F64, maxBytes: 8, num: delta, str: '', bytes: null }, settle);
+    const p = this.bytes(Op.AddNumber, { tag: ValueTag.F64, maxBytes: 8, num: delta, str: '', bytes: null }, settle);
+    p.idempotent = false;
+    return p;
   }
 
   /** The deadline of a write: its own ttl or expiresAt, else the default ttl (0 = never). */
@@ -170,19 +182,20 @@ export class RequestBuilder {
     const p = this.bytes(Op.CompareSet, next, (s) => (s === Status.Mismatch ? false : (check(s, 'compareAndSet'), true)), expires);
     p.expected = expected;
     p.del = del;
+    p.idempotent = false;
     p.need += expected ? expected.maxBytes : 0;
     return p;
   }
 
-  private u32(op: Op, key: number, value: number, settle: Pending['settle']): Pending {
-    return { op, key, value, keyBytes: null, data: null, expected: null, del: false, need: 0, expires: -1, settle, resolve: noop, reject: noop };
+  private u32(op: Op, key: number, value: number, settle: Pending['settle'], idempotent = true): Pending {
+    return { op, key, value, keyBytes: null, data: null, expected: null, del: false, need: 0, expires: -1, idempotent, settle, resolve: noop, reject: noop };
   }
 
   /** A request on the key last encoded (its material is copied). */
   private bytes(op: Op, data: PreparedValue | null, settle: Pending['settle'], expires = -1): Pending {
     const keyBytes = Buffer.from(this.keys.bytes.subarray(0, this.keys.length));
     const need = keyBytes.length + (data ? data.maxBytes : 0);
-    return { op, key: 0, value: 0, keyBytes, data, expected: null, del: false, need, expires, settle, resolve: noop, reject: noop };
+    return { op, key: 0, value: 0, keyBytes, data, expected: null, del: false, need, expires, idempotent: true, settle, resolve: noop, reject: noop };
   }
 
   /** A Reserve growing a window's staging for request `p`. */
@@ -192,6 +205,6 @@ export class RequestBuilder {
       if (status !== Status.Ok) p.failed = onFailure(status);
       return undefined;
     };
-    return { op: Op.Reserve, key: 0, value: p.need, keyBytes: null, data: null, expected: null, del: false, need: 0, expires: -1, settle, resolve: noop, reject: noop };
+    return { op: Op.Reserve, key: 0, value: p.need, keyBytes: null, data: null, expected: null, del: false, need: 0, expires: -1, idempotent: true, settle, resolve: noop, reject: noop, reserveFor: p };
   }
 }

@@ -6,25 +6,29 @@
  * The block's offset and size come from the window, where the server wrote
  * them before completing the window's last request (the DONE store
  * publishes them; the client reads them only while the window is idle).
- * They are checked against the data file's bounds before use, so a
+ * They are checked against the staging arena's bounds before use, so a
  * scribbled window gives an error, never an out-of-bounds access.
  */
-import type { Connection } from './connection';
+import type { Board } from '../transport/window';
+import type { Session } from './session';
 import { decodeValue, PreparedValue, RawValue, writeValue } from '../codec/value';
 import { ValueTag, WIN_STAGING_BYTES, WIN_STAGING_OFFSET, WIN_TAG, WIN_VALUE_LEN } from '../layout/layout';
 import { TableCorruptError } from '../errors';
 
 export class StagingIO {
   private readonly buf: Buffer;
+  private readonly board: Board;
   private readonly raw: RawValue = { tag: ValueTag.Null, num: 0, str: '', bytes: null };
 
-  constructor(private readonly conn: Connection) {
-    this.buf = conn.stagingBuf;
+  /** The staging blocks of `session`'s windows (they live in its exchange file). */
+  constructor(readonly session: Session) {
+    this.buf = session.stagingBuf;
+    this.board = session.board;
   }
 
   /** Bytes the window's staging block holds (0 if it has none or is garbage). */
   room(win: number): number {
-    const board = this.conn.board;
+    const board = this.board;
     const off = board.word(win, WIN_STAGING_OFFSET);
     const bytes = board.word(win, WIN_STAGING_BYTES);
     return off === 0 || off + bytes > this.buf.length ? 0 : bytes;
@@ -35,7 +39,7 @@ export class StagingIO {
    * have room for keyLen + value.maxBytes; returns the value's byte length.
    */
   write(win: number, key: Uint8Array, keyLen: number, value: PreparedValue | null): number {
-    const off = this.conn.board.word(win, WIN_STAGING_OFFSET);
+    const off = this.board.word(win, WIN_STAGING_OFFSET);
     const buf = this.buf;
     if (keyLen <= 16) for (let i = 0; i < keyLen; i++) buf[off + i] = key[i];
     else buf.set(key.subarray(0, keyLen), off);
@@ -44,7 +48,7 @@ export class StagingIO {
 
   /** Write a value `at` bytes into the window's block; returns its byte length. */
   writeAt(win: number, at: number, value: PreparedValue): number {
-    return writeValue(value, this.buf, this.conn.board.word(win, WIN_STAGING_OFFSET) + at);
+    return writeValue(value, this.buf, this.board.word(win, WIN_STAGING_OFFSET) + at);
   }
 
   /**
@@ -53,7 +57,7 @@ export class StagingIO {
    * then value bytes (the CLI's byte workloads, workload/bytes.ts).
    */
   writeRaw(win: number, src: Uint8Array, from: number, len: number): void {
-    const off = this.conn.board.word(win, WIN_STAGING_OFFSET);
+    const off = this.board.word(win, WIN_STAGING_OFFSET);
     const buf = this.buf;
     // Short requests: a loop beats creating a subarray view for set().
     if (len <= 32) for (let i = 0; i < len; i++) buf[off + i] = src[from + i];
@@ -62,7 +66,7 @@ export class StagingIO {
 
   /** The value of a completed Read response in the window. */
   read(win: number): unknown {
-    const board = this.conn.board;
+    const board = this.board;
     const off = board.word(win, WIN_STAGING_OFFSET);
     const len = board.word(win, WIN_VALUE_LEN);
     const r = this.raw;

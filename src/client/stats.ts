@@ -47,10 +47,11 @@ export interface Stats {
 export function readStats(conn: Connection, hits: number, misses: number): Stats {
   const header = conn.data.header;
   const sum = (stat: Stat): number => sumStat(header.stats, stat);
-  const owners = new Set<number>();
-  for (let w = 0; w < conn.board.windowCount; w++) {
-    const pid = conn.board.ownerOf(w);
-    if (pid > 0) owners.add(pid);
+  const clients = new Set<number>();
+  const owners = conn.current.owners;
+  for (let w = 0; w < owners.windowCount; w++) {
+    const pid = owners.ownerOf(w);
+    if (pid > 0) clients.add(pid);
   }
   return {
     keys: Math.max(0, sum(Stat.Entries)),
@@ -66,7 +67,7 @@ export function readStats(conn: Connection, hits: number, misses: number): Stats
     serverReads: sum(Stat.ServerReads),
     refused: sum(Stat.Refused),
     repairs: sum(Stat.Repairs),
-    clients: owners.size,
+    clients: clients.size,
     serverThreads: conn.region.headerGet(HDR_SERVER_THREADS),
     uptimeMs: Date.now() - new DataView(header.meta).getFloat64(D_STARTED_AT, true),
     machine: [],

@@ -19,8 +19,8 @@
  *            |   board offset, window count, window bytes                |
  *   64       | header line 1: server liveness                            |
  *            |   pid, state (INIT/READY/STOPPING/STOPPED), heartbeat,    |
- *            |   server threads                                          |
- *   128      | board allocation lock [owner pid, waiters]                |
+ *            |   server threads, epoch (random, per server start)        |
+ *   128      | (unused: was the board allocation lock, layout <= 3)      |
  *   192      | ring tail (producers' position)                           |
  *   256      | ring head (consumers' position)                           |
  *   320      | ring not-empty event count [seq, sleepers flag]           |
@@ -35,7 +35,8 @@
  *            |   slot word = lap(12) | full(1) | window index(19)        |
  *            +-----------------------------------------------------------+
  *            | owner table: one Int32 per window: owning client pid,     |
- *            |   0 when free                                             |
+ *            |   0 when free, OWNER_QUARANTINED / OWNER_ABANDONED        |
+ *            |   (transport/owners.ts: claimed and released by CAS)      |
  *            +-----------------------------------------------------------+
  *            | board: WINDOW_COUNT windows of WINDOW_BYTES each          |
  *            |   0  state   IDLE/SUBMITTED/TAKEN/DONE (+SLEEPING bit)    |
@@ -90,8 +91,13 @@ export const HDR_SERVER_PID = 64;
 export const HDR_SERVER_STATE = 68;
 export const HDR_HEARTBEAT = 72;
 export const HDR_SERVER_THREADS = 76;
+/**
+ * A random nonzero u32 the server writes when it creates the region: a
+ * client tells a new server (a restart at the same path) from the one it
+ * attached to by it and by the file's inode, not by pids (which are reused).
+ */
+export const HDR_SERVER_EPOCH = 80;
 
-export const HDR_BOARD_LOCK = 128;
 export const HDR_RING_TAIL = 192;
 export const HDR_RING_HEAD = 256;
 export const HDR_NOT_EMPTY = 320; // [seq, sleepers flag] (waiter.ts EventCount)
@@ -133,13 +139,13 @@ export const CONTROL_BENCH_SEQ = 2;
 export const CONTROL_BENCH_SLEEPERS = 3;
 export const CONTROL_WORDS = 4;
 
-/**
- * A client waits at most this long for the board lock (attach, detach) and
- * then fails with BoardLockedError naming the holder: a holder that is alive
- * but stopped (SIGSTOP, a debugger) must not hang every other client. The
- * server never waits for that lock at all.
- */
-export const BOARD_LOCK_WAIT_MS = 5000;
+// ---- Owner words (one Int32 per window; protocol in transport/owners.ts) ----
+/** A free window. */
+export const OWNER_FREE = 0;
+/** Held by the server's reaper: in a reclamation batch, or claimed while it frees the window's staging block. */
+export const OWNER_QUARANTINED = -1;
+/** Handed to the reaper by a live client: a request in it may still be held by a server thread. */
+export const OWNER_ABANDONED = -2;
 
 /**
  * The server stops with "the request ring is corrupt" when the ring's head

@@ -8,6 +8,7 @@
  * READY (seq-cst load) therefore sees the whole geometry.
  */
 import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mapFile, MAP_CREATE, unlink } from '../native/shim';
 import { processAlive } from '../sync/lock';
 import {
@@ -23,6 +24,7 @@ import {
   HDR_REGION_BYTES,
   HDR_RING_CAPACITY,
   HDR_RING_OFFSET,
+  HDR_SERVER_EPOCH,
   HDR_SERVER_PID,
   HDR_SERVER_STATE,
   HDR_SERVER_THREADS,
@@ -49,6 +51,14 @@ export function readDataRef(u8: Uint8Array): { path: string; bytes: number } | n
   return { path: Buffer.from(u8.subarray(HDR_DATA_PATH + 2, HDR_DATA_PATH + 2 + len)).toString('utf8'), bytes };
 }
 
+
+/** A random nonzero u32 (as an int32 word): a server start's epoch. */
+function newEpoch(): number {
+  for (;;) {
+    const e = randomBytes(4).readInt32LE(0);
+    if (e !== 0) return e;
+  }
+}
 
 export const DEFAULT_REGION_PATH = 'shmem_file';
 
@@ -121,6 +131,7 @@ export class Region {
     w(HDR_WINDOW_BYTES, layout.windowBytes);
     w(HDR_SERVER_PID, process.pid);
     w(HDR_SERVER_THREADS, serverThreads);
+    w(HDR_SERVER_EPOCH, newEpoch());
     w(HDR_SERVER_STATE, ServerState.Init);
     // Magic last: a reader that sees it sees a complete identity line.
     w(HDR_MAGIC, REGION_MAGIC);
@@ -213,6 +224,11 @@ export class Region {
 
   heartbeat(): number {
     return this.headerGet(HDR_HEARTBEAT);
+  }
+
+  /** The random word the server wrote at creation (layout.ts, HDR_SERVER_EPOCH). */
+  epoch(): number {
+    return this.headerGet(HDR_SERVER_EPOCH) >>> 0;
   }
 
   /** Why the server cannot serve, or null while it is alive and serving. */

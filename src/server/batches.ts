@@ -4,14 +4,14 @@
  * board; warmup.ts runs the very same code on a private scratch region
  * before the worker serves).
  *
- * BUSY PROTOCOL (for the window reaper, see reaper.ts): each worker owns one
+ * BUSY PROTOCOL (for the window reaper, transport/owners.ts): each worker owns one
  * header word `busy`, even while it holds no request and odd while it may.
  * It becomes odd BEFORE the take attempt (so a reaper never misses a request
  * taken between its check and the store) and even after the responses of
  * the whole batch are published or the take found the ring empty.
  */
 import { Ring, RING_EMPTY } from '../transport/ring';
-import { Board } from '../transport/board';
+import { Board } from '../transport/window';
 import { Executor } from './execute';
 
 /**

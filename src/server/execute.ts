@@ -14,7 +14,7 @@
  * Key and value bytes are in the staging arena (staging.ts); the table
  * copies them into its own chunk, and a read copies the value back out.
  */
-import { Board } from '../transport/board';
+import { Board } from '../transport/window';
 import { Table } from '../store/table';
 import { TableCorruptError } from '../errors';
 import { Staging } from './staging';

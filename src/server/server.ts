@@ -6,10 +6,10 @@
  * shutdown. It never touches a request itself.
  *
  * It never blocks on anything a client can hold or write (see the trust
- * model in docs/ARCHITECTURE.md): the reaper only tries the board lock, the
- * ring audit only reads, the guard only tries segment locks, and a proven
- * ring corruption stops the server with one line instead of leaving
- * clients to hang.
+ * model in docs/ARCHITECTURE.md): the reaper's steps are CAS that succeed
+ * or wait for the next tick, the ring audit only reads, the guard only
+ * tries segment locks, and a proven ring corruption stops the server with
+ * one line instead of leaving clients to hang.
  *
  * FILES (region-files.ts, layout/data-file.ts). The server owns the region
  * file and its lock file at the path, and the cache's data and exchange
@@ -41,7 +41,8 @@ import {
   MAX_VALUE_TAG,
 } from '../layout/layout';
 import { Ring } from '../transport/ring';
-import { Board } from '../transport/board';
+import { Owners } from '../transport/owners';
+import { Board } from '../transport/window';
 import { Table } from '../store/table';
 import { tableGeometry, TableOptions } from '../store/table-format';
 import { defaultDataDir, removeCacheFiles, removeRegularFile, unlockDataFile } from '../layout/data-file';
@@ -240,9 +241,8 @@ export class Server {
         }),
       );
     }
-    const board = new Board(region);
-    const staging = new Staging(records, cache.xchg.arena, arenaState, board, table.maxKeyBytes, table.maxValueBytes);
-    const reaper = new Reaper(board, new Ring(region), region.i32, opts.threads, staging);
+    const staging = new Staging(records, cache.xchg.arena, arenaState, new Board(region), table.maxKeyBytes, table.maxValueBytes);
+    const reaper = new Reaper(new Owners(region), new Ring(region), region.i32, opts.threads, staging);
     let server!: Server;
     const done = Promise.all(exited).then(
       () => {

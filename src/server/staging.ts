@@ -12,9 +12,11 @@
  * never read back, so a client that scribbles on its window cannot make the
  * server read or write outside its own block. A window's record is touched
  * by the worker executing that window's request (the board's claim makes
- * that one worker at a time) or by the reaper while nobody owns the window.
- * The arena's allocator (store/buddy.ts) keeps nothing in the arena, so
- * nothing a client writes there can mislead it.
+ * that one worker at a time) or by the reaper while the window is free and
+ * held by it (owners.ts, forEachFree); the chain release -> claim ->
+ * publish -> take of seq-cst atomics orders the two. The arena's allocator
+ * (store/buddy.ts) keeps nothing in the arena, so nothing a client writes
+ * there can mislead it.
  *
  * COST. A window gets a block only when it first carries bytes (u32
  * requests need none): a request that does not fit first grows its window
@@ -23,7 +25,7 @@
  * nobody owns, so an idle client costs its windows, not its largest value,
  * and a departed one costs nothing.
  */
-import { Board } from '../transport/board';
+import { Board } from '../transport/window';
 import { Buddy, MIN_BLOCK } from '../store/buddy';
 import { KEY_KIND_BYTES, STAGING_DEFAULT_BYTES, WIN_STAGING_BYTES, WIN_STAGING_OFFSET } from '../layout/layout';
 

@@ -34,7 +34,7 @@
  */
 import { Region } from '../layout/region';
 import { Ring } from '../transport/ring';
-import { Board } from '../transport/board';
+import { Board } from '../transport/window';
 import { Table } from '../store/table';
 import { memoryTable } from '../store/table-format';
 import { Executor } from './execute';

@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Region } from '../layout/region';
 import { Ring } from '../transport/ring';
-import { Board } from '../transport/board';
+import { Board } from '../transport/window';
 import { Table } from '../store/table';
 import { partsOf } from '../store/table-format';
 import { CONTROL_STOP, HDR_BUSY } from '../layout/layout';

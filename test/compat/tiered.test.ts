@@ -9,8 +9,10 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { connect, Client } from '../../src/index';
 import { TieredCache } from '../../src/adapters/tiered';
+import { Region } from '../../src/layout/region';
 import { Scope } from '../support/procs';
 import { Redis } from 'ioredis';
 import { startRedis, TestRedis } from '../support/redis';
@@ -186,4 +188,52 @@ test('tiered: a read that raced an invalidation returns its value but never keep
   assert.equal(b.kv.getSync('k'), undefined, "the older value was not stored in b's L1");
   assert.equal(await b.cache.get('k'), 'new');
   assert.equal(b.kv.getSync('k'), 'new');
+});
+
+test('tiered: an L1 started by the cache (l1: { path, start: true }) rides through its server\'s restart: get, set, fetch and invalidations go on', { timeout: 120_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-tiered-');
+  const redis = await startRedis(t);
+  const region = s.p('a.region');
+  const server = { threads: 1, maxTableBytes: 64 * 1024 * 1024, dataDir: s.dir, log: s.p('a.log') };
+  const a = new TieredCache({ l1: { path: region, start: true, server }, redis: redis.client(), l1Ttl: 60_000 });
+  const b = await machine(s, redis, 'b');
+  t.after(async () => {
+    await a.close();
+    await closeAll([b]);
+  });
+  await a.ready;
+  const pid = Region.open(region).serverPid();
+  t.after(() => {
+    try {
+      process.kill(Region.open(region).serverPid(), 'SIGKILL');
+    } catch {
+      // gone
+    }
+  });
+  await a.set('k', 'one');
+  await msUntil(() => a.invalidations >= 1, 10_000, 'its own invalidation');
+  assert.equal(await a.get('k'), 'one');
+  assert.equal(a.l1.getSync('k'), 'one', 'the L1 holds it after a read');
+
+  // The L1's server dies. Reads go on from the L1's table; the first write
+  // (fetch's lease) finds the server dead and starts another (start: true),
+  // then the cache carries on, on the new (cold) L1.
+  process.kill(pid, 'SIGKILL');
+  assert.equal(await a.get('k'), 'one');
+  assert.equal(await a.fetch('f', () => 'loaded'), 'loaded');
+  const pid2 = Region.open(region).serverPid();
+  assert.notEqual(pid2, pid, 'no new L1 server');
+  // (Whether fetch kept 'f' in the L1 depends on its lease living through
+  // the load, 1 s, which a loaded machine may not grant: not asserted.)
+  await a.l1.set('w', 1);
+  assert.equal(a.l1.getSync('w'), 1);
+  // Invalidations reach the new L1 (a read racing one would not be kept:
+  // wait for it first).
+  await b.cache.set('k', 'two');
+  await msUntil(() => a.invalidations >= 2, 10_000, "b's set invalidating a's L1");
+  assert.equal(await a.get('k'), 'two');
+  assert.equal(a.l1.getSync('k'), 'two');
+  await b.cache.set('k', 'three');
+  await msUntil(() => a.l1.getSync('k') === undefined, 10_000, "b's second set invalidating a's L1");
+  assert.equal((fs.readFileSync(s.p('a.log'), 'utf8').match(/^server: ready/gm) ?? []).length, 2);
 });

@@ -1,7 +1,8 @@
 /**
  * Direct reads (clients reading the shared table under its seqlock, no
  * server thread): no torn value across processes while writers hammer the
- * same keys, and a server that died or stopped is noticed by a reader.
+ * same keys, and (with reconnect: false) a server that died or stopped is
+ * noticed by a reader. Riding through a restart: test/faults/ride-through.test.ts and pause.test.ts.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -81,12 +82,12 @@ test('torn-read hammer: 2 writer and 2 reader processes on 3 string keys, values
   assert.equal((await server.wait(10000)).code, 0, server.output());
 });
 
-test('a direct read after the server was SIGKILLed throws ServerGoneError (tight read loop), and so do later calls', { timeout: 60000 }, async (t) => {
+test('reconnect: false: a direct read after the server was SIGKILLed throws ServerGoneError (tight read loop), and so do later calls', { timeout: 60000 }, async (t) => {
   const scope = new Scope('shmkv-direct-kill-');
   t.after(() => scope.cleanup());
   const region = scope.file('region');
   const server = await startServer(scope, region);
-  const kv = connect({ path: region });
+  const kv = connect({ path: region, reconnect: false });
   kv.setSync('k', 'v');
   kv.setSync(7, 7);
   assert.equal(kv.getSync('k'), 'v');
@@ -119,12 +120,12 @@ test('a direct read after the server was SIGKILLed throws ServerGoneError (tight
   await assert.rejects(Promise.resolve().then(() => kv.get(7)), ServerGoneError);
 });
 
-test('a direct read after SIGTERM (server STOPPED) throws ServerGoneError at once', { timeout: 60000 }, async (t) => {
+test('reconnect: false: a direct read after SIGTERM (server STOPPED) throws ServerGoneError at once', { timeout: 60000 }, async (t) => {
   const scope = new Scope('shmkv-direct-term-');
   t.after(() => scope.cleanup());
   const region = scope.file('region');
   const server = await startServer(scope, region, ['-n', '2']);
-  const kv = connect({ path: region });
+  const kv = connect({ path: region, reconnect: false });
   kv.setSync('k', 'v');
   for (let i = 0; i < 5000; i++) assert.equal(kv.getSync('k'), 'v'); // a busy reader, mid-count
   server.kill('SIGTERM');
@@ -137,12 +138,12 @@ test('a direct read after SIGTERM (server STOPPED) throws ServerGoneError at onc
 
 // Reads paced by timers (the event loop turns between them) are bounded by
 // the client's coarse clock, not by a count of reads (connection.ts).
-test('a direct read at ~200 reads/s after the server was SIGKILLed throws within the heartbeat timeout + 2 s', { timeout: 60000 }, async (t) => {
+test('reconnect: false: a direct read at ~200 reads/s after the server was SIGKILLed throws within the heartbeat timeout + 2 s', { timeout: 60000 }, async (t) => {
   const scope = new Scope('shmkv-direct-paced-');
   t.after(() => scope.cleanup());
   const region = scope.file('region');
   const server = await startServer(scope, region);
-  const kv = connect({ path: region });
+  const kv = connect({ path: region, reconnect: false });
   kv.setSync('k', 'v');
   // Read at the pace for a while first, as a steady client would.
   const pace = (): Promise<void> => new Promise((r) => setTimeout(r, 5));

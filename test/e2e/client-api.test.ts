@@ -77,7 +77,7 @@ test('bad arguments throw RangeError or TypeError; a closed client throws; close
   await s.startServer(['-n', '1', '-s', '16', '-p', region, '-c', '64']);
   const probe = Connection.open({ path: region });
   const kv = connect({ path: region, window: 31 });
-  assert.equal(probe.board.ownedCount(), 32, 'window + 1 sync window reserved');
+  assert.equal(probe.owners.ownedCount(), 32, 'window + 1 sync window reserved');
 
   for (const bad of [-1, 4294967296, 1.5, NaN, Infinity]) {
     assert.throws(() => kv.getSync(bad), RangeError);
@@ -101,7 +101,7 @@ test('bad arguments throw RangeError or TypeError; a closed client throws; close
   const inFlight = kv.getMany([1, 2, 3]);
   await kv.close();
   assert.deepEqual(await inFlight, [undefined, undefined, undefined], 'close waits for outstanding requests');
-  assert.equal(probe.board.ownedCount(), 0, 'close released every window');
+  assert.equal(probe.owners.ownedCount(), 0, 'close released every window');
   assert.throws(() => kv.getSync(1), /closed/);
   assert.throws(() => kv.put(1, 1), /closed/);
 
@@ -111,7 +111,7 @@ test('bad arguments throw RangeError or TypeError; a closed client throws; close
     await c.put(i, i);
     await c.close();
   }
-  assert.equal(probe.board.ownedCount(), 0);
+  assert.equal(probe.owners.ownedCount(), 0);
 });
 
 test('the event loop runs while requests wait, and they complete when the server resumes', { timeout: 600_000 }, async (t) => {
@@ -148,11 +148,11 @@ test('the event loop runs while requests wait, and they complete when the server
   assert.deepEqual(await kv.getMany([6, 7, 8]), [66, 77, 'eighty-eight']);
 });
 
-test('a dying server rejects pending promises and fails sync calls with ServerGoneError', { timeout: 600_000 }, async (t) => {
+test('reconnect: false: a dying server rejects pending promises and fails sync calls with ServerGoneError', { timeout: 600_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-api-');
   const region = s.p('region');
   const srv = await s.startServer(['-n', '1', '-s', '16', '-p', region]);
-  const kv = connect({ path: region, window: 8 });
+  const kv = connect({ path: region, window: 8, reconnect: false });
   await stopProcess(srv.pid);
   const pending = kv.set(1, 1);
   await sleep(50);

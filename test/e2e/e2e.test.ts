@@ -489,7 +489,7 @@ describe('e2e: server lifecycle', () => {
     assert.match(r.stderr, /^client: .*server/);
   });
 
-  test('--direct: a server stopped mid-run fails the client with one line, though its gets need no server thread', { timeout: 600_000 }, async (t) => {
+  test('--direct --reconnect-ms 0: a server stopped mid-run fails the client with one line, though its gets need no server thread; riding through (the default), its gets answer from the last table', { timeout: 600_000 }, async (t) => {
     // Gets only: every request is a direct read, so only the liveness check
     // (Connection.checkLive) can notice the stop. The client is paused
     // (SIGSTOP) once attached, so it cannot finish before the server stops.
@@ -499,7 +499,7 @@ describe('e2e: server lifecycle', () => {
     for (const file of ['long.txt', 'long-bytes.txt']) {
       const region = s.p(`region-${file}`);
       const srv = await s.startServer(['-p', region]);
-      const run = s.spawn(BIN.client, ['-n', '1', '-w', '4', '-i', file, '-p', region, '--direct']);
+      const run = s.spawn(BIN.client, ['-n', '1', '-w', '4', '-i', file, '-p', region, '--direct', '--reconnect-ms', '0']);
       await waitUntil('the client to attach', () => pidInRegion(region, run.child.pid!));
       run.child.kill('SIGSTOP');
       const st = await srv.stop('SIGTERM');
@@ -512,5 +512,16 @@ describe('e2e: server lifecycle', () => {
       assert.equal(lines(r.stderr).length, 1, r.stderr);
       assert.match(r.stderr, /^client: .*server .*(stopped|died)/, file);
     }
+    // Riding through: reads need no server, so a gets-only replay completes.
+    const region = s.p('region-ride');
+    const srv = await s.startServer(['-p', region]);
+    const run = s.spawn(BIN.client, ['-n', '1', '-w', '4', '-i', 'long.txt', '-p', region, '--direct', '-o', s.p('ride.out')]);
+    await waitUntil('the client to attach', () => pidInRegion(region, run.child.pid!));
+    run.child.kill('SIGSTOP');
+    assert.equal((await srv.stop('SIGTERM')).code, 0, srv.stderr);
+    run.child.kill('SIGCONT');
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(s.read('ride.out').split('\n').length - 1, LONG.split('\n').filter((l) => l.startsWith('get')).length);
   });
 });

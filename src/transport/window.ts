@@ -1,6 +1,7 @@
 /**
- * The request-status board: the region's array of windows, and the owner
- * table that hands runs of windows to client processes.
+ * The board: the region's array of request windows, and the state machine
+ * of one window. Who owns which window (and how windows are claimed,
+ * given back and reclaimed) is owners.ts.
  *
  * A window is one request slot owned by one client thread. The client writes
  * the request into it, marks it SUBMITTED and publishes its index through the
@@ -13,44 +14,44 @@
  *                                    window published twice, or in any other
  *                                    state, is refused, so each submission
  *                                    runs at most once
+ *   client: SUBMITTED[|S] -> IDLE    CAS (retract): a request its client gave
+ *                                    up on (its server died or stopped
+ *                                    answering). The server's claim then
+ *                                    fails, so a retracted request never
+ *                                    runs, however late a thread takes its
+ *                                    ring position; a failed retract means
+ *                                    the server took it first (TAKEN: it may
+ *                                    be applied) or answered it (DONE)
  *   client: X -> X|S (X = SUBMITTED or TAKEN)  CAS, only before a futex
  *                                    sleep on the word
  *   server: TAKEN[|S] -> DONE        exchange, after writing the response; if
  *                                    it replaced a state with S, futexWake
  *   client: DONE -> IDLE             after reading the response
  * Invariant: only the server moves a window to TAKEN or DONE and only its
- * owner moves it anywhere else. The server's exchange is the release that
- * publishes the response; the client's load that sees DONE is the acquire.
- * A client sleeps only on a value with S that its own CAS installed, so
- * the server's exchange either precedes that CAS (which then fails, no
- * sleep) or sees S and wakes it: no lost wake-up, and no syscall when
- * nobody sleeps.
+ * owner moves it anywhere else; the claim and the retract are CAS on the
+ * same word from SUBMITTED, so exactly one of them wins: a submission is
+ * either run once or retracted, never both. The server's exchange is the
+ * release that publishes the response; the client's load that sees DONE is
+ * the acquire. A client sleeps only on a value with S that its own CAS
+ * installed, so the server's exchange either precedes that CAS (which then
+ * fails, no sleep) or sees S and wakes it: no lost wake-up, and no syscall
+ * when nobody sleeps.
+ *
+ * A ring position may name a window whose request was retracted or taken
+ * already (published twice, or retracted and submitted again): taking it
+ * claims nothing, or claims the window's next submission, which its owner
+ * wrote completely before storing SUBMITTED; either way each submission
+ * runs at most once.
  *
  * STAGING: each window has a block of the data file for the bytes of its
  * requests and responses (keys, values). Only server threads allocate,
  * grow or free it; they keep the authoritative [offset, bytes] in their
  * own memory (staging.ts) and copy it into the window for the client.
- *
- * OWNERSHIP: owner[i] is the pid of the client process that reserved window
- * i, 0 when free. Reservations and releases happen under the board lock (a
- * robust Lock whose token is the pid: a client killed while holding it is
- * detected by the next locker, which takes over; the owner table is valid
- * after any prefix of a reservation, since each word is a complete claim).
- * A client waits for the board lock at most BOARD_LOCK_WAIT_MS, then gets
- * BoardLockedError naming the holder; the server never waits for it at all
- * (collectDead/freeQuarantined use Lock.tryTakeOver and return "not now").
- * So a client frozen inside its critical section (SIGSTOP, a debugger) or a
- * foreign pid stored into the lock word delays reclamation and other
- * clients' attach/detach, but never the server's heartbeat, reaper ticks,
- * requests or shutdown.
  */
 import { futexWait, futexWake } from '../native/shim';
-import { Lock, processAlive } from '../sync/lock';
 import { DEFAULT_WAIT_POLICY, spinThenYield, WaitPolicy } from '../sync/waiter';
 import { Region } from '../layout/region';
 import {
-  BOARD_LOCK_WAIT_MS,
-  HDR_BOARD_LOCK,
   Op,
   REQ_DELETE,
   REQ_EXPIRES,
@@ -67,7 +68,6 @@ import {
   WIN_VALUE_LEN,
   WindowState,
 } from '../layout/layout';
-import { LockTimeoutError, BoardFullError, BoardLockedError } from '../errors';
 
 /** CAS attempts of claim(): a well-behaved owner changes the word at most once. */
 const CLAIM_ATTEMPTS = 8;
@@ -75,7 +75,6 @@ const CLAIM_ATTEMPTS = 8;
 export class Board {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
-  private readonly owner0: number;
   private readonly board0: number;
   private readonly winWords: number;
   readonly windowCount: number;
@@ -83,7 +82,6 @@ export class Board {
   constructor(region: Region) {
     this.i32 = region.i32;
     this.f64 = new Float64Array(region.sab);
-    this.owner0 = region.layout.ownerOffset >> 2;
     this.board0 = region.layout.boardOffset >> 2;
     this.winWords = region.layout.windowBytes >> 2;
     this.windowCount = region.layout.windowCount;
@@ -101,143 +99,6 @@ export class Board {
   /** Int32 index of a window field (byte offset `field` within the window). */
   field(win: number, field: number): number {
     return this.board0 + win * this.winWords + (field >> 2);
-  }
-
-  // ---- ownership -------------------------------------------------------------
-
-  private boardLock(pid: number): Lock {
-    return new Lock(this.i32, HDR_BOARD_LOCK >> 2, pid, processAlive);
-  }
-
-  /** Take the board lock for a client, waiting at most BOARD_LOCK_WAIT_MS. */
-  private clientLock(pid: number, what: string): Lock {
-    const lock = this.boardLock(pid);
-    try {
-      lock.lock(BOARD_LOCK_WAIT_MS);
-    } catch (e) {
-      if (e instanceof LockTimeoutError) throw new BoardLockedError(e.holder, BOARD_LOCK_WAIT_MS, what);
-      throw e;
-    }
-    return lock;
-  }
-
-  /** The board lock's holder token, 0 when free (diagnostics, tests). */
-  lockHolder(): number {
-    return this.boardLock(1).holder();
-  }
-
-  /**
-   * Reserve `count` consecutive windows for process `pid`; returns the first
-   * index. Throws BoardFullError when no run is free.
-   */
-  reserve(count: number, pid: number = process.pid): number {
-    if (!Number.isInteger(count) || count < 1) throw new RangeError(`window count must be positive, got ${count}`);
-    const lock = this.clientLock(pid, `reserve ${count} window(s)`);
-    try {
-      let run = 0;
-      for (let i = 0; i < this.windowCount; i++) {
-        run = Atomics.load(this.i32, this.owner0 + i) === 0 ? run + 1 : 0;
-        if (run === count) {
-          const first = i - count + 1;
-          for (let j = first; j <= i; j++) {
-            Atomics.store(this.i32, this.field(j, WIN_STATE), WindowState.Idle);
-            Atomics.store(this.i32, this.owner0 + j, pid);
-          }
-          return first;
-        }
-      }
-      throw new BoardFullError(count, this.windowCount);
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  /** Give back windows reserved by `pid` (none may be in flight). */
-  release(first: number, count: number, pid: number = process.pid): void {
-    const lock = this.clientLock(pid, `release ${count} window(s)`);
-    try {
-      for (let j = first; j < first + count; j++) Atomics.compareExchange(this.i32, this.owner0 + j, pid, 0);
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  ownerOf(win: number): number {
-    return Atomics.load(this.i32, this.owner0 + win);
-  }
-
-  /** Windows currently owned by anyone (diagnostics, tests). */
-  ownedCount(): number {
-    let n = 0;
-    for (let i = 0; i < this.windowCount; i++) if (Atomics.load(this.i32, this.owner0 + i) !== 0) n++;
-    return n;
-  }
-
-  /**
-   * Under the board lock, hand every window owned by a dead process to
-   * `quarantine` (reclaimed later by the caller once no server thread can
-   * still write to it) and return them; null when the lock is held by a live
-   * process (never waits: the caller, the server, retries on its next tick).
-   * `token` is the caller's lock token.
-   *
-   * An owner word is client-writable, so anything that is not a live pid is
-   * treated as dead: 0 is free; a negative word or a pid that names no live
-   * (or a zombie) process is collected. The quarantine value itself is
-   * collected too unless `held(i)` says the caller already holds window i in
-   * a batch: a foreign write of that value outside a batch would otherwise
-   * keep the window out of use forever.
-   */
-  collectDead(token: number, quarantine: number, held: (win: number) => boolean): number[] | null {
-    const lock = this.boardLock(token);
-    const dead: number[] = [];
-    const alive = new Map<number, boolean>();
-    if (!lock.tryTakeOver()) return null;
-    try {
-      for (let i = 0; i < this.windowCount; i++) {
-        const pid = Atomics.load(this.i32, this.owner0 + i);
-        if (pid === 0 || (pid === quarantine && held(i))) continue;
-        let ok = alive.get(pid);
-        if (ok === undefined) alive.set(pid, (ok = pid > 0 && processAlive(pid)));
-        if (!ok) {
-          Atomics.store(this.i32, this.owner0 + i, quarantine);
-          dead.push(i);
-        }
-      }
-    } finally {
-      lock.unlock();
-    }
-    return dead;
-  }
-
-  /**
-   * Free windows previously moved to `quarantine`; false (nothing done) when
-   * the lock is held by a live process: the caller retries later.
-   */
-  freeQuarantined(token: number, wins: number[], quarantine: number): boolean {
-    const lock = this.boardLock(token);
-    if (!lock.tryTakeOver()) return false;
-    try {
-      for (const i of wins) Atomics.compareExchange(this.i32, this.owner0 + i, quarantine, 0);
-    } finally {
-      lock.unlock();
-    }
-    return true;
-  }
-
-  /**
-   * Run `use(win)` for every window nobody owns, holding the board lock so
-   * that no client reserves one meanwhile; false (nothing done) when the
-   * lock is held by a live process: the caller retries later.
-   */
-  forEachFree(token: number, use: (win: number) => void): boolean {
-    const lock = this.boardLock(token);
-    if (!lock.tryTakeOver()) return false;
-    try {
-      for (let i = 0; i < this.windowCount; i++) if (Atomics.load(this.i32, this.owner0 + i) === 0) use(i);
-    } finally {
-      lock.unlock();
-    }
-    return true;
   }
 
   // ---- client side of a window -------------------------------------------------
@@ -281,6 +142,29 @@ export class Board {
 
   isDone(win: number): boolean {
     return Atomics.load(this.i32, this.board0 + win * this.winWords) === WindowState.Done;
+  }
+
+  /** The window's state without the SLEEPING bit. */
+  state(win: number): WindowState {
+    return Atomics.load(this.i32, this.board0 + win * this.winWords) & ~WindowState.Sleeping;
+  }
+
+  /**
+   * Retract a submitted request: SUBMITTED[|S] -> IDLE by CAS. True when
+   * it was retracted (no server thread can run it any more); false when the
+   * window is TAKEN (a server thread may apply it), DONE (answered) or IDLE.
+   */
+  retract(win: number): boolean {
+    const w = this.i32;
+    const s = this.board0 + win * this.winWords;
+    // Only the owner adds SLEEPING, and the owner is the caller: at most the
+    // server's claim races us, and it moves the word once.
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const cur = Atomics.load(w, s);
+      if ((cur & ~WindowState.Sleeping) !== WindowState.Submitted) return false;
+      if (Atomics.compareExchange(w, s, cur, WindowState.Idle) === cur) return true;
+    }
+    return false;
   }
 
   /**
