@@ -17,9 +17,9 @@ import { KEY_BYTES } from '../../src/workload/generate';
 
 const MiB = 1024 * 1024;
 /**
- * Peak RSS allowed to a streaming genworkload (measured: 75 MiB at -n 1M and
- * 124 MiB at -n 20M, Node 20). Building the text in memory took 277 MiB at
- * -n 1M and 1 GiB at -n 5M, so a regression cannot stay under it.
+ * Peak RSS allowed to a streaming genworkload (measured: 74 MiB at -n 1M and
+ * 124 MiB at -n 20M, Node 20). Building the text in memory took 271 MiB at
+ * -n 1M and 997 MiB at -n 5M, so a regression cannot stay under it.
  */
 const PEAK_RSS_BOUND = 192 * MiB;
 
@@ -57,7 +57,7 @@ test('genworkload: memory does not grow with -n: complete runs of 1,000,000 and 
   const peaks: number[] = [];
   for (const n of [1_000_000, 10_000_000]) {
     // V8 grows its young generation with the allocation rate, by up to 3 x 16 MiB
-    // (measured: peaks of 76 and 124 MiB at these -n); pinned at 1 MiB, what is
+    // (measured: peaks of 74 and 121 MiB at these -n); pinned at 1 MiB, what is
     // left to grow is what the run retains.
     const { child, done } = s.spawn(process.execPath, ['--max-semi-space-size=1', genJs, '-n', String(n), '-o', 'w.txt', '-e', 'e.txt']);
     let peak = 0;
