@@ -1,4 +1,5 @@
 /** ./genworkload: write a random workload and its expected results (see workload/generate.ts). */
+import * as os from 'node:os';
 import { parse, parseIntArg, runCli, usage, Spec, UsageError } from './args';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../layout/layout';
 import { InputError } from '../workload/workload';
@@ -31,9 +32,9 @@ const BATCH = 100_000;
  */
 async function generateFiles(g: Generation, output: string, expected: string): Promise<number> {
   const files: OutputFile[] = [];
-  let interrupted = false;
-  const onSignal = (): void => {
-    interrupted = true;
+  let interrupted: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = signal;
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -42,10 +43,10 @@ async function generateFiles(g: Generation, output: string, expected: string): P
     files.push(OutputFile.open(expected, 'expected results'));
     while (g.run(BATCH, files[0], files[1])) {
       await new Promise((r) => setImmediate(r));
-      if (interrupted) {
+      if (interrupted !== null) {
         for (const f of files) f.remove();
-        process.stderr.write('genworkload: interrupted: removed the partial files\n');
-        return 130;
+        process.stderr.write(`genworkload: ${interrupted === 'SIGINT' ? 'interrupted' : 'terminated'}: removed the partial files\n`);
+        return 128 + os.constants.signals[interrupted];
       }
     }
     for (const f of files) f.close();

@@ -114,7 +114,7 @@ export function keySpaceBytes(o: GenOptions): number {
   return o.keys * (KEY_BYTES + (o.zipf !== undefined ? ZIPF_KEY_BYTES : 0));
 }
 
-/** The memory the key space may take: half of the machine's (or of the cgroup's limit), so that it is never killed for memory. */
+/** The memory the key space may take: half of the machine's, or of its cgroup's limit (more is refused rather than left to the OOM killer). */
 function memoryForKeys(): number {
   const limit = process.constrainedMemory?.() ?? 0;
   const total = os.totalmem();
