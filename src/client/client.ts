@@ -28,10 +28,11 @@ import { readStats, Stats } from './stats';
 import { Entries, Judged, tagKeys } from './entries';
 import { Events, EventName, Listener } from './events';
 import { Namespace } from './namespace';
+import { rejecting, settled } from './promises';
 import { NamespacedKey } from './reserved';
 import { decodeValue, Enveloped } from '../codec/value';
 import { DEFAULT_ENCODING, Encoding } from '../codec/structured';
-import { decodeKey, Key, KeyEncoder } from '../store/keys';
+import { checkWellFormed, decodeKey, Key, KeyEncoder } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
 import { KeyScan, scanSegment, scanStringKeys } from '../store/table-scan';
 import { BUSY, Visit } from '../store/seqlock';
@@ -196,11 +197,13 @@ export class Client {
    * hand-off (a contended read asks the server through the pipeline).
    */
   get(key: Key, options?: GetOptions): Promise<unknown> {
-    const r = this.direct(key, true, options !== undefined && options.allowStale === true);
-    if (r === ReadResult.Found) return settled(() => decodeValue(this.conn.reader));
-    if (r === ReadResult.Absent) return Promise.resolve(undefined);
-    if (r === ReadResult.Contended) return this.enqueue(this.req.read(key)).then((v) => this.opened(v, options));
-    return settled(() => this.openedLast(r));
+    return rejecting(() => {
+      const r = this.direct(key, true, options !== undefined && options.allowStale === true);
+      if (r === ReadResult.Found) return settled(() => decodeValue(this.conn.reader));
+      if (r === ReadResult.Absent) return Promise.resolve(undefined);
+      if (r === ReadResult.Contended) return this.enqueue(this.req.read(key)).then((v) => this.opened(v, options));
+      return settled(() => this.openedLast(r));
+    });
   }
 
   has(key: Key): Promise<boolean> {
@@ -218,7 +221,7 @@ export class Client {
 
   /** Values of many keys (undefined where absent), read directly. */
   getMany(keys: Iterable<Key>): Promise<unknown[]> {
-    return Promise.all([...keys].map((k) => this.get(k)));
+    return rejecting(() => Promise.all([...keys].map((k) => this.get(k))));
   }
 
   getManySync(keys: Iterable<Key>): unknown[] {
@@ -282,9 +285,11 @@ export class Client {
   }
 
   set(key: Key, value: unknown, options?: SetOptions): Promise<boolean> {
-    if (options !== undefined && (options.tags !== undefined || options.grace !== undefined)) return this.setEnveloped(key, value, options, []);
-    const p = this.enqueue(this.req.set(key, value, options)) as Promise<boolean>;
-    return this.events.listening ? p.then((stored) => (stored && this.emitKey('set', key), stored)) : p;
+    return rejecting(() => {
+      if (options !== undefined && (options.tags !== undefined || options.grace !== undefined)) return this.setEnveloped(key, value, options, []);
+      const p = this.enqueue(this.req.set(key, value, options)) as Promise<boolean>;
+      return this.events.listening ? p.then((stored) => (stored && this.emitKey('set', key), stored)) : p;
+    });
   }
 
   put(key: Key, value: unknown, options?: SetOptions): Promise<boolean> {
@@ -292,29 +297,31 @@ export class Client {
   }
 
   delete(key: Key): Promise<boolean> {
-    const p = this.enqueue(this.req.delete(key)) as Promise<boolean>;
-    return this.events.listening ? p.then((deleted) => (this.emitKey('delete', key, deleted), deleted)) : p;
+    return rejecting(() => {
+      const p = this.enqueue(this.req.delete(key)) as Promise<boolean>;
+      return this.events.listening ? p.then((deleted) => (this.emitKey('delete', key, deleted), deleted)) : p;
+    });
   }
 
   compareAndSet(key: Key, expected: unknown, next: unknown, options?: SetOptions): Promise<boolean> {
-    return this.enqueue(this.req.compareAndSet(key, expected, next, options, false)) as Promise<boolean>;
+    return rejecting(() => this.enqueue(this.req.compareAndSet(key, expected, next, options, false)) as Promise<boolean>);
   }
 
   compareAndDelete(key: Key, expected: unknown): Promise<boolean> {
-    return this.enqueue(this.req.compareAndSet(key, expected, undefined, undefined, true)) as Promise<boolean>;
+    return rejecting(() => this.enqueue(this.req.compareAndSet(key, expected, undefined, undefined, true)) as Promise<boolean>);
   }
 
   expire(key: Key, ttl: number): Promise<boolean> {
-    return this.enqueue(this.req.expire(key, deadlineIn(checkTtl(ttl)))) as Promise<boolean>;
+    return rejecting(() => this.enqueue(this.req.expire(key, deadlineIn(checkTtl(ttl)))) as Promise<boolean>);
   }
 
   persist(key: Key): Promise<boolean> {
-    return this.enqueue(this.req.expire(key, 0)) as Promise<boolean>;
+    return rejecting(() => this.enqueue(this.req.expire(key, 0)) as Promise<boolean>);
   }
 
   /** incrSync's promise form. */
   incr(key: Key, delta = 1): Promise<number> {
-    return this.enqueue(this.req.incr(key, delta)) as Promise<number>;
+    return rejecting(() => this.enqueue(this.req.incr(key, delta)) as Promise<number>);
   }
 
   /** Store many pairs, pipelined through the window; resolves when all are applied. */
@@ -346,12 +353,12 @@ export class Client {
    * machine runs `loader(key)` while the others wait for its result (fetch.ts).
    */
   fetch<V>(key: Key, loader: (key: Key) => V | Promise<V>, options?: FetchOptions): Promise<V | undefined> {
-    return this.fetcher.fetch(key, loader, options);
+    return rejecting(() => this.fetcher.fetch(key, loader, options));
   }
 
   /** fetch() on behalf of a namespace: its values carry the namespace tokens `implicit`. */
   fetchWith<V>(key: Key, loader: (key: Key) => V | Promise<V>, options: FetchOptions | undefined, implicit: Uint8Array[]): Promise<V | undefined> {
-    return this.fetcher.fetch(key, loader, options, implicit as NamespacedKey[]);
+    return rejecting(() => this.fetcher.fetch(key, loader, options, implicit as NamespacedKey[]));
   }
 
   // ---- tags, namespaces, events (entries.ts, namespace.ts, events.ts) -------------
@@ -409,7 +416,7 @@ export class Client {
   }
 
   clear(): Promise<void> {
-    return this.enqueue(this.req.clear()) as Promise<void>;
+    return rejecting(() => this.enqueue(this.req.clear()) as Promise<void>);
   }
 
   /**
@@ -474,6 +481,8 @@ export class Client {
    */
   keysWithPrefix(prefix: string): string[] {
     this.usable();
+    if (typeof prefix !== 'string') throw new TypeError(`a key prefix must be a string, got ${typeof prefix}`);
+    checkWellFormed(prefix, 'a key prefix');
     this.conn.checkLive();
     return scanStringKeys(this.conn.reader.seqlock, prefix);
   }
@@ -594,8 +603,10 @@ export class Client {
 
   /** Run a request built by fetch.ts (leases) through the pipeline. */
   request(build: (req: RequestBuilder) => Pending): Promise<unknown> {
-    this.usable();
-    return this.enqueue(build(this.req));
+    return rejecting(() => {
+      this.usable();
+      return this.enqueue(build(this.req));
+    });
   }
 
   /** request(), blocking (the sync window). */
@@ -689,14 +700,5 @@ export class Client {
     this.conn.close();
     this.clientStats.release(this.statsLine);
     this.closing = Promise.resolve();
-  }
-}
-
-/** A promise of f()'s value, or of its exception. */
-function settled(f: () => unknown): Promise<unknown> {
-  try {
-    return Promise.resolve(f());
-  } catch (e) {
-    return Promise.reject(e);
   }
 }

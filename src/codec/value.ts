@@ -7,7 +7,7 @@
  * encoding option.
  */
 import { ValueTag } from '../layout/layout';
-import { describe } from '../store/keys';
+import { checkWellFormed, describe } from '../store/keys';
 import { decodeStructured, Encoding, encodeStructured } from './structured';
 
 const MAX_U32 = 4294967295;
@@ -46,6 +46,7 @@ export function prepareValue(value: unknown, encoding: Encoding, maxValueBytes: 
       const n = value.length;
       // UTF-8 takes at most 3 bytes per UTF-16 unit and never fewer than 1.
       if (n > maxValueBytes) throw tooLarge(n, maxValueBytes);
+      checkWellFormed(value, 'a string value');
       p.tag = ValueTag.String;
       p.str = value;
       p.maxBytes = n * 3 <= maxValueBytes ? n * 3 : Buffer.byteLength(value, 'utf8');

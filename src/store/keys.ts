@@ -169,6 +169,7 @@ export class KeyEncoder {
       this.length = KEY_KIND_BYTES + n;
       return;
     }
+    checkWellFormed(key, 'a string key');
     const bytes = n * 3 <= this.maxKeyBytes ? n * 3 : Buffer.byteLength(key, 'utf8');
     if (bytes > this.maxKeyBytes) throw this.tooLong(bytes);
     this.room(bytes);
@@ -186,6 +187,26 @@ export class KeyEncoder {
   private tooLong(n: number): RangeError {
     return new RangeError(`key of ${n} bytes is over the server's limit of ${this.maxKeyBytes} bytes`);
   }
+}
+
+/**
+ * Throw a TypeError when `s` holds a lone surrogate (a UTF-16 half of a
+ * pair without its other half): UTF-8 cannot encode one, and Buffer would
+ * write U+FFFD in its place, so that '\uD800', '\uDC00' and '\uFFFD' would be
+ * one key, and a value would come back changed. isWellFormed() answers a
+ * one-byte string at once (it cannot hold a surrogate) and scans a two-byte
+ * one, which the UTF-8 encoding then scans again anyway.
+ */
+export function checkWellFormed(s: string, what: string): void {
+  if (s.isWellFormed()) return;
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
+    else if ((c & 0xf800) === 0xd800) break;
+  }
+  const unit = s.charCodeAt(i).toString(16).toUpperCase();
+  throw new TypeError(`${what} holds a lone surrogate (\\u${unit} at index ${i}), which UTF-8 cannot encode: give a well-formed string (or a Buffer for arbitrary bytes)`);
 }
 
 /** The user's key back from its material (as keys(), entries() yield it). */

@@ -324,9 +324,9 @@ test('bad arguments: one clear error each', { timeout: 60_000 }, async (t) => {
   assert.throws(() => kv.setSync('k', 1, { tags: [''] }), TypeError);
   assert.throws(() => kv.setSync('k', 1, { grace: -1 }), RangeError);
   assert.throws(() => kv.setSync('k', 1, { grace: Infinity }), RangeError);
-  assert.throws(() => kv.fetch('k', () => 1, { earlyRefresh: 1 }), RangeError);
-  assert.throws(() => kv.fetch('k', () => 1, { timeout: { hard: -5 } }), RangeError);
-  assert.throws(() => kv.fetch('k', () => 1, { grace: NaN }), RangeError);
+  await assert.rejects(kv.fetch('k', () => 1, { earlyRefresh: 1 }), RangeError);
+  await assert.rejects(kv.fetch('k', () => 1, { timeout: { hard: -5 } }), RangeError);
+  await assert.rejects(kv.fetch('k', () => 1, { grace: NaN }), RangeError);
   await assert.rejects(kv.deleteByTag([5 as unknown as string]), TypeError);
   assert.equal(kv.hasSync('k'), false, 'nothing was stored');
 });

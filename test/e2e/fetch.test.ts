@@ -124,7 +124,7 @@ test('fetch in one process: concurrent calls share one load; a cached value need
   assert.equal(kv.hasSync('none'), false, 'a loader returning undefined stores nothing (its lease is gone)');
   await assert.rejects(kv.fetch('bad', () => () => 1), TypeError, 'a value the codec refuses fails the load');
   assert.equal(kv.hasSync('bad'), false);
-  assert.throws(() => kv.fetch('x', 5 as unknown as () => number), TypeError);
+  await assert.rejects(kv.fetch('x', 5 as unknown as () => number), TypeError);
 });
 
 test('atomic building blocks: set ifAbsent, compareAndSet, compareAndDelete', { timeout: 60_000 }, async (t) => {
