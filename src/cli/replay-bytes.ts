@@ -25,7 +25,7 @@ import type { ReplayReport, ReplayTask } from './replay-worker';
 import { Connection } from '../client/connection';
 import { Lane } from '../client/lane';
 import { StagingIO } from '../client/staging-io';
-import { decodeValue } from '../codec/value';
+import { readOnlyValues } from '../client/structures';
 import { hashBytes } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
 import { DEFAULT_MAX_KEY_BYTES, KEY_KIND_BYTES, Op, Status, ValueTag } from '../layout/layout';
@@ -38,7 +38,8 @@ const VERB: Partial<Record<Op, string>> = { [Op.Set]: 'set', [Op.Read]: 'get', [
 export function replayBytes(t: ReplayTask): ReplayReport {
   const conn = Connection.fromShared(t.conn);
   const lane = new Lane(conn, t.first, t.width);
-  const io = new StagingIO(conn);
+  const values = readOnlyValues(conn);
+  const io = new StagingIO(conn, values);
   const board = conn.board;
   const reader = conn.reader;
   const { data, start, keyLen, valueLen } = t.bytes!;
@@ -111,7 +112,7 @@ export function replayBytes(t: ReplayTask): ReplayReport {
       for (let j = 0; j < kLen; j++) key[j] = data[from + j];
       const r = reader.read(key, kLen, hash, true);
       if (r === ReadResult.Found || r === ReadResult.Absent) {
-        record(i, r === ReadResult.Found ? decodeValue(reader) : undefined);
+        record(i, r === ReadResult.Found ? values.decode(reader) : undefined);
         done++;
         continue;
       }

@@ -15,19 +15,20 @@
  */
 import { Connection, ConnectOptions } from './connection';
 import { Pipeline } from './pipeline';
-import { StagingIO } from './staging-io';
 import { SyncWindow } from './sync-window';
 import { Pending, RequestBuilder, SetOptions } from './requests';
 import { checkTtl, statusError } from './checks';
 import { Fetcher, FetchOptions } from './fetch';
 import { readStats, Stats } from './stats';
-import { decodeValue } from '../codec/value';
+import { ValueCodec } from '../codec/value';
 import { DEFAULT_ENCODING, Encoding } from '../codec/structured';
+import { clientValues, STRUCTURES_KEY } from './structures';
+import { LocalCache, LocalCacheOptions, MISS } from './local-cache';
 import { decodeKey, Key, KeyEncoder } from '../store/keys';
-import { ReadResult } from '../store/table-reader';
+import { ReadResult, TableReader } from '../store/table-reader';
 import { scanStringKeys } from '../store/table-scan';
 import { deadlineIn, monoNowMs } from '../store/clock';
-import { ValueTag } from '../layout/layout';
+import { isFetchMark } from '../layout/layout';
 import { TableCorruptError } from '../errors';
 
 export { SetOptions } from './requests';
@@ -37,8 +38,14 @@ export { TableFullError } from '../errors';
 export interface ClientOptions extends ConnectOptions {
   /** Requests the promise API keeps in flight (default 32). */
   window?: number;
-  /** Codec of structured values (objects, Map, Date...): 'v8' (default), 'msgpack' or 'json'. */
+  /** Codec of structured values (objects, Map, Date...): 'msgpack' (default), 'v8' or 'json'. */
   encoding?: Encoding;
+  /**
+   * A cache of decoded values in this process, coherent with the table
+   * (local-cache.ts): `true` for the default size, or its bounds. Values
+   * it returns are deeply frozen. Default: none.
+   */
+  localCache?: LocalCacheOptions | boolean;
   /** Default time to live of this client's writes, in ms (default: the server's --ttl, else never). */
   ttl?: number;
 }
@@ -65,6 +72,9 @@ export class Client {
   private readonly keyEnc: KeyEncoder;
   private readonly req: RequestBuilder;
   private readonly fetcher: Fetcher;
+  private readonly cache: LocalCache | null;
+  /** This client's value codec (internal: fetch.ts). */
+  readonly codec: ValueCodec;
   readonly encoding: Encoding;
   /** The server's limits on key and value sizes, in bytes. */
   readonly maxKeyBytes: number;
@@ -77,16 +87,21 @@ export class Client {
     if (!Number.isInteger(width) || width < 1) throw new RangeError(`window must be a positive integer, got ${width}`);
     this.encoding = options.encoding ?? DEFAULT_ENCODING;
     if (!['v8', 'msgpack', 'json'].includes(this.encoding))
-      throw new RangeError(`encoding must be 'v8', 'msgpack' or 'json', got ${String(options.encoding)}`);
+      throw new RangeError(`encoding must be 'msgpack', 'v8' or 'json', got ${String(options.encoding)}`);
     const ttl = options.ttl === undefined ? undefined : checkTtl(options.ttl);
+    const lc = options.localCache;
+    if (lc !== undefined && typeof lc !== 'boolean' && (typeof lc !== 'object' || lc === null)) throw new TypeError(`localCache must be a boolean or { max, maxBytes }, got ${String(lc)}`);
     this.conn = Connection.open(options);
     const reader = this.conn.reader;
+    this.cache = lc ? new LocalCache(lc, reader, () => this.conn.beat) : null;
     this.maxKeyBytes = reader.maxKeyBytes;
     this.maxValueBytes = reader.maxValueBytes;
     this.keyEnc = new KeyEncoder(reader.maxKeyBytes, reader.seed);
-    const io = new StagingIO(this.conn);
-    this.req = new RequestBuilder(this.keyEnc, this.encoding, this.maxValueBytes, ttl ?? reader.defaultTtlMs, io);
-    const first = this.conn.reserve(1 + width);
+    // Windows: the synchronous calls', the pipeline's, and one for adding shared record structures (structures.ts).
+    const first = this.conn.reserve(2 + width);
+    const { codec, io } = clientValues(this.conn, this.encoding, first + 1 + width);
+    this.codec = codec;
+    this.req = new RequestBuilder(this.keyEnc, codec, ttl ?? reader.defaultTtlMs, io);
     this.sync = new SyncWindow(this.conn, first, io);
     this.pipeline = new Pipeline(this.conn, first + 1, width, io, (s) => statusError(s, 'staging for a request'));
     this.fetcher = new Fetcher(this);
@@ -96,10 +111,29 @@ export class Client {
 
   /** The value under `key`, or undefined. Never waits for a server thread (unless contended). */
   getSync(key: Key): unknown {
+    if (this.cache !== null) return this.cachedGet(key, true);
     const r = this.direct(key, true);
-    if (r === ReadResult.Found) return decodeValue(this.conn.reader);
+    if (r === ReadResult.Found) return this.codec.decode(this.conn.reader);
     if (r === ReadResult.Absent) return undefined;
     return this.runSync(this.req.read(key));
+  }
+
+  /** A get through the local cache (local-cache.ts); `sync`: a contended read blocks, else a promise. */
+  private cachedGet(key: Key, sync: boolean): unknown {
+    this.usable();
+    this.conn.checkLive();
+    const cache = this.cache!;
+    const v = cache.lookup(key);
+    if (v !== MISS) {
+      if (v === undefined) this.misses++;
+      else this.hits++;
+      return v;
+    }
+    const r = this.direct(key, true);
+    if (r === ReadResult.Found) return cache.fill(key, () => this.codec.decode(this.conn.reader));
+    cache.drop(key);
+    if (r === ReadResult.Absent) return undefined;
+    return sync ? this.runSync(this.req.read(key)) : this.enqueue(this.req.read(key));
   }
 
   /** Whether `key` holds a value. */
@@ -121,8 +155,9 @@ export class Client {
    * hand-off (a contended read asks the server through the pipeline).
    */
   get(key: Key): Promise<unknown> {
+    if (this.cache !== null) return settled(() => this.cachedGet(key, false));
     const r = this.direct(key, true);
-    if (r === ReadResult.Found) return settled(() => decodeValue(this.conn.reader));
+    if (r === ReadResult.Found) return settled(() => this.codec.decode(this.conn.reader));
     if (r === ReadResult.Absent) return Promise.resolve(undefined);
     return this.enqueue(this.req.read(key));
   }
@@ -152,7 +187,7 @@ export class Client {
    * true, or false when `ifAbsent` found the key present.
    */
   setSync(key: Key, value: unknown, options?: SetOptions): boolean {
-    return this.runSync(this.req.set(key, value, options)) as boolean;
+    return this.runSync(this.req.set(key, value, options, true)) as boolean;
   }
 
   /** The seed's name for setSync. */
@@ -280,7 +315,10 @@ export class Client {
           await new Promise((r) => setTimeout(r, 1));
         }
       }
-      for (const material of snap) yield decodeKey(material);
+      for (const material of snap) {
+        const key = decodeKey(material);
+        if (key !== STRUCTURES_KEY) yield key;
+      }
       if ((seg & 15) === 15) await new Promise((r) => setImmediate(r));
     }
   }
@@ -317,13 +355,14 @@ export class Client {
   keysWithPrefix(prefix: string): string[] {
     this.usable();
     this.conn.checkLive();
-    return scanStringKeys(this.conn.data, prefix);
+    return scanStringKeys(this.conn.data, prefix).filter((k) => k !== STRUCTURES_KEY);
   }
 
   /** Counters of the server and its table, and this process's hits and misses (stats.ts). */
   stats(): Stats {
     this.usable();
-    return readStats(this.conn, this.hits, this.misses);
+    const c = this.cache;
+    return readStats(this.conn, this.hits, this.misses, c && { hits: c.hits, misses: c.misses, entries: c.entries, bytes: c.bytes });
   }
   private hits = 0;
   private misses = 0;
@@ -339,14 +378,14 @@ export class Client {
     let r = reader.read(this.keyEnc.bytes, this.keyEnc.length, this.keyEnc.hash, copyBytes);
     if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
     // fetch()'s leases and failure marks are not values.
-    if (r === ReadResult.Found && !raw && reader.tag >= ValueTag.Lease) r = ReadResult.Absent;
+    if (r === ReadResult.Found && !raw && isFetchMark(reader.tag)) r = ReadResult.Absent;
     if (r === ReadResult.Found) this.hits++;
     else if (r === ReadResult.Absent) this.misses++;
     return r;
   }
 
   /** The last direct read's entry (after direct() returned Found). */
-  get found(): { tag: ValueTag; str: string; num: number; bytes: Buffer | null } {
+  get found(): TableReader {
     return this.conn.reader;
   }
 
@@ -410,6 +449,7 @@ export class Client {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
+    this.cache?.clear();
     this.closing = (async () => {
       await this.pipeline.close();
       // After a failure, windows may still be in flight: leave them to the

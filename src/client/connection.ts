@@ -153,6 +153,11 @@ export class Connection {
   private stillReads = 0;
   private lastProbeAt = 0;
 
+  /** The server's heartbeat count as the last liveness check saw it (a coarse clock the local cache uses). */
+  get beat(): number {
+    return this.lastBeat;
+  }
+
   /**
    * Throw ServerGoneError if the server has stopped, died, or stopped
    * beating for HEARTBEAT_TIMEOUT_MS. Cheap enough to call between sleeps.

@@ -23,11 +23,11 @@
  * as absent through get/has. Callers of one process share one promise.
  */
 import { randomBytes } from 'node:crypto';
-import { decodeValue, ownValue, PreparedValue, prepareValue } from '../codec/value';
+import { ownValue, PreparedValue } from '../codec/value';
 import { Key } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
 import { deadlineIn } from '../store/clock';
-import { ValueTag } from '../layout/layout';
+import { isFetchMark, ValueTag } from '../layout/layout';
 import type { Client } from './client';
 import type { SetOptions } from './requests';
 import { FetchError } from '../errors';
@@ -74,7 +74,7 @@ export class Fetcher {
       const r = client.direct(key, true, true);
       if (r === ReadResult.Found) {
         const found = client.found;
-        if (found.tag < ValueTag.Lease) return decodeValue(found) as V;
+        if (!isFetchMark(found.tag)) return client.codec.decode(found) as V;
         if (found.tag === ValueTag.Failed) {
           const { name, message } = JSON.parse(found.bytes!.toString('utf8')) as { name: string; message: string };
           throw new FetchError(name, message);
@@ -100,7 +100,7 @@ export class Fetcher {
       try {
         value = await loader(key);
         // A value the codec refuses fails the load like a throwing loader.
-        if (value !== undefined) prepared = ownValue(prepareValue(value, client.encoding, client.maxValueBytes));
+        if (value !== undefined) prepared = ownValue(client.codec.prepare(value));
       } catch (e) {
         const err = e instanceof Error ? e : new Error(String(e));
         const mark = raw(ValueTag.Failed, Buffer.from(JSON.stringify({ name: err.name, message: err.message })));

@@ -126,6 +126,7 @@ export class Pipeline {
       this.inFlight.push(RequestBuilder.reserveFor(p, (status) => this.reserveError(status, p)));
       return true;
     }
+    // Queued requests hold encoded values (requests.ts): always written whole.
     writeRequest(this.io, board, win, p);
     if (!lane.tryPublish(win)) return false;
     this.queuedHead++;

@@ -17,17 +17,32 @@ export class SyncWindow {
     private readonly io: StagingIO,
   ) {}
 
+  /** Inside run(): a structured value may be encoding into the block now. */
+  private busy = false;
+
   /** Run `p` and return its settled value (or throw its error). */
   run(p: Pending): unknown {
-    const board = this.conn.board;
-    if (p.keyBytes === null) {
-      board.prepare(this.win, p.op, p.key, p.value);
-    } else {
-      this.stage(p.need);
-      writeRequest(this.io, board, this.win, p);
+    // A getter or toJSON of a value being encoded straight into this
+    // window's block may call back into the client: the block is taken.
+    if (this.busy) throw new Error('a synchronous call was made while this client was writing a value (from a getter or toJSON of that value?)');
+    this.busy = true;
+    try {
+      const board = this.conn.board;
+      if (p.keyBytes === null) {
+        board.prepare(this.win, p.op, p.key, p.value);
+      } else {
+        this.stage(p.need);
+        if (!writeRequest(this.io, board, this.win, p)) {
+          // Its deferred value did not fit: encoded now, p.need is exact.
+          this.stage(p.need);
+          writeRequest(this.io, board, this.win, p);
+        }
+      }
+      const status = this.roundTrip();
+      return p.settle(status, board.result(this.win), this.win);
+    } finally {
+      this.busy = false;
     }
-    const status = this.roundTrip();
-    return p.settle(status, board.result(this.win), this.win);
   }
 
   /** Make the window's staging block hold `need` bytes. */

@@ -15,14 +15,34 @@ export function unsupported(encoding: string, what: string, path: string, hint =
 }
 
 /**
- * First function or symbol anywhere in `value` (object values, array items,
- * Map keys and values, Set members), or null. Used after msgpack/v8 fail; the
- * `seen` set makes it terminate on cyclic values.
+ * Objects no codec here can carry, which msgpackr would otherwise write as
+ * an empty object ({}): what structuredClone refuses too. Their state is not
+ * in enumerable properties (weak collections, a promise's result) or not
+ * data at all (a generator's suspended frame).
+ */
+export function refusedKind(o: object): string | null {
+  if (o instanceof Promise) return 'a Promise';
+  if (o instanceof WeakMap) return 'a WeakMap';
+  if (o instanceof WeakSet) return 'a WeakSet';
+  if (o instanceof WeakRef) return 'a WeakRef';
+  if (o instanceof FinalizationRegistry) return 'a FinalizationRegistry';
+  const tag = (o as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
+  if (tag === 'Generator' || tag === 'AsyncGenerator' || tag === 'Module') return `a ${tag}`;
+  return null;
+}
+
+/**
+ * First function, symbol or refused object (refusedKind) anywhere in `value`
+ * (object values, array items, Map keys and values, Set members), or null.
+ * Used after a codec failed, to name the culprit and where it is; the `seen`
+ * set makes it terminate on cyclic values.
  */
 export function findFunctionOrSymbol(value: unknown, path = '$', seen = new Set<object>()): { what: string; path: string } | null {
   if (typeof value === 'function') return { what: 'a function', path };
   if (typeof value === 'symbol') return { what: 'a symbol', path };
   if (value === null || typeof value !== 'object' || seen.has(value) || ArrayBuffer.isView(value)) return null;
+  const refused = refusedKind(value);
+  if (refused) return { what: refused, path };
   seen.add(value);
   if (value instanceof Map) {
     let i = 0;
@@ -53,6 +73,19 @@ export function findFunctionOrSymbol(value: unknown, path = '$', seen = new Set<
     if (found) return found;
   }
   return null;
+}
+
+/**
+ * findFunctionOrSymbol after a codec failed, or null when the value is too
+ * deep to walk (the failure itself is then reported: nesting too deep).
+ */
+export function findCulprit(value: unknown): { what: string; path: string } | null {
+  try {
+    return findFunctionOrSymbol(value);
+  } catch (e) {
+    if (e instanceof RangeError) return null; // the walk's own stack overflowed
+    throw e;
+  }
 }
 
 /**
@@ -104,8 +137,8 @@ export function checkJson(value: unknown): void {
     } else {
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) {
-        const name = (v as { constructor?: { name?: string } }).constructor?.name || 'object with a custom prototype';
-        fail(`a ${name}`, 'JSON keeps plain objects, arrays, strings, finite numbers, booleans and null');
+        const name = (v as { constructor?: { name?: string } }).constructor?.name;
+        fail(name ? `a ${name}` : 'an object with a custom prototype', 'JSON keeps plain objects, arrays, strings, finite numbers, booleans and null');
       }
       for (const key in v) {
         keys.push(key);
@@ -116,4 +149,94 @@ export function checkJson(value: unknown): void {
     ancestors.pop();
   };
   walk(value);
+}
+
+/**
+ * A lower bound of the bytes msgpack writes for `value`, computed only until
+ * it passes `limit` (the caller then refuses the value: RangeError). It runs
+ * before encoding so that a value whose encoding would be huge costs time in
+ * proportion to the limit, not to the value: a sparse array of length 1e8
+ * holds almost nothing in memory, yet msgpack writes each of its holes
+ * (3.8 s and 805 MB measured before this check). Counted: one byte per
+ * array slot (holes included: msgpack writes them as undefined), object
+ * property, Map entry (two) and Set member, a string's length (UTF-8 never
+ * takes fewer bytes than UTF-16 units), a binary view's byte length.
+ *
+ * The first walk counts shared objects each time it meets them (no
+ * identity set: the common, tree-shaped value pays nothing for it); only if
+ * that count passes the limit, or the value nests deeper than FAST_DEPTH, is
+ * the walk repeated counting each object once (msgpack with structuredClone
+ * writes a repeated object as a 6-byte pointer), which is the exact rule.
+ * Both walks are iterative: depth never overflows the stack here.
+ */
+export function sizeAtLeast(value: unknown, limit: number): number {
+  const n = walkSize(value, limit, null);
+  return n <= limit ? n : walkSize(value, limit, new Set<object>());
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** Deeper than this, the identity-free walk may be following a cycle: count exactly instead. */
+const FAST_DEPTH = 64;
+
+function walkSize(root: unknown, limit: number, seen: Set<object> | null): number {
+  let n = 0;
+  const stack: unknown[] = [root];
+  const depths: number[] = [0];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    const depth = depths.pop()!;
+    n += 1;
+    if (typeof v === 'string') n += v.length;
+    if (typeof v !== 'object' || v === null) {
+      if (n > limit) return n;
+      continue;
+    }
+    if (seen !== null) {
+      if (seen.has(v)) {
+        n += 5;
+        continue;
+      }
+      seen.add(v);
+    } else if (depth >= FAST_DEPTH) return limit + 1;
+    let size: number;
+    if (Array.isArray(v)) {
+      size = v.length;
+      if (n + size > limit) return n + size;
+      for (let i = 0; i < size; i++) {
+        const x: unknown = v[i];
+        if (typeof x === 'object' || typeof x === 'string') {
+          stack.push(x);
+          depths.push(depth + 1);
+        } else n++;
+      }
+    } else if (ArrayBuffer.isView(v)) {
+      n += v.byteLength;
+    } else if (v instanceof ArrayBuffer) {
+      n += v.byteLength;
+    } else if (v instanceof Map) {
+      if (n + 2 * v.size > limit) return n + 2 * v.size;
+      for (const [k, x] of v) {
+        stack.push(k, x);
+        depths.push(depth + 1, depth + 1);
+      }
+    } else if (v instanceof Set) {
+      if (n + v.size > limit) return n + v.size;
+      for (const x of v) {
+        stack.push(x);
+        depths.push(depth + 1);
+      }
+    } else if (!(v instanceof Date)) {
+      for (const key in v) {
+        if (!hasOwn.call(v, key)) continue; // msgpack writes own properties only
+        const x: unknown = (v as Record<string, unknown>)[key];
+        if (typeof x === 'object' || typeof x === 'string') {
+          stack.push(x);
+          depths.push(depth + 1);
+        } else n++;
+      }
+    }
+    if (n > limit) return n;
+  }
+  return n;
 }

@@ -71,7 +71,7 @@ export const PAGE = 4096;
 /** "SHKV" little-endian. */
 export const REGION_MAGIC = 0x564b4853;
 /** Bump on any change to the region layout, the data file's, or their protocols. */
-export const REGION_VERSION = 3;
+export const REGION_VERSION = 4;
 
 // ---- Region header (byte offsets, all Int32) -------------------------------
 export const HDR_MAGIC = 0;
@@ -469,8 +469,27 @@ export enum ValueTag {
   Lease = 12,
   /** A fetch() whose loader failed: bytes = the error message (UTF-8); reads as absent. */
   Failed = 13,
+  /**
+   * The tagged structured format (src/codec/records.ts): a format byte
+   * naming the codec, the epoch of the table's shared record structures,
+   * then the codec's bytes (msgpackr records against those structures).
+   */
+  Tagged = 15,
 }
-export const MAX_VALUE_TAG = 13;
+export const MAX_VALUE_TAG = 15;
+
+/** Bit t set: t is a ValueTag this build knows (tags are assigned sparsely). */
+const KNOWN_VALUE_TAGS = Object.values(ValueTag).reduce<number>((m, t) => (typeof t === 'number' ? m | (1 << t) : m), 0);
+
+/** Whether `tag` is a ValueTag of this build (a request check: a tag from shared memory is any number). */
+export function isValueTag(tag: number): boolean {
+  return tag >= 1 && tag <= MAX_VALUE_TAG && ((KNOWN_VALUE_TAGS >>> tag) & 1) === 1;
+}
+
+/** fetch()'s bookkeeping (a lease, a failure mark): stored like values, read as absent. */
+export function isFetchMark(tag: number): boolean {
+  return tag === ValueTag.Lease || tag === ValueTag.Failed;
+}
 
 export const DEFAULT_MAX_KEY_BYTES = 4096;
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;

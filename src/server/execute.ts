@@ -18,7 +18,7 @@ import {
   entryBytes,
   KEY_KIND_BYTES,
   KeyKind,
-  MAX_VALUE_TAG,
+  isValueTag,
   Op,
   REQ_DELETE,
   Stat,
@@ -213,7 +213,7 @@ export class Executor {
 
   /** A known tag, and a length its fixed size allows (expTag 0 is checked by the caller). */
   private tagOk(tag: number, len: number): boolean {
-    if (tag < 1 || tag > MAX_VALUE_TAG) return false;
+    if (!isValueTag(tag)) return false;
     const fixed = fixedLength(tag);
     return fixed < 0 || len === fixed;
   }

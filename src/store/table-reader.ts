@@ -49,6 +49,7 @@ import {
   ENTRY_VALUE_LEN,
   INDEX_SLOT_BYTES,
   INDEX_SLOT_WORDS,
+  isFetchMark,
   MAX_INDEX_LOG2,
   SEG_CAPACITY,
   SEG_INDEX,
@@ -151,7 +152,7 @@ export class TableReader {
       if (e < this.heapStart || e > last || (e & 7) !== 0) return null;
       const keyLen = u32[(e + ENTRY_KEY_LEN) >>> 2];
       if (keyLen > this.maxKeyBytes + 1 || e + ENTRY_HEADER_BYTES + keyLen > this.heapEnd) return null;
-      if (this.u8[e + ENTRY_TAG] >= ValueTag.Lease || expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) continue;
+      if (isFetchMark(this.u8[e + ENTRY_TAG]) || expired(this.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) continue;
       const k = Buffer.allocUnsafeSlow(keyLen);
       this.buf.copy(k, 0, e + ENTRY_HEADER_BYTES, e + ENTRY_HEADER_BYTES + keyLen);
       keys.push(k);
@@ -164,7 +165,23 @@ export class TableReader {
   tag: ValueTag = ValueTag.Null;
   num = 0;
   str = '';
+  /**
+   * The value's bytes (copyBytes), its first bytesLen bytes. Buffer,
+   * Uint8Array and fetch's marks get a fresh copy; values a codec decodes
+   * (which never aliases its input: src/codec) are copied into a scratch
+   * buffer this reader reuses, valid until its next read: a fresh
+   * allocUnsafeSlow costs ~460 ns for 150 bytes here, the scratch copy ~60.
+   */
   bytes: Buffer | null = null;
+  bytesLen = 0;
+  private scratch = Buffer.allocUnsafeSlow(1024);
+  /**
+   * Segment and seqlock version of the last read that returned Found: the
+   * value read was the stored one while the segment's version was
+   * `version` (see segmentVersion).
+   */
+  segment = 0;
+  version = 0;
   /** Deadline (ms on the monotonic clock, 0 = never) of the last entry found. */
   expires = 0;
   /** The expiry clock (clock.ts); tests replace it to move time mid-read. */
@@ -188,13 +205,29 @@ export class TableReader {
     if (this.visited + ((this.heapEnd - this.heapStart) >>> 4) > this.heapStart) throw new RangeError('data file header: visited map overlaps the heap');
   }
 
+  /** The segment of a key with hash `hash`. */
+  segmentOf(hash: number): number {
+    return this.segBits === 0 ? 0 : hash >>> (32 - this.segBits);
+  }
+
+  /**
+   * The seqlock version of segment `seg` now (one load). Equal to the
+   * `version` of an earlier Found read in `seg`, it proves that no writer
+   * has entered the segment since (a write makes it odd, then 2 higher),
+   * so that read's value is still the stored one, as of this load: the
+   * local cache (client/local-cache.ts) validates its hits with it.
+   */
+  segmentVersion(seg: number): number {
+    return Atomics.load(this.i32, (D_DIRECTORY + seg * SEGMENT_BYTES + SEG_VERSION) >>> 2);
+  }
+
   /**
    * Look up the key whose material is key[0, keyLen) with hash `hash`.
    * Found: the value is in tag/num/str/bytes. `copyBytes` false skips
    * copying byte values (has()).
    */
   read(key: Uint8Array, keyLen: number, hash: number, copyBytes = true): ReadResult {
-    const seg = this.segBits === 0 ? 0 : hash >>> (32 - this.segBits);
+    const seg = this.segmentOf(hash);
     const ver = (D_DIRECTORY + seg * SEGMENT_BYTES + SEG_VERSION) >>> 2;
     let torn = 0;
     this.utf8 = false;
@@ -221,6 +254,8 @@ export class TableReader {
         // which may have been freed since the snapshot): one byte store,
         // and none while it is already set, so hot keys cost no write.
         if (this.marked === 0) this.u8[this.visited + ((this.entry - this.heapStart) >>> 4)] = 1;
+        this.segment = seg;
+        this.version = v1;
       }
       if (r !== TORN) return r;
       if (++torn >= 3) return ReadResult.Corrupt;
@@ -325,17 +360,26 @@ export class TableReader {
       case ValueTag.Null:
         if (len !== 0) return TORN;
         break;
-      case ValueTag.Buffer:
-      case ValueTag.Uint8Array:
       case ValueTag.Msgpack:
       case ValueTag.V8:
       case ValueTag.Json:
+      case ValueTag.Tagged:
+        if (copyBytes) {
+          if (this.scratch.length < len) this.scratch = Buffer.allocUnsafeSlow(Math.max(len, 2 * this.scratch.length));
+          this.buf.copy(this.scratch, 0, at, at + len);
+          this.bytes = this.scratch;
+          this.bytesLen = len;
+        }
+        break;
+      case ValueTag.Buffer:
+      case ValueTag.Uint8Array:
       case ValueTag.Lease:
       case ValueTag.Failed:
         if (copyBytes) {
           const out = Buffer.allocUnsafeSlow(len);
           this.buf.copy(out, 0, at, at + len);
           this.bytes = out;
+          this.bytesLen = len;
         }
         break;
       default:

@@ -175,7 +175,7 @@ test('the packed tarball installs and works without a C++ toolchain (prebuilt ad
     ownValue: 'forty-two',
     missing: 'RegionError',
     errorsAreErrors: true,
-    constants: { window: 32, encoding: 'v8', region: 'shmem_file', maxKeyBytes: 4096 },
+    constants: { window: 32, encoding: 'msgpack', region: 'shmem_file', maxKeyBytes: 4096 },
   });
   const viaEsm = lastJson(await run(path.join(bin, 'node'), ['out/consumer-esm.mjs'], 'the compiled ESM consumer'));
   assert.deepEqual(viaEsm, { connect: 'function', start: 'function', regionError: 'function', stats: 2, same: true });
