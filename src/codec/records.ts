@@ -106,6 +106,8 @@ export class RecordCodec {
   private readonly maxListBytes: number;
   /** Value and options of one unpack (reused: msgpackr reads start/end from it). */
   private readonly span = { start: TAGGED_HEADER_BYTES, end: 0 };
+  /** Saves of the list refused because another process changed it first (each made msgpackr encode again). */
+  declinedSaves = 0;
   /** Set by encodeInto when the value did not fit: the value's bytes (header included), the caller's own. */
   spilled: Uint8Array | null = null;
 
@@ -326,6 +328,7 @@ export class RecordCodec {
       this.epoch = epoch;
       return true;
     }
+    this.declinedSaves++;
     if (++this.declines > MAX_DECLINES) throw new CodecError('msgpack', `could not add a record structure: the shared list changed ${MAX_DECLINES} times in a row`);
     // Another process changed the list first. msgpackr marks its structures
     // uninitialized and encodes the value again: it calls getStructures(),
