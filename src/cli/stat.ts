@@ -51,7 +51,7 @@ runCli('stat', [RegionError, ServerGoneError], async () => {
     const rate = last && now > last.at ? ((s.requests - last.requests) * 1000) / (now - last.at) : null;
     last = { at: now, requests: s.requests };
     if (o.json) {
-      const { hits: _h, misses: _m, ...server } = s;
+      const { hits: _h, misses: _m, localCache: _l, ...server } = s; // this process's own: not the server's
       process.stdout.write(JSON.stringify({ ...server, requestsPerSec: rate }) + '\n');
     } else {
       if (o.interval > 0 && process.stdout.isTTY) process.stdout.write('\x1b[H\x1b[2J');
