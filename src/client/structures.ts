@@ -9,15 +9,19 @@
  * count it.
  *
  * WHAT THE TABLE MUST GUARANTEE for that key (until it has a reserved key
- * kind that gives it, these hold only as long as nobody clears the table
- * and the budget never evicts the key):
+ * kind that gives it, 1 holds only as long as nobody clears the table and
+ * the budget does not evict the key):
  *   1. never evicted, never expired, never removed by clear() or delete();
  *   2. compare-and-set on it compares the whole stored bytes (tag too);
  *   3. its segment's seqlock version moves on every change (as any key's);
  *   4. room for a list of up to 256 KiB (records.ts, MAX_LIST_BYTES).
- * If the key is dropped anyway, values written against the dropped list
- * fail to decode with CodecError (their epoch is gone), never misread, and
- * writers start a new list with a new epoch at their next encode.
+ * Meanwhile, a process that encodes or decodes objects reads the list
+ * every 64 of them (keepAlive: a read that copies nothing), so eviction's
+ * CLOCK finds it visited while objects are in use (test/e2e/values.test.ts:
+ * without it, churn by string writes evicted it while objects were being
+ * read). If the key is dropped anyway, values written against the dropped
+ * list fail to decode with CodecError (their epoch is gone), never misread,
+ * and writers start a new list with a new epoch at their next encode.
  *
  * HOW. load(): a direct read by a TableReader of its own (a load may run
  * inside the decode of another direct read, whose scratch buffer it must
@@ -99,6 +103,10 @@ export class TableStructures implements StructuresHost {
       }
       if (round >= READ_ROUNDS) throw new CodecError('msgpack', 'the shared structures could not be read: writers kept their segment busy');
     }
+  }
+
+  keepAlive(): void {
+    this.reader.read(this.key, this.key.length, this.hash, false); // marks the entry visited; copies nothing
   }
 
   save(expected: Uint8Array | null, next: Uint8Array): boolean {

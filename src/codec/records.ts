@@ -79,7 +79,26 @@ export interface StructuresHost {
   save(expected: Uint8Array | null, next: Uint8Array): boolean;
   /** False only when the stored list certainly did not change since the last load() or save(). */
   mayHaveChanged(): boolean;
+  /**
+   * Read the list without copying it, as any reader would (the table's
+   * CLOCK spares entries read since its hand last passed): called every
+   * KEEP_ALIVE_EVERY encodes and decodes while a list is in use.
+   */
+  keepAlive?(): void;
 }
+
+/**
+ * Encodes and decodes between two keepAlive() reads. Until the table
+ * reserves the list's key, eviction treats it as any entry, and the list
+ * is read only when a process loads it: the CLOCK hand would find it
+ * unvisited on its next pass and evict it (then values written against it
+ * fail to decode in processes that do not hold it, and writers start a
+ * new list). Processes that use the list read it this often, which a pass
+ * of the hand, evicting one entry per write that needs room, does not
+ * outrun while objects are being written or read. A best effort: the
+ * guarantee is the table's (client/structures.ts).
+ */
+const KEEP_ALIVE_EVERY = 64;
 
 type Shape = string[] & { isShared?: boolean; highByte?: number };
 type Shapes = Shape[] & { sharedLength?: number; uninitialized?: boolean };
@@ -103,6 +122,7 @@ export class RecordCodec {
   private decoding = false;
   private packing = false;
   private declines = 0;
+  private uses = 0;
   private readonly maxListBytes: number;
   /** Value and options of one unpack (reused: msgpackr reads start/end from it). */
   private readonly span = { start: TAGGED_HEADER_BYTES, end: 0 };
@@ -224,6 +244,7 @@ export class RecordCodec {
     const epoch = (bytes[1] | (bytes[2] << 8) | (bytes[3] << 16) | (bytes[4] << 24)) >>> 0;
     if (epoch !== 0 && epoch !== this.epoch && !this.packing) this.refresh();
     if (epoch !== 0 && epoch !== this.epoch) throw gone();
+    if (epoch !== 0 && ++this.uses % KEEP_ALIVE_EVERY === 0 && !this.packing) this.host.keepAlive?.();
     this.span.end = len;
     this.decoding = true;
     try {
@@ -245,6 +266,7 @@ export class RecordCodec {
     const atLeast = sizeAtLeast(value, this.maxValueBytes);
     if (atLeast > this.maxValueBytes) throw new RangeError(`value of at least ${atLeast} bytes is over the server's limit of ${this.maxValueBytes} bytes`);
     if (this.host.mayHaveChanged()) this.refresh();
+    else if (++this.uses % KEEP_ALIVE_EVERY === 0 && this.epoch !== 0) this.host.keepAlive?.();
     this.declines = 0;
     this.packing = true;
     codecsPacking++;

@@ -319,3 +319,32 @@ test('clear() drops the structure list: later values decode everywhere; none is 
     assert.deepStrictEqual(kv.getSync('after:b'), { inner: false });
   }
 });
+
+test('eviction at the budget spares the shared record list while objects are read, though others\' writes churn the table', { timeout: 600_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-values-');
+  const region = s.p('region');
+  await s.startServer(['-n', '1', '-m', '16', '-p', region]);
+  const writer = connect({ path: region });
+  const churn = connect({ path: region });
+  const reader = connect({ path: region });
+  t.after(() => Promise.all([writer.close(), churn.close(), reader.close()]));
+  for (let i = 0; i < 500; i++) writer.setSync(`hot:${i}`, { i, name: `hot ${i}` });
+  // Strings only (no codec): 80 MB through a 16 MiB table, while a reader keeps reading the objects.
+  const pad = 'p'.repeat(2000);
+  for (let n = 0; n < 40_000; n++) {
+    churn.setSync(`churn:${n}`, pad);
+    if (n % 4 === 0) assert.deepStrictEqual(reader.getSync(`hot:${n % 500}`) ?? { i: n % 500, name: `hot ${n % 500}` }, { i: n % 500, name: `hot ${n % 500}` });
+  }
+  assert.ok(churn.stats().evictions > 20_000, `evictions: ${churn.stats().evictions}`);
+  // A process that never held the list reads what is left: every object decodes.
+  const fresh = connect({ path: region });
+  t.after(() => fresh.close());
+  let found = 0;
+  for (let i = 0; i < 500; i++) {
+    const v = fresh.getSync(`hot:${i}`);
+    if (v === undefined) continue;
+    assert.deepStrictEqual(v, { i, name: `hot ${i}` });
+    found++;
+  }
+  assert.ok(found > 0, 'some of the objects read during the churn are still there');
+});
