@@ -30,14 +30,16 @@ import { Events, EventName, Listener } from './events';
 import { Namespace } from './namespace';
 import { rejecting, settled } from './promises';
 import { NamespacedKey } from './reserved';
-import { decodeValue, Enveloped } from '../codec/value';
+import { Enveloped, ValueCodec } from '../codec/value';
+import { clientValues, STRUCTURES_KEY } from './structures';
+import { LocalCache, LocalCacheOptions, MISS } from './local-cache';
 import { DEFAULT_ENCODING, Encoding } from '../codec/structured';
 import { checkWellFormed, decodeKey, Key, KeyEncoder } from '../store/keys';
-import { ReadResult } from '../store/table-reader';
+import { ReadResult, TableReader } from '../store/table-reader';
 import { KeyScan, scanSegment, scanStringKeys } from '../store/table-scan';
 import { BUSY, Visit } from '../store/seqlock';
 import { deadlineIn, monoNowMs } from '../store/clock';
-import { ClientStat, ValueTag } from '../layout/layout';
+import { ClientStat, isFetchMark, ValueTag } from '../layout/layout';
 import { ClientStats } from '../transport/client-stats';
 import type { Session } from './session';
 import { ScanContendedError, TableCorruptError } from '../errors';
@@ -52,8 +54,14 @@ export { TableFullError } from '../errors';
 export interface ClientOptions extends ConnectOptions {
   /** Requests the promise API keeps in flight (default 32). */
   window?: number;
-  /** Codec of structured values (objects, Map, Date...): 'v8' (default), 'msgpack' or 'json'. */
+  /** Codec of structured values (objects, Map, Date...): 'msgpack' (default), 'v8' or 'json'. */
   encoding?: Encoding;
+  /**
+   * A cache of decoded values in this process, coherent with the table
+   * (local-cache.ts): `true` for the default size, or its bounds. Values
+   * it returns are deeply frozen. Default: none.
+   */
+  localCache?: LocalCacheOptions | boolean;
   /** Default time to live of this client's writes, in ms (default: the server's --ttl, else never). */
   ttl?: number;
 }
@@ -82,6 +90,8 @@ export function connect(options: ClientOptions = {}): Client {
 export class Client {
   private readonly conn: Connection;
   private readonly sync: SyncWindow;
+  /** The window that adds shared record structures (structures.ts). */
+  private readonly structuresWindow: SyncWindow;
   private readonly pipeline: Pipeline;
   private keyEnc: KeyEncoder;
   private req: RequestBuilder;
@@ -97,6 +107,11 @@ export class Client {
   counters: Float64Array;
   private statsLine: number;
   private clientStats: ClientStats;
+  /** The local cache of decoded values (connect({ localCache })), or null. */
+  private cache: LocalCache | null;
+  private readonly cacheOptions: LocalCacheOptions | true | null;
+  /** This client's value codec (internal: fetch.ts, entries.ts). */
+  readonly codec: ValueCodec;
   readonly encoding: Encoding;
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -106,17 +121,25 @@ export class Client {
     if (!Number.isInteger(width) || width < 1) throw new RangeError(`window must be a positive integer, got ${width}`);
     this.encoding = options.encoding ?? DEFAULT_ENCODING;
     if (!['v8', 'msgpack', 'json'].includes(this.encoding))
-      throw new RangeError(`encoding must be 'v8', 'msgpack' or 'json', got ${String(options.encoding)}`);
+      throw new RangeError(`encoding must be 'msgpack', 'v8' or 'json', got ${String(options.encoding)}`);
     this.ttlOption = options.ttl === undefined ? undefined : checkTtl(options.ttl);
+    const lc = options.localCache;
+    if (lc !== undefined && typeof lc !== 'boolean' && (typeof lc !== 'object' || lc === null)) throw new TypeError(`localCache must be a boolean or { max, maxBytes }, got ${String(lc)}`);
+    this.cacheOptions = lc === true ? true : lc ? lc : null;
     this.conn = Connection.open(options);
     const session = this.conn.current;
     this.made = session;
     const reader = session.reader;
+    this.cache = this.cacheOptions === null ? null : new LocalCache(this.cacheOptions, reader, () => this.conn.beat);
     this.keyEnc = new KeyEncoder(reader.maxKeyBytes, reader.seed);
-    this.req = new RequestBuilder(this.keyEnc, this.encoding, reader.maxValueBytes, this.ttlOption ?? reader.defaultTtlMs);
-    const first = session.reserve(1 + width);
-    this.sync = new SyncWindow(this.conn, session, first);
-    this.pipeline = new Pipeline(this.conn, session, first + 1, width, (s) => statusError(s, 'staging for a request'));
+    // Windows: the synchronous calls', the pipeline's, and one for adding shared record structures (structures.ts).
+    const first = session.reserve(2 + width);
+    const values = clientValues(this.conn, session, this.encoding, first + 1 + width);
+    this.codec = values.codec;
+    this.structuresWindow = values.window;
+    this.req = new RequestBuilder(this.keyEnc, this.codec, this.ttlOption ?? reader.defaultTtlMs);
+    this.sync = new SyncWindow(this.conn, session, first, this.codec);
+    this.pipeline = new Pipeline(this.conn, session, first + 1, width, this.codec, (s) => statusError(s, 'staging for a request'));
     this.envelopes = new Entries(this);
     this.fetcher = new Fetcher(this);
     this.events = new Events(() => {
@@ -153,9 +176,11 @@ export class Client {
     this.clientStats = stats;
     this.counters = claimed.counters;
     this.statsLine = claimed.line;
+    // Cached values were validated by another table's segment versions: none survives a move.
+    if (this.cacheOptions !== null) this.cache = new LocalCache(this.cacheOptions, b, () => this.conn.beat);
     if (a.seed === b.seed && a.maxKeyBytes === b.maxKeyBytes && a.maxValueBytes === b.maxValueBytes && a.defaultTtlMs === b.defaultTtlMs) return;
     this.keyEnc = new KeyEncoder(b.maxKeyBytes, b.seed);
-    this.req = new RequestBuilder(this.keyEnc, this.encoding, b.maxValueBytes, this.ttlOption ?? b.defaultTtlMs);
+    this.req = new RequestBuilder(this.keyEnc, this.codec, this.ttlOption ?? b.defaultTtlMs);
   }
 
   // ---- reads: straight from the shared table --------------------------------------
@@ -166,11 +191,38 @@ export class Client {
    * absent unless `allowStale`.
    */
   getSync(key: Key, options?: GetOptions): unknown {
-    const r = this.direct(key, true, options !== undefined && options.allowStale === true);
-    if (r === ReadResult.Found) return decodeValue(this.conn.reader);
+    const allowStale = options !== undefined && options.allowStale === true;
+    if (this.cache !== null && !allowStale) return this.cachedGet(key, true);
+    const r = this.direct(key, true, allowStale);
+    if (r === ReadResult.Found) return this.codec.decode(this.conn.reader);
     if (r === ReadResult.Absent) return undefined;
     if (r === ReadResult.Contended) return this.opened(this.runSync(this.req.read(key)), options);
     return this.openedLast(r);
+  }
+
+  /**
+   * A get through the local cache (local-cache.ts); `sync`: a contended
+   * read blocks, else a promise. Plain values only: an envelope (tags,
+   * namespaces, grace) is judged at every read (a tag's token lives under
+   * another key, whose change no cached entry would see), never cached.
+   */
+  private cachedGet(key: Key, sync: boolean): unknown {
+    this.usable();
+    this.conn.checkLive();
+    if (this.conn.current !== this.made) this.follow();
+    const cache = this.cache!;
+    const v = cache.lookup(key);
+    if (v !== MISS) {
+      this.counters[v === undefined ? ClientStat.Misses : ClientStat.Hits]++;
+      if (this.events.listening) this.emitRead(key, v === undefined ? ReadResult.Absent : ReadResult.Found);
+      return v;
+    }
+    const r = this.direct(key, true);
+    if (r === ReadResult.Found) return cache.fill(key, () => this.codec.decode(this.conn.reader));
+    cache.drop(key);
+    if (r === ReadResult.Absent) return undefined;
+    if (r !== ReadResult.Contended) return this.openedLast(r);
+    return sync ? this.opened(this.runSync(this.req.read(key)), undefined) : this.enqueue(this.req.read(key)).then((x) => this.opened(x, undefined));
   }
 
   /** Whether `key` holds a value. */
@@ -198,8 +250,10 @@ export class Client {
    */
   get(key: Key, options?: GetOptions): Promise<unknown> {
     return rejecting(() => {
-      const r = this.direct(key, true, options !== undefined && options.allowStale === true);
-      if (r === ReadResult.Found) return settled(() => decodeValue(this.conn.reader));
+      const allowStale = options !== undefined && options.allowStale === true;
+      if (this.cache !== null && !allowStale) return settled(() => this.cachedGet(key, false));
+      const r = this.direct(key, true, allowStale);
+      if (r === ReadResult.Found) return settled(() => this.codec.decode(this.conn.reader));
       if (r === ReadResult.Absent) return Promise.resolve(undefined);
       if (r === ReadResult.Contended) return this.enqueue(this.req.read(key)).then((v) => this.opened(v, options));
       return settled(() => this.openedLast(r));
@@ -236,7 +290,8 @@ export class Client {
    */
   setSync(key: Key, value: unknown, options?: SetOptions): boolean {
     if (options !== undefined && (options.tags !== undefined || options.grace !== undefined)) return this.setEnvelopedSync(key, value, options, []);
-    const stored = this.runSync(this.req.set(key, value, options)) as boolean;
+    // Written at once: a structured value is encoded straight into the window's staging block.
+    const stored = this.runSync(this.req.set(key, value, options, true)) as boolean;
     if (this.events.listening && stored) this.emitKey('set', key);
     return stored;
   }
@@ -468,10 +523,12 @@ export class Client {
 
   /**
    * Keys in the whole machine's table (as lru-cache's `size`); entries that
-   * expired count until the server's sweeper reclaims them.
+   * expired count until the server's sweeper reclaims them. The table's
+   * shared record structures (a pinned system key) are not counted.
    */
   get size(): number {
-    return this.conn.reader.size();
+    const n = this.conn.reader.size();
+    return n > 0 && this.hasSync(STRUCTURES_KEY) ? n - 1 : n;
   }
 
   /**
@@ -490,7 +547,8 @@ export class Client {
   /** Counters of the server and its table, and this process's hits and misses (stats.ts). */
   stats(): Stats {
     this.usable();
-    const s = readStats(this.conn, this.counters[ClientStat.Hits], this.counters[ClientStat.Misses]);
+    const c = this.cache;
+    const s = readStats(this.conn, this.counters[ClientStat.Hits], this.counters[ClientStat.Misses], c && { hits: c.hits, misses: c.misses, entries: c.entries, bytes: c.bytes });
     s.machine = this.clientStats.sum().counters;
     return s;
   }
@@ -512,7 +570,7 @@ export class Client {
     let r: number = reader.read(this.keyEnc.bytes, this.keyEnc.length, this.keyEnc.hash, copyBytes);
     if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
     // fetch()'s leases and failure marks are not values; an envelope is judged.
-    if (r === ReadResult.Found && reader.tag >= ValueTag.Lease) r = reader.tag === ValueTag.Meta ? this.judge(reader.bytes!, allowStale) : ReadResult.Absent;
+    if (r === ReadResult.Found && (reader.tag === ValueTag.Meta || isFetchMark(reader.tag))) r = reader.tag === ValueTag.Meta ? this.judge(reader.bytes!, allowStale) : ReadResult.Absent;
     if (r === ReadResult.Found || r === FOUND_META || r === FOUND_STALE) this.counters[ClientStat.Hits]++;
     else if (r === ReadResult.Absent || r === INVALID_META) this.counters[ClientStat.Misses]++;
     if (this.events.listening) this.emitRead(key, r);
@@ -536,7 +594,7 @@ export class Client {
   private openedLast(r: number): unknown {
     if (r === INVALID_META) return undefined;
     if (r === FOUND_STALE) this.counters[ClientStat.StaleServed]++;
-    return decodeValue(this.envelopes.last!.raw);
+    return this.codec.decode(this.envelopes.last!.raw);
   }
 
   private emitRead(key: Key, r: number): void {
@@ -567,7 +625,7 @@ export class Client {
   liveSync(key: Key): boolean {
     const r = this.peekRaw(key);
     const reader = this.conn.reader;
-    if (r === ReadResult.Found) return reader.tag === ValueTag.Meta ? this.envelopes.judge(reader.bytes!) === Judged.Fresh : reader.tag < ValueTag.Lease;
+    if (r === ReadResult.Found) return reader.tag === ValueTag.Meta ? this.envelopes.judge(reader.bytes!) === Judged.Fresh : !isFetchMark(reader.tag);
     if (r === ReadResult.Absent) return false;
     return this.opened(this.runSync(this.req.read(key)), undefined) !== undefined;
   }
@@ -590,14 +648,14 @@ export class Client {
   /** The value under `key` by peekRaw (a contended read asks the server). */
   peek(key: Key): unknown {
     const r = this.peekRaw(key);
-    if (r === ReadResult.Found) return this.conn.reader.tag >= ValueTag.Lease ? undefined : decodeValue(this.conn.reader);
+    if (r === ReadResult.Found) return this.conn.reader.tag === ValueTag.Meta || isFetchMark(this.conn.reader.tag) ? undefined : this.codec.decode(this.conn.reader);
     if (r === ReadResult.Absent) return undefined;
     const v = this.runSync(this.req.read(key));
     return v instanceof Enveloped ? undefined : v;
   }
 
   /** The last direct read's entry (after direct() returned Found). */
-  get found(): { tag: ValueTag; str: string; num: number; bytes: Buffer | null } {
+  get found(): TableReader {
     return this.conn.reader;
   }
 
@@ -671,12 +729,14 @@ export class Client {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.events.stop();
+    this.cache?.clear();
     this.closing = (async () => {
       // Loads that went on after their caller had an answer still store their value.
       await this.fetcher.idle();
       this.closed = true;
       await this.pipeline.close();
       this.sync.close();
+      this.structuresWindow.close();
       this.conn.close();
       this.clientStats.release(this.statsLine);
     })();
@@ -694,9 +754,11 @@ export class Client {
     if (n > 0) throw new Error(`closeSync(): ${n} promise request(s) still outstanding; await close() instead`);
     this.closed = true;
     this.events.stop();
+    this.cache?.clear();
     // Nothing outstanding: the notifier touches no window any more.
     this.pipeline.closeIdle();
     this.sync.close();
+    this.structuresWindow.close();
     this.conn.close();
     this.clientStats.release(this.statsLine);
     this.closing = Promise.resolve();

@@ -56,7 +56,7 @@
  * machine (the lease), and no caller ever waits on it.
  */
 import { randomBytes } from 'node:crypto';
-import { decodeValue, PreparedValue, prepareValue, ownValue } from '../codec/value';
+import { PreparedValue, ownValue } from '../codec/value';
 import { Key, ReservedKey } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
 import { deadlineIn, monoNowMs } from '../store/clock';
@@ -96,7 +96,7 @@ function raw(tag: ValueTag, bytes: Uint8Array): PreparedValue {
 }
 
 /** A plain value read directly, as a CompareSet expects it. */
-function asPrepared(f: { tag: ValueTag; str: string; num: number; bytes: Buffer | null }): PreparedValue {
+function asPrepared(f: { tag: ValueTag; str: string; num: number; bytes: Buffer | null; bytesLen: number }): PreparedValue {
   switch (f.tag) {
     case ValueTag.String:
       return { tag: f.tag, maxBytes: Buffer.byteLength(f.str, 'utf8'), num: 0, str: f.str, bytes: null };
@@ -109,7 +109,8 @@ function asPrepared(f: { tag: ValueTag; str: string; num: number; bytes: Buffer 
     case ValueTag.Null:
       return { tag: f.tag, maxBytes: 0, num: 0, str: '', bytes: null };
     default:
-      return raw(f.tag, Buffer.from(f.bytes!));
+      // A codec's bytes are in the reader's scratch buffer: its first bytesLen, copied.
+      return raw(f.tag, Buffer.from(f.bytes!.subarray(0, f.bytesLen)));
   }
 }
 
@@ -308,7 +309,7 @@ export class Fetcher {
         value = await loader(key);
         // A value the codec refuses fails the load like a throwing loader.
         if (value !== undefined) {
-          inner = ownValue(prepareValue(value, client.encoding, client.maxValueBytes));
+          inner = ownValue(client.codec.prepare(value));
           if (o.envelope) tokens = await client.envelopes.tokens(o.tokenKeys);
         }
       } catch (e) {
@@ -407,12 +408,12 @@ export class Fetcher {
     const entries = client.envelopes;
     if (r === ReadResult.Found) {
       const f = client.found;
-      return { state: 'fresh', value: decodeValue(f), expected: asPrepared(f), bornAt: 0, freshUntil: 0 };
+      return { state: 'fresh', value: client.codec.decode(f), expected: asPrepared(f), bornAt: 0, freshUntil: 0 };
     }
     if (r === FOUND_META || r === FOUND_STALE) {
       const o = entries.last!;
       const expected = raw(ValueTag.Meta, entries.lastBytes!);
-      return { state: r === FOUND_META ? 'fresh' : 'stale', value: decodeValue(o.raw), expected, bornAt: o.bornAt, freshUntil: o.freshUntil };
+      return { state: r === FOUND_META ? 'fresh' : 'stale', value: client.codec.decode(o.raw), expected, bornAt: o.bornAt, freshUntil: o.freshUntil };
     }
     if (r === ReadResult.Contended) return { state: 'absent', value: undefined, expected: null, bornAt: -1, freshUntil: 0 };
     // An envelope that a token invalidated is absent, but it is what a load must replace.

@@ -26,6 +26,13 @@ export const RESERVED_KEY_BYTE = 0xff;
 /** A reserved key: its bytes (RESERVED_KEY_BYTE first) become KeyKind.Reserved material. */
 export class ReservedKey extends Uint8Array {}
 
+/**
+ * A pinned key of the library (the codec's shared record structures): its
+ * bytes become KeyKind.System material, never evicted, never cleared,
+ * invisible to scans and to the application.
+ */
+export class SystemKey extends Uint8Array {}
+
 /** Whether the `len` bytes of material at u8[off] are a reserved key's. */
 export function isReservedMaterial(u8: Uint8Array, off: number, len: number): boolean {
   return len > KEY_KIND_BYTES && u8[off] === KeyKind.Reserved;
@@ -140,7 +147,7 @@ export class KeyEncoder {
     } else if (key instanceof Uint8Array) {
       if (key.length > this.maxKeyBytes) throw this.tooLong(key.length);
       this.room(key.length);
-      this.bytes[0] = key instanceof ReservedKey ? KeyKind.Reserved : KeyKind.Bytes;
+      this.bytes[0] = key instanceof ReservedKey ? KeyKind.Reserved : key instanceof SystemKey ? KeyKind.System : KeyKind.Bytes;
       this.bytes.set(key, KEY_KIND_BYTES);
       this.length = KEY_KIND_BYTES + key.length;
     } else {

@@ -28,8 +28,9 @@ import { ReadResult, TableReader } from '../../src/store/table-reader';
 import { KeyEncoder, Key } from '../../src/store/keys';
 import { memoryTable } from '../../src/store/table-format';
 import { NO_MEMORY } from '../../src/store/alloc';
-import { decodeValue, prepareValue, writeValue, RawValue } from '../../src/codec/value';
-import { DEFAULT_ENCODING } from '../../src/codec/structured';
+import { ValueCodec, writeValue, RawValue } from '../../src/codec/value';
+import { RecordCodec } from '../../src/codec/records';
+import { MemoryStructures } from '../../src/codec/memory-structures';
 import { mapFile, MAP_CREATE, MAP_READONLY } from '../../src/native/shim';
 import { MAX_CHUNK_BYTES, Status, ValueTag } from '../../src/layout/layout';
 import { verifyHeaps } from '../support/table';
@@ -53,7 +54,7 @@ const BUDGETS: Array<[string, number]> = [
 ];
 
 /** Every value kind a client stores, and keys of every kind. */
-function values(i: number): Array<[Key, unknown]> {
+function kinds(i: number): Array<[Key, unknown]> {
   const bytes = Buffer.alloc(1 + ((i * 97) % 3000));
   for (let j = 0; j < bytes.length; j++) bytes[j] = (i * 31 + j * 7) & 0xff;
   return [
@@ -90,19 +91,24 @@ function fill(t: Table): number[] {
   return at;
 }
 
+/** The default codec, its shared structures in memory (what the table's list does for clients: client/structures.ts). */
+function codec(maxValueBytes: number): ValueCodec {
+  return new ValueCodec('msgpack', new RecordCodec(new MemoryStructures().host(), maxValueBytes), maxValueBytes);
+}
+
 /** The value under `key` as the server's read copies it out (execute.ts, staging-io.ts). */
-function serverRead(t: Table, enc: KeyEncoder, key: Key): unknown {
+function serverRead(t: Table, enc: KeyEncoder, key: Key, values: ValueCodec): unknown {
   enc.encode(key);
   let out: unknown;
   const s = t.withValue(enc.bytes, 0, enc.length, (from, tag, at, len) => {
     const copy = Buffer.alloc(len);
     copy.set(from.subarray(at, at + len));
-    const raw: RawValue = { tag, num: 0, str: '', bytes: null };
+    const raw: RawValue = { tag, num: 0, str: '', bytes: null, bytesLen: len };
     if (tag === ValueTag.U32) raw.num = copy.readUInt32LE(0);
     else if (tag === ValueTag.F64) raw.num = copy.readDoubleLE(0);
     else if (tag === ValueTag.String) raw.str = copy.toString('utf8');
     else raw.bytes = copy;
-    out = decodeValue(raw);
+    out = values.decode(raw);
     return Status.Ok;
   });
   assert.equal(s, Status.Ok);
@@ -119,14 +125,15 @@ for (const [name, budget] of BUDGETS) {
     const enc = new KeyEncoder(t.maxKeyBytes, parts.header.seed);
     assert.ok(parts.chunks.length === 1 || parts.header.chunkBytes <= MAX_CHUNK_BYTES, 'chunks stay below 2^31');
     const fillerEnd = fill(t);
-    const kinds = values(0).length;
+    const kindCount = kinds(0).length;
     const buf = Buffer.alloc(64 * 1024);
+    const values = codec(t.maxValueBytes);
     const written: Array<[Key, unknown]> = [];
     // Enough keys that every chunk holds some (a key's chunk is its segment's).
     const n = Math.max(8, 4 * parts.chunks.length);
     for (let i = 0; i < n; i++) {
-      for (const [key, value] of values(i)) {
-        const p = prepareValue(value, DEFAULT_ENCODING, t.maxValueBytes);
+      for (const [key, value] of kinds(i)) {
+        const p = values.prepare(value);
         const len = writeValue(p, buf, 0);
         enc.encode(key);
         assert.equal(t.set(enc.bytes, 0, enc.length, buf, 0, len, p.tag), Status.Ok, `set ${String(key)}`);
@@ -148,10 +155,10 @@ for (const [name, budget] of BUDGETS) {
     for (const [key, value] of written) {
       enc.encode(key);
       assert.equal(r.read(enc.bytes, enc.length, enc.hash), ReadResult.Found, `direct read of ${String(key)}`);
-      assert.deepEqual(decodeValue(r), value, `direct read of ${String(key)}`);
-      assert.deepEqual(serverRead(t, enc, key), value, `server read of ${String(key)}`);
+      assert.deepEqual(values.decode(r), value, `direct read of ${String(key)}`);
+      assert.deepEqual(serverRead(t, enc, key, values), value, `server read of ${String(key)}`);
     }
-    assert.equal(written.length, n * kinds);
+    assert.equal(written.length, n * kindCount);
     verifyHeaps(t);
   });
 }
