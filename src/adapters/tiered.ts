@@ -14,10 +14,13 @@
  * machines writing one key leave the loser's value in its own L1.)
  *
  * READS go through the L1's fetch(): a miss takes the machine-wide lease,
- * reads Redis (GET and PTTL in one round trip) and stores what it read,
- * but only over its own lease. An invalidation that lands while the read
- * is in flight deletes the lease, so the read's (possibly older) value is
- * returned to its caller and never stored. Hence, as long as invalidations
+ * puts a placeholder in the key (an entry that reads as absent), reads
+ * Redis (GET and PTTL in one round trip) and stores what it read only over
+ * that placeholder (a compare-and-set). An invalidation that lands while
+ * the read is in flight deletes the placeholder, so the read's (possibly
+ * older) value is returned to its caller and never stored: the argument,
+ * interleaving by interleaving, is in client/fetch.ts ("THE ANCHOR").
+ * Hence, as long as invalidations
  * are delivered, an L1 never keeps a value older than Redis's for longer
  * than one invalidation takes to arrive (measured in test/compat/tiered.test.ts,
  * figures in the README). Messages pub/sub loses (a subscriber that was
