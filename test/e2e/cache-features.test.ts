@@ -300,6 +300,26 @@ test('events: hit, miss, set, delete, fetch, stale, refresh, expire, evict; none
   await kv.delete('zz');
   kv.namespace('ns').getSync('k');
   assert.deepEqual(seq, ['miss b', 'set b', 'hit b', 'delete b true', 'set c', 'delete zz false', 'miss k in ns']);
+  // The events' exact shapes, plain and namespaced.
+  const shapes: unknown[] = [];
+  const keep = (e: unknown): void => void shapes.push(e);
+  for (const n of ['hit', 'miss', 'set', 'delete'] as const) kv.on(n, keep);
+  const ns = kv.namespace('ns');
+  kv.setSync('b', 1);
+  kv.getSync('b');
+  ns.setSync('k', 1);
+  ns.getSync('k');
+  ns.deleteSync('k');
+  ns.getSync('k');
+  for (const n of ['hit', 'miss', 'set', 'delete'] as const) kv.off(n, keep);
+  assert.deepEqual(shapes, [
+    { key: 'b' },
+    { key: 'b', stale: false },
+    { key: 'k', namespace: 'ns' },
+    { key: 'k', namespace: 'ns', stale: false },
+    { key: 'k', namespace: 'ns', deleted: true },
+    { key: 'k', namespace: 'ns' },
+  ]);
   assert.throws(() => kv.on('nope' as 'hit', () => undefined), RangeError);
   assert.throws(() => kv.on('hit', 5 as unknown as () => void), TypeError);
   // Evictions: a server at a small budget, filled past it.
