@@ -73,9 +73,15 @@ test: all
 # BENCH_QUICK=1 for a ~3-4-minute run, BENCH_ARGS for flags (node
 # dist/bench/harness/run.js -h). Installs Debian's redis-server with apt-get if
 # missing. Not part of `make test`/CI: it is long and uses apt.
+# Then the scale bench (bench/scale/run.ts: 1 M, 10 M, 50 M entries beside
+# Redis, sizes that do not fit in free memory reported as not run; about 15
+# min more; SCALE_SIZES to choose) and the crash bench (bench/scale/crash.ts).
+SCALE_SIZES ?= $(if $(BENCH_QUICK),1000000,1000000,10000000,50000000)
 bench: all
 	node dist/bench/harness/run.js $(BENCH_ARGS)
 	node dist/bench/studies/policy/run.js > bench/results/policy.md
+	node dist/bench/scale/run.js --sizes $(SCALE_SIZES)
+	node dist/bench/scale/crash.js
 
 clean:
 	rm -rf build dist workloads

@@ -3,7 +3,10 @@
  * writes `TAG:i` = i with setSync as fast as it can, noting the longest
  * time between two acknowledgements (a write that waits for a restarted
  * server), until the file STOP exists; then prints one JSON line:
- * { acked, maxGapMs, gaps } (gaps: every wait over 50 ms, in ms).
+ * { written, failed, maxGapMs, gaps }: writes 0..written-1 were tried,
+ * those in `failed` threw (their error names in `errors`; a write that
+ * threw OutcomeUnknownError may be there or not), every other one was
+ * acknowledged; gaps: every wait over 50 ms, in ms.
  *
  *   node crash-writer.js REGION TAG STOP_FILE DATA_DIR
  */
@@ -16,9 +19,18 @@ function main(): void {
   let last = performance.now();
   let maxGapMs = 0;
   const gaps: number[] = [];
+  const failed: number[] = [];
+  const errors: Record<string, number> = {};
   let i = 0;
   for (;;) {
-    kv.setSync(`${tag}:${i}`, i);
+    try {
+      kv.setSync(`${tag}:${i}`, i);
+    } catch (e) {
+      failed.push(i);
+      const name = (e as Error).name;
+      errors[name] = (errors[name] ?? 0) + 1;
+      if (process.env.CRASH_WRITER_VERBOSE) process.stderr.write(`${tag}: write ${i}: ${(e as Error).message}\n`);
+    }
     i++;
     const now = performance.now();
     const gap = now - last;
@@ -28,7 +40,7 @@ function main(): void {
     if ((i & 1023) === 0 && fs.existsSync(stopFile)) break;
   }
   kv.closeSync();
-  process.stdout.write(`${JSON.stringify({ acked: i, maxGapMs, gaps })}\n`);
+  process.stdout.write(`${JSON.stringify({ written: i, failed, errors, maxGapMs, gaps })}\n`);
 }
 
 main();

@@ -268,7 +268,7 @@ export class Connection {
    * Riding through: why session `s`'s server does not serve now (null while
    * it serves). When it does not, also looks for a new server at the path
    * (at most once per PROBE_MS; with `start`, starts one when none is
-   * live), which then becomes `current`: a writer on `s` sees
+   * live: client/start.ts), which then becomes `current`: a writer on `s` sees
    * `current !== s` and moves.
    */
   look(s: Session, now = Date.now()): string | null {
@@ -277,7 +277,10 @@ export class Connection {
     if (s === this.current && now - this.lastLookAt >= Session.PROBE_MS) {
       this.lastLookAt = now;
       this.newer();
-      if (this.starter !== null && this.current === s) this.starter.poke(now);
+      // Also when a new server was found: one this process started is let
+      // go of (its start lock) as soon as it is READY, or no one else
+      // could start the next one after a crash.
+      this.starter?.poke(now);
     }
     return problem;
   }

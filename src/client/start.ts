@@ -122,6 +122,22 @@ function liveServerAt(file: string): boolean {
   }
 }
 
+/**
+ * Whether the server with pid `pid` got past its start at `file`: its
+ * region names it and left INIT (READY, or stopping, or stopped; a server
+ * killed while serving leaves READY behind). A server that fails before
+ * READY removes its region (or never made one).
+ */
+function startedAt(file: string, pid: number): boolean {
+  try {
+    const r = Region.open(file);
+    return r.serverPid() === pid && r.serverState() !== ServerState.Init;
+  } catch (e) {
+    if (e instanceof RegionError) return false;
+    throw e;
+  }
+}
+
 /** Whether a server at `file` is READY (it may be paused: then it is not "serving", but it is there). */
 export function readyServerAt(file: string): boolean {
   try {
@@ -188,9 +204,12 @@ export class Starter {
       if (!dead && !readyServerAt(this.file) && now < h.until) return;
       unlockFile(h.fd);
       this.holding = null;
-      // Exited while another server is there (one started by hand won the
-      // race for <path>.lock): that one serves; not a failure.
-      if (dead && !liveServerAt(this.file)) this.failed(now, `the server started on ${this.file} exited: ${lastLine(this.log)}`);
+      // Not a failure: exited while another server is there (one started
+      // by hand won the race for <path>.lock: that one serves), or died
+      // after it had started (killed while serving before this process
+      // looked again: a crash to recover from at once, not a start to back
+      // off from).
+      if (dead && !liveServerAt(this.file) && !startedAt(this.file, h.child.pid ?? -1)) this.failed(now, `the server started on ${this.file} exited: ${lastLine(this.log)}`);
       else this.backoff = 0;
       return;
     }

@@ -9,6 +9,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { connect } from '../../src/client/client';
 import { ServerError } from '../../src/errors';
+import { lockFile, unlockFile } from '../../src/native/shim';
 import { lines, pidRunning, pollUntil, Proc, WAIT_MS } from '../fixtures/faults/harness';
 import type { StartClientOptions } from '../fixtures/faults/start-client';
 import { scoped } from '../support/ride';
@@ -47,10 +48,34 @@ test('connect({ start: true }) from 8 processes at once starts exactly one serve
   const text = fs.readFileSync(log, 'utf8');
   assert.equal((text.match(/^server: ready/gm) ?? []).length, 2, text);
   assert.doesNotMatch(text, /another server/, 'a second server was spawned and refused');
+  // Whoever started it let go of the start lock once it was READY.
+  assert.ok(await pollUntil(() => {
+    try {
+      unlockFile(lockFile(`${region}.start`));
+      return true;
+    } catch {
+      return false;
+    }
+  }, WAIT_MS), 'the start lock is still held while the server it started serves');
+
+  // Killed again: the client that started the second server may not have
+  // looked at it since it became READY; its death is a crash to recover
+  // from, not a failed start (no error, no back-off).
+  for (const c of clients) c.stdout = '';
+  process.kill(pid2, 'SIGKILL');
+  assert.ok(await pollUntil(() => !pidRunning(pid2), WAIT_MS));
+  for (const c of clients) c.child.stdin!.write('write\n');
+  for (const c of clients) await c.waitFor(/^wrote \d+ \d+$/m, WAIT_MS);
+  const third = clients.map((c) => said(c, /^wrote (\d+) (\d+)$/gm));
+  const pid3 = third[0][0];
+  scope.adopt(pid3);
+  assert.ok(pid3 > 0 && pid3 !== pid2 && third.every(([p]) => p === pid3), `after the second kill: ${JSON.stringify(third)}`);
+  assert.equal(third.reduce((a, [, s]) => a + s, 0), 3, `servers spawned in all: ${JSON.stringify(third)}`);
+  assert.equal((fs.readFileSync(log, 'utf8').match(/^server: ready/gm) ?? []).length, 3);
   for (const c of clients) c.child.stdin!.write('stop\n');
   for (const c of clients) assert.equal((await c.wait(WAIT_MS)).code, 0, c.output());
-  process.kill(pid2, 'SIGTERM');
-  assert.ok(await pollUntil(() => !pidRunning(pid2), WAIT_MS), 'the started server did not stop on SIGTERM');
+  process.kill(pid3, 'SIGTERM');
+  assert.ok(await pollUntil(() => !pidRunning(pid3), WAIT_MS), 'the started server did not stop on SIGTERM');
 });
 
 test('connect({ start: true }) with a server that cannot start: one ServerError naming its reason; bad server options: TypeError/RangeError', { timeout: 60_000 }, async (t) => {
