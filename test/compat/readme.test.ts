@@ -76,8 +76,9 @@ test("the client has a ...Sync twin of every call in the README's table, and the
 
   const s = new Scope(t, 'shmkv-twins-');
   const region = s.p('region');
-  // Room for exactly one client of window 8 (1 + 8 windows) at a time.
-  await s.startServer(['-n', '1', '-c', '9', '-p', region, '--data-dir', s.dir]);
+  // Room for exactly one client of window 8 at a time (8 + the sync
+  // window + the shared structures' window).
+  await s.startServer(['-n', '1', '-c', '10', '-p', region, '--data-dir', s.dir]);
   const kv = connect({ path: region, window: 8 });
   const api = kv as unknown as Record<string, unknown>;
   for (const n of names) {

@@ -195,7 +195,9 @@ test('tiered: an L1 started by the cache (l1: { path, start: true }) rides throu
   const redis = await startRedis(t);
   const region = s.p('a.region');
   const server = { threads: 1, maxTableBytes: 64 * 1024 * 1024, dataDir: s.dir, log: s.p('a.log') };
-  const a = new TieredCache({ l1: { path: region, start: true, server }, redis: redis.client(), l1Ttl: 60_000 });
+  // A start can take seconds on a loaded machine: this is about riding
+  // through, not about the default 5 s bound.
+  const a = new TieredCache({ l1: { path: region, start: true, server, reconnectMs: 60_000 }, redis: redis.client(), l1Ttl: 60_000 });
   const b = await machine(s, redis, 'b');
   t.after(async () => {
     await a.close();

@@ -119,7 +119,7 @@ const NOT_PROMISE_METHODS = new Set([
   'expireSync', 'persistSync', 'incrSync', 'setManySync', 'putManySync', 'deleteByTagSync', 'setEnvelopedSync', 'clearSync', 'closeSync',
   'namespace', 'on', 'off', 'keys', 'entries', 'values', 'size', 'keysWithPrefix', 'stats', 'direct', 'judge', 'opened', 'openedLast',
   'emitRead', 'emitKey', 'peekRaw', 'liveSync', 'materialsSync', 'peek', 'found', 'requestSync', 'runSync', 'enqueue', 'enqueueBatch',
-  'usable', 'pending', 'maxKeyBytes', 'maxValueBytes', 'follow',
+  'usable', 'pending', 'maxKeyBytes', 'maxValueBytes', 'follow', 'cachedGet',
 ]);
 
 /** Call `f`: it must not throw, and must return a promise that rejects as `check` says. */

@@ -39,7 +39,8 @@ for (const seconds of [3, 10]) {
     const cli = scope.client(region, ['-n', '2', '-w', '8', '-i', w, '-c', '-e', scope.file('w.expected'), '--reconnect-ms', String(seconds * 1000 + 20_000)], 'CLI replay');
     assert.ok(await pollUntil(() => new Owners(Region.open(region)).ownedBy(cli.pid) === 16, WAIT_MS), `the CLI did not attach\n${cli.output()}`);
     const baseline = owned(region);
-    assert.equal(baseline, 9 + 601 + 16, 'windows owned before the pause');
+    // Each client: its window, the sync window and the shared structures' window.
+    assert.equal(baseline, 10 + 602 + 16, 'windows owned before the pause');
 
     await pause(server);
     const pausedAt = Date.now();
@@ -67,7 +68,7 @@ for (const seconds of [3, 10]) {
     // No window leaked while the riders live: the board holds exactly their
     // reservations again (windows they gave up on went to the reaper, which
     // freed them once the server ran; they got new ones in their place).
-    const riderWindows = 9 + 601;
+    const riderWindows = 10 + 602;
     assert.ok(await pollUntil(() => owned(region) === riderWindows, WAIT_MS), `${owned(region)} windows owned by two live clients that reserved ${riderWindows}`);
     for (const r of riders) r.child.stdin!.write('close\n');
     for (const r of riders) {
@@ -137,7 +138,8 @@ test('writes a server took and then stopped answering (sync and promise): Outcom
   // later needs no Reserve first (a Reserve taken and never answered means
   // the request itself was never sent: a plain ServerGoneError).
   await Promise.all([kv.set('w1', 'v'), kv.set('w2', 'v')]);
-  assert.equal(owned(region), 3);
+  // Two pipeline windows, the sync window, the shared structures' window.
+  assert.equal(owned(region), 4);
   await pause(server);
   // A thread of this process plays the server worker that took each
   // request this client sends, and then never answers: it moves every
@@ -181,8 +183,8 @@ test('writes a server took and then stopped answering (sync and promise): Outcom
   assert.deepEqual([kv.getSync('y'), kv.getSync('z'), kv.getSync('sync-n'), kv.getSync('p'), kv.getSync(11), kv.getSync(7), kv.getSync(8)], [2, 3, undefined, undefined, undefined, undefined, undefined]);
   // The taken windows went to the reaper (never answered: it frees them
   // once the ring has moved past them and no worker holds a request), so
-  // the board holds exactly this client's 3 again.
-  assert.ok(await pollUntil(() => owned(region) === 3, WAIT_MS), `${owned(region)} windows owned; the client reserved 3`);
+  // the board holds exactly this client's 4 again.
+  assert.ok(await pollUntil(() => owned(region) === 4, WAIT_MS), `${owned(region)} windows owned; the client reserved 4`);
   await kv.close();
   assert.ok(await pollUntil(() => owned(region) === 0, WAIT_MS), `${owned(region)} windows still owned after close`);
   await sigterm(server);

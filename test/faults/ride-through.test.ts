@@ -160,7 +160,9 @@ test('the CLI replays (u32, u32 --direct, bytes, bytes --direct) ride through a 
     ['bytes', bytes, []],
     ['bytes --direct', bytes, ['--direct']],
   ] as const;
-  const clis = runs.map(([name, w, extra], i) => scope.client(region, ['-n', '2', '-w', '8', '-i', w, '-o', scope.file(`out-${i}`), ...extra], `CLI ${name}`));
+  // The second server may take seconds to start on a loaded machine: the
+  // replays wait up to a minute for it (the default is 5 s).
+  const clis = runs.map(([name, w, extra], i) => scope.client(region, ['-n', '2', '-w', '8', '-i', w, '-o', scope.file(`out-${i}`), '--reconnect-ms', '60000', ...extra], `CLI ${name}`));
   assert.ok(await pollUntil(() => clis.every((c) => new Owners(Region.open(region)).ownedBy(c.pid) === 16), WAIT_MS), `not every CLI attached\n${clis.map((c) => c.output()).join('\n')}`);
   await sleep(300);
   for (const c of clis) assert.equal(c.running, true, `${c.label} finished before the kill: make its workload longer\n${c.output()}`);
