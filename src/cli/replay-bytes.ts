@@ -30,7 +30,7 @@
 import type { ReplayReport, ReplayTask } from './replay-worker';
 import { Connection } from '../client/connection';
 import { Lane, LaneMoved } from '../client/lane';
-import { resend } from './replay-resend';
+import { drain, resend } from './replay-resend';
 import { StagingIO } from '../client/staging-io';
 import { readOnlyValues } from '../client/structures';
 import { hashBytes } from '../store/keys';
@@ -160,15 +160,7 @@ export function replayBytes(t: ReplayTask): ReplayReport {
       i--; // request i was not sent: again
     }
   }
-  for (;;) {
-    try {
-      while (lane.inFlight > 0) complete();
-      break;
-    } catch (e) {
-      if (!(e instanceof LaneMoved)) throw e;
-      resend(e, indexOf, sendRing);
-    }
-  }
+  drain(lane, complete, indexOf, sendRing);
   lane.close();
   const lastComplete = process.hrtime.bigint();
   let strings: string[] | undefined;

@@ -28,7 +28,7 @@
 import type { ReplayReport, ReplayTask } from './replay-worker';
 import { Connection } from '../client/connection';
 import { Lane, LaneMoved } from '../client/lane';
-import { resend } from './replay-resend';
+import { drain, resend } from './replay-resend';
 import { ReadResult } from '../store/table-reader';
 import { hashU32Key, U32_KEY_BYTES, writeU32Key } from '../store/keys';
 import { Op, Status, ValueTag } from '../layout/layout';
@@ -97,15 +97,7 @@ export function replayDirect(t: ReplayTask): ReplayReport {
       i--; // request i was not sent: again
     }
   }
-  for (;;) {
-    try {
-      while (lane.inFlight > 0) complete();
-      break;
-    } catch (e) {
-      if (!(e instanceof LaneMoved)) throw e;
-      resend(e, indexOf, sendRing);
-    }
-  }
+  drain(lane, complete, indexOf, sendRing);
   lane.close();
   const lastComplete = process.hrtime.bigint();
   return { firstSubmitNs: Number(firstSubmit), lastCompleteNs: Number(lastComplete), completed: done, full };

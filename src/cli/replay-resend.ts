@@ -4,7 +4,7 @@
  * that were in flight. Every request of a replay is idempotent (put, get,
  * set, del), so sending one twice is safe even when the old server ran it.
  */
-import { LaneMoved } from '../client/lane';
+import { Lane, LaneMoved } from '../client/lane';
 
 /**
  * `indexOf(n)`: the workload index of submission n, or -1 for a submission
@@ -33,6 +33,22 @@ export function resend(moved: LaneMoved, indexOf: (n: number) => number, send: (
       // one whose send threw was not sent).
       todo = [...inFlight(e), ...todo.slice(k)];
       k = 0;
+    }
+  }
+}
+
+/**
+ * The end of a replay: complete everything in flight on `lane`, sending
+ * again (resend above) what a move to a new server left unanswered.
+ */
+export function drain(lane: Lane, complete: () => void, indexOf: (n: number) => number, send: (i: number) => void): void {
+  for (;;) {
+    try {
+      while (lane.inFlight > 0) complete();
+      return;
+    } catch (e) {
+      if (!(e instanceof LaneMoved)) throw e;
+      resend(e, indexOf, send);
     }
   }
 }

@@ -8,9 +8,9 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { ChildProcess } from 'node:child_process';
 import { connect, Client, FetchTimeoutError } from '../../src/index';
-import { RunResult, Scope, sleep, waitFor, waitUntil } from '../support/procs';
+import { Scope, sleep, waitFor, waitUntil } from '../support/procs';
+import { lastJsonLine, linesOf, together } from '../support/together';
 
 const CLIENT = path.join(__dirname, '..', 'fixtures', 'api', 'cache-client.js');
 
@@ -22,30 +22,10 @@ interface Outcome {
   ms: number;
 }
 
-function linesOf(child: ChildProcess): string[] {
-  const out: string[] = [];
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    out.push(...parts);
-  });
-  return out;
-}
-
 /** `n` processes fetch `key` at once (after `go`), with these options and loader. */
 async function race(s: Scope, region: string, key: string, n: number, options: object, loader: { delayMs: number; fail: boolean }): Promise<Outcome[]> {
-  const runs = Array.from({ length: n }, (_, i) => s.spawn(process.execPath, [CLIENT, region, key, String(i), JSON.stringify(options), JSON.stringify(loader)], { timeoutMs: 90_000 }));
-  const out = runs.map((r) => linesOf(r.child));
-  assert.ok(await waitFor(() => out.every((o) => o.includes('ready')), 30_000), 'every client attached');
-  const kv = connect({ path: region });
-  kv.setSync('go', 1);
-  await kv.close();
-  return (await Promise.all(runs.map((r) => r.done))).map((r: RunResult) => {
-    assert.equal(r.code, 0, r.stderr);
-    return JSON.parse(r.stdout.trim().split('\n').pop()!) as Outcome;
-  });
+  const { done } = await together(s, region, CLIENT, Array.from({ length: n }, (_, i) => [region, key, String(i), JSON.stringify(options), JSON.stringify(loader)]));
+  return (await Promise.all(done)).map((r) => lastJsonLine<Outcome>(r));
 }
 
 /** A stale entry: written with a short ttl and a long grace, then left to go stale. */

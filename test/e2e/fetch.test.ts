@@ -11,9 +11,9 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { ChildProcess } from 'node:child_process';
 import { connect } from '../../src/index';
 import { RunResult, Scope, waitFor, waitUntil } from '../support/procs';
+import { lastJsonLine, linesOf, together } from '../support/together';
 import { MaterialEncoder } from '../../src/client/reserved';
 
 const FETCHER = path.join(__dirname, '..', 'fixtures', 'api', 'fetch-client.js');
@@ -25,34 +25,12 @@ interface Outcome {
   error?: string;
 }
 
-/** Lines a child has printed so far. */
-function linesOf(child: ChildProcess): string[] {
-  const out: string[] = [];
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    out.push(...parts);
-  });
-  return out;
+/** Start fetch clients on `key` (one per mode), wait until all are ready, then let them go at once. */
+function race(s: Scope, region: string, key: string, modes: string[]): ReturnType<typeof together> {
+  return together(s, region, FETCHER, modes.map((mode, i) => [region, key, mode, String(i)]));
 }
 
-/** Start `n` fetch clients on `key`, wait until all are ready, then let them go at once. */
-async function race(s: Scope, region: string, key: string, modes: string[]): Promise<{ done: Array<Promise<RunResult>>; out: string[][]; children: ChildProcess[] }> {
-  const runs = modes.map((mode, i) => s.spawn(process.execPath, [FETCHER, region, key, mode, String(i)], { timeoutMs: 90_000 }));
-  const out = runs.map((r) => linesOf(r.child));
-  assert.ok(await waitFor(() => out.every((o) => o.includes('ready')), 30_000), 'every fetch client attached');
-  const kv = connect({ path: region });
-  kv.setSync('go', 1);
-  await kv.close();
-  return { done: runs.map((r) => r.done), out, children: runs.map((r) => r.child) };
-}
-
-function outcome(r: RunResult): Outcome {
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Outcome;
-}
+const outcome = (r: RunResult): Outcome => lastJsonLine<Outcome>(r);
 
 test('fetch: 4 processes miss one key at once; the loader runs once on the machine and all get its value', { timeout: 120_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-fetch-');
