@@ -45,6 +45,8 @@ import {
   D_CHUNKS,
   D_DEFAULT_TTL_MS,
   D_EVICTION,
+  Eviction,
+  MAX_EVICTION,
   D_MAGIC,
   D_MAX_KEY_BYTES,
   D_MAX_VALUE_BYTES,
@@ -125,7 +127,8 @@ export interface DataHeader extends DataGeometry {
   maxKeyBytes: number;
   maxValueBytes: number;
   defaultTtlMs: number;
-  evicts: boolean;
+  /** The policy at the memory cap (an unknown word reads as the default, S3-FIFO). */
+  eviction: Eviction;
   /** Where each chunk's heap starts (the same in every chunk). */
   heapStart: number;
   regionPath: string;
@@ -168,7 +171,7 @@ export function readDataHeader(file: string, meta: SharedArrayBuffer, fileBytes:
     maxKeyBytes,
     maxValueBytes,
     defaultTtlMs: u32(D_DEFAULT_TTL_MS),
-    evicts: u32(D_EVICTION) === 1,
+    eviction: u32(D_EVICTION) <= MAX_EVICTION ? (u32(D_EVICTION) as Eviction) : Eviction.S3Fifo,
     heapStart: chunkHeapStart(2 ** segmentBits / geometry.chunks),
     regionPath: Buffer.from(meta, D_REGION_PATH + 2, pathLen).toString('utf8'),
     bootId,

@@ -24,6 +24,7 @@ import {
   D_CREATED_AT,
   D_DEFAULT_TTL_MS,
   D_EVICTION,
+  Eviction,
   D_MAGIC,
   D_MAX_KEY_BYTES,
   D_MAX_VALUE_BYTES,
@@ -60,9 +61,22 @@ import {
   STATS_MAIN_LINE,
 } from '../layout/layout';
 
+/** What a write that needs memory at the cap does: evict by S3-FIFO (the default) or CLOCK, or refuse (Full). */
+export type EvictionPolicy = 's3fifo' | 'clock' | 'none';
+
+/** The header word (layout.ts Eviction) of each policy. */
+export const EVICTION_WORDS: Readonly<Record<EvictionPolicy, Eviction>> = { s3fifo: Eviction.S3Fifo, clock: Eviction.Clock, none: Eviction.None };
+
+/** A policy's word, or a RangeError naming the bad value. */
+export function evictionWord(policy: EvictionPolicy | undefined): Eviction {
+  const p = policy ?? 's3fifo';
+  if (!Object.prototype.hasOwnProperty.call(EVICTION_WORDS, p)) throw new RangeError(`eviction must be 's3fifo', 'clock' or 'none', got ${String(policy)}`);
+  return EVICTION_WORDS[p];
+}
+
 export interface TableOptions {
-  /** At the cap, evict entries to make room (default) or refuse writes (false). */
-  evict?: boolean;
+  /** At the cap: evict by S3-FIFO (default) or CLOCK, or refuse writes ('none'). */
+  eviction?: EvictionPolicy;
   /** Default time to live of writes without one, in ms (0 = none). */
   defaultTtlMs?: number;
   /** Initial total index slots (spread over the segments). */
@@ -117,6 +131,7 @@ export function tableGeometry(opts: TableOptions): DataGeometry {
   g = dataGeometry(opts.dataBytes, segBits);
   const { maxKeyBytes: maxKey, maxValueBytes: maxValue } = tableLimits(opts, g);
   checkInt('default ttl (ms)', opts.defaultTtlMs ?? 0, 0, 2 ** 32 - 1);
+  evictionWord(opts.eviction);
   const heapStart = chunkHeapStart(2 ** segBits / g.chunks);
   const heap = g.chunkBytes - heapStart;
   const indexes = (2 ** segBits / g.chunks) * (indexBlockBytes(perSegment(opts, segBits)) + 16);
@@ -159,7 +174,7 @@ export function formatTable(file: string, meta: SharedArrayBuffer, chunks: reado
   dv.setFloat64(D_STARTED_AT, Date.now(), true);
   bootId().copy(Buffer.from(meta), D_BOOT_ID);
   u32(D_DEFAULT_TTL_MS, opts.defaultTtlMs ?? 0);
-  u32(D_EVICTION, opts.evict === false ? 0 : 1);
+  u32(D_EVICTION, evictionWord(opts.eviction));
   writeRegionPath(meta, regionPath);
   const segsPerChunk = 2 ** g.segmentBits / g.chunks;
   const heapStart = chunkHeapStart(segsPerChunk);
@@ -236,7 +251,7 @@ export function memoryTable(opts: TableOptions): TableParts & { transfer: TableT
     chunks.push(new SharedArrayBuffer(g.chunkBytes));
     hints.push(new SharedArrayBuffer(hintBytesOf(g.chunkBytes)));
   }
-  const priv = PrivateState.create(2 ** g.segmentBits, g.chunks);
+  const priv = PrivateState.forGeometry(g);
   const header = formatTable('(memory)', meta, chunks, priv, opts, g, '(memory)');
   return { header, chunks: chunkViews(header, chunks, hints), priv, transfer: { path: '(memory)', meta, chunks, hints, priv: priv.transferable() } };
 }
