@@ -84,6 +84,8 @@ export interface TableOptions {
   /** Bytes of the data file: the table's memory cap. */
   dataBytes: number;
   segmentBits?: number;
+  /** Chunks (heaps) of the data file: a power of two, more than the fewest the budget needs (data-file.ts dataGeometry); default the fewest. */
+  chunks?: number;
   /** Hash seed; random when omitted. */
   seed?: number;
   maxKeyBytes?: number;
@@ -126,9 +128,9 @@ export function tableGeometry(opts: TableOptions): DataGeometry {
   checkInt('initial table size', opts.initialBuckets, 1, 2 ** 30);
   checkInt('max key bytes', opts.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES, 64, MAX_KEY_BYTES_LIMIT);
   checkInt('max value bytes', opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, 64, MAX_VALUE_BYTES_LIMIT);
-  let g = dataGeometry(opts.dataBytes, MAX_SEGMENT_BITS);
+  let g = dataGeometry(opts.dataBytes, MAX_SEGMENT_BITS, opts.chunks);
   segBits = Math.max(segBits, Math.log2(g.chunks));
-  g = dataGeometry(opts.dataBytes, segBits);
+  g = dataGeometry(opts.dataBytes, segBits, opts.chunks);
   const { maxKeyBytes: maxKey, maxValueBytes: maxValue } = tableLimits(opts, g);
   checkInt('default ttl (ms)', opts.defaultTtlMs ?? 0, 0, 2 ** 32 - 1);
   evictionWord(opts.eviction);
