@@ -5,16 +5,22 @@
  *   GET /item/ID   the backend's response for ID, cached (web-caches.ts);
  *                  429 past --limit requests per second per API key
  *                  (x-api-key header, else the client address)
+ *   PUT /item/ID   change the item in the backend (its version goes up),
+ *                  then write the new response through the cache; answers
+ *                  the new response
  *
  * The primary embeds the store's server, runs the backend stub (an HTTP
- * server on loopback that answers after --backend-ms and counts its calls:
- * GET /calls) and forks the workers. With --cache tiered it also runs the
- * machine's one pub/sub subscriber (shmkv/tiered). Once every worker
- * listens it prints one JSON line: {"ready":true,"port":...,"backend":...}.
- * SIGTERM/SIGINT: workers close, the server and Redis clients stop, exit 0.
+ * server on loopback that answers after --backend-ms and counts its
+ * loads: GET /calls; each item carries a version `v` that POST
+ * /item/ID raises) unless --backend names one that another instance runs
+ * (several "machines" share one backend), and forks the workers. With
+ * --cache tiered it also runs the machine's one pub/sub subscriber
+ * (shmkv/tiered). Once every worker listens it prints one JSON line:
+ * {"ready":true,"port":...,"backend":...}. SIGTERM/SIGINT: workers close,
+ * the server and Redis clients stop, exit 0.
  *
  *   node dist/examples/web-service.js --cache shmkv --workers 2 --port 8080
- *   curl localhost:8080/item/42; curl $(backend)/calls
+ *   curl localhost:8080/item/42; curl -X PUT localhost:8080/item/42; curl $(backend)/calls
  */
 import * as cluster from 'node:cluster';
 import * as fs from 'node:fs';
@@ -37,6 +43,8 @@ const { values: opt } = parseArgs({
     port: { type: 'string', default: '0' },
     redis: { type: 'string' },
     'backend-ms': { type: 'string', default: '5' },
+    // Another instance's backend (its ready line's "backend"): machines share one source of truth.
+    backend: { type: 'string' },
     limit: { type: 'string', default: '1000000' },
     ttl: { type: 'string', default: '60000' },
     // A directory for the region (default: a fresh temp dir); tests pass theirs.
@@ -46,16 +54,24 @@ const { values: opt } = parseArgs({
 const variant = opt.cache as Variant;
 if (!VARIANTS.includes(variant)) throw new Error(`--cache must be one of ${VARIANTS.join(', ')}`);
 
-/** The backend stub: slow on purpose, and counting every call. */
+/** The backend stub: slow on purpose, counting every load, each item with a version that a POST raises. */
 function startBackend(delayMs: number): Promise<{ server: http.Server; url: string }> {
   let calls = 0;
+  const versions = new Map<string, number>();
+  const body = (url: string): string => JSON.stringify({ path: url, v: versions.get(url) ?? 0, body: 'x'.repeat(512), at: Date.now() });
   const server = http.createServer((req, res) => {
-    if (req.url === '/calls') {
+    const url = req.url ?? '';
+    if (url === '/calls') {
       res.end(String(calls));
       return;
     }
+    if (req.method === 'POST') {
+      versions.set(url, (versions.get(url) ?? 0) + 1);
+      res.end(body(url));
+      return;
+    }
     calls++;
-    setTimeout(() => res.end(JSON.stringify({ path: req.url, body: 'x'.repeat(512), at: Date.now() })), delayMs);
+    setTimeout(() => res.end(body(url)), delayMs);
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` })),
@@ -67,7 +83,7 @@ async function primary(): Promise<void> {
   const dir = opt.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'shmkv-web-'));
   const region = path.join(dir, 'web.region');
   const server = await Server.start({ path: region, threads: 1, initialBuckets: 1024 });
-  const backend = await startBackend(Number(opt['backend-ms']));
+  const backend = opt.backend === undefined ? await startBackend(Number(opt['backend-ms'])) : { server: null, url: opt.backend };
   let subscriber: { cache: TieredCache; kv: ReturnType<typeof connect>; redis: Redis } | null = null;
   if (variant === 'tiered') {
     const kv = connect({ path: region });
@@ -94,7 +110,7 @@ async function primary(): Promise<void> {
       subscriber.redis.disconnect();
     }
     await server.stop();
-    backend.server.close();
+    backend.server?.close();
     if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
     process.exit(code);
   };
@@ -123,16 +139,24 @@ async function worker(): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const backend = process.env.WEB_BACKEND!;
 
-  const load = (id: string) => (): Promise<string> =>
+  const call = (method: 'GET' | 'POST', id: string): Promise<string> =>
     new Promise((resolve, reject) => {
       http
-        .get(`${backend}/item/${id}`, { agent }, (res) => {
+        .request(`${backend}/item/${id}`, { agent, method }, (res) => {
           let body = '';
           res.setEncoding('utf8').on('data', (d: string) => (body += d));
           res.on('end', () => resolve(body));
         })
-        .on('error', reject);
+        .on('error', reject)
+        .end();
     });
+  const load = (id: string) => (): Promise<string> => call('GET', id);
+  /** The item changed: the backend first, then the cache. */
+  const update = async (id: string): Promise<string> => {
+    const body = await call('POST', id);
+    await cache.write(`item:${id}`, body);
+    return body;
+  };
 
   const server = http.createServer((req, res) => {
     const m = /^\/item\/([\w-]{1,64})$/.exec(req.url ?? '');
@@ -152,7 +176,7 @@ async function worker(): Promise<void> {
           return;
         }
         res.setHeader('content-type', 'application/json');
-        res.end(await cache.fetch(`item:${m[1]}`, load(m[1])));
+        res.end(await (req.method === 'PUT' ? update(m[1]) : cache.fetch(`item:${m[1]}`, load(m[1]))));
       })
       .catch((e: Error) => {
         res.statusCode = 500;

@@ -8,20 +8,29 @@
  * prefill, each measuring client, every system) builds the same data.
  */
 
-/** A data set: `keys` keys of 16 bytes under `tag`, values of `valueBytes` bytes. */
+/**
+ * A data set: `keys` keys of 16 bytes under `tag`, values of `valueBytes`
+ * bytes; or, `objects`, the ~200 B objects of objectOf (issue 22).
+ */
 export interface DataSet {
   tag: string;
   keys: number;
   valueBytes: number;
+  objects?: boolean;
 }
 
-export type LibSystem = 'shmkv' | 'lmdb' | 'redis';
+/** lru: lru-cache in the measuring process itself (the in-process cache this store is compared with). */
+export type LibSystem = 'shmkv' | 'lmdb' | 'redis' | 'lru';
 /**
  * get/set: getSync/setSync (shmkv), get/putSync (lmdb), await GET/SET
- * (redis); aget/aset: shmkv's one-at-a-time await get()/set(); setns: lmdb
- * putSync with noSync.
+ * (redis), get/set (lru); aget/aset: shmkv's one-at-a-time await
+ * get()/set(); setns: lmdb putSync with noSync; hot: get of the first
+ * HOT_KEYS keys only (shmkv: connect({ localCache: true })).
  */
-export type LibOp = 'get' | 'set' | 'aget' | 'aset' | 'setns' | 'miss';
+export type LibOp = 'get' | 'set' | 'aget' | 'aset' | 'setns' | 'miss' | 'hot';
+
+/** Keys the 'hot' calls read (random among the first HOT_KEYS of the data set). */
+export const HOT_KEYS = 1000;
 
 /** What one client process does. */
 export interface LibTask {
@@ -53,6 +62,28 @@ export interface LibReport {
 /** The headline data set of issue 9: 16-byte string keys, 100-byte string values. */
 export function headlineData(keys: number): DataSet {
   return { tag: 'lib', keys, valueBytes: 100 };
+}
+
+/** The objects data set of issue 22: 16-byte string keys, objectOf values (about 200 B as JSON). */
+export function objectData(keys: number): DataSet {
+  return { tag: 'obj', keys, valueBytes: 0, objects: true };
+}
+
+/**
+ * The i-th object: what a cache mostly holds (issue 22): an id, a name, an
+ * email, roles, a flag, a score, tags and a timestamp, about 200 bytes as JSON.
+ */
+export function objectOf(i: number): { id: number; name: string; email: string; roles: string[]; verified: boolean; score: number; tags: string[]; updatedAt: number } {
+  return {
+    id: 100000 + i,
+    name: `Ada Lovelace ${i}`,
+    email: `ada.lovelace${i}@example.com`,
+    roles: ['admin', 'editor'],
+    verified: i % 2 === 0,
+    score: 4.75 + (i % 100),
+    tags: ['alpha', 'beta', 'gamma', 'delta'],
+    updatedAt: 1_700_000_000_000 + i * 1000,
+  };
 }
 
 /** The sweep's value sizes (issue 9: 16 B .. 1 MiB). */

@@ -30,12 +30,13 @@ export function libraryMarkdown(lib: LibraryResult | undefined): string[] {
   if (!lib || !lib.cases.length) return [];
   const m = lib.meta as Record<string, unknown> & { headline: { keys: number; valueBytes: number } };
   const L: string[] = [];
-  L.push('## Library calls (16-byte string keys, 100-byte string values)');
+  L.push('## Library calls (16-byte string keys; 100-byte string values, and ~200 B objects: "obj")');
   L.push('');
   L.push(
     `One call at a time at random keys of ${m.headline.keys} prefilled keys, each measurement in its own client process ` +
       `(\`${m.worker}\`): ${m.warmupMs} ms of warm-up, then ${m.timedMs} ms timed; "loaded" beside ${m.loadProcs} busy-looping processes, ` +
       `quiet and loaded back to back. This store: ${m.shmkv}. lmdb-js ${m.lmdbVersion}: ${m.lmdb}; value encoding: ${m.lmdbEncoding ?? '?'}. Redis: ${m.redis}. ` +
+      (m.objects ? `Objects ("obj" rows): ${m.objects}. lru-cache: ${m.lru}. ` : '') +
       'Medians of the repetitions, interleaved; † marks figures whose runs had other processes keep 0.5 cores or more busy.',
   );
   L.push('');
@@ -55,6 +56,12 @@ export function libraryMarkdown(lib: LibraryResult | undefined): string[] {
   L.push(`| setSync / Redis SET | ${x(R.setSyncVsRedisSet)} | ${x(R.setSyncVsRedisSetLoaded)} |`);
   L.push(`| await get() / getSync | ${x(R.awaitGetVsGetSync)} | ${x(R.awaitGetVsGetSyncLoaded)} |`);
   L.push(`| await set() / setSync | ${x(R.awaitSetVsSetSync)} | ${x(R.awaitSetVsSetSyncLoaded)} |`);
+  L.push(`| getSync obj / lmdb-js get obj | ${x(R.getSyncObjVsLmdbGetObj)} | ${x(R.getSyncObjVsLmdbGetObjLoaded)} |`);
+  L.push(`| getSync obj, hot keys, localCache / lru-cache get, hot keys | ${x(R.hotGetSyncObjVsLruHot)} | ${x(R.hotGetSyncObjVsLruHotLoaded)} |`);
+  L.push(`| getSync obj / lru-cache get obj | ${x(R.getSyncObjVsLruGetObj)} | – |`);
+  L.push(`| setSync obj / lmdb-js putSync obj (noSync) | ${x(R.setSyncObjVsLmdbPutSyncObjNoSync)} | ${x(R.setSyncObjVsLmdbPutSyncObjNoSyncLoaded)} |`);
+  L.push(`| getSync obj / Redis GET obj | ${x(R.getSyncObjVsRedisGetObj)} | – |`);
+  L.push(`| setSync obj / Redis SET obj | ${x(R.setSyncObjVsRedisSetObj)} | – |`);
   L.push('');
   if (lib.sweep.length) {
     const sizes = [...new Set(lib.sweep.map((s) => s.valueBytes))];

@@ -33,6 +33,9 @@ const CHECKS: ReadonlyArray<readonly [string, string, 'quiet' | 'loaded', string
   ['setSyncVsRedisSet', 'shmkv/set', 'quiet', 'redis/set', 'quiet', 'library: setSync >= 30x Redis SET one at a time (ioredis, unix socket)', 30],
   ['awaitGetVsGetSync', 'shmkv/aget', 'quiet', 'shmkv/get', 'quiet', 'library: one-at-a-time await get() >= 0.5x getSync (quiet)', 0.5],
   ['awaitSetVsSetSync', 'shmkv/aset', 'quiet', 'shmkv/set', 'quiet', 'library: one-at-a-time await set() >= 0.3x setSync (quiet)', 0.3],
+  ['getSyncObjVsLmdbGetObj', 'shmkv/get/obj', 'quiet', 'lmdb/get/obj', 'quiet', 'library: getSync obj >= 2x lmdb-js get obj (~200 B objects, default codecs; issue 22)', 2],
+  ['hotGetSyncObjVsLruHot', 'shmkv/hot/obj', 'quiet', 'lru/hot/obj', 'quiet', 'library: hot-key getSync obj with localCache >= 0.5x lru-cache get (issue 22)', 0.5],
+  ['setSyncObjVsLmdbPutSyncObjNoSync', 'shmkv/set/obj', 'quiet', 'lmdb/setns/obj', 'quiet', 'library: setSync obj >= 3x lmdb-js putSync obj, noSync (issue 22)', 3],
 ];
 
 /** Further ratios reported without a target (the loaded side of the same comparisons). */
@@ -45,6 +48,12 @@ const INFO: ReadonlyArray<readonly [string, string, 'quiet' | 'loaded', string, 
   ['setSyncVsLmdbPutSyncNoSync', 'shmkv/set', 'quiet', 'lmdb/setns', 'quiet'],
   ['setSyncVsLmdbPutSyncLoaded', 'shmkv/set', 'loaded', 'lmdb/set', 'loaded'],
   ['setSyncVsRedisSetLoaded', 'shmkv/set', 'loaded', 'redis/set', 'loaded'],
+  ['getSyncObjVsLruGetObj', 'shmkv/get/obj', 'quiet', 'lru/get/obj', 'quiet'],
+  ['getSyncObjVsRedisGetObj', 'shmkv/get/obj', 'quiet', 'redis/get/obj', 'quiet'],
+  ['setSyncObjVsRedisSetObj', 'shmkv/set/obj', 'quiet', 'redis/set/obj', 'quiet'],
+  ['getSyncObjVsLmdbGetObjLoaded', 'shmkv/get/obj', 'loaded', 'lmdb/get/obj', 'loaded'],
+  ['hotGetSyncObjVsLruHotLoaded', 'shmkv/hot/obj', 'loaded', 'lru/hot/obj', 'loaded'],
+  ['setSyncObjVsLmdbPutSyncObjNoSyncLoaded', 'shmkv/set/obj', 'loaded', 'lmdb/setns/obj', 'loaded'],
 ];
 
 function pick(cases: Map<string, LibCaseResult>, id: string, setting: 'quiet' | 'loaded'): LibStat | null {

@@ -53,8 +53,13 @@ export function ensureRedisBinary(log: (s: string) => void): { bin: string; prov
   return { bin, provenance: `installed by this run with apt-get (${bin})` };
 }
 
-export async function startRedis(bin: string, provenance: string): Promise<RedisHandle> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmkv-bench-redis-'));
+/**
+ * `dir`: the server's working directory, where BGSAVE writes dump.rdb and a
+ * start loads it from (kept at stop); default a temp dir, removed at stop.
+ */
+export async function startRedis(bin: string, provenance: string, dir?: string): Promise<RedisHandle> {
+  const own = dir === undefined;
+  dir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'shmkv-bench-redis-'));
   const socket = path.join(dir, 'redis.sock');
   const args = [
     '--port', '0', // no TCP listener at all
@@ -72,7 +77,8 @@ export async function startRedis(bin: string, provenance: string): Promise<Redis
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let dead = false;
   void exited.then(() => (dead = true));
-  const deadline = Date.now() + 10000;
+  // Loading a big dump.rdb takes a while: the socket answers LOADING meanwhile.
+  const deadline = Date.now() + 600_000;
   let version = '?';
   for (;;) {
     if (dead) throw new Error(`redis-server exited at start (see ${path.join(dir, 'redis.log')})`);
@@ -80,7 +86,8 @@ export async function startRedis(bin: string, provenance: string): Promise<Redis
       const r = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       try {
         await r.connect();
-        const info = await r.info('server');
+        const info = await r.info();
+        if (/^loading:1/m.test(info)) throw new Error('loading');
         version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
         r.disconnect();
         break;
@@ -90,7 +97,7 @@ export async function startRedis(bin: string, provenance: string): Promise<Redis
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error('redis-server did not answer on its socket within 10 s');
+      throw new Error('redis-server did not answer on its socket within 600 s');
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -106,7 +113,8 @@ export async function startRedis(bin: string, provenance: string): Promise<Redis
         await exited;
         clearTimeout(timer);
       }
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (own) fs.rmSync(dir, { recursive: true, force: true });
+      else fs.rmSync(socket, { force: true });
     },
   };
 }

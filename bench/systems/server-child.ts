@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     threads: Number(threads),
     initialBuckets: 1024,
     coarse: locking === 'coarse',
+    temporary: true,
     policy: { spins: Number(spins), yields: Number(yields), sleepMs: Number(sleepMs) },
   });
   const stop = (): void => void server.stop();

@@ -39,7 +39,8 @@ export async function startShmkv(threads: number, coarse: boolean, nodeArgs: str
     const locking = coarse ? 'coarse' : 'fine';
     args = [...nodeArgs, path.join(__dirname, 'server-child.js'), regionPath, String(threads), locking, String(policy.spins), String(policy.yields), String(policy.sleepMs)];
   } else {
-    args = [...nodeArgs, SERVER_JS, '-n', String(threads), '-s', '1024', '-p', regionPath, '-q'];
+    // --temporary: the bench's tables go with their servers (a kept cache would outlive the run in /dev/shm).
+    args = [...nodeArgs, SERVER_JS, '-n', String(threads), '-s', '1024', '-p', regionPath, '-q', '--temporary'];
     if (coarse) args.push('--coarse');
   }
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -3,12 +3,13 @@
  * w requests in flight each; print the seed's two lines (total time and
  * throughput); optionally fork the server, write and check get results.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { parse, runCli, usage, Spec, UsageError } from './args';
 import { InputError, parseValues, parseWorkload, readInput, splitParts, ValueFile, Workload } from '../workload/workload';
+import { notRegular } from '../workload/input';
+import { checkOutput, OutputFile, sameFile } from '../workload/output';
 import { byteKey, parseStringValues, StringFile } from '../workload/bytes';
 import type { ReplayMessage, ReplayReport, ReplayTask } from './replay-worker';
 import { ReplayError } from './replay-error';
@@ -55,6 +56,7 @@ runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError, Serv
     return 0;
   }
   if (o.expected !== CLIENT_SPEC.expected.def && !o.check) throw new UsageError('-e only makes sense with -c');
+  checkFiles(o.input, o.check ? o.expected : null, o.output ?? null);
   const workload = parseWorkload(readInput(o.input, 'workload'), o.input);
   let expected: ValueFile | StringFile | null = null;
   if (o.check) {
@@ -63,6 +65,9 @@ runCli('client', [InputError, RegionError, ServerGoneError, BoardFullError, Serv
     checkExpectedCount(workload, expected, o.expected);
   }
   const regionPath = resolveRegionPath(o.path);
+  // The server -f forks would refuse it too, in its own line: say it once, before forking.
+  const kind = o.fork ? notRegular(regionPath) : null;
+  if (kind !== null) throw new InputError(`cannot use ${regionPath} as the region file: it is ${kind}, not a regular file`);
 
   const server = o.fork ? forkServer(regionPath, o['server-threads'], o.size, o.coarse) : null;
   try {
@@ -254,11 +259,25 @@ function writeResults(file: string, w: Workload, results: Uint32Array): void {
   writeLines(file, out);
 }
 
+/**
+ * The files a run reads and writes, checked before anything starts: -o must
+ * be writable (output.ts), and must not be the workload or the expected file.
+ */
+function checkFiles(input: string, expected: string | null, output: string | null): void {
+  if (output === null) return;
+  if (sameFile(output, input)) throw new UsageError(`-o ${output} is the workload file: the results would overwrite it`);
+  if (expected !== null && sameFile(output, expected)) throw new UsageError(`-o ${output} is the expected file: the results would overwrite it`);
+  checkOutput(output, 'results');
+}
+
 function writeLines(file: string, out: string[]): void {
+  const f = OutputFile.open(file, 'results');
   try {
-    fs.writeFileSync(file, out.length ? out.join('\n') + '\n' : '');
+    for (const line of out) f.write(`${line}\n`);
+    f.close();
   } catch (e) {
-    throw new InputError(`cannot write results ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    f.remove();
+    throw e;
   }
 }
 

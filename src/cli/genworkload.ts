@@ -1,9 +1,10 @@
 /** ./genworkload: write a random workload and its expected results (see workload/generate.ts). */
-import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { parse, parseIntArg, runCli, usage, Spec, UsageError } from './args';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../layout/layout';
 import { InputError } from '../workload/workload';
-import { generate } from '../workload/generate';
+import { Generation, GenOptions } from '../workload/generate';
+import { checkOutput, OutputFile, sameFile } from '../workload/output';
 
 export const GEN_SPEC = {
   count: { kind: 'int', short: 'n', min: 1, max: 2 ** 31, def: 1000000, arg: 'N', help: 'requests' },
@@ -22,6 +23,43 @@ export const GEN_SPEC = {
   help: { kind: 'bool', short: 'h', help: 'show this help' },
 } satisfies Spec;
 
+/** Requests generated between two turns of the event loop (a SIGINT is answered within one batch). */
+const BATCH = 100_000;
+
+/**
+ * Stream the workload into its two files, a batch at a time. A failure or
+ * an interrupt removes both files: half a workload is worse than none.
+ */
+async function generateFiles(g: Generation, output: string, expected: string): Promise<number> {
+  const files: OutputFile[] = [];
+  let interrupted: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = signal;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    files.push(OutputFile.open(output, 'workload'));
+    files.push(OutputFile.open(expected, 'expected results'));
+    while (g.run(BATCH, files[0], files[1])) {
+      await new Promise((r) => setImmediate(r));
+      if (interrupted !== null) {
+        for (const f of files) f.remove();
+        process.stderr.write(`genworkload: ${interrupted === 'SIGINT' ? 'interrupted' : 'terminated'}: removed the partial files\n`);
+        return 128 + os.constants.signals[interrupted];
+      }
+    }
+    for (const f of files) f.close();
+    return 0;
+  } catch (e) {
+    for (const f of files) f.remove();
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 runCli('genworkload', [InputError], async () => {
     const o = parse(GEN_SPEC, process.argv.slice(2));
     if (o.help) {
@@ -38,7 +76,7 @@ runCli('genworkload', [InputError], async () => {
     const valueBytes = bytes ? parseIntArg('--value-bytes', o['value-bytes'] ?? '100', 1, DEFAULT_MAX_VALUE_BYTES) : undefined;
     if (o.del > 0 && !bytes) throw new UsageError('--del needs the byte form (--key-bytes and/or --value-bytes): u32 workloads have no delete');
     if (o.puts + o.del > 100) throw new UsageError(`-p ${o.puts} and --del ${o.del} add up to more than 100 percent`);
-    const { workload, expected } = generate({
+    const gen: GenOptions = {
       count: o.count,
       putPercent: o.puts,
       keys: o.keys,
@@ -50,13 +88,10 @@ runCli('genworkload', [InputError], async () => {
       keyBytes,
       valueBytes,
       delPercent: o.del,
-    });
-    for (const [file, text] of [[o.output, workload], [o.expected, expected]]) {
-      try {
-        fs.writeFileSync(file, text);
-      } catch (e) {
-        throw new InputError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-      }
-    }
-    return 0;
+    };
+    if (sameFile(o.output, o.expected)) throw new UsageError(`-o and -e name one file (${o.output}): give two`);
+    // What cannot be written is said before the key space is drawn (seconds for a large -k).
+    checkOutput(o.output, 'workload');
+    checkOutput(o.expected, 'expected results');
+    return await generateFiles(new Generation(gen), o.output, o.expected);
   });

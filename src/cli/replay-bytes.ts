@@ -32,7 +32,7 @@ import { Connection } from '../client/connection';
 import { Lane, LaneMoved } from '../client/lane';
 import { resend } from './replay-resend';
 import { StagingIO } from '../client/staging-io';
-import { decodeValue } from '../codec/value';
+import { readOnlyValues } from '../client/structures';
 import { hashBytes } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
 import { DEFAULT_MAX_KEY_BYTES, KEY_KIND_BYTES, Op, Status, ValueTag } from '../layout/layout';
@@ -45,9 +45,11 @@ const VERB: Partial<Record<Op, string>> = { [Op.Set]: 'set', [Op.Read]: 'get', [
 export function replayBytes(t: ReplayTask): ReplayReport {
   const conn = Connection.fromShared(t.conn);
   const lane = new Lane(conn, t.first, t.width);
-  // The staging of the lane's windows, in its session's data file.
-  let io = new StagingIO(lane.session);
-  const stagingIo = (): StagingIO => (io.session === lane.session ? io : (io = new StagingIO(lane.session)));
+  // Values of other clients decode (never add record structures); the
+  // staging of the lane's windows is in its session's exchange file.
+  const values = readOnlyValues(conn);
+  let io = new StagingIO(lane.session, values);
+  const stagingIo = (): StagingIO => (io.session === lane.session ? io : (io = new StagingIO(lane.session, values)));
   const { data, start, keyLen, valueLen } = t.bytes!;
   const { ops, width, abort, lines } = t;
   const room = (win: number): number => stagingIo().room(win);
@@ -144,7 +146,7 @@ export function replayBytes(t: ReplayTask): ReplayReport {
         // The lane may still be on a server the reads have left (ORDER's hash is the lane's).
         const r = reader.read(key, kLen, reader === lane.session.reader ? hash : hashBytes(data, from, kLen, reader.seed), true);
         if (r === ReadResult.Found || r === ReadResult.Absent) {
-          record(i, r === ReadResult.Found ? decodeValue(reader) : undefined);
+          record(i, r === ReadResult.Found ? values.decode(reader) : undefined);
           done++;
           continue;
         }

@@ -56,7 +56,7 @@ runCli('stat', [RegionError, ServerGoneError], async () => {
     if (o.prometheus) {
       process.stdout.write(prometheusText(conn.region, conn.data.header));
     } else if (o.json) {
-      const { hits: _h, misses: _m, ...server } = s;
+      const { hits: _h, misses: _m, localCache: _l, ...server } = s; // this process's own: not the server's
       process.stdout.write(JSON.stringify({ ...server, requestsPerSec: rate }) + '\n');
     } else {
       if (o.interval > 0 && process.stdout.isTTY) process.stdout.write('\x1b[H\x1b[2J');

@@ -28,15 +28,18 @@ import { readStats, Stats } from './stats';
 import { Entries, Judged, tagKeys } from './entries';
 import { Events, EventName, Listener } from './events';
 import { Namespace } from './namespace';
+import { rejecting, settled } from './promises';
 import { NamespacedKey } from './reserved';
-import { decodeValue, Enveloped } from '../codec/value';
+import { Enveloped, ValueCodec } from '../codec/value';
+import { clientValues, STRUCTURES_KEY } from './structures';
+import { LocalCache, LocalCacheOptions, MISS } from './local-cache';
 import { DEFAULT_ENCODING, Encoding } from '../codec/structured';
-import { decodeKey, Key, KeyEncoder } from '../store/keys';
-import { ReadResult } from '../store/table-reader';
+import { checkWellFormed, decodeKey, Key, KeyEncoder } from '../store/keys';
+import { ReadResult, TableReader } from '../store/table-reader';
 import { KeyScan, scanSegment, scanStringKeys } from '../store/table-scan';
 import { BUSY, Visit } from '../store/seqlock';
 import { deadlineIn, monoNowMs } from '../store/clock';
-import { ClientStat, ValueTag } from '../layout/layout';
+import { ClientStat, isFetchMark, ValueTag } from '../layout/layout';
 import { ClientStats } from '../transport/client-stats';
 import type { Session } from './session';
 import { ScanContendedError, TableCorruptError } from '../errors';
@@ -51,8 +54,14 @@ export { TableFullError } from '../errors';
 export interface ClientOptions extends ConnectOptions {
   /** Requests the promise API keeps in flight (default 32). */
   window?: number;
-  /** Codec of structured values (objects, Map, Date...): 'v8' (default), 'msgpack' or 'json'. */
+  /** Codec of structured values (objects, Map, Date...): 'msgpack' (default), 'v8' or 'json'. */
   encoding?: Encoding;
+  /**
+   * A cache of decoded values in this process, coherent with the table
+   * (local-cache.ts): `true` for the default size, or its bounds. Values
+   * it returns are deeply frozen. Default: none.
+   */
+  localCache?: LocalCacheOptions | boolean;
   /** Default time to live of this client's writes, in ms (default: the server's --ttl, else never). */
   ttl?: number;
 }
@@ -81,6 +90,8 @@ export function connect(options: ClientOptions = {}): Client {
 export class Client {
   private readonly conn: Connection;
   private readonly sync: SyncWindow;
+  /** The window that adds shared record structures (structures.ts). */
+  private readonly structuresWindow: SyncWindow;
   private readonly pipeline: Pipeline;
   private keyEnc: KeyEncoder;
   private req: RequestBuilder;
@@ -96,6 +107,11 @@ export class Client {
   counters: Float64Array;
   private statsLine: number;
   private clientStats: ClientStats;
+  /** The local cache of decoded values (connect({ localCache })), or null. */
+  private cache: LocalCache | null;
+  private readonly cacheOptions: LocalCacheOptions | true | null;
+  /** This client's value codec (internal: fetch.ts, entries.ts). */
+  readonly codec: ValueCodec;
   readonly encoding: Encoding;
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -105,17 +121,25 @@ export class Client {
     if (!Number.isInteger(width) || width < 1) throw new RangeError(`window must be a positive integer, got ${width}`);
     this.encoding = options.encoding ?? DEFAULT_ENCODING;
     if (!['v8', 'msgpack', 'json'].includes(this.encoding))
-      throw new RangeError(`encoding must be 'v8', 'msgpack' or 'json', got ${String(options.encoding)}`);
+      throw new RangeError(`encoding must be 'msgpack', 'v8' or 'json', got ${String(options.encoding)}`);
     this.ttlOption = options.ttl === undefined ? undefined : checkTtl(options.ttl);
+    const lc = options.localCache;
+    if (lc !== undefined && typeof lc !== 'boolean' && (typeof lc !== 'object' || lc === null)) throw new TypeError(`localCache must be a boolean or { max, maxBytes }, got ${String(lc)}`);
+    this.cacheOptions = lc === true ? true : lc ? lc : null;
     this.conn = Connection.open(options);
     const session = this.conn.current;
     this.made = session;
     const reader = session.reader;
+    this.cache = this.cacheOptions === null ? null : new LocalCache(this.cacheOptions, reader, () => this.conn.beat);
     this.keyEnc = new KeyEncoder(reader.maxKeyBytes, reader.seed);
-    this.req = new RequestBuilder(this.keyEnc, this.encoding, reader.maxValueBytes, this.ttlOption ?? reader.defaultTtlMs);
-    const first = session.reserve(1 + width);
-    this.sync = new SyncWindow(this.conn, session, first);
-    this.pipeline = new Pipeline(this.conn, session, first + 1, width, (s) => statusError(s, 'staging for a request'));
+    // Windows: the synchronous calls', the pipeline's, and one for adding shared record structures (structures.ts).
+    const first = session.reserve(2 + width);
+    const values = clientValues(this.conn, session, this.encoding, first + 1 + width);
+    this.codec = values.codec;
+    this.structuresWindow = values.window;
+    this.req = new RequestBuilder(this.keyEnc, this.codec, this.ttlOption ?? reader.defaultTtlMs);
+    this.sync = new SyncWindow(this.conn, session, first, this.codec);
+    this.pipeline = new Pipeline(this.conn, session, first + 1, width, this.codec, (s) => statusError(s, 'staging for a request'));
     this.envelopes = new Entries(this);
     this.fetcher = new Fetcher(this);
     this.events = new Events(() => {
@@ -152,9 +176,11 @@ export class Client {
     this.clientStats = stats;
     this.counters = claimed.counters;
     this.statsLine = claimed.line;
+    // Cached values were validated by another table's segment versions: none survives a move.
+    if (this.cacheOptions !== null) this.cache = new LocalCache(this.cacheOptions, b, () => this.conn.beat);
     if (a.seed === b.seed && a.maxKeyBytes === b.maxKeyBytes && a.maxValueBytes === b.maxValueBytes && a.defaultTtlMs === b.defaultTtlMs) return;
     this.keyEnc = new KeyEncoder(b.maxKeyBytes, b.seed);
-    this.req = new RequestBuilder(this.keyEnc, this.encoding, b.maxValueBytes, this.ttlOption ?? b.defaultTtlMs);
+    this.req = new RequestBuilder(this.keyEnc, this.codec, this.ttlOption ?? b.defaultTtlMs);
   }
 
   // ---- reads: straight from the shared table --------------------------------------
@@ -165,11 +191,38 @@ export class Client {
    * absent unless `allowStale`.
    */
   getSync(key: Key, options?: GetOptions): unknown {
-    const r = this.direct(key, true, options !== undefined && options.allowStale === true);
-    if (r === ReadResult.Found) return decodeValue(this.conn.reader);
+    const allowStale = options !== undefined && options.allowStale === true;
+    if (this.cache !== null && !allowStale) return this.cachedGet(key, true);
+    const r = this.direct(key, true, allowStale);
+    if (r === ReadResult.Found) return this.codec.decode(this.conn.reader);
     if (r === ReadResult.Absent) return undefined;
     if (r === ReadResult.Contended) return this.opened(this.runSync(this.req.read(key)), options);
     return this.openedLast(r);
+  }
+
+  /**
+   * A get through the local cache (local-cache.ts); `sync`: a contended
+   * read blocks, else a promise. Plain values only: an envelope (tags,
+   * namespaces, grace) is judged at every read (a tag's token lives under
+   * another key, whose change no cached entry would see), never cached.
+   */
+  private cachedGet(key: Key, sync: boolean): unknown {
+    this.usable();
+    this.conn.checkLive();
+    if (this.conn.current !== this.made) this.follow();
+    const cache = this.cache!;
+    const v = cache.lookup(key);
+    if (v !== MISS) {
+      this.counters[v === undefined ? ClientStat.Misses : ClientStat.Hits]++;
+      if (this.events.listening) this.emitRead(key, v === undefined ? ReadResult.Absent : ReadResult.Found);
+      return v;
+    }
+    const r = this.direct(key, true);
+    if (r === ReadResult.Found) return cache.fill(key, () => this.codec.decode(this.conn.reader));
+    cache.drop(key);
+    if (r === ReadResult.Absent) return undefined;
+    if (r !== ReadResult.Contended) return this.openedLast(r);
+    return sync ? this.opened(this.runSync(this.req.read(key)), undefined) : this.enqueue(this.req.read(key)).then((x) => this.opened(x, undefined));
   }
 
   /** Whether `key` holds a value. */
@@ -196,11 +249,15 @@ export class Client {
    * hand-off (a contended read asks the server through the pipeline).
    */
   get(key: Key, options?: GetOptions): Promise<unknown> {
-    const r = this.direct(key, true, options !== undefined && options.allowStale === true);
-    if (r === ReadResult.Found) return settled(() => decodeValue(this.conn.reader));
-    if (r === ReadResult.Absent) return Promise.resolve(undefined);
-    if (r === ReadResult.Contended) return this.enqueue(this.req.read(key)).then((v) => this.opened(v, options));
-    return settled(() => this.openedLast(r));
+    return rejecting(() => {
+      const allowStale = options !== undefined && options.allowStale === true;
+      if (this.cache !== null && !allowStale) return settled(() => this.cachedGet(key, false));
+      const r = this.direct(key, true, allowStale);
+      if (r === ReadResult.Found) return settled(() => this.codec.decode(this.conn.reader));
+      if (r === ReadResult.Absent) return Promise.resolve(undefined);
+      if (r === ReadResult.Contended) return this.enqueue(this.req.read(key)).then((v) => this.opened(v, options));
+      return settled(() => this.openedLast(r));
+    });
   }
 
   has(key: Key): Promise<boolean> {
@@ -218,7 +275,7 @@ export class Client {
 
   /** Values of many keys (undefined where absent), read directly. */
   getMany(keys: Iterable<Key>): Promise<unknown[]> {
-    return Promise.all([...keys].map((k) => this.get(k)));
+    return rejecting(() => Promise.all([...keys].map((k) => this.get(k))));
   }
 
   getManySync(keys: Iterable<Key>): unknown[] {
@@ -233,7 +290,8 @@ export class Client {
    */
   setSync(key: Key, value: unknown, options?: SetOptions): boolean {
     if (options !== undefined && (options.tags !== undefined || options.grace !== undefined)) return this.setEnvelopedSync(key, value, options, []);
-    const stored = this.runSync(this.req.set(key, value, options)) as boolean;
+    // Written at once: a structured value is encoded straight into the window's staging block.
+    const stored = this.runSync(this.req.set(key, value, options, true)) as boolean;
     if (this.events.listening && stored) this.emitKey('set', key);
     return stored;
   }
@@ -282,9 +340,11 @@ export class Client {
   }
 
   set(key: Key, value: unknown, options?: SetOptions): Promise<boolean> {
-    if (options !== undefined && (options.tags !== undefined || options.grace !== undefined)) return this.setEnveloped(key, value, options, []);
-    const p = this.enqueue(this.req.set(key, value, options)) as Promise<boolean>;
-    return this.events.listening ? p.then((stored) => (stored && this.emitKey('set', key), stored)) : p;
+    return rejecting(() => {
+      if (options !== undefined && (options.tags !== undefined || options.grace !== undefined)) return this.setEnveloped(key, value, options, []);
+      const p = this.enqueue(this.req.set(key, value, options)) as Promise<boolean>;
+      return this.events.listening ? p.then((stored) => (stored && this.emitKey('set', key), stored)) : p;
+    });
   }
 
   put(key: Key, value: unknown, options?: SetOptions): Promise<boolean> {
@@ -292,29 +352,31 @@ export class Client {
   }
 
   delete(key: Key): Promise<boolean> {
-    const p = this.enqueue(this.req.delete(key)) as Promise<boolean>;
-    return this.events.listening ? p.then((deleted) => (this.emitKey('delete', key, deleted), deleted)) : p;
+    return rejecting(() => {
+      const p = this.enqueue(this.req.delete(key)) as Promise<boolean>;
+      return this.events.listening ? p.then((deleted) => (this.emitKey('delete', key, deleted), deleted)) : p;
+    });
   }
 
   compareAndSet(key: Key, expected: unknown, next: unknown, options?: SetOptions): Promise<boolean> {
-    return this.enqueue(this.req.compareAndSet(key, expected, next, options, false)) as Promise<boolean>;
+    return rejecting(() => this.enqueue(this.req.compareAndSet(key, expected, next, options, false)) as Promise<boolean>);
   }
 
   compareAndDelete(key: Key, expected: unknown): Promise<boolean> {
-    return this.enqueue(this.req.compareAndSet(key, expected, undefined, undefined, true)) as Promise<boolean>;
+    return rejecting(() => this.enqueue(this.req.compareAndSet(key, expected, undefined, undefined, true)) as Promise<boolean>);
   }
 
   expire(key: Key, ttl: number): Promise<boolean> {
-    return this.enqueue(this.req.expire(key, deadlineIn(checkTtl(ttl)))) as Promise<boolean>;
+    return rejecting(() => this.enqueue(this.req.expire(key, deadlineIn(checkTtl(ttl)))) as Promise<boolean>);
   }
 
   persist(key: Key): Promise<boolean> {
-    return this.enqueue(this.req.expire(key, 0)) as Promise<boolean>;
+    return rejecting(() => this.enqueue(this.req.expire(key, 0)) as Promise<boolean>);
   }
 
   /** incrSync's promise form. */
   incr(key: Key, delta = 1): Promise<number> {
-    return this.enqueue(this.req.incr(key, delta)) as Promise<number>;
+    return rejecting(() => this.enqueue(this.req.incr(key, delta)) as Promise<number>);
   }
 
   /** Store many pairs, pipelined through the window; resolves when all are applied. */
@@ -346,12 +408,12 @@ export class Client {
    * machine runs `loader(key)` while the others wait for its result (fetch.ts).
    */
   fetch<V>(key: Key, loader: (key: Key) => V | Promise<V>, options?: FetchOptions): Promise<V | undefined> {
-    return this.fetcher.fetch(key, loader, options);
+    return rejecting(() => this.fetcher.fetch(key, loader, options));
   }
 
   /** fetch() on behalf of a namespace: its values carry the namespace tokens `implicit`. */
   fetchWith<V>(key: Key, loader: (key: Key) => V | Promise<V>, options: FetchOptions | undefined, implicit: Uint8Array[]): Promise<V | undefined> {
-    return this.fetcher.fetch(key, loader, options, implicit as NamespacedKey[]);
+    return rejecting(() => this.fetcher.fetch(key, loader, options, implicit as NamespacedKey[]));
   }
 
   // ---- tags, namespaces, events (entries.ts, namespace.ts, events.ts) -------------
@@ -409,7 +471,7 @@ export class Client {
   }
 
   clear(): Promise<void> {
-    return this.enqueue(this.req.clear()) as Promise<void>;
+    return rejecting(() => this.enqueue(this.req.clear()) as Promise<void>);
   }
 
   /**
@@ -461,10 +523,12 @@ export class Client {
 
   /**
    * Keys in the whole machine's table (as lru-cache's `size`); entries that
-   * expired count until the server's sweeper reclaims them.
+   * expired count until the server's sweeper reclaims them. The table's
+   * shared record structures (a pinned system key) are not counted.
    */
   get size(): number {
-    return this.conn.reader.size();
+    const n = this.conn.reader.size();
+    return n > 0 && this.hasSync(STRUCTURES_KEY) ? n - 1 : n;
   }
 
   /**
@@ -474,6 +538,8 @@ export class Client {
    */
   keysWithPrefix(prefix: string): string[] {
     this.usable();
+    if (typeof prefix !== 'string') throw new TypeError(`a key prefix must be a string, got ${typeof prefix}`);
+    checkWellFormed(prefix, 'a key prefix');
     this.conn.checkLive();
     return scanStringKeys(this.conn.reader.seqlock, prefix);
   }
@@ -481,7 +547,8 @@ export class Client {
   /** Counters of the server and its table, and this process's hits and misses (stats.ts). */
   stats(): Stats {
     this.usable();
-    const s = readStats(this.conn, this.counters[ClientStat.Hits], this.counters[ClientStat.Misses]);
+    const c = this.cache;
+    const s = readStats(this.conn, this.counters[ClientStat.Hits], this.counters[ClientStat.Misses], c && { hits: c.hits, misses: c.misses, entries: c.entries, bytes: c.bytes });
     s.machine = this.clientStats.sum().counters;
     return s;
   }
@@ -503,7 +570,7 @@ export class Client {
     let r: number = reader.read(this.keyEnc.bytes, this.keyEnc.length, this.keyEnc.hash, copyBytes);
     if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
     // fetch()'s leases and failure marks are not values; an envelope is judged.
-    if (r === ReadResult.Found && reader.tag >= ValueTag.Lease) r = reader.tag === ValueTag.Meta ? this.judge(reader.bytes!, allowStale) : ReadResult.Absent;
+    if (r === ReadResult.Found && (reader.tag === ValueTag.Meta || isFetchMark(reader.tag))) r = reader.tag === ValueTag.Meta ? this.judge(reader.bytes!, allowStale) : ReadResult.Absent;
     if (r === ReadResult.Found || r === FOUND_META || r === FOUND_STALE) this.counters[ClientStat.Hits]++;
     else if (r === ReadResult.Absent || r === INVALID_META) this.counters[ClientStat.Misses]++;
     if (this.events.listening) this.emitRead(key, r);
@@ -527,19 +594,30 @@ export class Client {
   private openedLast(r: number): unknown {
     if (r === INVALID_META) return undefined;
     if (r === FOUND_STALE) this.counters[ClientStat.StaleServed]++;
-    return decodeValue(this.envelopes.last!.raw);
+    return this.codec.decode(this.envelopes.last!.raw);
   }
 
+  // Events are built as plain literals, one shape each: a spread such as
+  // { ...ns, stale } cost ~900 ns of CPU per read with a listener
+  // (bench/tools/events-ab.ts, docs/PERFORMANCE.md), several times the read.
   private emitRead(key: Key, r: number): void {
-    const ns = key instanceof NamespacedKey ? { key: key.userKey, namespace: key.namespace } : { key };
-    if (r === ReadResult.Found || r === FOUND_META || r === FOUND_STALE) this.events.emit('hit', { ...ns, stale: r === FOUND_STALE });
-    else if (r === ReadResult.Absent || r === INVALID_META) this.events.emit('miss', ns);
+    const hit = r === ReadResult.Found || r === FOUND_META || r === FOUND_STALE;
+    if (!hit && r !== ReadResult.Absent && r !== INVALID_META) return;
+    const ev = this.events;
+    if (key instanceof NamespacedKey) {
+      if (hit) ev.emit('hit', { key: key.userKey, namespace: key.namespace, stale: r === FOUND_STALE });
+      else ev.emit('miss', { key: key.userKey, namespace: key.namespace });
+    } else if (hit) ev.emit('hit', { key, stale: r === FOUND_STALE });
+    else ev.emit('miss', { key });
   }
 
   private emitKey(name: 'set' | 'delete', key: Key, deleted = true): void {
-    const ns = key instanceof NamespacedKey ? { key: key.userKey, namespace: key.namespace } : { key };
-    if (name === 'set') this.events.emit('set', ns);
-    else this.events.emit('delete', { ...ns, deleted });
+    const ev = this.events;
+    if (key instanceof NamespacedKey) {
+      if (name === 'set') ev.emit('set', { key: key.userKey, namespace: key.namespace });
+      else ev.emit('delete', { key: key.userKey, namespace: key.namespace, deleted });
+    } else if (name === 'set') ev.emit('set', { key });
+    else ev.emit('delete', { key, deleted });
   }
 
   /**
@@ -558,7 +636,7 @@ export class Client {
   liveSync(key: Key): boolean {
     const r = this.peekRaw(key);
     const reader = this.conn.reader;
-    if (r === ReadResult.Found) return reader.tag === ValueTag.Meta ? this.envelopes.judge(reader.bytes!) === Judged.Fresh : reader.tag < ValueTag.Lease;
+    if (r === ReadResult.Found) return reader.tag === ValueTag.Meta ? this.envelopes.judge(reader.bytes!) === Judged.Fresh : !isFetchMark(reader.tag);
     if (r === ReadResult.Absent) return false;
     return this.opened(this.runSync(this.req.read(key)), undefined) !== undefined;
   }
@@ -581,21 +659,23 @@ export class Client {
   /** The value under `key` by peekRaw (a contended read asks the server). */
   peek(key: Key): unknown {
     const r = this.peekRaw(key);
-    if (r === ReadResult.Found) return this.conn.reader.tag >= ValueTag.Lease ? undefined : decodeValue(this.conn.reader);
+    if (r === ReadResult.Found) return this.conn.reader.tag === ValueTag.Meta || isFetchMark(this.conn.reader.tag) ? undefined : this.codec.decode(this.conn.reader);
     if (r === ReadResult.Absent) return undefined;
     const v = this.runSync(this.req.read(key));
     return v instanceof Enveloped ? undefined : v;
   }
 
   /** The last direct read's entry (after direct() returned Found). */
-  get found(): { tag: ValueTag; str: string; num: number; bytes: Buffer | null } {
+  get found(): TableReader {
     return this.conn.reader;
   }
 
   /** Run a request built by fetch.ts (leases) through the pipeline. */
   request(build: (req: RequestBuilder) => Pending): Promise<unknown> {
-    this.usable();
-    return this.enqueue(build(this.req));
+    return rejecting(() => {
+      this.usable();
+      return this.enqueue(build(this.req));
+    });
   }
 
   /** request(), blocking (the sync window). */
@@ -660,12 +740,14 @@ export class Client {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.events.stop();
+    this.cache?.clear();
     this.closing = (async () => {
       // Loads that went on after their caller had an answer still store their value.
       await this.fetcher.idle();
       this.closed = true;
       await this.pipeline.close();
       this.sync.close();
+      this.structuresWindow.close();
       this.conn.close();
       this.clientStats.release(this.statsLine);
     })();
@@ -683,20 +765,13 @@ export class Client {
     if (n > 0) throw new Error(`closeSync(): ${n} promise request(s) still outstanding; await close() instead`);
     this.closed = true;
     this.events.stop();
+    this.cache?.clear();
     // Nothing outstanding: the notifier touches no window any more.
     this.pipeline.closeIdle();
     this.sync.close();
+    this.structuresWindow.close();
     this.conn.close();
     this.clientStats.release(this.statsLine);
     this.closing = Promise.resolve();
-  }
-}
-
-/** A promise of f()'s value, or of its exception. */
-function settled(f: () => unknown): Promise<unknown> {
-  try {
-    return Promise.resolve(f());
-  } catch (e) {
-    return Promise.reject(e);
   }
 }

@@ -244,6 +244,11 @@ export class Connection {
     this.look(this.current);
   }
 
+  /** The current server's heartbeat count (a coarse clock the local cache uses: one load). */
+  get beat(): number {
+    return this.current.region.heartbeat();
+  }
+
   /**
    * Throw ServerGoneError if the current server has stopped, died, or
    * stopped beating for HEARTBEAT_TIMEOUT_MS. Sticky with `reconnect:

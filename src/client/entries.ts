@@ -24,8 +24,7 @@
  * drop a value early, never serve one late.
  */
 import { randomBytes } from 'node:crypto';
-import { ownValue, prepareValue, PreparedValue } from '../codec/value';
-import { Encoding } from '../codec/structured';
+import { ownValue, preparePlain, PreparedValue, ValueCodec } from '../codec/value';
 import { Key, ReservedKey } from '../store/keys';
 import { monoNowMs } from '../store/clock';
 import { Pending, RequestBuilder, SetOptions } from './requests';
@@ -34,7 +33,7 @@ import { tagKey } from './reserved';
 
 /** What the client lends this module: reads that count nothing, and requests. */
 export interface EntryHost {
-  readonly encoding: Encoding;
+  readonly codec: ValueCodec;
   readonly maxValueBytes: number;
   /** The value under `key` by a direct read, not counted as a hit or miss. */
   peek(key: Key): unknown;
@@ -55,7 +54,7 @@ export function newToken(): number {
 }
 
 function tokenValue(token: number): PreparedValue {
-  return ownValue(prepareValue(token, 'v8', 8));
+  return ownValue(preparePlain(token, 8));
 }
 
 /** A grace period in ms: finite, >= 0 (undefined: 0). */
@@ -140,7 +139,7 @@ export class Entries {
 
   /** `value`'s envelope and the entry's deadline (freshness + grace; 0 = never). */
   prepare(req: RequestBuilder, value: unknown, options: SetOptions | undefined, tokens: TokenRef[]): { data: PreparedValue; expires: number } {
-    return this.wrap(req, prepareValue(value, this.host.encoding, this.host.maxValueBytes), options, tokens);
+    return this.wrap(req, this.host.codec.prepare(value), options, tokens);
   }
 
   /** prepare() for a value already prepared. */

@@ -8,39 +8,78 @@
  * slow while ONE load for the machine refreshes it; `earlyRefresh` reloads
  * a value in the background before it expires.
  *
- * PROTOCOL. The lease lives under its own reserved key (reserved.ts,
- * 0xFF 'L' + the key's material), apart from the value, so that a stale
- * value stays readable while it is being reloaded. All through the
- * server's atomic CompareSet:
- *   1. Read the value. Fresh: done (early refresh, below, may start).
- *   2. Read the lease key, THEN the value again. (This order matters: a
- *      loader stores its value before it drops its lease, so a caller that
- *      finds no lease and then no value cannot have missed a finished load.)
+ * PROTOCOL. Two keys: the value's own key K, and its lease key L
+ * (reserved.ts: 0xFF 'L' + K's material), apart so that a stale value
+ * stays readable in K while one loader reloads it. Every write is the
+ * server's atomic CompareSet.
+ *   1. Read K. Fresh: done (early refresh, below, may start).
+ *   2. Read L, THEN K again. (A loader stores its value before it drops
+ *      its lease, so a caller that finds no lease and then no value cannot
+ *      have missed a finished load.)
  *      - a fresh value: done;
- *      - no lease: store our own lease (unique bytes, LEASE_MS to live) if
- *        the lease key is absent. Refused: someone else won, go to 2. Won:
- *        read the value once more (a load may have finished just before),
- *        then run loader(key), renewing the lease every RENEW_MS;
  *      - a lease: another caller loads. Poll (backoff 1 ms .. POLL_MAX_MS,
  *        timers only, the event loop stays free), serving the stale value
  *        once the soft timeout has passed, failing at the hard timeout;
  *      - a FAILED mark (the last load threw, FAILED_MS ago at most): the
- *        stale value if there is one, else the load's error.
- *   3. The loader's value replaces the entry only if the entry is still
- *      what the loader saw at step 2 (a CompareSet on its bytes, or on its
- *      absence): a set or delete that lands during the load wins. Then the
- *      lease is dropped (CompareSet on our own lease bytes). A loader that
- *      throws replaces its lease by a FAILED mark (its error's name and
- *      message); one that returns undefined stores nothing.
- * A loader whose process dies stops renewing: its lease expires within
- * LEASE_MS and the next poller takes over (step 2). Callers of one process
- * share one promise per key (with the first caller's options).
+ *        stale value if there is one, else the load's error;
+ *      - no lease: store our own lease in L (unique bytes, LEASE_MS to
+ *        live) if L is absent. Refused: someone else won, go to 2. Won:
+ *        read K once more (a value that turned fresh meanwhile: drop L,
+ *        done), and fix the load's ANCHOR in K (below). Could not: drop L,
+ *        go to 2.
+ *   3. Run loader(key), renewing L (and a placeholder anchor) every
+ *      RENEW_MS. Store its value by CompareSet(K, anchor -> value), then
+ *      drop L (CompareSet on our own lease bytes). A loader that throws
+ *      replaces L by a FAILED mark (its error's name and message); one that
+ *      returns undefined stores nothing; both remove a placeholder.
+ * A loader whose process dies stops renewing: its lease (and placeholder)
+ * expire within LEASE_MS and the next poller takes over (step 2). Callers
+ * of one process share one promise per key (with the first caller's
+ * options).
+ *
+ * THE ANCHOR: why a set or delete during a load always wins. The anchor
+ * is what K holds when the loader starts: the value the load replaces if
+ * K holds one (stale, invalidated by a tag, or fresh under forceRefresh),
+ * else a PLACEHOLDER the loader puts there itself by CompareSet over
+ * absence (or over a dead loader's placeholder): its lease bytes under
+ * ValueTag.Lease, which every read takes as absent (get, has, ttl, scans;
+ * a delete of it answers false).
+ *   Claim: a write of K (set, delete, clear, eviction, expiry) that the
+ * server applies after the anchor was placed makes the loader's
+ * CompareSet fail, or undoes what it stored if it ran first. So a set or
+ * delete that lands during a load is never overwritten by the load.
+ *   Why: the CompareSet runs under K's segment lock and stores only if K
+ * holds the anchor's exact tag and bytes. Case by case, for a write w of
+ * K applied after the anchor X was placed: (a) the CompareSet ran before
+ * w: w replaces or removes the stored value, as any later write does;
+ * (b) it runs after w: w removed X (a set replaces it, a delete, clear or
+ * eviction removes it, expiry makes it absent to the server), and X never
+ * comes back: a placeholder's bytes are unique (pid, a per-process count,
+ * 64 random bits) and only its loader writes them, before w; an envelope
+ * carries its bornAt at nanosecond resolution. The CompareSet finds
+ * something other than X, and stores nothing. The one exception is a
+ * plain value anchor (forceRefresh over a fresh plain value): a set of the
+ * very same bytes during the load counts as no change.
+ *   An anchor must be an entry, not an absence: a delete of an absent key
+ * changes nothing a CompareSet over absence can see, and an invalidation
+ * (shmkv/tiered: SET in Redis, then delete in every L1) that reached a
+ * load of an absent key mid-flight let the load keep the older value it
+ * had read before the SET. With the placeholder, the load's read of Redis
+ * starts after the anchor is placed; a SET the read missed ran before the
+ * read ended, its invalidation is applied after the anchor was placed,
+ * and the older value is gone from K once the invalidation is applied
+ * (case a) or never stored (case b).
+ *   Cost and conservatism: loading an absent key takes one more request
+ * (the placeholder) and one more renewal every RENEW_MS. Losing the
+ * anchor for any other reason (evicted, cleared, or a loader paused past
+ * LEASE_MS so that its placeholder expired) only makes the store fail:
+ * the callers still get the loaded value, and the next fetch loads again.
  *
  * RESTARTS. A CompareSet that a server took and then died holding rejects
  * with OutcomeUnknownError (sync-window.ts, pipeline.ts). Lease bytes are
- * unique, so taking a lease is settled by reading the lease key back (it
- * holds our bytes or not), and every other CompareSet here (on our lease,
- * or on the entry the loader saw) is sent again: one that did run the
+ * unique, so taking a lease or placing a placeholder is settled by reading
+ * the key back (it holds our bytes or not), and every other CompareSet here
+ * (on our lease, our placeholder, or the anchor) is sent again: one that did run the
  * first time fails harmlessly the second, its expected bytes being gone.
  *
  * TIMEOUTS. `timeout.soft` (ms, default 0 when grace is on, as
@@ -52,31 +91,23 @@
  *
  * EARLY REFRESH. `earlyRefresh: f` in (0, 1): a fetch that finds a value
  * past fraction f of its fresh life (ttl) returns it at once and, if it
- * can take the lease, reloads it in the background. One loader for the
- * machine (the lease), and no caller ever waits on it.
+ * can take the lease, reloads it in the background (anchored on that
+ * value). One loader for the machine (the lease), and no caller ever waits
+ * on it.
  */
 import { randomBytes } from 'node:crypto';
-import { decodeValue, PreparedValue, prepareValue, ownValue } from '../codec/value';
+import { PreparedValue, ownValue } from '../codec/value';
 import { Key, ReservedKey } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
 import { deadlineIn, monoNowMs } from '../store/clock';
 import { ClientStat, ValueTag } from '../layout/layout';
 import type { Client } from './client';
-import type { SetOptions } from './requests';
 import { MaterialEncoder, NamespacedKey } from './reserved';
-import { checkGrace, tagKeys } from './entries';
 import type { TokenRef } from './meta';
+import { asPrepared, FetchOptions, keyId, raw, Resolved, resolve } from './fetch-options';
 import { FetchError, FetchTimeoutError, OutcomeUnknownError } from '../errors';
 
-/** Options of fetch(). */
-export interface FetchOptions extends Omit<SetOptions, 'ifAbsent'> {
-  /** soft: ms a caller holding a stale value waits for the load; hard: ms before a caller with nothing rejects. */
-  timeout?: { soft?: number; hard?: number };
-  /** Reload in the background once this fraction (0..1, exclusive) of the value's ttl has passed. */
-  earlyRefresh?: number;
-  /** Run the loader even if a fresh value is cached (lru-cache's forceRefresh, Bentocache's forceFresh). */
-  forceRefresh?: boolean;
-}
+export { FetchOptions } from './fetch-options';
 
 /** A lease's time to live: how soon another caller takes over from a dead loader. */
 export const LEASE_MS = 1000;
@@ -91,28 +122,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.max(ms, 0)));
 }
 
-function raw(tag: ValueTag, bytes: Uint8Array): PreparedValue {
-  return { tag, maxBytes: bytes.length, num: 0, str: '', bytes };
-}
-
-/** A plain value read directly, as a CompareSet expects it. */
-function asPrepared(f: { tag: ValueTag; str: string; num: number; bytes: Buffer | null }): PreparedValue {
-  switch (f.tag) {
-    case ValueTag.String:
-      return { tag: f.tag, maxBytes: Buffer.byteLength(f.str, 'utf8'), num: 0, str: f.str, bytes: null };
-    case ValueTag.U32:
-      return { tag: f.tag, maxBytes: 4, num: f.num, str: '', bytes: null };
-    case ValueTag.F64:
-      return { tag: f.tag, maxBytes: 8, num: f.num, str: '', bytes: null };
-    case ValueTag.True:
-    case ValueTag.False:
-    case ValueTag.Null:
-      return { tag: f.tag, maxBytes: 0, num: 0, str: '', bytes: null };
-    default:
-      return raw(f.tag, Buffer.from(f.bytes!));
-  }
-}
-
 /** What a read of the value found. */
 interface Seen {
   state: 'fresh' | 'stale' | 'absent';
@@ -121,49 +130,6 @@ interface Seen {
   expected: PreparedValue | null;
   bornAt: number;
   freshUntil: number;
-}
-
-interface Resolved {
-  set: FetchOptions;
-  grace: number;
-  soft: number;
-  hard: number;
-  early: number;
-  force: boolean;
-  /** Whether the value must be stored in an envelope (grace, tags, early refresh, a namespace). */
-  envelope: boolean;
-  tokenKeys: ReservedKey[];
-}
-
-function resolve(options: FetchOptions | undefined, implicit: ReservedKey[]): Resolved {
-  const o = options ?? {};
-  const grace = checkGrace(o.grace);
-  const t = o.timeout ?? {};
-  if (typeof t !== 'object') throw new TypeError('timeout must be { soft?, hard? } in ms');
-  const ms = (v: number | undefined, what: string, def: number): number => {
-    if (v === undefined) return def;
-    if (typeof v !== 'number' || !(v >= 0)) throw new RangeError(`timeout.${what} must be a number of ms >= 0, got ${String(v)}`);
-    return v;
-  };
-  const early = o.earlyRefresh ?? 0;
-  if (typeof early !== 'number' || !(early >= 0 && early < 1)) throw new RangeError(`earlyRefresh must be a fraction of the ttl in [0, 1), got ${String(early)}`);
-  const tokenKeys = [...implicit, ...tagKeys(o.tags)];
-  return {
-    set: o,
-    grace,
-    soft: ms(t.soft, 'soft', grace > 0 ? 0 : Infinity),
-    hard: ms(t.hard, 'hard', Infinity),
-    early,
-    force: o.forceRefresh === true,
-    envelope: grace > 0 || early > 0 || tokenKeys.length > 0,
-    tokenKeys,
-  };
-}
-
-function keyId(key: Key): string {
-  if (typeof key === 'string') return `s${key}`;
-  if (typeof key === 'number') return `n${key}`;
-  return `${key instanceof ReservedKey ? 'r' : 'b'}${Buffer.from(key.buffer, key.byteOffset, key.length).toString('hex')}`;
 }
 
 export class Fetcher {
@@ -226,7 +192,14 @@ export class Fetcher {
           return now.value as V;
         }
         if (now.state === 'stale' && o.grace > 0) stale = now;
-        const job = this.load(key, lk, mine, loader, o, now.expected);
+        let anchor = now.expected;
+        if (anchor === null && (anchor = await this.placeholder(key, mine)) === null) {
+          // K changed between our read and the placeholder (a set): read it again.
+          await this.drop(lk, mine);
+          await sleep(poll);
+          continue;
+        }
+        const job = this.load(key, lk, mine, loader, o, anchor);
         return this.outcome(key, job, stale, o, started);
       }
       if (lease instanceof FetchError) {
@@ -286,20 +259,35 @@ export class Fetcher {
     });
   }
 
-  /** Run the loader under lease `mine` on `lk` and store its value over `expected` (the entry it replaces, null: none). */
-  private load<V>(key: Key, lk: ReservedKey, mine: PreparedValue, loader: (key: Key) => V | Promise<V>, o: Resolved, expected: PreparedValue | null): Promise<V | undefined> {
-    const job = this.loadOnce(key, lk, mine, loader, o, expected);
+  /**
+   * Put a placeholder anchor in K (our lease bytes, ValueTag.Lease) over
+   * its absence or over a dead loader's placeholder: the anchor, or null
+   * if K holds something else now.
+   */
+  private async placeholder(key: Key, mine: PreparedValue): Promise<PreparedValue | null> {
+    const c = this.client;
+    const over = c.peekRaw(key) === ReadResult.Found && c.found.tag === ValueTag.Lease ? raw(ValueTag.Lease, Buffer.from(c.found.bytes!)) : null;
+    return (await this.placeUnique(key, over, mine)) ? mine : null;
+  }
+
+  /** Run the loader under lease `mine` on `lk` and store its value over `anchor` (THE ANCHOR, above). */
+  private load<V>(key: Key, lk: ReservedKey, mine: PreparedValue, loader: (key: Key) => V | Promise<V>, o: Resolved, anchor: PreparedValue): Promise<V | undefined> {
+    const job = this.loadOnce(key, lk, mine, loader, o, anchor);
     const tracked = job.catch(() => undefined).finally(() => this.jobs.delete(tracked));
     this.jobs.add(tracked);
     return job;
   }
 
-  private async loadOnce<V>(key: Key, lk: ReservedKey, mine: PreparedValue, loader: (key: Key) => V | Promise<V>, o: Resolved, expected: PreparedValue | null): Promise<V | undefined> {
+  private async loadOnce<V>(key: Key, lk: ReservedKey, mine: PreparedValue, loader: (key: Key) => V | Promise<V>, o: Resolved, anchor: PreparedValue): Promise<V | undefined> {
     const client = this.client;
+    const placed = anchor === mine;
     this.count(ClientStat.Loads);
     const renew = setInterval(() => {
       this.again((req) => req.compareAndSetPrepared(lk, mine, mine, deadlineIn(LEASE_MS))).catch(() => undefined);
+      if (placed) this.again((req) => req.compareAndSetPrepared(key, mine, mine, deadlineIn(LEASE_MS))).catch(() => undefined);
     }, RENEW_MS);
+    // Our placeholder goes (only ours: a write that replaced it stays).
+    const unplace = (): Promise<unknown> => (placed ? this.again((req) => req.compareAndSetPrepared(key, mine, null, 0)).catch(() => undefined) : Promise.resolve());
     try {
       let value: V;
       let inner: PreparedValue | null = null;
@@ -308,7 +296,7 @@ export class Fetcher {
         value = await loader(key);
         // A value the codec refuses fails the load like a throwing loader.
         if (value !== undefined) {
-          inner = ownValue(prepareValue(value, client.encoding, client.maxValueBytes));
+          inner = ownValue(client.codec.prepare(value));
           if (o.envelope) tokens = await client.envelopes.tokens(o.tokenKeys);
         }
       } catch (e) {
@@ -316,14 +304,16 @@ export class Fetcher {
         const err = e instanceof Error ? e : new Error(String(e));
         const mark = raw(ValueTag.Failed, Buffer.from(JSON.stringify({ name: err.name, message: err.message })));
         await this.again((req) => req.compareAndSetPrepared(lk, mine, mark, deadlineIn(FAILED_MS))).catch(() => undefined);
+        await unplace();
         throw e;
       }
-      // Only over what the loader saw: a set or delete during the load wins.
+      // Only over the anchor: a set or delete during the load wins.
       if (inner)
         await this.again((req) => {
           const s = o.envelope ? client.envelopes.wrap(req, inner!, o.set, tokens) : { data: inner!, expires: req.deadline(o.set) };
-          return req.compareAndSetPrepared(key, expected, s.data, s.expires);
+          return req.compareAndSetPrepared(key, anchor, s.data, s.expires);
         });
+      else await unplace();
       await this.drop(lk, mine);
       return value;
     } finally {
@@ -336,13 +326,22 @@ export class Fetcher {
     return this.again((req) => req.compareAndSetPrepared(lk, mine, null, 0)).catch(() => undefined);
   }
 
-  /** Take the lease `lk` with our unique bytes `mine`: whether we hold it (read back when the outcome is unknown). */
-  private async take(lk: ReservedKey, mine: PreparedValue): Promise<boolean> {
+  /** Take the lease `lk` with our unique bytes `mine`: whether we hold it. */
+  private take(lk: ReservedKey, mine: PreparedValue): Promise<boolean> {
+    return this.placeUnique(lk, null, mine);
+  }
+
+  /**
+   * CompareSet(k, over -> mine), `mine` being unique lease bytes: whether k
+   * holds them now. When the outcome is unknown (RESTARTS above), k is read
+   * back: only this caller ever writes those bytes.
+   */
+  private async placeUnique(k: Key, over: PreparedValue | null, mine: PreparedValue): Promise<boolean> {
     try {
-      return (await this.client.request((req) => req.compareAndSetPrepared(lk, null, mine, deadlineIn(LEASE_MS)))) as boolean;
+      return (await this.client.request((req) => req.compareAndSetPrepared(k, over, mine, deadlineIn(LEASE_MS)))) as boolean;
     } catch (e) {
       if (!(e instanceof OutcomeUnknownError)) throw e;
-      if (this.client.peekRaw(lk) !== ReadResult.Found) return false;
+      if (this.client.peekRaw(k) !== ReadResult.Found) return false;
       const found = this.client.found;
       return found.tag === ValueTag.Lease && found.bytes !== null && found.bytes.equals(mine.bytes!);
     }
@@ -377,7 +376,7 @@ export class Fetcher {
         await this.drop(lk, mine); // someone refreshed it meanwhile
         return;
       }
-      await this.background(key, this.load(key, lk, mine, loader, o, again.expected));
+      await this.background(key, this.load(key, lk, mine, loader, o, again.expected!));
     };
     go()
       .catch(() => undefined)
@@ -407,12 +406,12 @@ export class Fetcher {
     const entries = client.envelopes;
     if (r === ReadResult.Found) {
       const f = client.found;
-      return { state: 'fresh', value: decodeValue(f), expected: asPrepared(f), bornAt: 0, freshUntil: 0 };
+      return { state: 'fresh', value: client.codec.decode(f), expected: asPrepared(f), bornAt: 0, freshUntil: 0 };
     }
     if (r === FOUND_META || r === FOUND_STALE) {
       const o = entries.last!;
       const expected = raw(ValueTag.Meta, entries.lastBytes!);
-      return { state: r === FOUND_META ? 'fresh' : 'stale', value: decodeValue(o.raw), expected, bornAt: o.bornAt, freshUntil: o.freshUntil };
+      return { state: r === FOUND_META ? 'fresh' : 'stale', value: client.codec.decode(o.raw), expected, bornAt: o.bornAt, freshUntil: o.freshUntil };
     }
     if (r === ReadResult.Contended) return { state: 'absent', value: undefined, expected: null, bornAt: -1, freshUntil: 0 };
     // An envelope that a token invalidated is absent, but it is what a load must replace.

@@ -22,7 +22,7 @@
  * only invalidate entries, never revive them.
  */
 import { PreparedValue, RawValue, writeValue } from '../codec/value';
-import { ValueTag } from '../layout/layout';
+import { isFetchMark, isValueTag, ValueTag } from '../layout/layout';
 import { TableCorruptError } from '../errors';
 import { ReservedKey } from '../store/keys';
 
@@ -72,7 +72,8 @@ export function open(bytes: Buffer): Opened {
   };
   if (bytes.length < META_HEADER_BYTES) bad();
   const tag = bytes[0] as ValueTag;
-  if (tag < ValueTag.U32 || tag > ValueTag.Json) bad();
+  // Any value's tag but an envelope's or fetch's marks.
+  if (!isValueTag(tag) || tag === ValueTag.Meta || isFetchMark(tag)) bad();
   const n = bytes.readUInt16LE(2);
   const tokens: TokenRef[] = [];
   let at = META_HEADER_BYTES;
@@ -84,7 +85,7 @@ export function open(bytes: Buffer): Opened {
     at += 2 + len + 8;
   }
   const body = bytes.subarray(at);
-  const raw: RawValue = { tag, num: 0, str: '', bytes: null };
+  const raw: RawValue = { tag, num: 0, str: '', bytes: null, bytesLen: 0 };
   switch (tag) {
     case ValueTag.U32:
       if (body.length !== 4) bad();
@@ -104,6 +105,7 @@ export function open(bytes: Buffer): Opened {
       break;
     default:
       raw.bytes = Buffer.from(body);
+      raw.bytesLen = body.length;
   }
   return { raw, bornAt: bytes.readDoubleLE(8), freshUntil: bytes.readDoubleLE(16), tokens };
 }

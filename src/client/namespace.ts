@@ -21,11 +21,13 @@ import type { FetchOptions } from './fetch';
 import { decodeKey, Key, ReservedKey } from '../store/keys';
 import { KEY_KIND_BYTES, KeyKind } from '../layout/layout';
 import { KIND_NS_ENTRY, MaterialEncoder, NamespacedKey, namespaceTokenKey, pathBytes } from './reserved';
-import { RESERVED_KEY_BYTE } from '../store/keys';
+import { checkWellFormed, RESERVED_KEY_BYTE } from '../store/keys';
+import { rejecting } from './promises';
 
 function checkName(name: string): void {
   if (typeof name !== 'string' || name.length === 0) throw new TypeError(`a namespace name must be a non-empty string, got ${typeof name === 'string' ? "''" : typeof name}`);
   if (name.includes('\u0000')) throw new TypeError('a namespace name cannot contain NUL');
+  checkWellFormed(name, 'a namespace name');
 }
 
 export class Namespace {
@@ -64,7 +66,7 @@ export class Namespace {
   }
 
   get(key: Key, options?: GetOptions): Promise<unknown> {
-    return this.client.get(this.key(key), options);
+    return rejecting(() => this.client.get(this.key(key), options));
   }
 
   hasSync(key: Key): boolean {
@@ -84,7 +86,7 @@ export class Namespace {
   }
 
   set(key: Key, value: unknown, options?: SetOptions): Promise<boolean> {
-    return this.client.setEnveloped(this.key(key), value, options ?? {}, this.tokens);
+    return rejecting(() => this.client.setEnveloped(this.key(key), value, options ?? {}, this.tokens));
   }
 
   deleteSync(key: Key): boolean {
@@ -92,13 +94,12 @@ export class Namespace {
   }
 
   delete(key: Key): Promise<boolean> {
-    return this.client.delete(this.key(key));
+    return rejecting(() => this.client.delete(this.key(key)));
   }
 
   /** fetch() within the namespace (its values carry the namespace's tokens). */
   fetch<V>(key: Key, loader: (key: Key) => V | Promise<V>, options?: FetchOptions): Promise<V | undefined> {
-    const nk = this.key(key);
-    return this.client.fetchWith(nk, () => loader(key), options, this.tokens);
+    return rejecting(() => this.client.fetchWith(this.key(key), () => loader(key), options, this.tokens));
   }
 
   /** Tags are machine-wide: the same as kv.deleteByTag. */
@@ -112,7 +113,7 @@ export class Namespace {
   }
 
   clear(): Promise<void> {
-    return this.client.envelopes.invalidate([this.own]);
+    return rejecting(() => this.client.envelopes.invalidate([this.own]));
   }
 
   /** The live keys of this namespace (a scan of the whole table, blocking). */

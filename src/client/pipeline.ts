@@ -37,6 +37,7 @@ import { Connection } from './connection';
 import type { Session } from './session';
 import { Lane } from './lane';
 import { StagingIO } from './staging-io';
+import type { ValueCodec } from '../codec/value';
 import { fromWire, WireError } from './thread-error';
 import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, CTRL_WORDS, NotifierData } from './notifier';
 import { Pending, RequestBuilder, writeRequest } from './requests';
@@ -81,10 +82,11 @@ export class Pipeline {
     session: Session,
     first: number,
     private readonly width: number,
+    private readonly codec: ValueCodec,
     private readonly reserveError: (status: Status, p: Pending) => Error,
   ) {
     this.lane = new Lane(conn, first, width, new Int32Array(new SharedArrayBuffer(width * 4)), session);
-    this.io = new StagingIO(session);
+    this.io = new StagingIO(session, codec);
   }
 
   get pending(): number {
@@ -196,6 +198,7 @@ export class Pipeline {
       this.inFlight.push(RequestBuilder.reserveFor(p, (status) => this.reserveError(status, p)));
       return true;
     }
+    // Queued requests hold encoded values (requests.ts): always written whole.
     writeRequest(this.io, board, win, p);
     if (!lane.tryPublish(win)) return false;
     this.queuedHead++;
@@ -360,7 +363,7 @@ export class Pipeline {
       first = -1;
     }
     this.lane = new Lane(this.conn, first, this.width, this.lane.order, cur);
-    this.io = new StagingIO(cur);
+    this.io = new StagingIO(cur, this.codec);
     for (const f of later) f();
   }
 

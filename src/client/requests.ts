@@ -8,8 +8,7 @@ import type { Board } from '../transport/window';
 import { Key, KeyEncoder } from '../store/keys';
 import { deadlineIn, monoNowMs } from '../store/clock';
 import { Op, Status, ValueTag } from '../layout/layout';
-import { ownValue, prepareValue, PreparedValue } from '../codec/value';
-import { Encoding } from '../codec/structured';
+import { ownValue, PreparedValue, ValueCodec } from '../codec/value';
 import { StagingIO } from './staging-io';
 import { check, checkTtl, checkU32 } from './checks';
 
@@ -65,8 +64,13 @@ export interface Pending {
 
 function noop(): void {}
 
-/** Write a byte request into free window `win` (its staging has room) and mark it SUBMITTED. */
-export function writeRequest(io: StagingIO, board: Board, win: number, p: Pending): void {
+/**
+ * Write a byte request into free window `win` (its staging has room for
+ * p.need) and prepare it for publishing. False when its deferred value did
+ * not fit: the value is encoded now and p.need is exact; grow the window's
+ * staging to p.need and write again.
+ */
+export function writeRequest(io: StagingIO, board: Board, win: number, p: Pending): boolean {
   const keyBytes = p.keyBytes!;
   const keyLen = keyBytes.length;
   if (p.op === Op.CompareSet) {
@@ -74,25 +78,35 @@ export function writeRequest(io: StagingIO, board: Board, win: number, p: Pendin
     const expLen = p.expected ? io.writeAt(win, keyLen, p.expected) : 0;
     const valueLen = p.data ? io.writeAt(win, keyLen + expLen, p.data) : 0;
     board.prepareCompare(win, keyLen, p.expected ? p.expected.tag : 0, expLen, valueLen, p.data ? p.data.tag : 0, p.expires, p.del);
-    return;
+    return true;
   }
   const valueLen = io.write(win, keyBytes, keyLen, p.data);
+  if (valueLen < 0) {
+    p.need = keyLen + p.data!.maxBytes;
+    return false;
+  }
   board.prepareBytes(win, p.op, keyLen, valueLen, p.data ? p.data.tag : 0, 0, p.expires);
+  return true;
 }
 
 /** Builds checked requests for one client (its key encoder, codec, limits and default ttl). */
 export class RequestBuilder {
   constructor(
     private readonly keys: KeyEncoder,
-    private readonly encoding: Encoding,
-    private readonly maxValueBytes: number,
+    private readonly codec: ValueCodec,
     private readonly defaultTtl: number,
   ) {}
 
-  set(key: Key, value: unknown, options?: SetOptions): Pending {
+  /**
+   * `now`: the request is written before the caller returns (the
+   * synchronous calls), so a structured value may be encoded straight into
+   * the staging block; a request that may wait in a queue holds its value
+   * encoded, in bytes of its own.
+   */
+  set(key: Key, value: unknown, options?: SetOptions, now = false): Pending {
     const expires = this.deadline(options);
     this.keys.encode(key);
-    const data = this.value(value);
+    const data = now && !options?.ifAbsent ? this.codec.prepareDeferred(value) : this.value(value);
     if (options?.ifAbsent) return this.compare(null, data, false, expires);
     const settle = (s: Status): boolean => (check(s, 'set'), true);
     if (typeof key === 'number' && data.tag === ValueTag.U32 && expires === 0) return this.u32(Op.Put, key, data.num, settle);
@@ -175,7 +189,7 @@ export class RequestBuilder {
   }
 
   private value(v: unknown): PreparedValue {
-    return ownValue(prepareValue(v, this.encoding, this.maxValueBytes));
+    return ownValue(this.codec.prepare(v));
   }
 
   private compare(expected: PreparedValue | null, next: PreparedValue | null, del: boolean, expires: number): Pending {

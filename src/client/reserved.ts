@@ -17,7 +17,7 @@
  * keys(), keysWithPrefix() or a Keyv iterator.
  */
 import { createHash } from 'node:crypto';
-import { Key, KeyEncoder, RESERVED_KEY_BYTE, ReservedKey } from '../store/keys';
+import { checkWellFormed, Key, KeyEncoder, RESERVED_KEY_BYTE, ReservedKey } from '../store/keys';
 import { KEY_KIND_BYTES } from '../layout/layout';
 
 export const KIND_TAG = 0x54; // 'T'
@@ -43,6 +43,7 @@ function reserved(kind: number, body: Uint8Array): ReservedKey {
 /** The key of tag `tag`'s token. */
 export function tagKey(tag: string): ReservedKey {
   if (typeof tag !== 'string' || tag.length === 0) throw new TypeError(`a tag must be a non-empty string, got ${typeof tag === 'string' ? "''" : typeof tag}`);
+  checkWellFormed(tag, 'a tag');
   return reserved(KIND_TAG, Buffer.from(tag, 'utf8'));
 }
 

@@ -86,7 +86,7 @@ export class Session {
     this.board = new Board(region);
     this.owners = new Owners(region);
     this.stagingBuf = Buffer.from(xchg.arena);
-    this.reader = new TableReader(data.header, chunkViews(data.header, data.chunks, xchg.hints));
+    this.reader = this.newReader();
     this.epoch = region.epoch();
   }
 
@@ -107,6 +107,11 @@ export class Session {
     const xchgId = fileId(xchgPath);
     const xchg = keepData && sameFile(xchgId, reuse.xchgId) ? reuse.xchg : openExchangeFile(xchgPath, data.header.chunks);
     return new Session(region, regionId, data, dataId, xchg, xchgId, policy);
+  }
+
+  /** Another direct reader of this session's table (a reader keeps the last value it read: one per user). */
+  newReader(): TableReader {
+    return new TableReader(this.data.header, chunkViews(this.data.header, this.data.chunks, this.xchg.hints));
   }
 
   static fromShared(s: SharedSession, policy: WaitPolicy): Session {

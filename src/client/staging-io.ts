@@ -11,17 +11,24 @@
  */
 import type { Board } from '../transport/window';
 import type { Session } from './session';
-import { decodeValue, PreparedValue, RawValue, writeValue } from '../codec/value';
+import { PreparedValue, RawValue, ValueCodec, writeValue } from '../codec/value';
 import { ValueTag, WIN_STAGING_BYTES, WIN_STAGING_OFFSET, WIN_TAG, WIN_VALUE_LEN } from '../layout/layout';
 import { TableCorruptError } from '../errors';
 
 export class StagingIO {
   private readonly buf: Buffer;
   private readonly board: Board;
-  private readonly raw: RawValue = { tag: ValueTag.Null, num: 0, str: '', bytes: null };
+  private readonly raw: RawValue = { tag: ValueTag.Null, num: 0, str: '', bytes: null, bytesLen: 0 };
+  /** The last staging block handed to a deferred write: [offset, bytes] and its view (kept: a codec caches state on it). */
+  private viewAt = -1;
+  private viewBytes = 0;
+  private view: Buffer | null = null;
 
-  /** The staging blocks of `session`'s windows (they live in its exchange file). */
-  constructor(readonly session: Session) {
+  /** The staging blocks of `session`'s windows (they live in its exchange file); `codec` writes and reads the values. */
+  constructor(
+    readonly session: Session,
+    private readonly codec: ValueCodec,
+  ) {
     this.buf = session.stagingBuf;
     this.board = session.board;
   }
@@ -36,14 +43,36 @@ export class StagingIO {
 
   /**
    * Write key material (and a value) into the window's block, which must
-   * have room for keyLen + value.maxBytes; returns the value's byte length.
+   * have room for keyLen + value.maxBytes; returns the value's byte length,
+   * or -1 when a deferred value did not fit (it is encoded now, in `value`:
+   * grow the block to keyLen + value.maxBytes and write again).
    */
   write(win: number, key: Uint8Array, keyLen: number, value: PreparedValue | null): number {
     const off = this.board.word(win, WIN_STAGING_OFFSET);
     const buf = this.buf;
     if (keyLen <= 16) for (let i = 0; i < keyLen; i++) buf[off + i] = key[i];
     else buf.set(key.subarray(0, keyLen), off);
-    return value === null ? 0 : writeValue(value, buf, off + keyLen);
+    if (value === null) return 0;
+    if (value.deferred !== undefined) return this.codec.writeDeferred(value, this.block(win), keyLen);
+    return writeValue(value, buf, off + keyLen);
+  }
+
+  /**
+   * The window's whole staging block as a Buffer: the same object while the
+   * block stays (the codec encodes into it in place, and msgpackr keeps a
+   * DataView on it). Checked against the mapping like room().
+   */
+  private block(win: number): Buffer {
+    const board = this.board;
+    const off = board.word(win, WIN_STAGING_OFFSET);
+    const bytes = board.word(win, WIN_STAGING_BYTES);
+    if (off === 0 || off + bytes > this.buf.length) throw new TableCorruptError(`staging block of ${bytes} bytes at ${off}`);
+    if (off !== this.viewAt || bytes !== this.viewBytes || this.view === null) {
+      this.view = this.buf.subarray(off, off + bytes);
+      this.viewAt = off;
+      this.viewBytes = bytes;
+    }
+    return this.view;
   }
 
   /** Write a value `at` bytes into the window's block; returns its byte length. */
@@ -92,9 +121,10 @@ export class StagingIO {
         const out = Buffer.allocUnsafeSlow(len);
         this.buf.copy(out, 0, off, off + len);
         r.bytes = out;
+        r.bytesLen = len;
       }
     }
-    const v = decodeValue(r);
+    const v = this.codec.decode(r);
     r.bytes = null;
     return v;
   }

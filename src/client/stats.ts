@@ -15,9 +15,15 @@ export interface Stats {
   /** Bytes of the table's heaps in use (entries and indexes, block headers included) and the data file's size (the budget). */
   bytesUsed: number;
   bytesBudget: number;
-  /** This process's direct reads that found a value / found none. */
+  /** This process's reads that found a value / found none (local cache hits included). */
   hits: number;
   misses: number;
+  /**
+   * The local cache (connect({ localCache })), null without one: gets it
+   * answered without decoding, gets it could not, its entries and their
+   * bytes as stored in the table.
+   */
+  localCache: { hits: number; misses: number; entries: number; bytes: number } | null;
   /** Server-side counts since the server started. */
   requests: number;
   sets: number;
@@ -44,7 +50,7 @@ export interface Stats {
 }
 
 /** Read the counters (hits and misses are the caller's). */
-export function readStats(conn: Connection, hits: number, misses: number): Stats {
+export function readStats(conn: Connection, hits: number, misses: number, localCache: Stats['localCache'] = null): Stats {
   const header = conn.data.header;
   const sum = (stat: Stat): number => sumStat(header.stats, stat);
   const clients = new Set<number>();
@@ -59,6 +65,7 @@ export function readStats(conn: Connection, hits: number, misses: number): Stats
     bytesBudget: header.bytes,
     hits,
     misses,
+    localCache,
     requests: sum(Stat.Requests),
     sets: sum(Stat.Sets),
     deletes: sum(Stat.Deletes),

@@ -18,6 +18,7 @@ import { Connection, MOVED, Outage } from './connection';
 import type { Session } from './session';
 import { Pending, writeRequest } from './requests';
 import { StagingIO } from './staging-io';
+import type { ValueCodec } from '../codec/value';
 import { check } from './checks';
 import { Op, Status, WIN_STAGING_BYTES, WindowState } from '../layout/layout';
 import { OutcomeUnknownError, ServerGoneError, TableCorruptError } from '../errors';
@@ -33,62 +34,78 @@ export class SyncWindow {
     private readonly conn: Connection,
     session: Session,
     win: number,
+    private readonly codec: ValueCodec,
   ) {
     this.s = session;
     this.win = win;
-    this.io = new StagingIO(session);
+    this.io = new StagingIO(session, codec);
     this.outage = new Outage(conn);
     this.idle = conn.reconnect ? () => this.outage.check(this.s) : conn.check;
   }
 
+  /** Inside run(): a structured value may be encoding into the block now. */
+  private busy = false;
+
   /** Run `p` and return its settled value (or throw its error). */
   run(p: Pending): unknown {
-    for (;;) {
-      if (this.conn.reconnect) this.follow();
-      // Which request the window carries: `p`, or a Reserve for it.
-      let carries: 'p' | 'reserve' = 'reserve';
-      try {
-        const board = this.s.board;
-        if (p.keyBytes === null) board.prepare(this.win, p.op, p.key, p.value);
-        else {
-          this.stage(p.need);
-          writeRequest(this.io, board, this.win, p);
+    // A getter or toJSON of a value being encoded straight into this
+    // window's block may call back into the client: the block is taken.
+    if (this.busy) throw new Error('a synchronous call was made while this client was writing a value (from a getter or toJSON of that value?)');
+    this.busy = true;
+    try {
+      for (;;) {
+        if (this.conn.reconnect) this.follow();
+        // Which request the window carries: `p`, or a Reserve for it.
+        let carries: 'p' | 'reserve' = 'reserve';
+        try {
+          const board = this.s.board;
+          if (p.keyBytes === null) board.prepare(this.win, p.op, p.key, p.value);
+          else {
+            this.stage(p.need);
+            if (!writeRequest(this.io, board, this.win, p)) {
+              // Its deferred value did not fit: encoded now, p.need is exact.
+              this.stage(p.need);
+              writeRequest(this.io, board, this.win, p);
+            }
+          }
+          carries = 'p';
+          const status = this.roundTrip();
+          return p.settle(status, board.result(this.win), this.win, this.io);
+        } catch (e) {
+          if (e !== MOVED && !(e instanceof ServerGoneError && this.conn.reconnect)) throw e;
+          const moved = e === MOVED;
+          const board = this.s.board;
+          if (board.state(this.win) === WindowState.Done) {
+            // Answered after all, between the last look and now.
+            const status = board.status(this.win);
+            const result = board.result(this.win);
+            board.recycle(this.win);
+            if (carries === 'p') return p.settle(status, result, this.win, this.io);
+            if (moved) continue;
+            throw e;
+          }
+          if (board.retract(this.win)) {
+            if (moved) continue; // it never ran: send it to the new server
+            throw e; // ServerGoneError: it never ran
+          }
+          // TAKEN: a server thread holds it and may apply it. The window goes
+          // to the reaper; the next request gets another one.
+          this.s.giveBack(this.win);
+          this.win = -1;
+          if (carries === 'reserve') {
+            if (moved) continue;
+            throw e; // `p` itself was never sent
+          }
+          if (moved && p.idempotent) continue;
+          if (p.op === Op.Read) {
+            if (moved) continue;
+            throw e; // a read applies nothing
+          }
+          throw new OutcomeUnknownError(moved ? `the server (pid ${this.s.region.serverPid()}) was replaced while it held the request` : (e as Error).message);
         }
-        carries = 'p';
-        const status = this.roundTrip();
-        return p.settle(status, board.result(this.win), this.win, this.io);
-      } catch (e) {
-        if (e !== MOVED && !(e instanceof ServerGoneError && this.conn.reconnect)) throw e;
-        const moved = e === MOVED;
-        const board = this.s.board;
-        if (board.state(this.win) === WindowState.Done) {
-          // Answered after all, between the last look and now.
-          const status = board.status(this.win);
-          const result = board.result(this.win);
-          board.recycle(this.win);
-          if (carries === 'p') return p.settle(status, result, this.win, this.io);
-          if (moved) continue;
-          throw e;
-        }
-        if (board.retract(this.win)) {
-          if (moved) continue; // it never ran: send it to the new server
-          throw e; // ServerGoneError: it never ran
-        }
-        // TAKEN: a server thread holds it and may apply it. The window goes
-        // to the reaper; the next request gets another one.
-        this.s.giveBack(this.win);
-        this.win = -1;
-        if (carries === 'reserve') {
-          if (moved) continue;
-          throw e; // `p` itself was never sent
-        }
-        if (moved && p.idempotent) continue;
-        if (p.op === Op.Read) {
-          if (moved) continue;
-          throw e; // a read applies nothing
-        }
-        throw new OutcomeUnknownError(moved ? `the server (pid ${this.s.region.serverPid()}) was replaced while it held the request` : (e as Error).message);
       }
+    } finally {
+      this.busy = false;
     }
   }
 
@@ -99,7 +116,7 @@ export class SyncWindow {
       if (this.win >= 0) this.s.giveBack(this.win);
       this.win = -1;
       this.s = cur;
-      this.io = new StagingIO(cur);
+      this.io = new StagingIO(cur, this.codec);
     }
     if (this.win < 0) this.win = cur.reserve(1);
   }

@@ -655,8 +655,55 @@ export enum ValueTag {
    * server stores it like any byte value; clients judge it at read.
    */
   Meta = 14,
+  /**
+   * The tagged structured format (src/codec/records.ts): a format byte
+   * naming the codec, the epoch of the table's shared record structures,
+   * then the codec's bytes (msgpackr records against those structures).
+   */
+  Tagged = 15,
 }
-export const MAX_VALUE_TAG = 14;
+export const MAX_VALUE_TAG = 15;
+
+/** Bit t set: t is a ValueTag this build knows (tags are assigned sparsely). */
+const KNOWN_VALUE_TAGS = Object.values(ValueTag).reduce<number>((m, t) => (typeof t === 'number' ? m | (1 << t) : m), 0);
+
+/** Whether `tag` is a ValueTag of this build (a request check: a tag from shared memory is any number). */
+export function isValueTag(tag: number): boolean {
+  return tag >= 1 && tag <= MAX_VALUE_TAG && ((KNOWN_VALUE_TAGS >>> tag) & 1) === 1;
+}
+
+/** Byte length a fixed-size tag requires, or -1 for variable-length tags. */
+export function fixedValueBytes(tag: number): number {
+  switch (tag) {
+    case ValueTag.U32:
+      return 4;
+    case ValueTag.F64:
+      return 8;
+    case ValueTag.True:
+    case ValueTag.False:
+    case ValueTag.Null:
+      return 0;
+    default:
+      return -1;
+  }
+}
+
+/** A known tag, with a length its fixed size allows: what the server stores (a request) and keeps (a repair). */
+export function valueShapeOk(tag: number, len: number): boolean {
+  if (!isValueTag(tag)) return false;
+  const fixed = fixedValueBytes(tag);
+  return fixed < 0 || len === fixed;
+}
+
+/** A value a structured codec wrote (src/codec): its bytes are decoded by one. */
+export function isCodecTag(tag: number): boolean {
+  return tag === ValueTag.Msgpack || tag === ValueTag.V8 || tag === ValueTag.Json || tag === ValueTag.Tagged;
+}
+
+/** fetch()'s bookkeeping (a lease, a failure mark): stored like values, read as absent. */
+export function isFetchMark(tag: number): boolean {
+  return tag === ValueTag.Lease || tag === ValueTag.Failed;
+}
 
 export const DEFAULT_MAX_KEY_BYTES = 4096;
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;

@@ -61,6 +61,19 @@ export interface OpenCache {
   adoption: Adoption | null;
 }
 
+/** ServerError when a cache file exists and is not a regular file (a device, FIFO, socket, directory or symbolic link). */
+function refuseSpecialFiles(...files: string[]): void {
+  for (const f of files) {
+    let st: fs.Stats | null = null;
+    try {
+      st = fs.lstatSync(f);
+    } catch {
+      // absent: fine
+    }
+    if (st && !st.isFile()) throw new ServerError(`refusing to use ${f}: it exists and is not a regular file`);
+  }
+}
+
 /** Open the cache of `opts.regionPath`: adopted, or fresh. Throws ServerError with one line. */
 export function openCache(opts: CacheOptions): OpenCache {
   const { data, xchg } = cacheFiles(opts.regionPath, opts.dataDir);
@@ -72,15 +85,7 @@ export function openCache(opts: CacheOptions): OpenCache {
   }
   if (!dir.isDirectory()) throw new ServerError(`the data directory ${opts.dataDir} is not a directory`);
   removeOrphans(opts.dataDir, data);
-  for (const f of [data, xchg]) {
-    let st: fs.Stats | null = null;
-    try {
-      st = fs.lstatSync(f);
-    } catch {
-      // absent: fine
-    }
-    if (st && !st.isFile()) throw new ServerError(`refusing to use ${f}: it exists and is not a regular file`);
-  }
+  refuseSpecialFiles(data, xchg);
   const existed = fs.existsSync(data);
   let lock = lockDataFile(data);
   if (lock === null) throw new ServerError(`another server is serving from ${data}`);
@@ -186,7 +191,9 @@ function checkRoom(opts: CacheOptions, held: number): void {
  * ServerError when a server still serves it.
  */
 export function dropCache(regionPath: string, dataDir: string): string[] {
-  const { data } = cacheFiles(regionPath, dataDir);
+  const { data, xchg } = cacheFiles(regionPath, dataDir);
+  // Locking opens the file: a FIFO, a device or a socket is never opened.
+  refuseSpecialFiles(data, xchg);
   const removed: string[] = [];
   if (fs.existsSync(data)) {
     const lock = lockDataFile(data);

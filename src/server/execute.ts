@@ -19,24 +19,8 @@ import { Table } from '../store/table';
 import { TableCorruptError } from '../errors';
 import { Staging } from './staging';
 import { logLine } from './log';
-import { KEY_KIND_BYTES, KeyKind, MAX_VALUE_TAG, Op, REQ_DELETE, Stat, Status, ValueTag, WIN_KEY_LEN, WIN_TAG, WIN_VALUE_LEN } from '../layout/layout';
+import { KEY_KIND_BYTES, KeyKind, valueShapeOk, Op, REQ_DELETE, Stat, Status, ValueTag, WIN_KEY_LEN, WIN_TAG, WIN_VALUE_LEN } from '../layout/layout';
 import { U32_KEY_BYTES } from '../store/keys';
-
-/** Byte length a fixed-size tag requires, or -1 for variable-length tags. */
-function fixedLength(tag: number): number {
-  switch (tag) {
-    case ValueTag.U32:
-      return 4;
-    case ValueTag.F64:
-      return 8;
-    case ValueTag.True:
-    case ValueTag.False:
-    case ValueTag.Null:
-      return 0;
-    default:
-      return -1;
-  }
-}
 
 export class Executor {
   private readonly u8: Uint8Array;
@@ -189,9 +173,7 @@ export class Executor {
 
   /** A known tag, and a length its fixed size allows (expTag 0 is checked by the caller). */
   private tagOk(tag: number, len: number): boolean {
-    if (tag < 1 || tag > MAX_VALUE_TAG) return false;
-    const fixed = fixedLength(tag);
-    return fixed < 0 || len === fixed;
+    return valueShapeOk(tag, len);
   }
 
   /** The request's deadline: >= 0, -1 when it carries none, NaN when it is junk. */

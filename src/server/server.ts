@@ -38,7 +38,7 @@ import {
   SnapshotResult,
   Status,
   KEY_KIND_BYTES,
-  MAX_VALUE_TAG,
+  isValueTag,
 } from '../layout/layout';
 import { Ring } from '../transport/ring';
 import { Owners } from '../transport/owners';
@@ -435,7 +435,7 @@ function loadSnapshot(table: Table, file: string, log: (line: string) => void): 
       const expires = rec.expiresWall === 0 ? 0 : rec.expiresWall + shift;
       if (expires !== 0 && expires <= monoNowMs()) return;
       // Limits may differ from the writer's: what this table cannot read back is left out.
-      if (rec.key.length > table.maxKeyBytes + KEY_KIND_BYTES || rec.value.length > table.maxValueBytes || rec.tag < 1 || rec.tag > MAX_VALUE_TAG) return;
+      if (rec.key.length > table.maxKeyBytes + KEY_KIND_BYTES || rec.value.length > table.maxValueBytes || !isValueTag(rec.tag)) return;
       if (table.set(rec.key, 0, rec.key.length, rec.value, 0, rec.value.length, rec.tag, expires) === Status.Ok) loaded++;
     });
     log(`loaded ${loaded} of ${r.records} key(s) from the snapshot ${file} in ${Date.now() - start} ms`);

@@ -26,6 +26,13 @@ export const RESERVED_KEY_BYTE = 0xff;
 /** A reserved key: its bytes (RESERVED_KEY_BYTE first) become KeyKind.Reserved material. */
 export class ReservedKey extends Uint8Array {}
 
+/**
+ * A pinned key of the library (the codec's shared record structures): its
+ * bytes become KeyKind.System material, never evicted, never cleared,
+ * invisible to scans and to the application.
+ */
+export class SystemKey extends Uint8Array {}
+
 /** Whether the `len` bytes of material at u8[off] are a reserved key's. */
 export function isReservedMaterial(u8: Uint8Array, off: number, len: number): boolean {
   return len > KEY_KIND_BYTES && u8[off] === KeyKind.Reserved;
@@ -140,7 +147,7 @@ export class KeyEncoder {
     } else if (key instanceof Uint8Array) {
       if (key.length > this.maxKeyBytes) throw this.tooLong(key.length);
       this.room(key.length);
-      this.bytes[0] = key instanceof ReservedKey ? KeyKind.Reserved : KeyKind.Bytes;
+      this.bytes[0] = key instanceof ReservedKey ? KeyKind.Reserved : key instanceof SystemKey ? KeyKind.System : KeyKind.Bytes;
       this.bytes.set(key, KEY_KIND_BYTES);
       this.length = KEY_KIND_BYTES + key.length;
     } else {
@@ -169,6 +176,7 @@ export class KeyEncoder {
       this.length = KEY_KIND_BYTES + n;
       return;
     }
+    checkWellFormed(key, 'a string key');
     const bytes = n * 3 <= this.maxKeyBytes ? n * 3 : Buffer.byteLength(key, 'utf8');
     if (bytes > this.maxKeyBytes) throw this.tooLong(bytes);
     this.room(bytes);
@@ -186,6 +194,26 @@ export class KeyEncoder {
   private tooLong(n: number): RangeError {
     return new RangeError(`key of ${n} bytes is over the server's limit of ${this.maxKeyBytes} bytes`);
   }
+}
+
+/**
+ * Throw a TypeError when `s` holds a lone surrogate (a UTF-16 half of a
+ * pair without its other half): UTF-8 cannot encode one, and Buffer would
+ * write U+FFFD in its place, so that '\uD800', '\uDC00' and '\uFFFD' would be
+ * one key, and a value would come back changed. isWellFormed() answers a
+ * one-byte string at once (it cannot hold a surrogate) and scans a two-byte
+ * one, which the UTF-8 encoding then scans again anyway.
+ */
+export function checkWellFormed(s: string, what: string): void {
+  if (s.isWellFormed()) return;
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
+    else if ((c & 0xf800) === 0xd800) break;
+  }
+  const unit = s.charCodeAt(i).toString(16).toUpperCase();
+  throw new TypeError(`${what} holds a lone surrogate (\\u${unit} at index ${i}), which UTF-8 cannot encode: give a well-formed string (or a Buffer for arbitrary bytes)`);
 }
 
 /** The user's key back from its material (as keys(), entries() yield it). */

@@ -48,13 +48,12 @@ import {
   IX_WORDS,
   KEY_KIND_BYTES,
   KeyKind,
-  MAX_VALUE_TAG,
+  valueShapeOk,
   PS_COUNT,
   PS_VERSION,
   SEG_COUNT,
   SEG_VERSION,
   SEGMENT_BYTES,
-  ValueTag,
 } from '../layout/layout';
 
 /** What a rebuild found. */
@@ -77,21 +76,6 @@ export interface RepairOptions {
   fromFile: boolean;
   /** A deadline of an adopted entry as it should be now (a reboot converts them); return it unchanged otherwise. */
   deadline?: (expires: number) => number;
-}
-
-function fixedLength(tag: number): number {
-  switch (tag) {
-    case ValueTag.U32:
-      return 4;
-    case ValueTag.F64:
-      return 8;
-    case ValueTag.True:
-    case ValueTag.False:
-    case ValueTag.Null:
-      return 0;
-    default:
-      return -1;
-  }
 }
 
 /**
@@ -231,9 +215,7 @@ function entryValid(segs: Segments, ch: Chunk, e: number): boolean {
   const kind = ch.u8[e + ENTRY_HEADER_BYTES];
   if (keyLen < KEY_KIND_BYTES || keyLen > segs.maxKeyBytes + KEY_KIND_BYTES || valueLen > segs.maxValueBytes) return false;
   if (kind > KeyKind.Reserved || (kind === KeyKind.U32 && keyLen !== U32_KEY_BYTES)) return false;
-  if (tag < 1 || tag > MAX_VALUE_TAG) return false;
-  const fixed = fixedLength(tag);
-  if (fixed >= 0 && valueLen !== fixed) return false;
+  if (!valueShapeOk(tag, valueLen)) return false;
   const expires = ch.dv.getFloat64(e + ENTRY_EXPIRES, true);
   if (!(expires >= 0) || expires === Infinity) return false;
   return ch.fits(e + ENTRY_HEADER_BYTES, keyLen + valueLen);

@@ -31,7 +31,7 @@ import { Segments } from './segments';
 import { expired, monoNowMs } from './clock';
 import { writeU32Key, U32_KEY_BYTES } from './keys';
 import { SnapshotError } from '../errors';
-import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_KEY_LEN, ENTRY_TAG, ENTRY_VALUE_LEN, INDEX_LOG2_MASK, IX_BYTES, IX_ENTRY, IX_KEY, IX_VALUE, ValueTag } from '../layout/layout';
+import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_KEY_LEN, ENTRY_TAG, ENTRY_VALUE_LEN, INDEX_LOG2_MASK, IX_BYTES, IX_ENTRY, IX_KEY, IX_VALUE, isFetchMark, ValueTag } from '../layout/layout';
 
 const MAGIC = 0x53564b53; // "SKVS"
 const VERSION = 1;
@@ -152,7 +152,7 @@ function copySegment(segs: Segments, seg: number): Buffer[] {
       const valueLen = ch.u32[(e + ENTRY_VALUE_LEN) >>> 2];
       const tag = ch.u8[e + ENTRY_TAG];
       const at = ch.dv.getFloat64(e + ENTRY_EXPIRES, true);
-      if (!ch.fits(e + ENTRY_HEADER_BYTES, keyLen + valueLen) || tag === ValueTag.Lease || tag === ValueTag.Failed || expired(at, now)) continue;
+      if (!ch.fits(e + ENTRY_HEADER_BYTES, keyLen + valueLen) || isFetchMark(tag) || expired(at, now)) continue;
       const r = Buffer.alloc(RECORD_HEADER_BYTES + keyLen + valueLen);
       header(r, keyLen, tag, valueLen, at === 0 ? 0 : at + wallShift);
       ch.buf.copy(r, RECORD_HEADER_BYTES, e + ENTRY_HEADER_BYTES, e + ENTRY_HEADER_BYTES + keyLen + valueLen);

@@ -15,7 +15,7 @@ import { Chunk } from './chunk';
 import { ReadResult, Seqlock, SegmentVisitor, Visit } from './seqlock';
 import { TableCorruptError, ScanContendedError } from '../errors';
 import { writeU32Key, U32_KEY_BYTES } from './keys';
-import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_KEY_LEN, ENTRY_TAG, IX_ENTRY, IX_KEY, IX_WORDS, KeyKind, ValueTag } from '../layout/layout';
+import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_KEY_LEN, ENTRY_TAG, IX_ENTRY, IX_KEY, IX_WORDS, isFetchMark, KeyKind } from '../layout/layout';
 
 /** How long a scan waits out writers of one segment before ScanContendedError. */
 export const SCAN_PATIENCE_MS = 5000;
@@ -61,7 +61,7 @@ export class KeyScan implements SegmentVisitor {
       const kind = u8[k];
       if (keyLen < wantLen || kind === KeyKind.System || (kind === KeyKind.Reserved && !this.reserved) || !matches(u8, k, want)) continue;
       const tag = u8[e + ENTRY_TAG];
-      if (tag === ValueTag.Lease || tag === ValueTag.Failed || expired(ch.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) continue;
+      if (isFetchMark(tag) || expired(ch.dv.getFloat64(e + ENTRY_EXPIRES, true), now)) continue;
       // A copy (never a view): the bytes may change once the snapshot is over.
       this.found.push(Buffer.from(u8.subarray(k, k + keyLen)));
     }

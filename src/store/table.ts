@@ -217,11 +217,18 @@ export class Table {
     return this.atKey(src, keyOff, keyLen, 0, (seg, _hash, slot) => (slot < 0 ? Status.NotFound : this.valueAt(seg, slot, (tag, at, len) => use(this.segs.chunkOf(seg).u8, tag, at, len))));
   }
 
-  /** Remove the key: Ok, or NotFound. */
+  /**
+   * Remove the key: Ok, or NotFound. A fetch() placeholder or failure mark
+   * (ValueTag.Lease, Failed: every read takes them as absent) is removed
+   * too, which is what makes a delete during a load win (client/fetch.ts),
+   * but answers NotFound: it held no value.
+   */
   delete(src: Uint8Array, keyOff: number, keyLen: number): Status {
     return this.atKey(src, keyOff, keyLen, 0, (seg, _hash, slot) => {
       if (slot < 0) return Status.NotFound;
+      const value = this.valueAt(seg, slot, (tag) => tag !== ValueTag.Lease && tag !== ValueTag.Failed);
       this.segs.removeEntry(seg, slot);
+      if (!value) return Status.NotFound;
       this.segs.stats[Stat.Deletes]++;
       return Status.Ok;
     });

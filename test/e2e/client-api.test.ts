@@ -71,24 +71,24 @@ test('sync, promise, batch and counter forms agree with a model', { timeout: 600
   assert.equal(kv.getSync(101), 1000);
 });
 
-test('bad arguments throw RangeError or TypeError; a closed client throws; close releases windows', { timeout: 600_000 }, async (t) => {
+test('bad arguments throw RangeError or TypeError (promise methods reject with them); a closed client throws; close releases windows', { timeout: 600_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-api-');
   const region = s.p('region');
   await s.startServer(['-n', '1', '-s', '16', '-p', region, '-c', '64']);
   const probe = Connection.open({ path: region });
   const kv = connect({ path: region, window: 31 });
-  assert.equal(probe.owners.ownedCount(), 32, 'window + 1 sync window reserved');
+  assert.equal(probe.owners.ownedCount(), 33, 'window + the sync window + the shared-structures window reserved');
 
   for (const bad of [-1, 4294967296, 1.5, NaN, Infinity]) {
     assert.throws(() => kv.getSync(bad), RangeError);
-    assert.throws(() => kv.get(bad), RangeError);
-    assert.throws(() => kv.put(bad, 1), RangeError);
+    await assert.rejects(kv.get(bad), RangeError);
+    await assert.rejects(kv.put(bad, 1), RangeError);
     assert.throws(() => kv.incrSync(1, bad), RangeError);
     assert.throws(() => kv.incrSync(bad, 1), RangeError);
   }
   for (const bad of [undefined, () => 1, Symbol('s')]) {
     assert.throws(() => kv.putSync(1, bad), TypeError);
-    assert.throws(() => kv.put('k', bad), TypeError);
+    await assert.rejects(kv.put('k', bad), TypeError);
   }
   for (const bad of [{}, null, true, [1], 10n]) {
     assert.throws(() => kv.getSync(bad as unknown as string), TypeError);
@@ -103,7 +103,7 @@ test('bad arguments throw RangeError or TypeError; a closed client throws; close
   assert.deepEqual(await inFlight, [undefined, undefined, undefined], 'close waits for outstanding requests');
   assert.equal(probe.owners.ownedCount(), 0, 'close released every window');
   assert.throws(() => kv.getSync(1), /closed/);
-  assert.throws(() => kv.put(1, 1), /closed/);
+  await assert.rejects(kv.put(1, 1), /closed/);
 
   // Two clients that each need more than half the board fit one after another.
   for (let i = 0; i < 3; i++) {

@@ -4,7 +4,8 @@
  * getting its value; a failing loader's error reaches every caller and
  * nothing is stored; a loader whose process is SIGKILLed mid-load is taken
  * over by another caller within the lease time; callers of one process
- * share one load; plus the atomic building blocks (ifAbsent,
+ * share one load; a set or delete during a load wins (also on a key that
+ * was absent: the placeholder anchor); plus the atomic building blocks (ifAbsent,
  * compareAndSet, compareAndDelete).
  */
 import { test } from 'node:test';
@@ -12,7 +13,8 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { ChildProcess } from 'node:child_process';
 import { connect } from '../../src/index';
-import { RunResult, Scope, waitFor } from '../support/procs';
+import { RunResult, Scope, waitFor, waitUntil } from '../support/procs';
+import { MaterialEncoder } from '../../src/client/reserved';
 
 const FETCHER = path.join(__dirname, '..', 'fixtures', 'api', 'fetch-client.js');
 
@@ -124,7 +126,106 @@ test('fetch in one process: concurrent calls share one load; a cached value need
   assert.equal(kv.hasSync('none'), false, 'a loader returning undefined stores nothing (its lease is gone)');
   await assert.rejects(kv.fetch('bad', () => () => 1), TypeError, 'a value the codec refuses fails the load');
   assert.equal(kv.hasSync('bad'), false);
-  assert.throws(() => kv.fetch('x', 5 as unknown as () => number), TypeError);
+  await assert.rejects(kv.fetch('x', 5 as unknown as () => number), TypeError);
+});
+
+/** `p`, or a rejection naming `what` after `ms`. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** Every gate made by gated(), released when a test ends (close() waits for the loads). */
+const gates: Array<() => void> = [];
+
+/** A loader held until released: `started` resolves when it runs (bounded: a test fails, never hangs). */
+function gated<V>(value: V): { loader: () => Promise<V>; started: Promise<void>; release(): void; runs: number } {
+  let release!: () => void;
+  let start!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  gates.push(release);
+  const g = {
+    started: within(new Promise<void>((r) => (start = r)), 20_000, 'the loader to start'),
+    release: () => release(),
+    runs: 0,
+    loader: async (): Promise<V> => {
+      g.runs++;
+      start();
+      await gate;
+      return value;
+    },
+  };
+  return g;
+}
+
+test('fetch: a set or delete that lands during a load wins, also on a key that was absent (the placeholder anchor)', { timeout: 60_000 }, async (t) => {
+  const s = new Scope(t, 'shmkv-fetch-');
+  const region = s.p('region');
+  await s.startServer(['-n', '2', '-p', region]);
+  const kv = connect({ path: region });
+  const other = connect({ path: region }); // another client: its own fetches and writes
+  t.after(async () => {
+    for (const release of gates) release();
+    await kv.close();
+    await other.close();
+  });
+
+  // A delete of an absent key during its load: the older value is returned, never stored.
+  const a = gated('old');
+  const ra = kv.fetch('a', a.loader);
+  await a.started;
+  assert.equal(kv.getSync('a'), undefined, 'the placeholder reads as absent');
+  assert.equal(kv.hasSync('a'), false);
+  assert.equal(kv.ttlSync('a'), undefined);
+  const listed: unknown[] = [];
+  for await (const k of kv.keys()) listed.push(k);
+  assert.ok(!listed.includes('a'), 'keys() does not list a placeholder');
+  assert.equal(other.deleteSync('a'), false, 'a delete removes the placeholder and answers false: it held no value');
+  a.release();
+  assert.equal(await ra, 'old', 'the caller gets what its load read');
+  assert.equal(kv.getSync('a'), undefined, 'the load did not store over the delete');
+  assert.equal(await kv.fetch('a', () => 'next'), 'next', 'the next fetch loads again');
+  assert.equal(kv.getSync('a'), 'next');
+
+  // A set during the load of an absent key wins too.
+  const b = gated('old');
+  const rb = kv.fetch('b', b.loader);
+  await b.started;
+  await other.set('b', 'new');
+  b.release();
+  assert.equal(await rb, 'old');
+  assert.equal(kv.getSync('b'), 'new', 'the set stands');
+
+  // With a stale value as the anchor (grace), a delete during the load wins.
+  kv.setSync('c', 'v0', { ttl: 30, grace: 60_000 });
+  await waitUntil('c goes stale', () => kv.getSync('c') === undefined);
+  const c = gated('v1');
+  const rc = kv.fetch('c', c.loader, { ttl: 60_000, grace: 60_000, timeout: { soft: 60_000 } });
+  await c.started;
+  assert.equal(other.deleteSync('c'), true, 'the stale value was a value');
+  c.release();
+  assert.equal(await rc, 'v1');
+  assert.equal(kv.getSync('c', { allowStale: true }), undefined, 'the load did not store over the delete');
+
+  // A loader whose lease was lost (its lease key deleted here; evicted or
+  // expired in life) while its placeholder stays: the next loader anchors
+  // over that placeholder and its value stands; the first one's store fails.
+  const d1 = gated('first');
+  const rd1 = kv.fetch('d', d1.loader);
+  await d1.started;
+  const leaseKey = new MaterialEncoder(kv.maxKeyBytes).lease('d');
+  assert.equal(other.peek(leaseKey), undefined, 'a lease is no value');
+  assert.equal(other.deleteSync(leaseKey), false);
+  const d2 = gated('second');
+  const rd2 = other.fetch('d', d2.loader);
+  await d2.started; // it took the lease and anchored over the first loader's placeholder
+  d2.release();
+  assert.equal(await rd2, 'second');
+  d1.release();
+  assert.equal(await rd1, 'first', 'the first caller gets its own load');
+  assert.equal(kv.getSync('d'), 'second', "the first load's store found its anchor gone");
+  assert.equal(d1.runs + d2.runs, 2);
 });
 
 test('atomic building blocks: set ifAbsent, compareAndSet, compareAndDelete', { timeout: 60_000 }, async (t) => {

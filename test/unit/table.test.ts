@@ -155,6 +155,23 @@ test('table: u32 operations (put, get, add with wrap-around, absent counts as 0,
   assert.equal(t.getU32(8), -Status.WrongType);
 });
 
+test("table: delete removes a fetch placeholder or failure mark (Lease, Failed) and answers NotFound: it held no value", T, () => {
+  const { t, r } = newTable(8 * MiB);
+  const enc = new KeyEncoder(4096, t.seed);
+  for (const tag of [ValueTag.Lease, ValueTag.Failed]) {
+    enc.encode('k');
+    const b = Buffer.from('0123456789abcdef');
+    assert.equal(t.set(enc.bytes, 0, enc.length, b, 0, b.length, tag), Status.Ok);
+    assert.equal(r.read(enc.bytes, enc.length, enc.hash), ReadResult.Found, 'the entry is there');
+    assert.equal(r.tag, tag);
+    assert.equal(del(t, enc, 'k'), Status.NotFound);
+    enc.encode('k');
+    assert.equal(r.read(enc.bytes, enc.length, enc.hash), ReadResult.Absent, 'and it is gone');
+  }
+  assert.equal(put(t, enc, 'k', 'v'), Status.Ok);
+  assert.equal(del(t, enc, 'k'), Status.Ok, 'a value answers Ok');
+});
+
 test('keys: hashU32Key gives the hash of the u32 material that writeU32Key writes', () => {
   const material = new Uint8Array(U32_KEY_BYTES);
   const rand = rng(0x4a5b);
