@@ -159,7 +159,7 @@ export class S3Fifo implements Evictor {
         q.lock.unlock();
       }
       if (ring === null) break;
-      freed += this.judge(c, q, ring.a, ring.b, fromMain, now);
+      freed += this.judge(c, q, ring.a, ring.b, !fromMain, now);
     }
     if (freed < bytes) {
       const more = this.clock.evict(seg, bytes - freed);
