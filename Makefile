@@ -76,6 +76,7 @@ test: all
 bench: all
 	node dist/bench/harness/run.js $(BENCH_ARGS)
 	node dist/bench/studies/policy/run.js > bench/results/policy.md
+	node dist/bench/studies/policy/store.js > bench/results/policy-store.md
 
 clean:
 	rm -rf build dist workloads
