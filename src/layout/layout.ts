@@ -820,8 +820,9 @@ export const PRIV_HEAP_WORDS = privHeap.size(8) / 4;
  * GHOST_FP_BYTES (2) per slot, GHOST_WAYS to a bucket, between 1 and 2
  * slots per entry of the main queue (buckets double). About 8 x 1.25 + 2 x
  * 1.5 = 13 B per entry, 8 + 2 = 10 at best, 8 x 1.25 x 1.5 + 4 = 19 at
- * worst; the CLOCK policy uses none of it (bench/studies/POLICY.md measures
- * what the queues hold).
+ * worst by this count, 11-20 B per entry held as measured (rings near
+ * their compaction threshold); the CLOCK policy uses none of it
+ * (bench/studies/POLICY.md, "S3-FIFO in the store").
  */
 const ringFields = new Fields('PRIVATE, one FIFO ring of queue items (store/item-ring.ts): Int32 words');
 export const RING_TAIL = ringFields.field('tail', 4, 'position of the oldest item');

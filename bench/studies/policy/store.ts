@@ -23,6 +23,7 @@ import { ReadResult, TableReader } from '../../../src/store/table-reader';
 import { KeyEncoder } from '../../../src/store/keys';
 import { EvictionPolicy, memoryTable } from '../../../src/store/table-format';
 import { Stat, Status, ValueTag } from '../../../src/layout/layout';
+import { S3Fifo as StoreS3Fifo } from '../../../src/store/s3fifo';
 import { ClockHash } from './clock-hash';
 import { Lru } from './policies';
 import { S3Fifo } from './s3fifo';
@@ -53,14 +54,16 @@ function access(s: StoreTable, key: number): boolean {
   return false;
 }
 
-function replayStore(mib: number, eviction: EvictionPolicy, trace: Trace): { misses: number; held: number; evictions: number } {
+function replayStore(mib: number, eviction: EvictionPolicy, trace: Trace): { misses: number; held: number; evictions: number; queueBytes: number } {
   const s = storeTable(mib, eviction);
   let misses = 0;
   for (let i = 0; i < trace.keys.length; i++) {
     if (!access(s, trace.keys[i])) misses++;
     if (i % TIDY_EVERY === 0) s.t.tidy(TIDY_EVERY);
   }
-  return { misses, held: s.t.size(), evictions: s.t.stats[Stat.Evictions] };
+  // What S3-FIFO's rings and ghost hold in private memory at the end (s3fifo.ts bytes()).
+  const queueBytes = s.t.evictor instanceof StoreS3Fifo ? s.t.evictor.bytes() : 0;
+  return { misses, held: s.t.size(), evictions: s.t.stats[Stat.Evictions], queueBytes };
 }
 
 function median(xs: number[]): number {
@@ -138,8 +141,8 @@ function main(): void {
   out.push(`Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.cpus().length} cores), ${new Date().toISOString()}`);
   out.push(`\`node dist/bench/studies/policy/store.js -n ${requests} -m ${mib}\`: a ${mib} MiB table, ${VALUE_BYTES}-byte values under keys \`k<n>\`, ${requests.toLocaleString('en-US')} requests per trace over a ${N.toLocaleString('en-US')}-key working set.`);
   out.push('');
-  out.push('| trace | distinct keys | entries held (s3fifo / clock) | store s3fifo | store clock | sim LRU | sim CLOCK-hash | sim S3-FIFO(1 bit) |');
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('| trace | distinct keys | entries held (s3fifo / clock) | S3-FIFO queues, B per entry held | store s3fifo | store clock | sim LRU | sim CLOCK-hash | sim S3-FIFO(1 bit) |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const t of traces) {
     const s3 = replayStore(mib, 's3fifo', t);
     const ck = replayStore(mib, 'clock', t);
@@ -148,7 +151,7 @@ function main(): void {
     const sims = [new Lru(cap, t.keySpace), new ClockHash(cap, t.keySpace), new S3Fifo(cap, t.keySpace, 1, 1)].map((p) => p.replay(t.keys, 0, t.keys.length));
     const row = [pct(s3.misses, t), pct(ck.misses, t), ...sims.map((m) => pct(m, t))];
     process.stderr.write(`  ${t.name}: ${row.join(' ')}\n`);
-    out.push(`| ${t.name} | ${t.distinct.toLocaleString('en-US')} | ${s3.held.toLocaleString('en-US')} / ${ck.held.toLocaleString('en-US')} | ${row.join(' | ')} |`);
+    out.push(`| ${t.name} | ${t.distinct.toLocaleString('en-US')} | ${s3.held.toLocaleString('en-US')} / ${ck.held.toLocaleString('en-US')} | ${(s3.queueBytes / s3.held).toFixed(1)} | ${row.join(' | ')} |`);
   }
   out.push('');
   out.push('Miss ratio (%), lower is better; "sim" columns: the study\'s simulations with as many entries as the S3-FIFO table held at the end.');
