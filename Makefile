@@ -80,6 +80,7 @@ SCALE_SIZES ?= $(if $(BENCH_QUICK),1000000,1000000,10000000,50000000)
 bench: all
 	node dist/bench/harness/run.js $(BENCH_ARGS)
 	node dist/bench/studies/policy/run.js > bench/results/policy.md
+	node dist/bench/studies/policy/store.js > bench/results/policy-store.md
 	node dist/bench/scale/run.js --sizes $(SCALE_SIZES)
 	node dist/bench/scale/crash.js
 

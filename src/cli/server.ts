@@ -4,6 +4,7 @@
 import { parse, parseIntArg, runCli, usage, Spec } from './args';
 import * as path from 'node:path';
 import { Server, DEFAULT_MAX_TABLE_BYTES } from '../server/server';
+import type { EvictionPolicy } from '../store/table-format';
 import { Connection } from '../client/connection';
 import { dropCache } from '../server/cache-files';
 import { defaultDataDir, removeRegularFile } from '../layout/data-file';
@@ -39,7 +40,7 @@ export const SERVER_SPEC = {
   memory: { kind: 'int', short: 'm', min: MIN_DATA_BYTES / MiB, max: MAX_DATA_BYTES / MiB, def: DEFAULT_MAX_TABLE_BYTES / MiB, arg: 'MiB', help: 'cap on the table memory (the data file size)' },
   'max-key-bytes': { kind: 'int', min: 64, max: MAX_KEY_BYTES_LIMIT, def: DEFAULT_MAX_KEY_BYTES, arg: 'N', help: 'longest key in bytes' },
   'max-value-bytes': { kind: 'int', min: 0, max: MAX_VALUE_BYTES_LIMIT, def: 0, arg: 'N', help: `longest value in bytes (0: ${DEFAULT_MAX_VALUE_BYTES}, or a quarter of the memory when -m is small)` },
-  eviction: { kind: 'string', arg: 'POLICY', help: "at the memory cap: 'clock' evicts entries (default), 'none' refuses new writes" },
+  eviction: { kind: 'string', arg: 'POLICY', help: "at the memory cap: 's3fifo' (default) or 'clock' evicts entries, 'none' refuses new writes" },
   ttl: { kind: 'int', min: 0, max: 2 ** 32 - 1, def: 0, arg: 'MS', help: 'time to live of writes that give none, in ms (0: never expire)' },
   'data-dir': { kind: 'string', arg: 'DIR', help: 'directory of the data file (default $SHMKV_DATA_DIR, else /dev/shm)' },
   coarse: { kind: 'bool', help: 'one lock for the whole table (for comparison)' },
@@ -92,7 +93,7 @@ runCli('server', [ServerError, RegionError, ServerGoneError], async () => {
     maxValueBytes: o['max-value-bytes'] === 0 ? undefined : o['max-value-bytes'],
     dataDir: o['data-dir'],
     defaultTtlMs: o.ttl,
-    eviction: o.eviction as 'clock' | 'none' | undefined,
+    eviction: o.eviction as EvictionPolicy | undefined,
     metricsPort: o['metrics-port'] === undefined ? undefined : parseIntArg('--metrics-port', o['metrics-port'], 0, 65535),
   });
   const stop = (): void => void server.stop();

@@ -55,7 +55,8 @@ export interface StartOptions {
   maxValueBytes?: number;
   /** Time to live in ms of writes that give none (default 0: never). */
   defaultTtlMs?: number;
-  eviction?: 'clock' | 'none';
+  /** At the memory cap: 's3fifo' (default) or 'clock' evicts, 'none' refuses writes. */
+  eviction?: 's3fifo' | 'clock' | 'none';
   coarse?: boolean;
   /** Where the server's stdout and stderr go (appended; default `<path>.log`). */
   log?: string;

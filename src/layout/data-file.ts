@@ -45,6 +45,8 @@ import {
   D_CHUNKS,
   D_DEFAULT_TTL_MS,
   D_EVICTION,
+  Eviction,
+  MAX_EVICTION,
   D_MAGIC,
   D_MAX_KEY_BYTES,
   D_MAX_VALUE_BYTES,
@@ -109,14 +111,23 @@ export interface DataGeometry {
   segmentBits: number;
 }
 
-/** Check a budget and derive its geometry; RangeError names what is wrong. */
-export function dataGeometry(bytes: number, segmentBits: number): DataGeometry {
+/**
+ * Check a budget and derive its geometry; RangeError names what is wrong.
+ * `chunks` asks for more chunks than the fewest the budget needs (a power
+ * of two, at most one per segment): more heaps, each with its own
+ * allocator and eviction queues (tests use it to have several chunks in a
+ * small table).
+ */
+export function dataGeometry(bytes: number, segmentBits: number, chunks = 0): DataGeometry {
   if (!Number.isSafeInteger(bytes) || bytes < MIN_DATA_BYTES || bytes > MAX_DATA_BYTES || bytes % PAGE !== 0)
     throw new RangeError(`the table's memory must be a multiple of ${PAGE} bytes in ${MIN_DATA_BYTES}..${MAX_DATA_BYTES}, got ${bytes}`);
-  const chunks = chunkCount(bytes);
-  if (Math.log2(chunks) > segmentBits)
-    throw new RangeError(`${bytes} bytes need ${chunks} chunks, more than the ${2 ** segmentBits} segments`);
-  return { bytes, chunks, chunkBytes: chunkBytesOf(bytes, chunks), segmentBits };
+  const fewest = chunkCount(bytes);
+  if (chunks !== 0 && (!Number.isInteger(chunks) || chunks < fewest || (chunks & (chunks - 1)) !== 0 || (bytes - META_BYTES) / chunks < MIN_DATA_BYTES / 2))
+    throw new RangeError(`chunks must be a power of two of at least ${fewest} and ${MIN_DATA_BYTES / 2} bytes each, got ${chunks}`);
+  const n = Math.max(chunks, fewest);
+  if (Math.log2(n) > segmentBits)
+    throw new RangeError(`${bytes} bytes in ${n} chunks need more than the ${2 ** segmentBits} segments`);
+  return { bytes, chunks: n, chunkBytes: chunkBytesOf(bytes, n), segmentBits };
 }
 
 /** What a data file's header says, checked (and the meta area it came from). */
@@ -125,7 +136,8 @@ export interface DataHeader extends DataGeometry {
   maxKeyBytes: number;
   maxValueBytes: number;
   defaultTtlMs: number;
-  evicts: boolean;
+  /** The policy at the memory cap (an unknown word reads as the default, S3-FIFO). */
+  eviction: Eviction;
   /** Where each chunk's heap starts (the same in every chunk). */
   heapStart: number;
   regionPath: string;
@@ -151,7 +163,7 @@ export function readDataHeader(file: string, meta: SharedArrayBuffer, fileBytes:
   if (segmentBits > MAX_SEGMENT_BITS) throw bad(`segment bits ${segmentBits}`);
   let geometry: DataGeometry;
   try {
-    geometry = dataGeometry(bytes, segmentBits);
+    geometry = dataGeometry(bytes, segmentBits, u32(D_CHUNKS));
   } catch (e) {
     throw bad((e as Error).message);
   }
@@ -168,7 +180,7 @@ export function readDataHeader(file: string, meta: SharedArrayBuffer, fileBytes:
     maxKeyBytes,
     maxValueBytes,
     defaultTtlMs: u32(D_DEFAULT_TTL_MS),
-    evicts: u32(D_EVICTION) === 1,
+    eviction: u32(D_EVICTION) <= MAX_EVICTION ? (u32(D_EVICTION) as Eviction) : Eviction.S3Fifo,
     heapStart: chunkHeapStart(2 ** segmentBits / geometry.chunks),
     regionPath: Buffer.from(meta, D_REGION_PATH + 2, pathLen).toString('utf8'),
     bootId,

@@ -426,7 +426,18 @@ export const D_CREATED_AT = dataHeader.field('createdAt', 8, 'f64 ms since the e
 export const D_BOOT_ID = dataHeader.field('bootId', 16, 'CLOCK_MONOTONIC is per boot', 8);
 /** Line 1: what a server may change when it adopts the file. */
 export const D_DEFAULT_TTL_MS = dataHeader.line().field('defaultTtlMs', 4, "the server's --ttl: clients apply it");
-export const D_EVICTION = dataHeader.field('eviction', 4, '1: writes at the cap evict; 0: refused');
+export const D_EVICTION = dataHeader.field('eviction', 4, 'Eviction: the policy at the cap');
+/**
+ * What a write that needs memory at the cap does (D_EVICTION; a restart
+ * may change it): refuse (Full), or evict by CLOCK over the index slots
+ * (store/evictor.ts) or by S3-FIFO queues (store/s3fifo.ts, the default).
+ */
+export const enum Eviction {
+  None = 0,
+  Clock = 1,
+  S3Fifo = 2,
+}
+export const MAX_EVICTION = 2;
 /** When the serving server started (f64, ms since the epoch). */
 export const D_STARTED_AT = dataHeader.field('startedAt', 8, 'f64 ms since the epoch');
 /** Line 2: what the server rewrites as it serves. The clock pair, every heartbeat: a deadline of another boot converts through it. */
@@ -550,9 +561,11 @@ export const ENTRY_INLINE = 1;
  * An entry, in its chunk's heap: the payload of one TLSF block. Entries are
  * never changed once reachable (copy on write): a new value is a new entry,
  * published by one store of the slot's entry word, so a crash leaves the
- * old entry or the new one, never a torn one. `stamp` is unique per entry
- * in its chunk (the chunk's write sequence), so that an eviction queue can
- * tell its node's entry from a later one at the same offset.
+ * old entry or the new one, never a torn one. `stamp` names the KEY from
+ * its insertion to its removal: a new key's entry takes the chunk's write
+ * sequence (never 0), and an update's new entry keeps the old one's, so an
+ * eviction queue item (hash, stamp) outlives updates (copy on write moves
+ * the entry) and never names a later key at the same hash (s3fifo.ts).
  */
 const entryFields = new Fields('ENTRY (8-aligned, a heap block payload; never written once reachable)');
 export const ENTRY_VALUE_LEN = entryFields.field('valueLen', 4);
@@ -560,7 +573,7 @@ export const ENTRY_KEY_LEN = entryFields.field('keyLen', 2, 'key material bytes 
 export const ENTRY_TAG = entryFields.field('tag', 1, 'ValueTag');
 export const ENTRY_FLAGS = entryFields.field('flags', 1);
 export const ENTRY_EXPIRES = entryFields.field('expires', 8, 'f64 ms on CLOCK_MONOTONIC; 0 = never');
-export const ENTRY_STAMP = entryFields.field('stamp', 4, "the chunk's write sequence at creation");
+export const ENTRY_STAMP = entryFields.field('stamp', 4, "the chunk's write sequence when the key was inserted");
 export const ENTRY_HEADER_BYTES = entryFields.field('key', 0, 'key material, then the value bytes');
 
 /** Bytes of an entry with these key and value lengths (before block rounding). */
@@ -791,7 +804,84 @@ export const PH_FREE_HEADS = privHeap.field('freeHeads', 4 * TLSF_FL_COUNT * TLS
 export const PH_USED_BYTES = privHeap.field('usedBytes', 4, 'allocated, headers included');
 export const PRIV_HEAP_WORDS = privHeap.size(8) / 4;
 
+// ---- Eviction queues (private): S3-FIFO per chunk (store/s3fifo.ts) ---------
+/*
+ * Each chunk has a small FIFO, a main FIFO and a ghost, shared by the
+ * server's threads under one lock per chunk. Their control words are in
+ * the private state (PRIV_QUEUE_WORDS per chunk, after the heaps); their
+ * items and fingerprints are in growable SharedArrayBuffers of the server
+ * process (three per chunk: small, main, ghost), grown as they fill and
+ * sized to what they hold, never to the budget: a growable buffer reserves
+ * address space up to its maximum but commits only its length.
+ *
+ * MEMORY PER ENTRY: one item (QUEUE_ITEM_BYTES = 8) per queued key, in a
+ * ring grown by RING_GROWTH (1.25x) and compacted once it holds more than
+ * TIDY_ITEMS_PER_KEY items per key (s3fifo-tidy.ts); a ghost of
+ * GHOST_FP_BYTES (2) per slot, GHOST_WAYS to a bucket, between 1 and 2
+ * slots per entry of the main queue (buckets double). About 8 x 1.25 + 2 x
+ * 1.5 = 13 B per entry, 8 + 2 = 10 at best, 8 x 1.25 x 1.5 + 4 = 19 at
+ * worst by this count, 11-20 B per entry held as measured (rings near
+ * their compaction threshold); the CLOCK policy uses none of it
+ * (bench/studies/POLICY.md, "S3-FIFO in the store").
+ */
+const ringFields = new Fields('PRIVATE, one FIFO ring of queue items (store/item-ring.ts): Int32 words');
+export const RING_TAIL = ringFields.field('tail', 4, 'position of the oldest item');
+export const RING_HEAD = ringFields.field('head', 4, 'position of the next push');
+export const RING_WRITE = ringFields.field('write', 4, 'compaction: next kept item goes here');
+export const RING_READ = ringFields.field('read', 4, 'compaction: next item to judge');
+export const RING_MARK = ringFields.field('mark', 4, 'compaction: the head when the pass began');
+export const RING_CAP = ringFields.field('cap', 4, 'items the buffer holds');
+export const RING_ACTIVE = ringFields.field('active', 4, '1 while a compaction pass runs');
+export const RING_POPS = ringFields.field('pops', 4, 'items popped (wraps): compaction tickets');
+export const RING_EPOCH = ringFields.field('epoch', 4, 'bumped when positions move under a pass');
+export const RING_WORDS = ringFields.size() / 4;
+
+const privQueue = new Fields('PRIVATE, per chunk (Int32 words): its eviction queues (store/s3fifo.ts)');
+export const PQ_LOCK = privQueue.field('lock', 8, '[owner, waiters] (sync/lock.ts)', 4);
+export const PQ_GHOST_BUCKETS = privQueue.field('ghostBuckets', 4, 'a power of two, GHOST_WAYS fingerprints each');
+export const PQ_SMALL = privQueue.field('small', RING_WORDS * 4, 'the small FIFO (RING_* words)', 4);
+export const PQ_MAIN = privQueue.field('main', RING_WORDS * 4, 'the main FIFO (RING_* words)', 4);
+/** A chunk's queue words fill whole cache lines: threads evicting in two chunks do not false-share. */
+export const PRIV_QUEUE_WORDS = privQueue.size(CACHE_LINE) / 4;
+
+const itemFields = new Fields("QUEUE ITEM (in a ring's growable buffer): one key of the chunk, from insertion to removal");
+export const ITEM_A = itemFields.field('a', 4, "the key's hash; a u32 key when b = 0");
+export const ITEM_B = itemFields.field('b', 4, "the entry's stamp (ENTRY_STAMP, never 0); 0: a u32 key");
+export const QUEUE_ITEM_BYTES = itemFields.size();
+export const QUEUE_ITEM_WORDS = QUEUE_ITEM_BYTES / 4;
+/** A ring grows by this factor (and by at least RING_MIN_ITEMS). */
+export const RING_GROWTH = 1.25;
+export const RING_MIN_ITEMS = 512;
+/** Ghost buckets: GHOST_WAYS fingerprints of GHOST_FP_BYTES, newest first. */
+export const GHOST_WAYS = 8;
+export const GHOST_FP_BYTES = 2;
+export const GHOST_MIN_BUCKETS = 16;
+/**
+ * Queue items past this many per key of the chunk (plus TIDY_SLACK_ITEMS)
+ * start a compaction pass (stale items of deleted, expired or replaced
+ * keys go; s3fifo-tidy.ts).
+ */
+export const TIDY_ITEMS_PER_KEY = 1.5;
+export const TIDY_SLACK_ITEMS = 4096;
+
+/**
+ * The most a ring's buffer may grow to for a chunk heap of `heapBytes`:
+ * every key takes an index slot, so a chunk holds at most heapBytes /
+ * IX_BYTES keys; room for twice that many items (compaction keeps them
+ * below 1.5 per key), within a typed array's 2^32 bytes.
+ */
+export function ringMaxBytes(heapBytes: number): number {
+  return Math.min(2 ** 32 - PAGE, alignUp(2 * Math.ceil(heapBytes / IX_BYTES) * QUEUE_ITEM_BYTES, PAGE));
+}
+
+/** The most a ghost's buffer may grow to: a slot per key the heap can hold, rounded up to buckets (a power of two). */
+export function ghostMaxBytes(heapBytes: number): number {
+  let buckets = GHOST_MIN_BUCKETS;
+  while (buckets * GHOST_WAYS < heapBytes / IX_BYTES) buckets *= 2;
+  return buckets * GHOST_WAYS * GHOST_FP_BYTES;
+}
+
 /** Every drawing above, for docs/ARCHITECTURE.md (checked by test/unit/layout.test.ts). */
 export function drawLayouts(): string {
-  return [dataHeader, chunkHeader, segmentFields, slotFields, entryFields, xchgHeader, privSegment, privHeap].map((f) => f.draw()).join('\n\n');
+  return [dataHeader, chunkHeader, segmentFields, slotFields, entryFields, xchgHeader, privSegment, privHeap, privQueue, ringFields, itemFields].map((f) => f.draw()).join('\n\n');
 }

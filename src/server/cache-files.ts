@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import { ServerError } from '../errors';
 import { adoptTable, Adoption } from '../store/recovery';
 import { PrivateState } from '../store/private-state';
-import { chunkViews, formatTable, tableLimits, TableOptions, TableTransfer } from '../store/table-format';
+import { chunkViews, evictionWord, formatTable, tableLimits, TableOptions, TableTransfer } from '../store/table-format';
 import { TableParts } from '../store/segments';
 import {
   cacheFiles,
@@ -99,10 +99,10 @@ export function openCache(opts: CacheOptions): OpenCache {
       if (why !== null) opts.log(`not adopting the cache in ${data} (${why}): starting empty`);
       else {
         const mapped = openDataFile(data, false);
-        const priv = PrivateState.create(2 ** mapped.header.segmentBits, mapped.header.chunks);
+        const priv = PrivateState.forGeometry(mapped.header);
         checkRoom(opts, fileBytesAllocated(data));
         try {
-          adoption = adoptTable({ header: mapped.header, chunks: chunkViews(mapped.header, mapped.chunks, null), priv }, { defaultTtlMs: opts.table.defaultTtlMs ?? 0, evict: opts.table.evict !== false });
+          adoption = adoptTable({ header: mapped.header, chunks: chunkViews(mapped.header, mapped.chunks, null), priv }, { defaultTtlMs: opts.table.defaultTtlMs ?? 0, eviction: evictionWord(opts.table.eviction) });
           const header = readDataHeader(data, mapped.header.meta, mapped.header.bytes);
           transfer = { path: data, meta: header.meta, chunks: mapped.chunks, hints: null, priv: priv.transferable() };
           parts = { header, chunks: [], priv };
@@ -117,7 +117,7 @@ export function openCache(opts: CacheOptions): OpenCache {
       checkRoom(opts, 0);
       const g = opts.geometry;
       const made = createDataFile(data, g);
-      const priv = PrivateState.create(2 ** g.segmentBits, g.chunks);
+      const priv = PrivateState.forGeometry(g);
       const header = formatTable(data, made.meta, made.chunks, priv, opts.table, g, opts.regionPath);
       made.publish();
       unlockDataFile(lock);

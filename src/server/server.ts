@@ -44,7 +44,7 @@ import { Ring } from '../transport/ring';
 import { Owners } from '../transport/owners';
 import { Board } from '../transport/window';
 import { Table } from '../store/table';
-import { tableGeometry, TableOptions } from '../store/table-format';
+import { EvictionPolicy, tableGeometry, TableOptions } from '../store/table-format';
 import { defaultDataDir, removeCacheFiles, removeRegularFile, unlockDataFile } from '../layout/data-file';
 import { Staging } from './staging';
 import { Reaper } from './reaper';
@@ -84,8 +84,8 @@ export interface ServerOptions {
   maxValueBytes?: number;
   /** Time to live in ms of writes that give none (default 0: never expire). */
   defaultTtlMs?: number;
-  /** At the memory cap: 'clock' evicts entries (default), 'none' refuses writes (TableFullError). */
-  eviction?: 'clock' | 'none';
+  /** At the memory cap: 's3fifo' (default) or 'clock' evicts entries, 'none' refuses writes (TableFullError). */
+  eviction?: EvictionPolicy;
   /** One lock for the whole table instead of per-segment locks. */
   coarse?: boolean;
   /** log2 of the table's segment (lock) count. */
@@ -114,6 +114,8 @@ export interface ServerOptions {
 export const DEFAULT_MAX_TABLE_BYTES = 1024 * 1024 * 1024;
 /** Index slots the expiry sweeper visits per heartbeat tick. */
 const SWEEP_SLOTS_PER_TICK = 20_000;
+/** Queue items the eviction policy's compaction judges per heartbeat tick (each a segment lock and a probe). */
+const TIDY_ITEMS_PER_TICK = 20_000;
 
 
 export class Server {
@@ -180,8 +182,6 @@ export class Server {
     const file = resolveRegionPath(opts.path);
     const policy = opts.policy ?? DEFAULT_WAIT_POLICY;
     const log = opts.log ?? logLine;
-    if (opts.eviction !== undefined && opts.eviction !== 'clock' && opts.eviction !== 'none')
-      throw new RangeError(`eviction must be 'clock' or 'none', got ${String(opts.eviction)}`);
     const tableOpts: TableOptions = {
       initialBuckets: opts.initialBuckets,
       dataBytes: opts.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES,
@@ -189,7 +189,7 @@ export class Server {
       maxKeyBytes: opts.maxKeyBytes,
       maxValueBytes: opts.maxValueBytes,
       defaultTtlMs: opts.defaultTtlMs,
-      evict: (opts.eviction ?? 'clock') === 'clock',
+      eviction: opts.eviction,
     };
     const geometry = tableGeometry(tableOpts); // RangeError for bad options before any file is touched
     if (opts.snapshot !== undefined) refuseSnapshotPath(opts.snapshot);
@@ -306,9 +306,12 @@ export class Server {
     }
     // Active expiry: reclaim expired entries nobody reads, a bounded slice
     // of the index per tick (SWEEP_SLOTS_PER_TICK slots, well under a
-    // millisecond), so the sweeper's CPU per second is bounded too.
+    // millisecond), so the sweeper's CPU per second is bounded too. Then
+    // the eviction queues' compaction (S3-FIFO: items of removed keys), a
+    // bounded number of items per tick too.
     try {
       this.table.sweep(SWEEP_SLOTS_PER_TICK);
+      this.table.tidy(TIDY_ITEMS_PER_TICK);
     } catch (e) {
       // Forged data the sweep met: its chunk is suspect (or, past a check, every chunk); repaired below.
       if (!(e instanceof TableCorruptError || e instanceof RangeError)) throw e;

@@ -124,10 +124,18 @@ export class Allocator {
 
   /**
    * The stamp of the block alloc() returned last: the heap's allocation
-   * sequence, unique per heap until it wraps at 2^32 (an eviction queue
-   * tells an entry from a later one at the same offset by it).
+   * sequence, unique per heap until it wraps at 2^32, and never 0 (a new
+   * key's entry takes it as its ENTRY_STAMP; 0 marks a u32 key in an
+   * eviction queue item, s3fifo.ts).
    */
   stamp = 0;
+
+  /** Go on stamping after `last` (an adopted heap: its entries' newest stamp). */
+  stampAfter(last: number): void {
+    this.lock.lock();
+    this.priv[this.seq] = last | 0;
+    this.lock.unlock();
+  }
   /** Bytes (header included) of the block alloc() returned last. */
   lastBytes = 0;
 
@@ -166,7 +174,9 @@ export class Allocator {
       }
       this.lastBytes = this.sizeOf(block) + BLOCK_HEADER_BYTES;
       this.priv[this.used] += this.lastBytes;
-      this.stamp = (this.priv[this.seq] = (this.priv[this.seq] + 1) | 0) >>> 0;
+      const seq = (this.priv[this.seq] + 1) | 0 || 1;
+      this.priv[this.seq] = seq;
+      this.stamp = seq >>> 0;
       return block + BLOCK_HEADER_BYTES;
     } finally {
       this.lock.unlock();

@@ -1,18 +1,34 @@
 /**
- * Eviction at the memory cap: CLOCK over each chunk's index slots (bench/
- * studies/POLICY.md, "CLOCK-hash"): a key whose slot's hint byte (set by
+ * Eviction at the memory cap: what the table asks of a policy (Evictor),
+ * and CLOCK over each chunk's index slots (bench/studies/POLICY.md,
+ * "CLOCK-hash", `--eviction clock`): a key whose slot's hint byte (set by
  * the readers that found it, table-reader.ts) is not zero gets it cleared
  * and a second chance; one whose hint is zero, or that expired, is removed.
  * Each chunk is its own heap, so a write that cannot allocate evicts in the
  * chunk of its key's segment, with that chunk's own hand. The library's
- * own keys (KeyKind.System) are never evicted.
+ * own keys (KeyKind.System) are never evicted. S3-FIFO (s3fifo.ts, the
+ * default) uses this hand for what its queues cannot free, and evictIn()
+ * for a full segment.
  */
 import { expired, monoNowMs } from './clock';
 import { Hand, Segments } from './segments';
 import { Chunk } from './chunk';
 import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, INDEX_LOG2_MASK, IX_BYTES, IX_ENTRY, KeyKind, Stat } from '../layout/layout';
 
-export class Evictor {
+/** An eviction policy, as the table uses it (Table.roomy, Segments.onFull, the server's tick). */
+export interface Evictor {
+  /**
+   * Free about `bytes` in the chunk of segment `seg`; returns the bytes
+   * freed (an inline u32 counts IX_BYTES). Called holding no segment lock.
+   */
+  evict(seg: number, bytes: number): number;
+  /** Remove one entry of segment `seg`, whose index is full and cannot grow; called holding its lock. */
+  evictIn(seg: number): boolean;
+  /** Upkeep off the request path (the server's main thread): at most `budget` units of work; returns how many were done. */
+  tidy(budget: number): number;
+}
+
+export class ClockEvictor implements Evictor {
   /** One hand per chunk, over that chunk's segments. */
   private readonly hands: Hand[];
   /** Where evictIn starts its walk next (any slot: it wraps). */
@@ -67,6 +83,11 @@ export class Evictor {
    * segment, CLOCK within it, two passes at most, under the segment's lock,
    * which the caller holds. Only when the table evicts.
    */
+  /** The hand needs no upkeep. */
+  tidy(): number {
+    return 0;
+  }
+
   evictIn(seg: number): boolean {
     if (!this.segs.evicts) return false;
     const ch = this.segs.chunkOf(seg);

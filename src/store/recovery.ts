@@ -15,12 +15,17 @@
  *
  * COUNTERS start again at zero, except the table's size and bytes in use,
  * which the rebuild counts (on the main thread's line).
+ *
+ * EVICTION QUEUES (S3-FIFO) were in the old server's memory: they are
+ * rebuilt from the table (s3fifo-tidy.ts rebuildQueues).
  */
 import { Segments, TableParts } from './segments';
 import { rebuildChunk, RepairReport } from './repair';
 import { bootId } from './table-format';
 import { monoNowMs } from './clock';
-import { D_BOOT_ID, D_CLOCK_MONO, D_CLOCK_WALL, D_DEFAULT_TTL_MS, D_EVICTION, D_STARTED_AT, Stat, STATS_LINE_BYTES, STATS_MAIN_LINE } from '../layout/layout';
+import { S3Fifo } from './s3fifo';
+import { rebuildQueues } from './s3fifo-tidy';
+import { D_BOOT_ID, D_CLOCK_MONO, D_CLOCK_WALL, D_DEFAULT_TTL_MS, D_EVICTION, D_STARTED_AT, Eviction, Stat, STATS_LINE_BYTES, STATS_MAIN_LINE } from '../layout/layout';
 
 export interface Adoption extends RepairReport {
   /** The file was last served in another boot: its deadlines were converted. */
@@ -32,7 +37,7 @@ export interface Adoption extends RepairReport {
 /** What a new server may change about an adopted table. */
 export interface AdoptOptions {
   defaultTtlMs: number;
-  evict: boolean;
+  eviction: Eviction;
 }
 
 /**
@@ -73,7 +78,9 @@ export function adoptTable(parts: TableParts, opts: AdoptOptions): Adoption {
   h.stats[main + Stat.Entries] = total.keys;
   h.stats[main + Stat.UsedBytes] = total.usedBytes;
   dv.setUint32(D_DEFAULT_TTL_MS, opts.defaultTtlMs, true);
-  dv.setUint32(D_EVICTION, opts.evict ? 1 : 0, true);
+  dv.setUint32(D_EVICTION, opts.eviction, true);
+  // The queues were in the dead server's memory: S3-FIFO queues every key again (s3fifo-tidy.ts says in what order).
+  if (opts.eviction === Eviction.S3Fifo) rebuildQueues(new S3Fifo(segs, parts.priv));
   dv.setFloat64(D_STARTED_AT, Date.now(), true);
   now.copy(Buffer.from(h.meta), D_BOOT_ID);
   total.ms = Date.now() - start;

@@ -15,8 +15,9 @@
  *
  * LOCKS. Writers hold the segment's lock, which is in the server's private
  * memory (private-state.ts): no client can take it, so none can stall a
- * writer. Nested inside it they may take their chunk's allocator lock;
- * never the other way round, and never two segment locks.
+ * writer. Nested inside it they may take their chunk's allocator lock and
+ * its eviction queue lock (s3fifo.ts); never the other way round, and
+ * never two segment locks.
  *
  * AUTHORITY. The server's private words hold each segment's version, count
  * and index; the chunk's directory is a mirror for readers, written by the
@@ -59,6 +60,7 @@ import {
   ENTRY_STAMP,
   ENTRY_VALUE_LEN,
   entryBytes,
+  Eviction,
   FULL_DEN,
   FULL_NUM,
   GROW_DEN,
@@ -131,6 +133,12 @@ export class Segments {
    * evictor's (evictor.ts).
    */
   onFull: (seg: number) => boolean = () => false;
+  /**
+   * A key was inserted into `entry` (ENTRY_INLINE: u32 `key`), under the
+   * segment's lock, after the odd period: the eviction policy queues it
+   * (s3fifo.ts). Updates are not reported: a key keeps its entry's stamp.
+   */
+  onInsert: (seg: number, hash: number, entry: number, key: number) => void = () => undefined;
   readonly priv: Int32Array;
   /** Chunks in which a writer met data it did not write (a forged word): repair.ts rebuilds them. */
   readonly suspects = new Set<number>();
@@ -151,7 +159,7 @@ export class Segments {
     this.seed = h.seed;
     this.maxKeyBytes = h.maxKeyBytes;
     this.maxValueBytes = h.maxValueBytes;
-    this.evicts = h.evicts;
+    this.evicts = h.eviction !== Eviction.None;
     this.chunkMask = h.chunks - 1;
     this.chunkBits = Math.log2(h.chunks);
     this.seqlock = new Seqlock(parts.chunks, h.segmentBits);
@@ -413,6 +421,7 @@ export class Segments {
     this.setCount(seg, this.countOf(seg) + 1);
     this.endWrite(seg, v);
     this.stats[Stat.Entries]++;
+    this.onInsert(seg, hash, entry, key);
   }
 
   private setCount(seg: number, n: number): void {
@@ -631,6 +640,8 @@ export class Segments {
     const entry = this.newEntry(seg, src, keyOff, keyLen, valSrc, valOff, valLen, tag, expires);
     if (entry === NO_MEMORY) return Status.Full;
     if (slot >= 0) {
+      // The key keeps its stamp: an eviction queue's item for it stays valid (s3fifo.ts).
+      if (old !== ENTRY_INLINE) u32[(entry + ENTRY_STAMP) >>> 2] = u32[(old + ENTRY_STAMP) >>> 2];
       const v = this.beginWrite(seg);
       u32[(slot + IX_ENTRY) >>> 2] = entry;
       this.endWrite(seg, v);

@@ -24,6 +24,7 @@ import {
   D_CREATED_AT,
   D_DEFAULT_TTL_MS,
   D_EVICTION,
+  Eviction,
   D_MAGIC,
   D_MAX_KEY_BYTES,
   D_MAX_VALUE_BYTES,
@@ -60,9 +61,22 @@ import {
   STATS_MAIN_LINE,
 } from '../layout/layout';
 
+/** What a write that needs memory at the cap does: evict by S3-FIFO (the default) or CLOCK, or refuse (Full). */
+export type EvictionPolicy = 's3fifo' | 'clock' | 'none';
+
+/** The header word (layout.ts Eviction) of each policy. */
+export const EVICTION_WORDS: Readonly<Record<EvictionPolicy, Eviction>> = { s3fifo: Eviction.S3Fifo, clock: Eviction.Clock, none: Eviction.None };
+
+/** A policy's word, or a RangeError naming the bad value. */
+export function evictionWord(policy: EvictionPolicy | undefined): Eviction {
+  const p = policy ?? 's3fifo';
+  if (!Object.prototype.hasOwnProperty.call(EVICTION_WORDS, p)) throw new RangeError(`eviction must be 's3fifo', 'clock' or 'none', got ${String(policy)}`);
+  return EVICTION_WORDS[p];
+}
+
 export interface TableOptions {
-  /** At the cap, evict entries to make room (default) or refuse writes (false). */
-  evict?: boolean;
+  /** At the cap: evict by S3-FIFO (default) or CLOCK, or refuse writes ('none'). */
+  eviction?: EvictionPolicy;
   /** Default time to live of writes without one, in ms (0 = none). */
   defaultTtlMs?: number;
   /** Initial total index slots (spread over the segments). */
@@ -70,6 +84,8 @@ export interface TableOptions {
   /** Bytes of the data file: the table's memory cap. */
   dataBytes: number;
   segmentBits?: number;
+  /** Chunks (heaps) of the data file: a power of two, more than the fewest the budget needs (data-file.ts dataGeometry); default the fewest. */
+  chunks?: number;
   /** Hash seed; random when omitted. */
   seed?: number;
   maxKeyBytes?: number;
@@ -112,11 +128,12 @@ export function tableGeometry(opts: TableOptions): DataGeometry {
   checkInt('initial table size', opts.initialBuckets, 1, 2 ** 30);
   checkInt('max key bytes', opts.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES, 64, MAX_KEY_BYTES_LIMIT);
   checkInt('max value bytes', opts.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES, 64, MAX_VALUE_BYTES_LIMIT);
-  let g = dataGeometry(opts.dataBytes, MAX_SEGMENT_BITS);
+  let g = dataGeometry(opts.dataBytes, MAX_SEGMENT_BITS, opts.chunks);
   segBits = Math.max(segBits, Math.log2(g.chunks));
-  g = dataGeometry(opts.dataBytes, segBits);
+  g = dataGeometry(opts.dataBytes, segBits, opts.chunks);
   const { maxKeyBytes: maxKey, maxValueBytes: maxValue } = tableLimits(opts, g);
   checkInt('default ttl (ms)', opts.defaultTtlMs ?? 0, 0, 2 ** 32 - 1);
+  evictionWord(opts.eviction);
   const heapStart = chunkHeapStart(2 ** segBits / g.chunks);
   const heap = g.chunkBytes - heapStart;
   const indexes = (2 ** segBits / g.chunks) * (indexBlockBytes(perSegment(opts, segBits)) + 16);
@@ -159,7 +176,7 @@ export function formatTable(file: string, meta: SharedArrayBuffer, chunks: reado
   dv.setFloat64(D_STARTED_AT, Date.now(), true);
   bootId().copy(Buffer.from(meta), D_BOOT_ID);
   u32(D_DEFAULT_TTL_MS, opts.defaultTtlMs ?? 0);
-  u32(D_EVICTION, opts.evict === false ? 0 : 1);
+  u32(D_EVICTION, evictionWord(opts.eviction));
   writeRegionPath(meta, regionPath);
   const segsPerChunk = 2 ** g.segmentBits / g.chunks;
   const heapStart = chunkHeapStart(segsPerChunk);
@@ -236,7 +253,7 @@ export function memoryTable(opts: TableOptions): TableParts & { transfer: TableT
     chunks.push(new SharedArrayBuffer(g.chunkBytes));
     hints.push(new SharedArrayBuffer(hintBytesOf(g.chunkBytes)));
   }
-  const priv = PrivateState.create(2 ** g.segmentBits, g.chunks);
+  const priv = PrivateState.forGeometry(g);
   const header = formatTable('(memory)', meta, chunks, priv, opts, g, '(memory)');
   return { header, chunks: chunkViews(header, chunks, hints), priv, transfer: { path: '(memory)', meta, chunks, hints, priv: priv.transferable() } };
 }

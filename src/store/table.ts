@@ -6,14 +6,16 @@
  * inside the segment's odd version (segments.ts, SEQLOCK), copy on write.
  *
  * A Table composes the structure (Segments), the sweeper (expiry) and the
- * evictor. At the memory cap a write that needs room makes some (evictor)
- * and tries again, a bounded number of rounds, holding no lock meanwhile;
- * only then does it answer Full.
+ * eviction policy the data file names (S3-FIFO, s3fifo.ts, or CLOCK,
+ * evictor.ts). At the memory cap a write that needs room makes some
+ * (evictor) and tries again, a bounded number of rounds, holding no lock
+ * meanwhile; only then does it answer Full.
  */
 import { hashBytes, hashU32Key, U32_KEY_BYTES, writeU32Key } from './keys';
 import { Segments, TableParts } from './segments';
 import { Sweeper } from './sweeper';
-import { Evictor } from './evictor';
+import { ClockEvictor, Evictor } from './evictor';
+import { S3Fifo } from './s3fifo';
 import { BUSY, SegmentVisitor, Visit } from './seqlock';
 import { Chunk } from './chunk';
 import { sumStat } from './counters';
@@ -27,6 +29,7 @@ import {
   ENTRY_KEY_LEN,
   ENTRY_TAG,
   ENTRY_VALUE_LEN,
+  Eviction,
   IX_ENTRY,
   IX_HASH,
   IX_KEY,
@@ -90,7 +93,11 @@ export class Table {
   constructor(parts: TableParts, statsLine?: number, coarse = false) {
     this.segs = new Segments(parts, statsLine, coarse);
     this.sweeper = new Sweeper(this.segs);
-    this.evictor = new Evictor(this.segs);
+    if (parts.header.eviction === Eviction.S3Fifo) {
+      const s3 = new S3Fifo(this.segs, parts.priv);
+      this.segs.onInsert = (seg, hash, entry, key) => s3.admit(seg, hash, entry, key);
+      this.evictor = s3;
+    } else this.evictor = new ClockEvictor(this.segs);
     this.segs.onFull = (seg) => this.evictor.evictIn(seg);
   }
 
@@ -392,6 +399,11 @@ export class Table {
   /** Active expiry: a bounded slice of the index per call (sweeper.ts). */
   sweep(budget: number): number {
     return this.sweeper.sweep(budget);
+  }
+
+  /** The eviction policy's upkeep (S3-FIFO: compaction of its queues), at most `budget` items; returns how many. */
+  tidy(budget: number): number {
+    return this.evictor.tidy(budget);
   }
 
   /**

@@ -15,7 +15,7 @@ import { PrivateState } from '../../src/store/private-state';
 import { Table } from '../../src/store/table';
 import { TableReader, ReadResult } from '../../src/store/table-reader';
 import { monoNowMs } from '../../src/store/clock';
-import { BLOCK_FREE, BLOCK_HEADER_BYTES, BLOCK_SIZE, C_DIRECTORY, D_BOOT_ID, D_CLOCK_MONO, D_CLOCK_WALL, ENTRY_INLINE, IX_BYTES, IX_ENTRY, IX_HASH, SEG_VERSION, SEGMENT_BYTES, Status, ValueTag } from '../../src/layout/layout';
+import { BLOCK_FREE, BLOCK_HEADER_BYTES, BLOCK_SIZE, C_DIRECTORY, D_BOOT_ID, D_CLOCK_MONO, D_CLOCK_WALL, ENTRY_INLINE, Eviction, IX_BYTES, IX_ENTRY, IX_HASH, SEG_VERSION, SEGMENT_BYTES, Status, ValueTag } from '../../src/layout/layout';
 import { memTable, MemTable, verifyHeaps } from '../support/table';
 
 const MiB = 1 << 20;
@@ -34,9 +34,9 @@ function filled(): MemTable {
 
 /** Adopt the table as a new server would (its private state gone with the old one); a writer and a reader over it. */
 function adopt(m: MemTable): { t: Table; r: TableReader; report: ReturnType<typeof adoptTable> } {
-  const priv = PrivateState.create(m.parts.priv.segments, m.parts.priv.heaps);
+  const priv = PrivateState.forGeometry(m.parts.header);
   const parts = { header: m.parts.header, chunks: m.parts.chunks, priv };
-  const report = adoptTable(parts, { defaultTtlMs: 0, evict: true });
+  const report = adoptTable(parts, { defaultTtlMs: 0, eviction: Eviction.S3Fifo });
   return { t: new Table(parts), r: new TableReader(parts.header, parts.chunks), report };
 }
 

@@ -17,12 +17,13 @@ import { CACHE_LINE, C_DIRECTORY, IX_BYTES, MIN_DATA_BYTES, SEG_INDEX, SEGMENT_B
 import { runWorker, terminateAll } from '../fixtures/unit/harness';
 import { rng } from '../fixtures/unit/util';
 import { memTable, MemTable, verifyHeaps } from '../support/table';
+import type { EvictionPolicy } from '../../src/store/table-format';
 
 const MiB = 1 << 20;
 const T = { timeout: 120_000 };
 
-function newTable(bytes: number, opts: { segmentBits?: number; initialBuckets?: number; evict?: boolean } = {}): MemTable {
-  return memTable(bytes, { initialBuckets: opts.initialBuckets ?? 1, segmentBits: opts.segmentBits ?? 2, seed: 0x1a7e, evict: opts.evict });
+function newTable(bytes: number, opts: { segmentBits?: number; initialBuckets?: number; eviction?: EvictionPolicy } = {}): MemTable {
+  return memTable(bytes, { initialBuckets: opts.initialBuckets ?? 1, segmentBits: opts.segmentBits ?? 2, seed: 0x1a7e, eviction: opts.eviction });
 }
 
 /** What a key holds in the model: a u32, an f64, or a string; with a deadline or not. */
@@ -199,7 +200,7 @@ test('inline u32s: at the cap the index cannot grow: puts answer Full without ev
   const bytes = MIN_DATA_BYTES;
   // Without eviction: Full once the index is at its full load.
   {
-    const { t } = newTable(bytes, { segmentBits: 0, initialBuckets: 64, evict: false });
+    const { t } = newTable(bytes, { segmentBits: 0, initialBuckets: 64, eviction: 'none' });
     let n = 0;
     while (t.putU32(n, n) === Status.Ok) n++;
     assert.ok(n > 64, `the index grew before the cap (${n} keys)`);
@@ -207,7 +208,7 @@ test('inline u32s: at the cap the index cannot grow: puts answer Full without ev
     assert.equal(t.size(), n);
   }
   // With eviction: fill to the same point (the last puts evict within the segment).
-  const { t, r, enc, parts } = newTable(bytes, { segmentBits: 0, initialBuckets: 64 });
+  const { t, r, enc, parts } = newTable(bytes, { segmentBits: 0, initialBuckets: 64, eviction: 'clock' });
   let n = 0;
   while (t.stats[Stat.Evictions] === 0) assert.equal(t.putU32(n, n), Status.Ok, `put ${n++}`);
   // Which keys are stored, through the writer's get (which, unlike a direct read, marks nothing).

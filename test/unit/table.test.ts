@@ -31,7 +31,7 @@ function newTable(bytes: number, opts: { segmentBits?: number; initialBuckets?: 
 /** A bare heap of `bytes` (alloc.ts), its private state of its own. */
 function newHeap(bytes: number): { a: Allocator; u8: Uint8Array } {
   const sab = new SharedArrayBuffer(bytes);
-  const priv = PrivateState.create(1, 1);
+  const priv = PrivateState.create(1, 1, 1 << 20);
   const a = new Allocator(new Uint32Array(sab), priv.i32, priv.heapBase(0), 4096, bytes);
   a.format();
   return { a, u8: new Uint8Array(sab) };
@@ -218,7 +218,7 @@ test('table reader: strings read back exactly, ASCII or not (Latin-1 range, mult
 });
 
 test('table: at the memory cap writes answer Full, never throw, and stored keys stay and can be updated', T, () => {
-  const { t, r } = memTable(4 * MiB, { segmentBits: 2, evict: false });
+  const { t, r } = memTable(4 * MiB, { segmentBits: 2, eviction: 'none' });
   const enc = new KeyEncoder(4096, t.seed);
   let stored = 0;
   let full = 0;
