@@ -60,6 +60,11 @@ const PINNED: Record<string, number> = {
   // exchange file
   XCHG_MAGIC: 0x47484358, X_MAGIC: 0, X_VERSION: 4, X_HINT_BYTES: 8, X_ARENA_BYTES: 12, X_HINTS: 4096,
   HINT_GRANULE: 16, MIN_ARENA_BYTES: 67108864, MAX_ARENA_BYTES: 1073741824, STAGING_DEFAULT_BYTES: 256,
+  // names given later to bytes that were already there (the word after an
+  // EventCount's seq, the UTF-8 after a path's u16 length) and to sizes typed
+  // inline before: pinned to where those bytes were
+  HDR_NOT_EMPTY_SLEEPERS: 324, HDR_NOT_FULL_SLEEPERS: 388, HDR_DATA_PATH_UTF8: 1542, D_REGION_PATH_UTF8: 194,
+  OWNER_BYTES: 4, BOOT_ID_BYTES: 16,
   // server-private state
   PS_LOCK: 0, PS_VERSION: 8, PS_COUNT: 12, PS_INDEX: 16, PS_INDEX_BLOCK: 20, PRIV_SEG_WORDS: 6,
   PH_LOCK: 0, PH_SEQ: 8, PH_FL_BITMAP: 12, PH_SL_BITMAPS: 16, PH_FREE_HEADS: 116, PH_USED_BYTES: 1716,
