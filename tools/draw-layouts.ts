@@ -1,7 +1,7 @@
 /**
- * Rewrites the drawings in src/layout/layout.ts's comments from the records
- * the build lays out. After changing a layout: `make all`, then
- * `node dist/tools/draw-layouts.js`, then review the diff
+ * Rewrites the drawings in src/layout/layout.ts's comments (or in FILE, a
+ * copy of it) from the records the build lays out. After changing a layout:
+ * `make all`, then `node dist/tools/draw-layouts.js [FILE]`, then review the diff
  * (test/unit/layout.test.ts fails until every drawing matches its record).
  *
  * A drawing is a comment line ` * <the record's title>`, the column header,
@@ -18,7 +18,7 @@ const HEADER = /^ \*\s+offset\s+bytes\s+field$/;
 const ROW = /^ \*\s+\d+\s+\d+\s+\S/;
 
 function main(): number {
-  const file = path.join(__dirname, '..', '..', 'src', 'layout', 'layout.ts');
+  const file = process.argv[2] ?? path.join(__dirname, '..', '..', 'src', 'layout', 'layout.ts');
   const before = fs.readFileSync(file, 'utf8');
   const lines = before.split('\n');
   for (const rec of layoutRecords()) {

@@ -6,7 +6,7 @@
  * `draw()` renders a record as the table that layout.ts carries in its
  * comments (offset, bytes, constant, note); test/unit/layout.test.ts checks
  * every such drawing against the constants, and
- * `node tools/draw-layouts.js` rewrites the drawings from the build.
+ * `node dist/tools/draw-layouts.js` redraws them from the build.
  */
 
 /** `n` rounded up to a multiple of `a`. */

@@ -6,10 +6,10 @@
  * module hard-codes an offset or a size.
  *
  * Every record is laid out as running sums (fields.ts): a field's offset is
- * the sum of the sizes before it, so the constants below are never typed by
+ * the sum of the sizes before it, so no offset below is typed by
  * hand. Each record's drawing sits in the comment above it, in the form
  * `offset  bytes  constant  note`; test/unit/layout.test.ts checks every
- * drawing against the constants (`node tools/draw-layouts.js` rewrites them
+ * drawing against the constants (`node dist/tools/draw-layouts.js` redraws them
  * after a change), and test/unit/layout-values.test.ts pins every value: a
  * file an older build wrote must stay readable, so a moved field is a
  * version bump, never an accident.
@@ -24,8 +24,8 @@
  * claiming a slot and publishing into it are one CAS and a client killed at
  * any instant can never leave a half-written slot behind (see ring.ts).
  * Keys and values of any length travel in the window's staging block, in
- * the exchange file (WIN_STAGING_OFFSET), while the ring and its protocol
- * stay one word per request.
+ * the exchange file's staging arena (WIN_STAGING_OFFSET), while the ring
+ * and its protocol stay one word per request.
  */
 import { alignUp, CACHE_LINE, Fields } from './fields';
 
@@ -186,7 +186,7 @@ export const MAX_WINDOWS = 1 << SLOT_WINDOW_BITS;
  *       28        4  WIN_VALUE_LEN             value bytes after the key (request and response of a byte op)
  *       32        4  WIN_TAG                   ValueTag of the value (request and response)
  *       36        4  WIN_FLAGS                 REQ_* request flags
- *       40        4  WIN_STAGING_OFFSET        the staging block's offset in the exchange file (server writes)
+ *       40        4  WIN_STAGING_OFFSET        the staging block's offset in the staging arena (server writes)
  *       44        4  WIN_STAGING_BYTES         and its bytes (server writes)
  *       48        8  WIN_EXPIRES               f64 deadline of a Set or Expire (ms, CLOCK_MONOTONIC; 0 = never), with REQ_EXPIRES
  *       64        0  WINDOW_BYTES              the end: a window is one cache line
@@ -202,8 +202,8 @@ export const WIN_KEY_LEN = windowFields.field('WIN_KEY_LEN', 4, 'key bytes in th
 export const WIN_VALUE_LEN = windowFields.field('WIN_VALUE_LEN', 4, 'value bytes after the key (request and response of a byte op)');
 export const WIN_TAG = windowFields.field('WIN_TAG', 4, 'ValueTag of the value (request and response)');
 export const WIN_FLAGS = windowFields.field('WIN_FLAGS', 4, 'REQ_* request flags');
-/** The window's staging block in the exchange file: written by the server only (its own copy is authoritative). */
-export const WIN_STAGING_OFFSET = windowFields.field('WIN_STAGING_OFFSET', 4, "the staging block's offset in the exchange file (server writes)");
+/** The window's staging block in the exchange file's staging arena: written by the server only (its own copy is authoritative). */
+export const WIN_STAGING_OFFSET = windowFields.field('WIN_STAGING_OFFSET', 4, "the staging block's offset in the staging arena (server writes)");
 export const WIN_STAGING_BYTES = windowFields.field('WIN_STAGING_BYTES', 4, 'and its bytes (server writes)');
 export const WIN_EXPIRES = windowFields.field('WIN_EXPIRES', 8, 'f64 deadline of a Set or Expire (ms, CLOCK_MONOTONIC; 0 = never), with REQ_EXPIRES');
 export const WINDOW_BYTES = windowFields.field('WINDOW_BYTES', 0, 'the end: a window is one cache line', CACHE_LINE);

@@ -14,7 +14,9 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import * as L from '../../src/layout/layout';
 
 const SOURCE = path.join(__dirname, '..', '..', '..', 'src', 'layout', 'layout.ts');
@@ -119,4 +121,30 @@ test('layout drawings: the checks catch a row moved, renamed, overlapping, or mi
   assert.ok(lost);
   assert.deepEqual(drawingProblems(lost), []);
   assert.notEqual(lost.text, L.layoutRecords().find((r) => r.title === lost.title)?.draw());
+});
+
+test('layout drawings: draw-layouts redraws a stale drawing, and names one it cannot find', () => {
+  const tool = path.join(__dirname, '..', '..', 'tools', 'draw-layouts.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmkv-draw-'));
+  try {
+    const copy = path.join(dir, 'layout.ts');
+    const source = fs.readFileSync(SOURCE, 'utf8');
+    // A stale row (WIN_TAG drawn at 36): redrawn to what the source holds.
+    fs.writeFileSync(copy, source.replace(/^( \*\s+)32(\s+4\s+WIN_TAG\b)/m, '$136$2'));
+    assert.notEqual(fs.readFileSync(copy, 'utf8'), source);
+    const fixed = spawnSync(process.execPath, [tool, copy], { encoding: 'utf8' });
+    assert.equal(fixed.status, 0, fixed.stderr);
+    assert.match(fixed.stdout, /rewrote the drawings/);
+    assert.equal(fs.readFileSync(copy, 'utf8'), source);
+    // A record whose drawing is gone: one line naming it, exit 1, the file untouched.
+    const gone = source.replace(/^ \* WINDOW \(.*\n/m, '');
+    fs.writeFileSync(copy, gone);
+    const failed = spawnSync(process.execPath, [tool, copy], { encoding: 'utf8' });
+    assert.equal(failed.status, 1);
+    assert.match(failed.stderr, /^draw-layouts: .* needs exactly one drawing of "WINDOW \(/);
+    assert.equal(failed.stderr.trim().split('\n').length, 1);
+    assert.equal(fs.readFileSync(copy, 'utf8'), gone);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
