@@ -39,6 +39,7 @@ import {
   chunkCount,
   chunkHeapStart,
   chunkOffset,
+  BOOT_ID_BYTES,
   D_BOOT_ID,
   D_BYTES,
   D_CHUNK_BYTES,
@@ -51,6 +52,7 @@ import {
   D_MAX_KEY_BYTES,
   D_MAX_VALUE_BYTES,
   D_REGION_PATH,
+  D_REGION_PATH_UTF8,
   D_SEED,
   D_SEGMENT_BITS,
   D_STATS,
@@ -173,7 +175,7 @@ export function readDataHeader(file: string, meta: SharedArrayBuffer, fileBytes:
   if (maxKeyBytes < 1 || maxKeyBytes > MAX_KEY_BYTES_LIMIT || maxValueBytes < 1 || maxValueBytes > MAX_VALUE_BYTES_LIMIT) throw bad('key or value limits out of range');
   const pathLen = dv.getUint16(D_REGION_PATH, true);
   if (pathLen > REGION_PATH_MAX_BYTES) throw bad('region path too long');
-  const bootId = Buffer.from(meta, D_BOOT_ID, 16).toString('hex');
+  const bootId = Buffer.from(meta, D_BOOT_ID, BOOT_ID_BYTES).toString('hex');
   return {
     ...geometry,
     seed: u32(D_SEED),
@@ -182,7 +184,7 @@ export function readDataHeader(file: string, meta: SharedArrayBuffer, fileBytes:
     defaultTtlMs: u32(D_DEFAULT_TTL_MS),
     eviction: u32(D_EVICTION) <= MAX_EVICTION ? (u32(D_EVICTION) as Eviction) : Eviction.S3Fifo,
     heapStart: chunkHeapStart(2 ** segmentBits / geometry.chunks),
-    regionPath: Buffer.from(meta, D_REGION_PATH + 2, pathLen).toString('utf8'),
+    regionPath: Buffer.from(meta, D_REGION_PATH_UTF8, pathLen).toString('utf8'),
     bootId,
     meta,
     stats: new Float64Array(meta, D_STATS, STATS_LINES * (STATS_LINE_BYTES / 8)),
@@ -341,11 +343,11 @@ function regionPathOf(file: string): string | null {
   let fd = -1;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    const head = Buffer.alloc(D_REGION_PATH + 2 + REGION_PATH_MAX_BYTES);
+    const head = Buffer.alloc(D_REGION_PATH_UTF8 + REGION_PATH_MAX_BYTES);
     fs.readSync(fd, head, 0, head.length, 0);
     if (head.readUInt32LE(D_MAGIC) !== DATA_MAGIC) return null;
     const len = head.readUInt16LE(D_REGION_PATH);
-    return len > REGION_PATH_MAX_BYTES ? null : head.toString('utf8', D_REGION_PATH + 2, D_REGION_PATH + 2 + len);
+    return len > REGION_PATH_MAX_BYTES ? null : head.toString('utf8', D_REGION_PATH_UTF8, D_REGION_PATH_UTF8 + len);
   } catch {
     return null;
   } finally {

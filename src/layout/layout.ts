@@ -1,72 +1,35 @@
 /**
  * The single source of truth for every shared-memory layout in the project:
  * the region file that server and clients map, the data file that holds
- * the table (which clients map and read directly), and the server's private
- * control words. No other module hard-codes an offset or a size.
+ * the table (which clients map and read directly), the exchange file
+ * (staging and eviction hints), and the server's private words. No other
+ * module hard-codes an offset or a size.
+ *
+ * Every record is laid out as running sums (fields.ts): a field's offset is
+ * the sum of the sizes before it, so no offset below is typed by
+ * hand. Each record's drawing sits in the comment above it, in the form
+ * `offset  bytes  constant  note`; test/unit/layout.test.ts checks every
+ * drawing against the constants (`node dist/tools/draw-layouts.js` redraws them
+ * after a change), and test/unit/layout-values.test.ts pins every value: a
+ * file an older build wrote must stay readable, so a moved field is a
+ * version bump, never an accident.
  *
  * All offsets are in bytes unless named *_I32 (an index into an Int32Array
  * over the same buffer). Every line that another process writes often sits
  * on its own 64-byte cache line, so that producers, consumers and the
  * heartbeat do not false-share.
  *
- * REGION FILE (shmem_file), version REGION_VERSION
- *
- *   0        +-----------------------------------------------------------+
- *            | header line 0: identity and geometry (written once by the |
- *            |   server before it publishes state READY)                 |
- *            |   magic, version, header bytes, region bytes,             |
- *            |   ring offset, ring capacity, owner table offset,         |
- *            |   board offset, window count, window bytes                |
- *   64       | header line 1: server liveness                            |
- *            |   pid, state (INIT/READY/STOPPING/STOPPED), heartbeat,    |
- *            |   server threads, epoch (random, per server start)        |
- *   128      | (unused: was the board allocation lock, layout <= 3)      |
- *   192      | ring tail (producers' position)                           |
- *   256      | ring head (consumers' position)                           |
- *   320      | ring not-empty event count [seq, sleepers flag]           |
- *   384      | ring not-full event count [seq, sleepers flag]            |
- *   512      | per-server-thread busy words (MAX_SERVER_THREADS i32),    |
- *            |   odd while that thread may hold a request (reaper.ts)    |
- *   1536     | data file: its size in pages (u32), its path (u16 length |
- *            |   + UTF-8, at most DATA_PATH_MAX_BYTES): the table; the   |
- *            |   exchange file is the same path ending in .xchg          |
- *   4096     +-----------------------------------------------------------+
- *            | ring: RING_CAPACITY Int32 slot words                      |
- *            |   slot word = lap(12) | full(1) | window index(19)        |
- *            +-----------------------------------------------------------+
- *            | owner table: one Int32 per window: owning client pid,     |
- *            |   0 when free, OWNER_QUARANTINED / OWNER_ABANDONED        |
- *            |   (transport/owners.ts: claimed and released by CAS)      |
- *            +-----------------------------------------------------------+
- *            | board: WINDOW_COUNT windows of WINDOW_BYTES each          |
- *            |   0  state   IDLE/SUBMITTED/TAKEN/DONE (+SLEEPING bit)    |
- *            |   4  op      see Op                                       |
- *            |   8  key     u32 key (u32 ops)                            |
- *            |   12 value   u32 value / delta / bytes wanted (Reserve)   |
- *            |   16 status  response status                              |
- *            |   20 result  u32 result of a u32 op                       |
- *            |   24 keyLen  key bytes in the staging block               |
- *            |   28 valueLen value bytes after the key (request and      |
- *            |              response of a byte op)                       |
- *            |   32 tag     ValueTag of the value (request and response) |
- *            |   36 flags   request flags (REQ_*)                        |
- *            |   40 staging offset, 44 staging bytes: the window's       |
- *            |      staging block in the data file, written by the       |
- *            |      server only (its own copy is authoritative)          |
- *            |   48 expires f64: deadline of a Set or Expire (ms on      |
- *            |      CLOCK_MONOTONIC; 0 = never), with REQ_EXPIRES        |
- *            +-----------------------------------------------------------+
- *
  * Every request and its response live in the client's own window; the ring
  * carries only window indices. That keeps a ring slot to one word, so
  * claiming a slot and publishing into it are one CAS and a client killed at
- * any instant can never leave a half-written slot behind (see ring.ts). It
- * is also what lets variable-length payloads come later: they go in the
- * window's payload area (and windows can grow, WINDOW_BYTES is in the
- * header), while the ring and its protocol stay as they are.
+ * any instant can never leave a half-written slot behind (see ring.ts).
+ * Keys and values of any length travel in the window's staging block, in
+ * the exchange file's staging arena (WIN_STAGING_OFFSET), while the ring
+ * and its protocol stay one word per request.
  */
+import { alignUp, CACHE_LINE, Fields } from './fields';
 
-export const CACHE_LINE = 64;
+export { CACHE_LINE };
 export const PAGE = 4096;
 
 // ---- Region identity -------------------------------------------------------
@@ -75,42 +38,86 @@ export const REGION_MAGIC = 0x564b4853;
 /** Bump on any change to the region layout, the data file's, or their protocols. */
 export const REGION_VERSION = 4;
 
-// ---- Region header (byte offsets, all Int32) -------------------------------
-export const HDR_MAGIC = 0;
-export const HDR_VERSION = 4;
-export const HDR_HEADER_BYTES = 8;
-export const HDR_REGION_BYTES = 12;
-export const HDR_RING_OFFSET = 16;
-export const HDR_RING_CAPACITY = 20;
-export const HDR_OWNER_OFFSET = 24;
-export const HDR_BOARD_OFFSET = 28;
-export const HDR_WINDOW_COUNT = 32;
-export const HDR_WINDOW_BYTES = 36;
+export const MAX_SERVER_THREADS = 256;
+export const DATA_PATH_MAX_BYTES = 1024;
 
-export const HDR_SERVER_PID = 64;
-export const HDR_SERVER_STATE = 68;
-export const HDR_HEARTBEAT = 72;
-export const HDR_SERVER_THREADS = 76;
+// ---- Region header (the region file's first page) --------------------------
+/*
+ * Line 0 is written once by the server before it publishes READY; line 1 is
+ * the server's liveness; the ring's positions and event counts each have a
+ * line of their own (producers, consumers and sleepers do not false-share).
+ *
+ * REGION HEADER (the first page of the region file; all words Int32 unless noted)
+ *   offset    bytes  field
+ *        0        4  HDR_MAGIC                 REGION_MAGIC
+ *        4        4  HDR_VERSION               REGION_VERSION
+ *        8        4  HDR_HEADER_BYTES          HEADER_BYTES
+ *       12        4  HDR_REGION_BYTES          the whole file
+ *       16        4  HDR_RING_OFFSET
+ *       20        4  HDR_RING_CAPACITY
+ *       24        4  HDR_OWNER_OFFSET
+ *       28        4  HDR_BOARD_OFFSET
+ *       32        4  HDR_WINDOW_COUNT
+ *       36        4  HDR_WINDOW_BYTES
+ *       64        4  HDR_SERVER_PID
+ *       68        4  HDR_SERVER_STATE          ServerState
+ *       72        4  HDR_HEARTBEAT             bumped every HEARTBEAT_MS
+ *       76        4  HDR_SERVER_THREADS
+ *       80        4  HDR_SERVER_EPOCH          random nonzero, per server start
+ *      128       64  -                         unused (the board lock of layouts <= 3)
+ *      192        4  HDR_RING_TAIL             producers' position
+ *      256        4  HDR_RING_HEAD             consumers' position
+ *      320        4  HDR_NOT_EMPTY             ring not-empty EventCount: seq
+ *      324        4  HDR_NOT_EMPTY_SLEEPERS    and its sleepers flag
+ *      384        4  HDR_NOT_FULL              ring not-full EventCount: seq
+ *      388        4  HDR_NOT_FULL_SLEEPERS     and its sleepers flag
+ *      448       64  -                         unused
+ *      512     1024  HDR_BUSY                  one busy word per server thread: odd while it may hold a request (reaper.ts)
+ *     1536        4  HDR_DATA_PAGES            the data file's size in pages (u32: files past 4 GiB)
+ *     1540        2  HDR_DATA_PATH             u16 byte length of the data file's path
+ *     1542     1024  HDR_DATA_PATH_UTF8        the path (the exchange file is the same path ending in .xchg)
+ *     4096        0  HEADER_BYTES              the end: the ring starts on the next page
+ */
+const regionHeader = new Fields('REGION HEADER (the first page of the region file; all words Int32 unless noted)');
+export const HDR_MAGIC = regionHeader.field('HDR_MAGIC', 4, 'REGION_MAGIC');
+export const HDR_VERSION = regionHeader.field('HDR_VERSION', 4, 'REGION_VERSION');
+export const HDR_HEADER_BYTES = regionHeader.field('HDR_HEADER_BYTES', 4, 'HEADER_BYTES');
+export const HDR_REGION_BYTES = regionHeader.field('HDR_REGION_BYTES', 4, 'the whole file');
+export const HDR_RING_OFFSET = regionHeader.field('HDR_RING_OFFSET', 4);
+export const HDR_RING_CAPACITY = regionHeader.field('HDR_RING_CAPACITY', 4);
+export const HDR_OWNER_OFFSET = regionHeader.field('HDR_OWNER_OFFSET', 4);
+export const HDR_BOARD_OFFSET = regionHeader.field('HDR_BOARD_OFFSET', 4);
+export const HDR_WINDOW_COUNT = regionHeader.field('HDR_WINDOW_COUNT', 4);
+export const HDR_WINDOW_BYTES = regionHeader.field('HDR_WINDOW_BYTES', 4);
+
+export const HDR_SERVER_PID = regionHeader.line().field('HDR_SERVER_PID', 4);
+export const HDR_SERVER_STATE = regionHeader.field('HDR_SERVER_STATE', 4, 'ServerState');
+export const HDR_HEARTBEAT = regionHeader.field('HDR_HEARTBEAT', 4, 'bumped every HEARTBEAT_MS');
+export const HDR_SERVER_THREADS = regionHeader.field('HDR_SERVER_THREADS', 4);
 /**
  * A random nonzero u32 the server writes when it creates the region: a
  * client tells a new server (a restart at the same path) from the one it
  * attached to by it and by the file's inode, not by pids (which are reused).
  */
-export const HDR_SERVER_EPOCH = 80;
+export const HDR_SERVER_EPOCH = regionHeader.field('HDR_SERVER_EPOCH', 4, 'random nonzero, per server start');
 
-export const HDR_RING_TAIL = 192;
-export const HDR_RING_HEAD = 256;
-export const HDR_NOT_EMPTY = 320; // [seq, sleepers flag] (waiter.ts EventCount)
-export const HDR_NOT_FULL = 384; // [seq, sleepers flag]
-export const HDR_BUSY = 512;
-export const MAX_SERVER_THREADS = 256;
+regionHeader.line().spare(CACHE_LINE, 'unused (the board lock of layouts <= 3)');
+export const HDR_RING_TAIL = regionHeader.line().field('HDR_RING_TAIL', 4, "producers' position");
+export const HDR_RING_HEAD = regionHeader.line().field('HDR_RING_HEAD', 4, "consumers' position");
+/** The ring's EventCounts (sync/waiter.ts): [seq, sleepers flag], each pair on its own line. */
+export const HDR_NOT_EMPTY = regionHeader.line().field('HDR_NOT_EMPTY', 4, 'ring not-empty EventCount: seq');
+export const HDR_NOT_EMPTY_SLEEPERS = regionHeader.field('HDR_NOT_EMPTY_SLEEPERS', 4, 'and its sleepers flag');
+export const HDR_NOT_FULL = regionHeader.line().field('HDR_NOT_FULL', 4, 'ring not-full EventCount: seq');
+export const HDR_NOT_FULL_SLEEPERS = regionHeader.field('HDR_NOT_FULL_SLEEPERS', 4, 'and its sleepers flag');
+regionHeader.line().spare(CACHE_LINE, 'unused');
+export const HDR_BUSY = regionHeader.line().field('HDR_BUSY', 4 * MAX_SERVER_THREADS, 'one busy word per server thread: odd while it may hold a request (reaper.ts)', 4);
 /** Size of the data file holding the table, in pages (u32: files past 4 GiB). */
-export const HDR_DATA_PAGES = 1536;
+export const HDR_DATA_PAGES = regionHeader.line().field('HDR_DATA_PAGES', 4, "the data file's size in pages (u32: files past 4 GiB)");
 /** Path of the data file: u16 byte length, then UTF-8 bytes. */
-export const HDR_DATA_PATH = 1540;
-export const DATA_PATH_MAX_BYTES = 1024;
+export const HDR_DATA_PATH = regionHeader.field('HDR_DATA_PATH', 2, "u16 byte length of the data file's path");
+export const HDR_DATA_PATH_UTF8 = regionHeader.field('HDR_DATA_PATH_UTF8', DATA_PATH_MAX_BYTES, 'the path (the exchange file is the same path ending in .xchg)', 1);
 
-export const HEADER_BYTES = PAGE;
+export const HEADER_BYTES = regionHeader.field('HEADER_BYTES', 0, 'the end: the ring starts on the next page', PAGE);
 
 /** Server states, stored at HDR_SERVER_STATE. */
 export const enum ServerState {
@@ -165,21 +172,41 @@ export const SLOT_LAP_MASK = (1 << (32 - SLOT_LAP_SHIFT)) - 1;
 export const MAX_RING_CAPACITY = 1 << SLOT_LAP_SHIFT;
 export const MAX_WINDOWS = 1 << SLOT_WINDOW_BITS;
 
-// ---- Window (byte offsets within a window) ---------------------------------
-export const WIN_STATE = 0;
-export const WIN_OP = 4;
-export const WIN_KEY = 8;
-export const WIN_VALUE = 12;
-export const WIN_STATUS = 16;
-export const WIN_RESULT = 20;
-export const WIN_KEY_LEN = 24;
-export const WIN_VALUE_LEN = 28;
-export const WIN_TAG = 32;
-export const WIN_FLAGS = 36;
-export const WIN_STAGING_OFFSET = 40;
-export const WIN_STAGING_BYTES = 44;
-export const WIN_EXPIRES = 48;
-export const WINDOW_BYTES = 64;
+// ---- Window (one per request in flight, on the board) ----------------------
+/*
+ * WINDOW (WINDOW_BYTES each on the board; all words Int32 unless noted)
+ *   offset    bytes  field
+ *        0        4  WIN_STATE                 WindowState (+ the Sleeping bit)
+ *        4        4  WIN_OP                    Op
+ *        8        4  WIN_KEY                   u32 key of a u32 op; CompareSet: the expected tag
+ *       12        4  WIN_VALUE                 u32 value / delta / bytes wanted (Reserve) / expected bytes (CompareSet)
+ *       16        4  WIN_STATUS                Status of the response
+ *       20        4  WIN_RESULT                u32 result of a u32 op
+ *       24        4  WIN_KEY_LEN               key bytes in the staging block
+ *       28        4  WIN_VALUE_LEN             value bytes after the key (request and response of a byte op)
+ *       32        4  WIN_TAG                   ValueTag of the value (request and response)
+ *       36        4  WIN_FLAGS                 REQ_* request flags
+ *       40        4  WIN_STAGING_OFFSET        the staging block's offset in the staging arena (server writes)
+ *       44        4  WIN_STAGING_BYTES         and its bytes (server writes)
+ *       48        8  WIN_EXPIRES               f64 deadline of a Set or Expire (ms, CLOCK_MONOTONIC; 0 = never), with REQ_EXPIRES
+ *       64        0  WINDOW_BYTES              the end: a window is one cache line
+ */
+const windowFields = new Fields('WINDOW (WINDOW_BYTES each on the board; all words Int32 unless noted)');
+export const WIN_STATE = windowFields.field('WIN_STATE', 4, 'WindowState (+ the Sleeping bit)');
+export const WIN_OP = windowFields.field('WIN_OP', 4, 'Op');
+export const WIN_KEY = windowFields.field('WIN_KEY', 4, 'u32 key of a u32 op; CompareSet: the expected tag');
+export const WIN_VALUE = windowFields.field('WIN_VALUE', 4, 'u32 value / delta / bytes wanted (Reserve) / expected bytes (CompareSet)');
+export const WIN_STATUS = windowFields.field('WIN_STATUS', 4, 'Status of the response');
+export const WIN_RESULT = windowFields.field('WIN_RESULT', 4, 'u32 result of a u32 op');
+export const WIN_KEY_LEN = windowFields.field('WIN_KEY_LEN', 4, 'key bytes in the staging block');
+export const WIN_VALUE_LEN = windowFields.field('WIN_VALUE_LEN', 4, 'value bytes after the key (request and response of a byte op)');
+export const WIN_TAG = windowFields.field('WIN_TAG', 4, 'ValueTag of the value (request and response)');
+export const WIN_FLAGS = windowFields.field('WIN_FLAGS', 4, 'REQ_* request flags');
+/** The window's staging block in the exchange file's staging arena: written by the server only (its own copy is authoritative). */
+export const WIN_STAGING_OFFSET = windowFields.field('WIN_STAGING_OFFSET', 4, "the staging block's offset in the staging arena (server writes)");
+export const WIN_STAGING_BYTES = windowFields.field('WIN_STAGING_BYTES', 4, 'and its bytes (server writes)');
+export const WIN_EXPIRES = windowFields.field('WIN_EXPIRES', 8, 'f64 deadline of a Set or Expire (ms, CLOCK_MONOTONIC; 0 = never), with REQ_EXPIRES');
+export const WINDOW_BYTES = windowFields.field('WINDOW_BYTES', 0, 'the end: a window is one cache line', CACHE_LINE);
 
 /** Request flags (WIN_FLAGS). */
 export const REQ_EXPIRES = 1;
@@ -274,13 +301,35 @@ export interface RegionLayout extends RegionGeometry {
 
 export const DEFAULT_RING_CAPACITY = 1024;
 export const DEFAULT_WINDOW_COUNT = 8192;
-
-function alignUp(n: number, a: number): number {
-  return Math.ceil(n / a) * a;
-}
+/** An owner word: one Int32 per window. */
+export const OWNER_BYTES = 4;
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+}
+
+/*
+ * The region file: the header page, then areas whose sizes follow from the
+ * geometry, each starting on a cache line. At the default geometry:
+ *
+ * REGION FILE (RegionLayout fields, drawn at the default geometry)
+ *   offset    bytes  field
+ *        0     4096  HDR_MAGIC                 the header page: REGION HEADER, HEADER_BYTES long
+ *     4096     4096  ringOffset                ring: ringCapacity slot words (SLOT_*)
+ *     8192    32768  ownerOffset               owner table: one owner word per window (transport/owners.ts)
+ *    40960   524288  boardOffset               board: windowCount windows (WINDOW)
+ *   565248   131264  clientStatsOffset         client stats (CLIENT STATS AREA)
+ *   700416        0  regionBytes               the end: whole pages
+ */
+function regionFile(g: RegionGeometry): { f: Fields; layout: RegionLayout } {
+  const f = new Fields('REGION FILE (RegionLayout fields, drawn at the default geometry)');
+  f.field('HDR_MAGIC', HEADER_BYTES, 'the header page: REGION HEADER, HEADER_BYTES long', PAGE);
+  const ringOffset = f.line().field('ringOffset', g.ringCapacity * SLOT_BYTES, 'ring: ringCapacity slot words (SLOT_*)', CACHE_LINE);
+  const ownerOffset = f.line().field('ownerOffset', g.windowCount * OWNER_BYTES, 'owner table: one owner word per window (transport/owners.ts)', CACHE_LINE);
+  const boardOffset = f.line().field('boardOffset', g.windowCount * g.windowBytes, 'board: windowCount windows (WINDOW)', CACHE_LINE);
+  const clientStatsOffset = f.line().field('clientStatsOffset', CLIENT_STATS_BYTES, 'client stats (CLIENT STATS AREA)', CACHE_LINE);
+  const regionBytes = f.field('regionBytes', 0, 'the end: whole pages', PAGE);
+  return { f, layout: { ...g, ringOffset, ownerOffset, boardOffset, clientStatsOffset, regionBytes } };
 }
 
 /** Compute offsets from a geometry; throws RangeError naming a bad field. */
@@ -291,12 +340,7 @@ export function computeLayout(g: RegionGeometry): RegionLayout {
     throw new RangeError(`window count must be 1..${MAX_WINDOWS}, got ${g.windowCount}`);
   if (g.windowBytes !== WINDOW_BYTES)
     throw new RangeError(`window size must be ${WINDOW_BYTES} bytes in layout version ${REGION_VERSION}`);
-  const ringOffset = HEADER_BYTES;
-  const ownerOffset = alignUp(ringOffset + g.ringCapacity * SLOT_BYTES, CACHE_LINE);
-  const boardOffset = alignUp(ownerOffset + g.windowCount * 4, CACHE_LINE);
-  const clientStatsOffset = alignUp(boardOffset + g.windowCount * g.windowBytes, CACHE_LINE);
-  const regionBytes = alignUp(clientStatsOffset + CLIENT_STATS_BYTES, PAGE);
-  return { ...g, ringOffset, ownerOffset, boardOffset, clientStatsOffset, regionBytes };
+  return regionFile(g).layout;
 }
 
 // ---- Client stats area (the end of the region) -----------------------------
@@ -304,32 +348,12 @@ export function computeLayout(g: RegionGeometry): RegionLayout {
  * Counters only clients know (direct-read hits and misses, fetch's loads,
  * stale values served...), published where the server and ./stat can sum
  * them over processes (client/metrics.ts writes, server/metrics.ts folds and
- * reads). Offsets from RegionLayout.clientStatsOffset:
- *
- *   0     fold seqlock (i32): odd while the server folds a line into the
- *         retired counters (server main thread only)
- *   64    retired counters: CLIENT_STAT_COUNT f64, the sums of every line
- *         folded so far (closed clients, dead processes)
- *   192   CLIENT_STATS_LINES lines of CLIENT_STATS_LINE_BYTES:
- *           0 owner pid (i32): 0 = free; a client claims a line by CAS 0 -> pid
- *           4 state (i32): CS_IN_USE, or CS_RELEASED once its client closed
- *           8 counters: CLIENT_STAT_COUNT f64, written by the owner only
- *
- * A line is free again only after the server folded it (added its counters
- * to the retired ones and zeroed them, inside the seqlock), so the machine's
+ * reads). A client claims a line by CAS of its owner word 0 -> pid; a line
+ * is free again only after the server folded it (added its counters to the
+ * retired ones and zeroed them, inside the fold seqlock), so the machine's
  * sums never go down while the server runs: Prometheus counters stay
  * monotonic when processes come and go.
  */
-export const CS_SEQ = 0;
-export const CS_RETIRED = 64;
-export const CS_LINES = 192;
-export const CLIENT_STATS_LINES = 1024;
-export const CLIENT_STATS_LINE_BYTES = 128;
-export const CS_OWNER = 0;
-export const CS_STATE = 4;
-export const CS_COUNTERS = 8;
-export const CS_IN_USE = 0;
-export const CS_RELEASED = 1;
 export const enum ClientStat {
   Hits = 0,
   Misses = 1,
@@ -344,48 +368,37 @@ export const enum ClientStat {
   HardTimeouts = 7,
 }
 export const CLIENT_STAT_COUNT = 8;
-export const CLIENT_STATS_BYTES = CS_LINES + CLIENT_STATS_LINES * CLIENT_STATS_LINE_BYTES;
+export const CLIENT_STATS_LINES = 1024;
+export const CS_IN_USE = 0;
+export const CS_RELEASED = 1;
 
-
-// ---- Running sums ------------------------------------------------------------
-
-/**
- * Fields laid out in order: each offset is the sum of the sizes before it
- * (rounded up to the field's alignment), so no offset is typed by hand and
- * none can overlap another. `draw()` renders the result; docs and tests
- * compare against it (test/unit/layout.test.ts).
+/*
+ * CLIENT STATS LINE (CLIENT_STATS_LINE_BYTES each, from CS_LINES)
+ *   offset    bytes  field
+ *        0        4  CS_OWNER                  Int32 owner pid: 0 = free
+ *        4        4  CS_STATE                  Int32 CS_IN_USE, or CS_RELEASED once its client closed
+ *        8       64  CS_COUNTERS               CLIENT_STAT_COUNT f64 (ClientStat), written by the owner only
+ *      128        0  CLIENT_STATS_LINE_BYTES   the end: whole cache lines
  */
-export class Fields {
-  private at = 0;
-  private readonly rows: { name: string; offset: number; bytes: number; note: string }[] = [];
-  constructor(readonly title: string) {}
+const clientStatsLine = new Fields('CLIENT STATS LINE (CLIENT_STATS_LINE_BYTES each, from CS_LINES)');
+export const CS_OWNER = clientStatsLine.field('CS_OWNER', 4, 'Int32 owner pid: 0 = free');
+export const CS_STATE = clientStatsLine.field('CS_STATE', 4, 'Int32 CS_IN_USE, or CS_RELEASED once its client closed');
+export const CS_COUNTERS = clientStatsLine.field('CS_COUNTERS', CLIENT_STAT_COUNT * 8, 'CLIENT_STAT_COUNT f64 (ClientStat), written by the owner only', 8);
+export const CLIENT_STATS_LINE_BYTES = clientStatsLine.field('CLIENT_STATS_LINE_BYTES', 0, 'the end: whole cache lines', CACHE_LINE);
 
-  /** A field of `bytes` bytes aligned to `align` (default: its own size, up to 8). */
-  field(name: string, bytes: number, note = '', align = Math.min(bytes, 8)): number {
-    this.at = alignUp(this.at, Math.max(align, 1));
-    const offset = this.at;
-    this.rows.push({ name, offset, bytes, note });
-    this.at += bytes;
-    return offset;
-  }
-
-  /** Start the next field on a fresh cache line (a word other parties write often). */
-  line(): this {
-    this.at = alignUp(this.at, CACHE_LINE);
-    return this;
-  }
-
-  /** Bytes used so far, rounded up to `align`. */
-  size(align = 1): number {
-    return alignUp(this.at, align);
-  }
-
-  /** One line per field: offset, size, name, note. */
-  draw(): string {
-    const lines = this.rows.map((r) => `  ${String(r.offset).padStart(6)}  ${String(r.bytes).padStart(5)}  ${r.name.padEnd(22)}${r.note}`.trimEnd());
-    return [`${this.title}`, `  offset  bytes  field`, ...lines].join('\n');
-  }
-}
+/*
+ * CLIENT STATS AREA (offsets from RegionLayout.clientStatsOffset)
+ *   offset    bytes  field
+ *        0        4  CS_SEQ                    Int32 fold seqlock: odd while the server folds a line (main thread only)
+ *       64      128  CS_RETIRED                retired counters: CLIENT_STAT_COUNT f64, the sums of every line folded so far
+ *      192   131072  CS_LINES                  CLIENT_STATS_LINES lines (CLIENT STATS LINE)
+ *   131264        0  CLIENT_STATS_BYTES        the end
+ */
+const clientStats = new Fields('CLIENT STATS AREA (offsets from RegionLayout.clientStatsOffset)');
+export const CS_SEQ = clientStats.field('CS_SEQ', 4, 'Int32 fold seqlock: odd while the server folds a line (main thread only)');
+export const CS_RETIRED = clientStats.line().field('CS_RETIRED', CLIENT_STATS_LINE_BYTES, 'retired counters: CLIENT_STAT_COUNT f64, the sums of every line folded so far', CACHE_LINE);
+export const CS_LINES = clientStats.line().field('CS_LINES', CLIENT_STATS_LINES * CLIENT_STATS_LINE_BYTES, 'CLIENT_STATS_LINES lines (CLIENT STATS LINE)', CACHE_LINE);
+export const CLIENT_STATS_BYTES = clientStats.field('CLIENT_STATS_BYTES', 0, 'the end');
 
 // ---- Data file: the table (server threads write; clients map it read-only) --
 /*
@@ -402,69 +415,47 @@ export class Fields {
  * directory entry, its index and its entries, so a lookup touches one chunk.
  * Each chunk is its own heap, with its own allocator (alloc.ts).
  *
- * Drawings of every record below: `node -e "require('./dist/src/layout/layout').drawLayouts()"`
- * (test/unit/layout.test.ts checks them against docs/ARCHITECTURE.md).
+ * Line 0 of the meta area is written once at creation; line 1 holds what a
+ * server may change when it adopts the file; line 2 what it rewrites as it
+ * serves (the clock pair every heartbeat, so that a deadline of another
+ * boot converts through it). Then the server's counters: one STATS LINE per
+ * server thread (its index; the main thread uses the last), each written by
+ * its thread only and summed by readers: no shared counter word on the hot
+ * path.
+ *
+ * DATA FILE META (the header, then the server's counters)
+ *   offset    bytes  field
+ *        0        4  D_MAGIC                   DATA_MAGIC
+ *        4        4  D_VERSION                 DATA_VERSION
+ *        8        8  D_BYTES                   f64: the whole file, = the memory budget
+ *       16        4  D_CHUNK_BYTES
+ *       20        4  D_CHUNKS                  a power of two
+ *       24        4  D_SEGMENT_BITS
+ *       28        4  D_SEED                    hash seed, random at creation
+ *       32        4  D_MAX_KEY_BYTES
+ *       36        4  D_MAX_VALUE_BYTES
+ *       40        8  D_CREATED_AT              f64 ms since the epoch
+ *       48       16  D_BOOT_ID                 boot_id of its last boot: CLOCK_MONOTONIC is per boot
+ *       64        4  D_DEFAULT_TTL_MS          the server's --ttl: clients apply it
+ *       68        4  D_EVICTION                Eviction: the policy at the cap
+ *       72        8  D_STARTED_AT              f64 ms since the epoch
+ *      128        8  D_CLOCK_WALL              f64 Date.now() at the last beat
+ *      136        8  D_CLOCK_MONO              f64 monotonic ms at the same beat
+ *      144        4  D_SNAPSHOTS               snapshots finished
+ *      148        4  D_SNAPSHOT_RESULT         SnapshotResult of the last one
+ *      152        0  D_SERVED_END              the end of what the server rewrites as it serves
+ *      192        2  D_REGION_PATH             u16 byte length of the region path
+ *      194     1024  D_REGION_PATH_UTF8        the region path this cache belongs to (gone: an orphan)
+ *     1280    32896  D_STATS                   STATS_LINES stats lines of STATS_LINE_BYTES
+ *    36864        0  META_BYTES                the end: chunk 0 starts on this page
  */
 export const DATA_MAGIC = 0x54564b53; // "SKVT"
 /** Bump on any change to the data file's layout or meaning (a server refuses to adopt another version). */
 export const DATA_VERSION = 4;
-
-const dataHeader = new Fields('DATA FILE META: header (line 0 written once at creation)');
-export const D_MAGIC = dataHeader.field('magic', 4);
-export const D_VERSION = dataHeader.field('version', 4);
-/** Bytes of the whole file (f64: it may pass 2^32). */
-export const D_BYTES = dataHeader.field('bytes', 8, 'f64: the whole file, = the memory budget');
-export const D_CHUNK_BYTES = dataHeader.field('chunkBytes', 4);
-export const D_CHUNKS = dataHeader.field('chunks', 4, 'a power of two');
-export const D_SEGMENT_BITS = dataHeader.field('segmentBits', 4);
-export const D_SEED = dataHeader.field('seed', 4, 'hash seed, random at creation');
-export const D_MAX_KEY_BYTES = dataHeader.field('maxKeyBytes', 4);
-export const D_MAX_VALUE_BYTES = dataHeader.field('maxValueBytes', 4);
-/** When the table was created (f64, ms since the epoch). */
-export const D_CREATED_AT = dataHeader.field('createdAt', 8, 'f64 ms since the epoch');
-/** The boot it was last served in (/proc/sys/kernel/random/boot_id, 16 bytes): deadlines are on CLOCK_MONOTONIC, which a reboot restarts. */
-export const D_BOOT_ID = dataHeader.field('bootId', 16, 'CLOCK_MONOTONIC is per boot', 8);
-/** Line 1: what a server may change when it adopts the file. */
-export const D_DEFAULT_TTL_MS = dataHeader.line().field('defaultTtlMs', 4, "the server's --ttl: clients apply it");
-export const D_EVICTION = dataHeader.field('eviction', 4, 'Eviction: the policy at the cap');
-/**
- * What a write that needs memory at the cap does (D_EVICTION; a restart
- * may change it): refuse (Full), or evict by CLOCK over the index slots
- * (store/evictor.ts) or by S3-FIFO queues (store/s3fifo.ts, the default).
- */
-export const enum Eviction {
-  None = 0,
-  Clock = 1,
-  S3Fifo = 2,
-}
-export const MAX_EVICTION = 2;
-/** When the serving server started (f64, ms since the epoch). */
-export const D_STARTED_AT = dataHeader.field('startedAt', 8, 'f64 ms since the epoch');
-/** Line 2: what the server rewrites as it serves. The clock pair, every heartbeat: a deadline of another boot converts through it. */
-export const D_CLOCK_WALL = dataHeader.line().field('clockWall', 8, 'f64 Date.now() at the last beat');
-export const D_CLOCK_MONO = dataHeader.field('clockMono', 8, 'f64 monotonic ms at the same beat');
-/** Snapshots finished since the table was created, and how the last one went (SnapshotResult): `--snapshot-now` waits on them. */
-export const D_SNAPSHOTS = dataHeader.field('snapshots', 4, 'snapshots finished');
-export const D_SNAPSHOT_RESULT = dataHeader.field('snapshotResult', 4, 'SnapshotResult of the last one');
-export const D_SERVED_END = dataHeader.size();
-export const enum SnapshotResult {
-  Written = 0,
-  Failed = 1,
-  /** The server has no --snapshot file. */
-  NoFile = 2,
-}
-/** The region path this cache belongs to: u16 length, then UTF-8 (a data file whose region is gone is an orphan). */
-export const D_REGION_PATH = dataHeader.line().field('regionPath', 2 + 1024, 'u16 length + UTF-8', 4);
 export const REGION_PATH_MAX_BYTES = 1024;
-/**
- * Server counters: one cache line of f64 counters per server thread (its
- * index; the main thread uses the last line), each written by its thread
- * only and summed by readers: no shared counter word on the hot path.
- */
-export const D_STATS = dataHeader.line().field('stats', 0, 'STATS_LINES lines of STAT_COUNT f64 (two cache lines each)', CACHE_LINE);
-export const STATS_LINE_BYTES = 2 * CACHE_LINE;
-export const STATS_LINES = MAX_SERVER_THREADS + 1;
-export const STATS_MAIN_LINE = MAX_SERVER_THREADS;
+/** /proc/sys/kernel/random/boot_id as 16 bytes. */
+export const BOOT_ID_BYTES = 16;
+
 export const enum Stat {
   Requests = 0,
   Sets = 1,
@@ -481,17 +472,76 @@ export const enum Stat {
   Repairs = 9,
 }
 export const STAT_COUNT = 10;
+/** A stats line: STAT_COUNT f64 (Stat), rounded up to whole cache lines. */
+export const STATS_LINE_BYTES = alignUp(STAT_COUNT * 8, CACHE_LINE);
+export const STATS_LINES = MAX_SERVER_THREADS + 1;
+export const STATS_MAIN_LINE = MAX_SERVER_THREADS;
+
+const dataHeader = new Fields('DATA FILE META (the header, then the server\'s counters)');
+export const D_MAGIC = dataHeader.field('D_MAGIC', 4, 'DATA_MAGIC');
+export const D_VERSION = dataHeader.field('D_VERSION', 4, 'DATA_VERSION');
+/** Bytes of the whole file (f64: it may pass 2^32). */
+export const D_BYTES = dataHeader.field('D_BYTES', 8, 'f64: the whole file, = the memory budget');
+export const D_CHUNK_BYTES = dataHeader.field('D_CHUNK_BYTES', 4);
+export const D_CHUNKS = dataHeader.field('D_CHUNKS', 4, 'a power of two');
+export const D_SEGMENT_BITS = dataHeader.field('D_SEGMENT_BITS', 4);
+export const D_SEED = dataHeader.field('D_SEED', 4, 'hash seed, random at creation');
+export const D_MAX_KEY_BYTES = dataHeader.field('D_MAX_KEY_BYTES', 4);
+export const D_MAX_VALUE_BYTES = dataHeader.field('D_MAX_VALUE_BYTES', 4);
+/** When the table was created (f64, ms since the epoch). */
+export const D_CREATED_AT = dataHeader.field('D_CREATED_AT', 8, 'f64 ms since the epoch');
+/** The boot it was last served in (/proc/sys/kernel/random/boot_id): deadlines are on CLOCK_MONOTONIC, which a reboot restarts. */
+export const D_BOOT_ID = dataHeader.field('D_BOOT_ID', BOOT_ID_BYTES, 'boot_id of its last boot: CLOCK_MONOTONIC is per boot', 8);
+export const D_DEFAULT_TTL_MS = dataHeader.line().field('D_DEFAULT_TTL_MS', 4, "the server's --ttl: clients apply it");
+export const D_EVICTION = dataHeader.field('D_EVICTION', 4, 'Eviction: the policy at the cap');
+/**
+ * What a write that needs memory at the cap does (D_EVICTION; a restart
+ * may change it): refuse (Full), or evict by CLOCK over the index slots
+ * (store/evictor.ts) or by S3-FIFO queues (store/s3fifo.ts, the default).
+ */
+export const enum Eviction {
+  None = 0,
+  Clock = 1,
+  S3Fifo = 2,
+}
+export const MAX_EVICTION = 2;
+/** When the serving server started (f64, ms since the epoch). */
+export const D_STARTED_AT = dataHeader.field('D_STARTED_AT', 8, 'f64 ms since the epoch');
+export const D_CLOCK_WALL = dataHeader.line().field('D_CLOCK_WALL', 8, 'f64 Date.now() at the last beat');
+export const D_CLOCK_MONO = dataHeader.field('D_CLOCK_MONO', 8, 'f64 monotonic ms at the same beat');
+/** Snapshots finished since the table was created, and how the last one went (SnapshotResult): `--snapshot-now` waits on them. */
+export const D_SNAPSHOTS = dataHeader.field('D_SNAPSHOTS', 4, 'snapshots finished');
+export const D_SNAPSHOT_RESULT = dataHeader.field('D_SNAPSHOT_RESULT', 4, 'SnapshotResult of the last one');
+export const D_SERVED_END = dataHeader.field('D_SERVED_END', 0, 'the end of what the server rewrites as it serves');
+export const enum SnapshotResult {
+  Written = 0,
+  Failed = 1,
+  /** The server has no --snapshot file. */
+  NoFile = 2,
+}
+/** The region path this cache belongs to: u16 length, then UTF-8 (a data file whose region is gone is an orphan). */
+export const D_REGION_PATH = dataHeader.line().field('D_REGION_PATH', 2, 'u16 byte length of the region path');
+export const D_REGION_PATH_UTF8 = dataHeader.field('D_REGION_PATH_UTF8', REGION_PATH_MAX_BYTES, 'the region path this cache belongs to (gone: an orphan)', 1);
+export const D_STATS = dataHeader.line().field('D_STATS', STATS_LINES * STATS_LINE_BYTES, 'STATS_LINES stats lines of STATS_LINE_BYTES', CACHE_LINE);
 /** Bytes of the meta area: header and counters, page-aligned (the first chunk starts there). */
-export const META_BYTES = alignUp(D_STATS + STATS_LINES * STATS_LINE_BYTES, PAGE);
+export const META_BYTES = dataHeader.field('META_BYTES', 0, 'the end: chunk 0 starts on this page', PAGE);
 
 /** Largest chunk: offsets stay below 2^31 (V8 small integers; Node 20 and 22 Buffer#write fails past 2^31). */
 export const MAX_CHUNK_BYTES = 2 ** 31 - 2 ** 20;
 
-const chunkHeader = new Fields('CHUNK: header line, then the directory of its segments, then its heap');
-export const C_MAGIC = chunkHeader.field('magic', 4, 'CHUNK_MAGIC ^ chunk index');
-export const C_HEAP_START = chunkHeader.field('heapStart', 4, 'page-aligned');
-export const C_HEAP_END = chunkHeader.field('heapEnd', 4, '= chunk bytes');
-export const C_DIRECTORY = chunkHeader.line().field('directory', 0, 'SEGMENT_BYTES per segment of the chunk', CACHE_LINE);
+/*
+ * CHUNK (its header line, then the directory of its segments, then its heap)
+ *   offset    bytes  field
+ *        0        4  C_MAGIC                   CHUNK_MAGIC ^ chunk index
+ *        4        4  C_HEAP_START              page-aligned
+ *        8        4  C_HEAP_END                = chunk bytes
+ *       64        0  C_DIRECTORY               SEGMENT_BYTES per segment of the chunk
+ */
+const chunkHeader = new Fields('CHUNK (its header line, then the directory of its segments, then its heap)');
+export const C_MAGIC = chunkHeader.field('C_MAGIC', 4, 'CHUNK_MAGIC ^ chunk index');
+export const C_HEAP_START = chunkHeader.field('C_HEAP_START', 4, 'page-aligned');
+export const C_HEAP_END = chunkHeader.field('C_HEAP_END', 4, '= chunk bytes');
+export const C_DIRECTORY = chunkHeader.line().field('C_DIRECTORY', 0, 'SEGMENT_BYTES per segment of the chunk', CACHE_LINE);
 export const CHUNK_MAGIC = 0x4b4e4843; // "CHNK"
 
 /**
@@ -499,11 +549,19 @@ export const CHUNK_MAGIC = 0x4b4e4843; // "CHNK"
  * server's authoritative copies of these words are private (PRIVATE
  * below); the file holds a mirror that the server writes and, when another
  * process forged it, puts back.
+ *
+ * SEGMENT DIRECTORY ENTRY (one cache line: writers of different segments do not false-share)
+ *   offset    bytes  field
+ *        0        4  SEG_VERSION               seqlock: odd while a writer is inside
+ *        4        4  SEG_COUNT                 keys in the segment
+ *        8        4  SEG_INDEX                 offset | log2(capacity)
+ *       12        4  SEG_INDEX_BLOCK           its heap block; one 8-byte store with the word above
+ *       64        0  SEGMENT_BYTES             the end: one cache line
  */
 const segmentFields = new Fields('SEGMENT DIRECTORY ENTRY (one cache line: writers of different segments do not false-share)');
 /** The seqlock: odd while a server thread changes anything a reader of this segment can reach. */
-export const SEG_VERSION = segmentFields.field('version', 4, 'seqlock: odd while a writer is inside');
-export const SEG_COUNT = segmentFields.field('count', 4, 'keys in the segment');
+export const SEG_VERSION = segmentFields.field('SEG_VERSION', 4, 'seqlock: odd while a writer is inside');
+export const SEG_COUNT = segmentFields.field('SEG_COUNT', 4, 'keys in the segment');
 /**
  * The index: its offset (CACHE_LINE-aligned) with log2 of its capacity in
  * the low 6 bits (what readers read), and the heap block that holds it
@@ -511,9 +569,9 @@ export const SEG_COUNT = segmentFields.field('count', 4, 'keys in the segment');
  * are one 8-byte field, stored by one 8-byte atomic store: a crash leaves
  * both old or both new.
  */
-export const SEG_INDEX = segmentFields.field('index', 4, 'offset | log2(capacity)', 8);
-export const SEG_INDEX_BLOCK = segmentFields.field('indexBlock', 4, 'its heap block; one 8-byte store with the word above');
-export const SEGMENT_BYTES = segmentFields.line().size();
+export const SEG_INDEX = segmentFields.field('SEG_INDEX', 4, 'offset | log2(capacity)', 8);
+export const SEG_INDEX_BLOCK = segmentFields.field('SEG_INDEX_BLOCK', 4, 'its heap block; one 8-byte store with the word above');
+export const SEGMENT_BYTES = segmentFields.field('SEGMENT_BYTES', 0, 'the end: one cache line', CACHE_LINE);
 export const INDEX_LOG2_MASK = CACHE_LINE - 1;
 
 /** Directory bytes of a chunk holding `segments` segments. */
@@ -544,15 +602,23 @@ export const FULL_DEN = 16;
  * CRASH SAFETY. The entry word is stored last when a slot is filled and
  * first (to 0) when one is emptied: a slot caught half-written by a crash
  * reads as empty, never as a mixture of two keys (recovery.ts).
+ *
+ * INDEX SLOT (four per cache line; the index is line-aligned)
+ *   offset    bytes  field
+ *        0        4  IX_HASH                   the key's hash (its segment: the top bits)
+ *        4        4  IX_ENTRY                  0 empty, ENTRY_INLINE, else the entry offset
+ *        8        4  IX_KEY                    inline: the u32 key
+ *       12        4  IX_VALUE                  inline: the u32 value
+ *       16        0  IX_BYTES                  the end
  */
 const slotFields = new Fields('INDEX SLOT (four per cache line; the index is line-aligned)');
-export const IX_HASH = slotFields.field('hash', 4, "the key's hash (its segment: the top bits)");
-export const IX_ENTRY = slotFields.field('entry', 4, '0 empty, ENTRY_INLINE, else the entry offset');
+export const IX_HASH = slotFields.field('IX_HASH', 4, "the key's hash (its segment: the top bits)");
+export const IX_ENTRY = slotFields.field('IX_ENTRY', 4, '0 empty, ENTRY_INLINE, else the entry offset');
 /** The u32 key of an inline slot. */
-export const IX_KEY = slotFields.field('key', 4, 'inline: the u32 key');
+export const IX_KEY = slotFields.field('IX_KEY', 4, 'inline: the u32 key');
 /** The u32 value of an inline slot. */
-export const IX_VALUE = slotFields.field('value', 4, 'inline: the u32 value');
-export const IX_BYTES = slotFields.size();
+export const IX_VALUE = slotFields.field('IX_VALUE', 4, 'inline: the u32 value');
+export const IX_BYTES = slotFields.field('IX_BYTES', 0, 'the end');
 export const IX_WORDS = IX_BYTES / 4;
 /** IX_ENTRY of an inline slot: odd, so no block offset (TLSF_ALIGN) can equal it. */
 export const ENTRY_INLINE = 1;
@@ -566,15 +632,25 @@ export const ENTRY_INLINE = 1;
  * sequence (never 0), and an update's new entry keeps the old one's, so an
  * eviction queue item (hash, stamp) outlives updates (copy on write moves
  * the entry) and never names a later key at the same hash (s3fifo.ts).
+ *
+ * ENTRY (8-aligned, a heap block payload; never written once reachable)
+ *   offset    bytes  field
+ *        0        4  ENTRY_VALUE_LEN
+ *        4        2  ENTRY_KEY_LEN             key material bytes (<= 65535)
+ *        6        1  ENTRY_TAG                 ValueTag
+ *        7        1  ENTRY_FLAGS
+ *        8        8  ENTRY_EXPIRES             f64 ms on CLOCK_MONOTONIC; 0 = never
+ *       16        4  ENTRY_STAMP               the chunk's write sequence when the key was inserted
+ *       20        0  ENTRY_HEADER_BYTES        key material, then the value bytes
  */
 const entryFields = new Fields('ENTRY (8-aligned, a heap block payload; never written once reachable)');
-export const ENTRY_VALUE_LEN = entryFields.field('valueLen', 4);
-export const ENTRY_KEY_LEN = entryFields.field('keyLen', 2, 'key material bytes (<= 65535)');
-export const ENTRY_TAG = entryFields.field('tag', 1, 'ValueTag');
-export const ENTRY_FLAGS = entryFields.field('flags', 1);
-export const ENTRY_EXPIRES = entryFields.field('expires', 8, 'f64 ms on CLOCK_MONOTONIC; 0 = never');
-export const ENTRY_STAMP = entryFields.field('stamp', 4, "the chunk's write sequence when the key was inserted");
-export const ENTRY_HEADER_BYTES = entryFields.field('key', 0, 'key material, then the value bytes');
+export const ENTRY_VALUE_LEN = entryFields.field('ENTRY_VALUE_LEN', 4);
+export const ENTRY_KEY_LEN = entryFields.field('ENTRY_KEY_LEN', 2, 'key material bytes (<= 65535)');
+export const ENTRY_TAG = entryFields.field('ENTRY_TAG', 1, 'ValueTag');
+export const ENTRY_FLAGS = entryFields.field('ENTRY_FLAGS', 1);
+export const ENTRY_EXPIRES = entryFields.field('ENTRY_EXPIRES', 8, 'f64 ms on CLOCK_MONOTONIC; 0 = never');
+export const ENTRY_STAMP = entryFields.field('ENTRY_STAMP', 4, "the chunk's write sequence when the key was inserted");
+export const ENTRY_HEADER_BYTES = entryFields.field('ENTRY_HEADER_BYTES', 0, 'key material, then the value bytes');
 
 /** Bytes of an entry with these key and value lengths (before block rounding). */
 export function entryBytes(keyLen: number, valueLen: number): number {
@@ -602,16 +678,29 @@ export const TLSF_SL_COUNT = 1 << TLSF_SL_BITS;
 export const TLSF_SMALL_BYTES = TLSF_SL_COUNT * TLSF_ALIGN;
 /** First-level classes: enough for any size below 2^31. */
 export const TLSF_FL_COUNT = 25;
-export const BLOCK_HEADER_BYTES = 8;
-export const BLOCK_PREV_PHYS = 0;
-export const BLOCK_SIZE = 4;
+/** Flags in the low bits of BLOCK_SIZE (sizes are TLSF_ALIGN multiples). */
 export const BLOCK_FREE = 1;
 export const BLOCK_PREV_FREE = 2;
 export const BLOCK_FLAG_MASK = 7;
+
+/*
+ * TLSF BLOCK (in a chunk's heap: a header, then the payload at BLOCK_HEADER_BYTES)
+ *   offset    bytes  field
+ *        0        4  BLOCK_PREV_PHYS           the previous block in memory (read only when BLOCK_PREV_FREE)
+ *        4        4  BLOCK_SIZE                payload bytes | BLOCK_FREE | BLOCK_PREV_FREE
+ *        8        0  BLOCK_HEADER_BYTES        the payload (an entry, an index, free)
+ *        8        4  BLOCK_NEXT_FREE           a free block: the next in its free list
+ *       12        4  BLOCK_PREV_FREE_LINK      and the previous
+ */
+const blockFields = new Fields("TLSF BLOCK (in a chunk's heap: a header, then the payload at BLOCK_HEADER_BYTES)");
+export const BLOCK_PREV_PHYS = blockFields.field('BLOCK_PREV_PHYS', 4, 'the previous block in memory (read only when BLOCK_PREV_FREE)');
+export const BLOCK_SIZE = blockFields.field('BLOCK_SIZE', 4, 'payload bytes | BLOCK_FREE | BLOCK_PREV_FREE');
+export const BLOCK_HEADER_BYTES = blockFields.field('BLOCK_HEADER_BYTES', 0, 'the payload (an entry, an index, free)');
 /** Free-list links, inside the payload of a free block. */
-export const BLOCK_NEXT_FREE = 8;
-export const BLOCK_PREV_FREE_LINK = 12;
-export const BLOCK_MIN_PAYLOAD = 8;
+export const BLOCK_NEXT_FREE = blockFields.field('BLOCK_NEXT_FREE', 4, 'a free block: the next in its free list');
+export const BLOCK_PREV_FREE_LINK = blockFields.field('BLOCK_PREV_FREE_LINK', 4, 'and the previous');
+/** The smallest payload: room for the free-list links. */
+export const BLOCK_MIN_PAYLOAD = blockFields.size() - BLOCK_HEADER_BYTES;
 
 /** First byte of a key's material. */
 export const enum KeyKind {
@@ -740,14 +829,22 @@ export function chunkOffset(chunkBytes: number, c: number): number {
  * server trusts nothing in it: every length it reads there is checked
  * against its own records, and a forged hint only changes which entry is
  * evicted. A new one is made at every start (nothing in it is worth keeping).
+ *
+ * EXCHANGE FILE: header, then one hint map per data chunk, then the staging arena
+ *   offset    bytes  field
+ *        0        4  X_MAGIC
+ *        4        4  X_VERSION
+ *        8        4  X_HINT_BYTES              of each chunk (page-aligned)
+ *       12        4  X_ARENA_BYTES
+ *     4096        0  X_HINTS                   the hint maps, then the staging arena
  */
 export const XCHG_MAGIC = 0x47484358; // "XCHG"
 const xchgHeader = new Fields('EXCHANGE FILE: header, then one hint map per data chunk, then the staging arena');
-export const X_MAGIC = xchgHeader.field('magic', 4);
-export const X_VERSION = xchgHeader.field('version', 4);
-export const X_HINT_BYTES = xchgHeader.field('hintBytes', 4, 'of each chunk (page-aligned)');
-export const X_ARENA_BYTES = xchgHeader.field('arenaBytes', 4);
-export const X_HINTS = alignUp(xchgHeader.size(), PAGE);
+export const X_MAGIC = xchgHeader.field('X_MAGIC', 4);
+export const X_VERSION = xchgHeader.field('X_VERSION', 4);
+export const X_HINT_BYTES = xchgHeader.field('X_HINT_BYTES', 4, 'of each chunk (page-aligned)');
+export const X_ARENA_BYTES = xchgHeader.field('X_ARENA_BYTES', 4);
+export const X_HINTS = xchgHeader.field('X_HINTS', 0, 'the hint maps, then the staging arena', PAGE);
 /**
  * Heap bytes per hint byte: one index slot. A key's hint is its slot's, for
  * an inline u32 and a heap entry alike, so only the hint pages that cover
@@ -778,6 +875,15 @@ export function arenaOffset(chunks: number, hintBytes: number): number {
 
 /** Staging block every window gets at its first byte request, enough for small requests. */
 export const STAGING_DEFAULT_BYTES = 256;
+
+/**
+ * Every record of the shared files, in file order: what their drawings
+ * above show (test/unit/layout.test.ts holds each drawing to its record).
+ */
+export function layoutRecords(): Fields[] {
+  const region = computeLayout({ ringCapacity: DEFAULT_RING_CAPACITY, windowCount: DEFAULT_WINDOW_COUNT, windowBytes: WINDOW_BYTES });
+  return [regionFile(region).f, regionHeader, windowFields, clientStats, clientStatsLine, dataHeader, chunkHeader, segmentFields, slotFields, entryFields, blockFields, xchgHeader];
+}
 
 // ---- The server's private state (no file: no client can write it) ----------
 /*
@@ -815,7 +921,7 @@ export const PRIV_HEAP_WORDS = privHeap.size(8) / 4;
  * address space up to its maximum but commits only its length.
  *
  * MEMORY PER ENTRY: one item (QUEUE_ITEM_BYTES = 8) per queued key, in a
- * ring grown by RING_GROWTH (1.25x) and compacted once it holds more than
+ * ring grown by QRING_GROWTH (1.25x) and compacted once it holds more than
  * TIDY_ITEMS_PER_KEY items per key (s3fifo-tidy.ts); a ghost of
  * GHOST_FP_BYTES (2) per slot, GHOST_WAYS to a bucket, between 1 and 2
  * slots per entry of the main queue (buckets double). About 8 x 1.25 + 2 x
@@ -825,22 +931,22 @@ export const PRIV_HEAP_WORDS = privHeap.size(8) / 4;
  * (bench/studies/POLICY.md, "S3-FIFO in the store").
  */
 const ringFields = new Fields('PRIVATE, one FIFO ring of queue items (store/item-ring.ts): Int32 words');
-export const RING_TAIL = ringFields.field('tail', 4, 'position of the oldest item');
-export const RING_HEAD = ringFields.field('head', 4, 'position of the next push');
-export const RING_WRITE = ringFields.field('write', 4, 'compaction: next kept item goes here');
-export const RING_READ = ringFields.field('read', 4, 'compaction: next item to judge');
-export const RING_MARK = ringFields.field('mark', 4, 'compaction: the head when the pass began');
-export const RING_CAP = ringFields.field('cap', 4, 'items the buffer holds');
-export const RING_ACTIVE = ringFields.field('active', 4, '1 while a compaction pass runs');
-export const RING_POPS = ringFields.field('pops', 4, 'items popped (wraps): compaction tickets');
-export const RING_EPOCH = ringFields.field('epoch', 4, 'bumped when positions move under a pass');
-export const RING_WORDS = ringFields.size() / 4;
+export const QRING_TAIL = ringFields.field('tail', 4, 'position of the oldest item');
+export const QRING_HEAD = ringFields.field('head', 4, 'position of the next push');
+export const QRING_WRITE = ringFields.field('write', 4, 'compaction: next kept item goes here');
+export const QRING_READ = ringFields.field('read', 4, 'compaction: next item to judge');
+export const QRING_MARK = ringFields.field('mark', 4, 'compaction: the head when the pass began');
+export const QRING_CAP = ringFields.field('cap', 4, 'items the buffer holds');
+export const QRING_ACTIVE = ringFields.field('active', 4, '1 while a compaction pass runs');
+export const QRING_POPS = ringFields.field('pops', 4, 'items popped (wraps): compaction tickets');
+export const QRING_EPOCH = ringFields.field('epoch', 4, 'bumped when positions move under a pass');
+export const QRING_WORDS = ringFields.size() / 4;
 
 const privQueue = new Fields('PRIVATE, per chunk (Int32 words): its eviction queues (store/s3fifo.ts)');
 export const PQ_LOCK = privQueue.field('lock', 8, '[owner, waiters] (sync/lock.ts)', 4);
 export const PQ_GHOST_BUCKETS = privQueue.field('ghostBuckets', 4, 'a power of two, GHOST_WAYS fingerprints each');
-export const PQ_SMALL = privQueue.field('small', RING_WORDS * 4, 'the small FIFO (RING_* words)', 4);
-export const PQ_MAIN = privQueue.field('main', RING_WORDS * 4, 'the main FIFO (RING_* words)', 4);
+export const PQ_SMALL = privQueue.field('small', QRING_WORDS * 4, 'the small FIFO (QQRING_* words)', 4);
+export const PQ_MAIN = privQueue.field('main', QRING_WORDS * 4, 'the main FIFO (QQRING_* words)', 4);
 /** A chunk's queue words fill whole cache lines: threads evicting in two chunks do not false-share. */
 export const PRIV_QUEUE_WORDS = privQueue.size(CACHE_LINE) / 4;
 
@@ -849,9 +955,9 @@ export const ITEM_A = itemFields.field('a', 4, "the key's hash; a u32 key when b
 export const ITEM_B = itemFields.field('b', 4, "the entry's stamp (ENTRY_STAMP, never 0); 0: a u32 key");
 export const QUEUE_ITEM_BYTES = itemFields.size();
 export const QUEUE_ITEM_WORDS = QUEUE_ITEM_BYTES / 4;
-/** A ring grows by this factor (and by at least RING_MIN_ITEMS). */
-export const RING_GROWTH = 1.25;
-export const RING_MIN_ITEMS = 512;
+/** A ring grows by this factor (and by at least QRING_MIN_ITEMS). */
+export const QRING_GROWTH = 1.25;
+export const QRING_MIN_ITEMS = 512;
 /** Ghost buckets: GHOST_WAYS fingerprints of GHOST_FP_BYTES, newest first. */
 export const GHOST_WAYS = 8;
 export const GHOST_FP_BYTES = 2;
@@ -881,7 +987,7 @@ export function ghostMaxBytes(heapBytes: number): number {
   return buckets * GHOST_WAYS * GHOST_FP_BYTES;
 }
 
-/** Every drawing above, for docs/ARCHITECTURE.md (checked by test/unit/layout.test.ts). */
+/** Every drawing above, the private state's too: `node -p "require('./dist/src/layout/layout').drawLayouts()"`. */
 export function drawLayouts(): string {
-  return [dataHeader, chunkHeader, segmentFields, slotFields, entryFields, xchgHeader, privSegment, privHeap, privQueue, ringFields, itemFields].map((f) => f.draw()).join('\n\n');
+  return [...layoutRecords(), privSegment, privHeap, privQueue, ringFields, itemFields].map((f) => f.draw()).join('\n\n');
 }

@@ -17,6 +17,7 @@ import {
   HDR_BOARD_OFFSET,
   HDR_DATA_PAGES,
   HDR_DATA_PATH,
+  HDR_DATA_PATH_UTF8,
   HDR_HEADER_BYTES,
   HDR_HEARTBEAT,
   HDR_MAGIC,
@@ -44,11 +45,11 @@ import { RegionError } from '../errors';
 
 /** The data-file reference of a region header given as bytes, or null. */
 export function readDataRef(u8: Uint8Array): { path: string; bytes: number } | null {
-  if (u8.length < HDR_DATA_PATH + 2 + DATA_PATH_MAX_BYTES) return null;
-  const len = u8[HDR_DATA_PATH] | (u8[HDR_DATA_PATH + 1] << 8);
+  if (u8.length < HDR_DATA_PATH_UTF8 + DATA_PATH_MAX_BYTES) return null;
+  const len = u8[HDR_DATA_PATH] | (u8[HDR_DATA_PATH + 1] << 8); // u16 little-endian
   if (len === 0 || len > DATA_PATH_MAX_BYTES) return null;
   const bytes = new DataView(u8.buffer, u8.byteOffset).getUint32(HDR_DATA_PAGES, true) * PAGE;
-  return { path: Buffer.from(u8.subarray(HDR_DATA_PATH + 2, HDR_DATA_PATH + 2 + len)).toString('utf8'), bytes };
+  return { path: Buffer.from(u8.subarray(HDR_DATA_PATH_UTF8, HDR_DATA_PATH_UTF8 + len)).toString('utf8'), bytes };
 }
 
 
@@ -203,7 +204,7 @@ export class Region {
     const enc = Buffer.from(file, 'utf8');
     if (enc.length > DATA_PATH_MAX_BYTES) throw new RangeError(`data file path is over ${DATA_PATH_MAX_BYTES} bytes: ${file}`);
     const u8 = new Uint8Array(this.sab);
-    u8.set(enc, HDR_DATA_PATH + 2);
+    u8.set(enc, HDR_DATA_PATH_UTF8);
     u8[HDR_DATA_PATH] = enc.length & 0xff;
     u8[HDR_DATA_PATH + 1] = enc.length >>> 8;
     this.u32[HDR_DATA_PAGES >>> 2] = bytes / PAGE;

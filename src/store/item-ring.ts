@@ -1,7 +1,7 @@
 /**
  * One eviction queue of one chunk (s3fifo.ts): a FIFO of queue items
  * (layout.ts QUEUE ITEM, two u32 words) in a growable SharedArrayBuffer of
- * the server process, its control words (RING_*) in the server's private
+ * the server process, its control words (QRING_*) in the server's private
  * state. Every method runs holding the chunk's queue lock, the one lock
  * that guards the chunk's rings and ghost: nothing here is lock-free, and
  * the lock's acquire (a seq-cst CAS) and release (a seq-cst store) order
@@ -11,7 +11,7 @@
  * lives in slot p % cap. Positions stay below 2^31: once `tail` reaches
  * `cap`, every position drops by `cap` (a rebase: no slot moves).
  *
- * GROWTH. A push into a full ring grows the buffer (RING_GROWTH, up to its
+ * GROWTH. A push into a full ring grows the buffer (QRING_GROWTH, up to its
  * maximum) and moves the items that wrapped to where their positions now
  * map; at the maximum the push fails and the caller drops the item.
  *
@@ -38,7 +38,7 @@
  * pops + p - tail, and it is still queued while ((ticket - pops) | 0) >= 0.
  * The compaction uses them to keep one item per u32 key (s3fifo-tidy.ts).
  */
-import { QUEUE_ITEM_WORDS, RING_ACTIVE, RING_CAP, RING_EPOCH, RING_GROWTH, RING_HEAD, RING_MARK, RING_MIN_ITEMS, RING_POPS, RING_READ, RING_TAIL, RING_WRITE } from '../layout/layout';
+import { QUEUE_ITEM_WORDS, QRING_ACTIVE, QRING_CAP, QRING_EPOCH, QRING_GROWTH, QRING_HEAD, QRING_MARK, QRING_MIN_ITEMS, QRING_POPS, QRING_READ, QRING_TAIL, QRING_WRITE } from '../layout/layout';
 
 /** apply() verdicts. */
 export const enum Verdict {
@@ -65,7 +65,7 @@ export class ItemRing {
   b = 0;
 
   /**
-   * @param i32 the private state's words; this ring's RING_* words start at `base`
+   * @param i32 the private state's words; this ring's QRING_* words start at `base`
    * @param buf its items' growable buffer
    */
   constructor(
@@ -74,15 +74,15 @@ export class ItemRing {
     private readonly buf: SharedArrayBuffer,
   ) {
     this.u32 = new Uint32Array(buf); // length-tracking: follows every growth
-    this.t = base + (RING_TAIL >>> 2);
-    this.h = base + (RING_HEAD >>> 2);
-    this.w = base + (RING_WRITE >>> 2);
-    this.r = base + (RING_READ >>> 2);
-    this.m = base + (RING_MARK >>> 2);
-    this.c = base + (RING_CAP >>> 2);
-    this.act = base + (RING_ACTIVE >>> 2);
-    this.pops = base + (RING_POPS >>> 2);
-    this.ep = base + (RING_EPOCH >>> 2);
+    this.t = base + (QRING_TAIL >>> 2);
+    this.h = base + (QRING_HEAD >>> 2);
+    this.w = base + (QRING_WRITE >>> 2);
+    this.r = base + (QRING_READ >>> 2);
+    this.m = base + (QRING_MARK >>> 2);
+    this.c = base + (QRING_CAP >>> 2);
+    this.act = base + (QRING_ACTIVE >>> 2);
+    this.pops = base + (QRING_POPS >>> 2);
+    this.ep = base + (QRING_EPOCH >>> 2);
     this.maxItems = Math.floor(buf.maxByteLength / 4 / QUEUE_ITEM_WORDS);
   }
 
@@ -242,7 +242,7 @@ export class ItemRing {
   private grow(): boolean {
     const i = this.i32;
     const cap = i[this.c];
-    const next = Math.min(this.maxItems, Math.max(cap + RING_MIN_ITEMS, Math.ceil(cap * RING_GROWTH)));
+    const next = Math.min(this.maxItems, Math.max(cap + QRING_MIN_ITEMS, Math.ceil(cap * QRING_GROWTH)));
     if (next <= cap) return false;
     try {
       this.buf.grow(Math.max(this.buf.byteLength, next * QUEUE_ITEM_WORDS * 4));

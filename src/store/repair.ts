@@ -90,7 +90,7 @@ export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): Re
   const n = segs.chunks.length;
   const report: RepairReport = { segments: 0, keys: 0, dropped: 0, duplicates: 0, lostIndexes: 0, usedBytes: 0 };
   // 1. Every segment's index (its block found from its word) and the slots that pass their checks.
-  const kept = new Map<number, number[]>(); // seg -> [hash, entry, key, value]...
+  const kept = new Map<number, number[]>(); // seg -> its kept slots, IX_WORDS words each as an index slot holds them
   const indexes = new Map<number, { word: number; block: number }>();
   const blocks: number[] = []; // payload offsets of live blocks
   const owner = new Map<number, number>(); // block -> seg (index) or -1 - seg (entry)
@@ -110,7 +110,7 @@ export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): Re
     owner.set(block, seg);
     collectSlots(segs, ch, seg, word, slots, report);
     for (let k = 0; k < slots.length; k += IX_WORDS) {
-      const e = slots[k + 1];
+      const e = slots[k + (IX_ENTRY >>> 2)];
       if (e === ENTRY_INLINE) continue;
       if (owner.has(e)) {
         // Two slots, one entry: a crash's duplicate when it is this very key; a forger's otherwise.
@@ -140,8 +140,8 @@ export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): Re
   if (drop.size > 0) {
     for (const [seg, slots] of kept)
       for (let k = 0; k < slots.length; k += IX_WORDS)
-        if (slots[k + 1] !== ENTRY_INLINE && (drop.has(slots[k + 1]) || !indexes.has(seg))) {
-          drop.add(slots[k + 1]);
+        if (slots[k + (IX_ENTRY >>> 2)] !== ENTRY_INLINE && (drop.has(slots[k + (IX_ENTRY >>> 2)]) || !indexes.has(seg))) {
+          drop.add(slots[k + (IX_ENTRY >>> 2)]);
           slots.splice(k, IX_WORDS);
           k -= IX_WORDS;
           report.dropped++;
@@ -157,7 +157,7 @@ export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): Re
       const fresh = segs.newIndex(seg, log2);
       if (fresh === null) {
         // No room even for an empty index: drop the slots (their entries were counted live; free them).
-        for (let k = 0; k < slots.length; k += IX_WORDS) if (slots[k + 1] !== ENTRY_INLINE) alloc.free(slots[k + 1]);
+        for (let k = 0; k < slots.length; k += IX_WORDS) if (slots[k + (IX_ENTRY >>> 2)] !== ENTRY_INLINE) alloc.free(slots[k + (IX_ENTRY >>> 2)]);
         slots.length = 0;
         continue;
       }
@@ -203,7 +203,7 @@ function collectSlots(segs: Segments, ch: Chunk, seg: number, word: number, out:
       report.dropped++;
       continue;
     }
-    out.push(hash, e, u32[s + (IX_KEY >>> 2)], u32[s + (IX_VALUE >>> 2)]);
+    for (let w = 0; w < IX_WORDS; w++) out.push(u32[s + w]); // the slot's words, as the slot holds them
   }
 }
 
@@ -225,12 +225,12 @@ function entryValid(segs: Segments, ch: Chunk, e: number): boolean {
 function dedupeInline(slots: number[], report: RepairReport): void {
   const seen = new Set<number>();
   for (let k = 0; k < slots.length; k += IX_WORDS) {
-    if (slots[k + 1] !== ENTRY_INLINE) continue;
-    if (seen.has(slots[k + 2])) {
+    if (slots[k + (IX_ENTRY >>> 2)] !== ENTRY_INLINE) continue;
+    if (seen.has(slots[k + (IX_KEY >>> 2)])) {
       report.duplicates++;
       slots.splice(k, IX_WORDS);
       k -= IX_WORDS;
-    } else seen.add(slots[k + 2]);
+    } else seen.add(slots[k + (IX_KEY >>> 2)]);
   }
 }
 
@@ -250,14 +250,14 @@ function refill(segs: Segments, ch: Chunk, seg: number, word: number, block: num
   Atomics.store(ch.i32, d + (SEG_VERSION >>> 2), v + 1);
   ch.u8.fill(0, index, index + cap * IX_BYTES);
   for (let k = 0; k < slots.length; k += IX_WORDS) {
-    let j = slots[k] & (cap - 1);
+    let j = slots[k + (IX_HASH >>> 2)] & (cap - 1);
     while (u32[(index >>> 2) + IX_WORDS * j + (IX_ENTRY >>> 2)] !== 0) j = (j + 1) & (cap - 1);
     const s = (index >>> 2) + IX_WORDS * j;
-    u32[s + (IX_HASH >>> 2)] = slots[k];
-    u32[s + (IX_KEY >>> 2)] = slots[k + 2];
-    u32[s + (IX_VALUE >>> 2)] = slots[k + 3];
-    u32[s + (IX_ENTRY >>> 2)] = slots[k + 1];
-    const e = slots[k + 1];
+    u32[s + (IX_HASH >>> 2)] = slots[k + (IX_HASH >>> 2)];
+    u32[s + (IX_KEY >>> 2)] = slots[k + (IX_KEY >>> 2)];
+    u32[s + (IX_VALUE >>> 2)] = slots[k + (IX_VALUE >>> 2)];
+    u32[s + (IX_ENTRY >>> 2)] = slots[k + (IX_ENTRY >>> 2)];
+    const e = slots[k + (IX_ENTRY >>> 2)];
     if (deadline && e !== ENTRY_INLINE) {
       const at = ch.dv.getFloat64(e + ENTRY_EXPIRES, true);
       if (at !== 0) ch.dv.setFloat64(e + ENTRY_EXPIRES, deadline(at), true);

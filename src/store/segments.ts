@@ -562,7 +562,7 @@ export class Segments {
       const s = (index >>> 2) + IX_WORDS * i;
       const e = u32[s + (IX_ENTRY >>> 2)];
       if (e === 0) continue;
-      if (keep(ch, e)) kept.push(u32[s + (IX_HASH >>> 2)], e, u32[s + (IX_KEY >>> 2)], u32[s + (IX_VALUE >>> 2)]);
+      if (keep(ch, e)) for (let w = 0; w < IX_WORDS; w++) kept.push(u32[s + w]); // the slot's words, as the slot holds them
       else dropped.push(e);
     }
     if (dropped.length === 0) return 0;
@@ -570,7 +570,7 @@ export class Segments {
     if (fresh !== null) {
       const nindex = fresh.word - (fresh.word & INDEX_LOG2_MASK);
       for (let k = 0; k < kept.length; k += IX_WORDS) {
-        let j = kept[k] & (cap - 1);
+        let j = kept[k + (IX_HASH >>> 2)] & (cap - 1);
         while (u32[(nindex >>> 2) + IX_WORDS * j + (IX_ENTRY >>> 2)] !== 0) j = (j + 1) & (cap - 1);
         for (let w = 0; w < IX_WORDS; w++) u32[(nindex >>> 2) + IX_WORDS * j + w] = kept[k + w];
       }
@@ -583,13 +583,13 @@ export class Segments {
       for (let i = 0; i < cap; i++) u32[(index >>> 2) + IX_WORDS * i + (IX_ENTRY >>> 2)] = 0;
       ch.u8.fill(0, index, index + cap * IX_BYTES);
       for (let k = 0; k < kept.length; k += IX_WORDS) {
-        let j = kept[k] & (cap - 1);
+        let j = kept[k + (IX_HASH >>> 2)] & (cap - 1);
         while (u32[(index >>> 2) + IX_WORDS * j + (IX_ENTRY >>> 2)] !== 0) j = (j + 1) & (cap - 1);
         const s = (index >>> 2) + IX_WORDS * j;
-        u32[s + (IX_HASH >>> 2)] = kept[k];
-        u32[s + (IX_KEY >>> 2)] = kept[k + 2];
-        u32[s + (IX_VALUE >>> 2)] = kept[k + 3];
-        u32[s + (IX_ENTRY >>> 2)] = kept[k + 1];
+        u32[s + (IX_HASH >>> 2)] = kept[k + (IX_HASH >>> 2)];
+        u32[s + (IX_KEY >>> 2)] = kept[k + (IX_KEY >>> 2)];
+        u32[s + (IX_VALUE >>> 2)] = kept[k + (IX_VALUE >>> 2)];
+        u32[s + (IX_ENTRY >>> 2)] = kept[k + (IX_ENTRY >>> 2)];
       }
       this.setCount(seg, kept.length / IX_WORDS);
       this.endWrite(seg, v);

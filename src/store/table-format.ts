@@ -17,6 +17,7 @@ import {
   C_MAGIC,
   CHUNK_MAGIC,
   chunkHeapStart,
+  BOOT_ID_BYTES,
   D_BOOT_ID,
   D_BYTES,
   D_CHUNK_BYTES,
@@ -29,6 +30,7 @@ import {
   D_MAX_KEY_BYTES,
   D_MAX_VALUE_BYTES,
   D_REGION_PATH,
+  D_REGION_PATH_UTF8,
   D_SEED,
   D_SEGMENT_BITS,
   D_STARTED_AT,
@@ -153,7 +155,7 @@ export function bootId(): Buffer {
   } catch {
     // not Linux, or no /proc
   }
-  return Buffer.alloc(16);
+  return Buffer.alloc(BOOT_ID_BYTES);
 }
 
 /**
@@ -216,7 +218,7 @@ export function writeRegionPath(meta: SharedArrayBuffer, regionPath: string): vo
   if (enc.length > REGION_PATH_MAX_BYTES) throw new RangeError(`region path is over ${REGION_PATH_MAX_BYTES} bytes: ${regionPath}`);
   const b = Buffer.from(meta);
   b.writeUInt16LE(enc.length, D_REGION_PATH);
-  enc.copy(b, D_REGION_PATH + 2);
+  enc.copy(b, D_REGION_PATH_UTF8);
 }
 
 /** The chunks of a mapped data file as the store's views, with their hint maps (an empty map: none). */

@@ -30,6 +30,7 @@ import { Chunk } from './chunk';
 import { ReadResult, Seqlock, SegmentVisitor, Visit } from './seqlock';
 import type { DataHeader } from '../layout/data-file';
 import {
+  CACHE_LINE,
   ENTRY_EXPIRES,
   ENTRY_HEADER_BYTES,
   ENTRY_INLINE,
@@ -212,7 +213,7 @@ export class TableReader implements SegmentVisitor {
       this.marked = this.hint(ch, this.at);
       // Likewise the entry's next two cache lines (a value of up to ~150
       // bytes), whatever they hold: loads that overlap the first line's miss.
-      if (e + 128 < ch.lastEntry) this.ahead = u8[e + 64] ^ u8[e + 128];
+      if (e + 2 * CACHE_LINE < ch.lastEntry) this.ahead = u8[e + CACHE_LINE] ^ u8[e + 2 * CACHE_LINE];
       if ((u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff) !== keyLen) continue;
       const valueLen = u32[(e + ENTRY_VALUE_LEN) >>> 2];
       const k = e + ENTRY_HEADER_BYTES;

@@ -72,7 +72,9 @@ import { EventCount, WaitPolicy, DEFAULT_WAIT_POLICY } from '../sync/waiter';
 import { Region } from '../layout/region';
 import {
   HDR_NOT_EMPTY,
+  HDR_NOT_EMPTY_SLEEPERS,
   HDR_NOT_FULL,
+  HDR_NOT_FULL_SLEEPERS,
   HDR_RING_HEAD,
   HDR_RING_TAIL,
   SLOT_FULL,
@@ -101,8 +103,8 @@ export class Ring {
     this.capShift = Math.log2(region.layout.ringCapacity);
     this.tailI = HDR_RING_TAIL >> 2;
     this.headI = HDR_RING_HEAD >> 2;
-    this.notEmpty = new EventCount(this.w, HDR_NOT_EMPTY >> 2, (HDR_NOT_EMPTY >> 2) + 1);
-    this.notFull = new EventCount(this.w, HDR_NOT_FULL >> 2, (HDR_NOT_FULL >> 2) + 1);
+    this.notEmpty = new EventCount(this.w, HDR_NOT_EMPTY >> 2, HDR_NOT_EMPTY_SLEEPERS >> 2);
+    this.notFull = new EventCount(this.w, HDR_NOT_FULL >> 2, HDR_NOT_FULL_SLEEPERS >> 2);
   }
 
   private lap(pos: number): number {

@@ -9,16 +9,16 @@ import * as assert from 'node:assert/strict';
 import { ItemRing, Verdict } from '../../src/store/item-ring';
 import { fingerprint, Ghost } from '../../src/store/ghost';
 import { circularOrder } from '../../src/store/s3fifo-tidy';
-import { GHOST_MIN_BUCKETS, GHOST_WAYS, QUEUE_ITEM_BYTES, RING_MIN_ITEMS, RING_WORDS } from '../../src/layout/layout';
+import { GHOST_MIN_BUCKETS, GHOST_WAYS, QUEUE_ITEM_BYTES, QRING_MIN_ITEMS, QRING_WORDS } from '../../src/layout/layout';
 import { rng } from '../../src/workload/generate';
 
 function newRing(maxItems: number): { ring: ItemRing; buf: SharedArrayBuffer } {
   const buf = new SharedArrayBuffer(0, { maxByteLength: maxItems * QUEUE_ITEM_BYTES });
-  return { ring: new ItemRing(new Int32Array(RING_WORDS + 4), 2, buf), buf };
+  return { ring: new ItemRing(new Int32Array(QRING_WORDS + 4), 2, buf), buf };
 }
 
 test('ring: FIFO order through growth and wrap-around; a push at the maximum fails and changes nothing', () => {
-  const max = 3 * RING_MIN_ITEMS;
+  const max = 3 * QRING_MIN_ITEMS;
   const { ring, buf } = newRing(max);
   let next = 0;
   let first = 0;
@@ -34,7 +34,7 @@ test('ring: FIFO order through growth and wrap-around; a push at the maximum fai
     }
     ring.check();
   }
-  assert.equal(buf.byteLength, RING_MIN_ITEMS * QUEUE_ITEM_BYTES, 'one growth was enough');
+  assert.equal(buf.byteLength, QRING_MIN_ITEMS * QUEUE_ITEM_BYTES, 'one growth was enough');
   // Fill it: it grows to its maximum, then refuses.
   while (ring.push(next, next)) next++;
   assert.equal(ring.count(), max);

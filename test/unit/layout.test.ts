@@ -1,0 +1,150 @@
+/**
+ * The drawings in src/layout/layout.ts's comments, held to the constants.
+ * Each drawing is parsed from the source as a reader sees it (title, column
+ * header, rows of `offset bytes name note`) and checked three ways:
+ * - each row's offset is the value of the constant it names (or of the
+ *   RegionLayout field, at the default geometry), so a drawing cannot show
+ *   a field where the code does not put it;
+ * - the rows follow one another without overlap, in file order;
+ * - the drawing is exactly what its record draws (no field missing, no note
+ *   stale), and every record of the shared files has one drawing.
+ * And every exported offset of a shared record is in some drawing.
+ * `node dist/tools/draw-layouts.js` rewrites the drawings after a change.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import * as L from '../../src/layout/layout';
+
+const SOURCE = path.join(__dirname, '..', '..', '..', 'src', 'layout', 'layout.ts');
+const FIX = 'run `node dist/tools/draw-layouts.js` after `make all`';
+
+interface Row {
+  offset: number;
+  bytes: number;
+  name: string;
+  line: number;
+}
+interface Drawing {
+  title: string;
+  rows: Row[];
+  text: string;
+}
+
+/** Every drawing in a source text: a comment line with a title, the column header, then rows. */
+function parseDrawings(source: string): Drawing[] {
+  const lines = source.split('\n');
+  const out: Drawing[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    if (!/^ \*\s+offset\s+bytes\s+field\s*$/.test(lines[i])) continue;
+    const title = lines[i - 1].replace(/^ \* /, '');
+    const rows: Row[] = [];
+    let j = i + 1;
+    for (; j < lines.length; j++) {
+      const m = /^ \*\s+(\d+)\s+(\d+)\s+(\S+)/.exec(lines[j]);
+      if (m === null) break;
+      rows.push({ offset: Number(m[1]), bytes: Number(m[2]), name: m[3], line: j + 1 });
+    }
+    out.push({ title, rows, text: lines.slice(i - 1, j).map((l) => l.replace(/^ \* ?/, '')).join('\n') });
+  }
+  return out;
+}
+
+const constants = new Map(Object.entries(L).filter((e): e is [string, number] => typeof e[1] === 'number'));
+const region = L.computeLayout({ ringCapacity: L.DEFAULT_RING_CAPACITY, windowCount: L.DEFAULT_WINDOW_COUNT, windowBytes: L.WINDOW_BYTES }) as unknown as Record<string, number>;
+
+/** Why a drawing does not match the constants, one line per problem (empty: it matches). */
+function drawingProblems(d: Drawing): string[] {
+  const bad: string[] = [];
+  let end = 0;
+  for (const r of d.rows) {
+    const at = `layout.ts:${r.line} (${d.title.split(' (')[0]})`;
+    if (r.name !== '-') {
+      const value = constants.has(r.name) ? constants.get(r.name) : region[r.name];
+      if (value === undefined) bad.push(`${at}: ${r.name} is no exported constant nor RegionLayout field`);
+      else if (value !== r.offset) bad.push(`${at}: drawn at ${r.offset}, but ${r.name} = ${value}`);
+    }
+    if (r.offset < end) bad.push(`${at}: ${r.name} at ${r.offset} overlaps the field before it (which ends at ${end})`);
+    end = Math.max(end, r.offset + r.bytes);
+  }
+  if (d.rows.length === 0) bad.push(`${d.title}: a drawing with no rows`);
+  return bad;
+}
+
+test('layout drawings: each row sits where its constant says, and no two rows overlap', () => {
+  const drawings = parseDrawings(fs.readFileSync(SOURCE, 'utf8'));
+  assert.ok(drawings.length >= 12, `found only ${drawings.length} drawings in ${SOURCE}`);
+  const bad = drawings.flatMap(drawingProblems);
+  assert.deepEqual(bad, [], FIX);
+});
+
+test('layout drawings: each is exactly what its record draws, one per record', () => {
+  const drawings = parseDrawings(fs.readFileSync(SOURCE, 'utf8'));
+  const records = L.layoutRecords();
+  for (const rec of records) {
+    const mine = drawings.filter((d) => d.title === rec.title);
+    assert.equal(mine.length, 1, `${rec.title}: ${mine.length} drawings in layout.ts; ${FIX}`);
+    assert.equal(mine[0].text, rec.draw(), `${rec.title}: the drawing is stale; ${FIX}`);
+  }
+  const titles = new Set(records.map((r) => r.title));
+  assert.deepEqual(drawings.filter((d) => !titles.has(d.title)).map((d) => d.title), [], 'drawings of no record');
+});
+
+/** Exported numbers with a record's prefix that are not offsets in it (flags, states, magic values, derived sizes). */
+const NOT_OFFSETS = new Set(['CS_IN_USE', 'CS_RELEASED', 'ENTRY_INLINE', 'BLOCK_FREE', 'BLOCK_PREV_FREE', 'BLOCK_FLAG_MASK', 'BLOCK_MIN_PAYLOAD', 'IX_WORDS']);
+
+test('layout drawings: every offset of a shared record is drawn', () => {
+  const drawn = new Set(parseDrawings(fs.readFileSync(SOURCE, 'utf8')).flatMap((d) => d.rows.map((r) => r.name)));
+  const missing = [...constants.keys()].filter((k) => /^(HDR|WIN|CS|D|C|SEG|IX|ENTRY|X|BLOCK)_/.test(k) && !NOT_OFFSETS.has(k) && !drawn.has(k));
+  assert.deepEqual(missing, [], 'give these a row in their record (a field() of its Fields)');
+});
+
+test('layout drawings: the checks catch a row moved, renamed, overlapping, or missing', () => {
+  const source = fs.readFileSync(SOURCE, 'utf8');
+  const win = parseDrawings(source).find((d) => d.title.startsWith('WINDOW'));
+  assert.ok(win, 'the WINDOW drawing');
+  const tag = win.rows.find((r) => r.name === 'WIN_TAG');
+  assert.ok(tag);
+  // WIN_TAG drawn 4 bytes later than it is (and so on top of WIN_FLAGS).
+  const moved = { ...win, rows: win.rows.map((r) => (r === tag ? { ...r, offset: r.offset + 4 } : r)) };
+  const p1 = drawingProblems(moved);
+  assert.ok(p1.some((p) => p.includes(`but WIN_TAG = ${L.WIN_TAG}`)), p1.join('\n'));
+  assert.ok(p1.some((p) => p.includes('overlaps')), p1.join('\n'));
+  const renamed = { ...win, rows: win.rows.map((r) => (r === tag ? { ...r, name: 'WIN_TAGS' } : r)) };
+  assert.ok(drawingProblems(renamed).some((p) => p.includes('WIN_TAGS is no exported constant')));
+  // A drawing that lost a row reads fine on its own, but is not what the record draws.
+  const text = source.split('\n').filter((l) => !/^ \*\s+\d+\s+\d+\s+WIN_TAG\b/.test(l)).join('\n');
+  const lost = parseDrawings(text).find((d) => d.title.startsWith('WINDOW'));
+  assert.ok(lost);
+  assert.deepEqual(drawingProblems(lost), []);
+  assert.notEqual(lost.text, L.layoutRecords().find((r) => r.title === lost.title)?.draw());
+});
+
+test('layout drawings: draw-layouts redraws a stale drawing, and names one it cannot find', () => {
+  const tool = path.join(__dirname, '..', '..', 'tools', 'draw-layouts.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmkv-draw-'));
+  try {
+    const copy = path.join(dir, 'layout.ts');
+    const source = fs.readFileSync(SOURCE, 'utf8');
+    // A stale row (WIN_TAG drawn at 36): redrawn to what the source holds.
+    fs.writeFileSync(copy, source.replace(/^( \*\s+)32(\s+4\s+WIN_TAG\b)/m, '$136$2'));
+    assert.notEqual(fs.readFileSync(copy, 'utf8'), source);
+    const fixed = spawnSync(process.execPath, [tool, copy], { encoding: 'utf8' });
+    assert.equal(fixed.status, 0, fixed.stderr);
+    assert.match(fixed.stdout, /rewrote the drawings/);
+    assert.equal(fs.readFileSync(copy, 'utf8'), source);
+    // A record whose drawing is gone: one line naming it, exit 1, the file untouched.
+    const gone = source.replace(/^ \* WINDOW \(.*\n/m, '');
+    fs.writeFileSync(copy, gone);
+    const failed = spawnSync(process.execPath, [tool, copy], { encoding: 'utf8' });
+    assert.equal(failed.status, 1);
+    assert.match(failed.stderr, /^draw-layouts: .* needs exactly one drawing of "WINDOW \(/);
+    assert.equal(failed.stderr.trim().split('\n').length, 1);
+    assert.equal(fs.readFileSync(copy, 'utf8'), gone);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
