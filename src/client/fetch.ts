@@ -101,7 +101,8 @@ import { Key, ReservedKey } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
 import { deadlineIn, monoNowMs } from '../store/clock';
 import { ClientStat, ValueTag } from '../layout/layout';
-import type { Client } from './client';
+import type { FetchHost } from './fetch-host';
+import { FOUND_META, FOUND_STALE, INVALID_META } from './fetch-host';
 import { MaterialEncoder, NamespacedKey } from './reserved';
 import type { TokenRef } from './meta';
 import { asPrepared, FetchOptions, keyId, raw, Resolved, resolve } from './fetch-options';
@@ -147,8 +148,8 @@ export class Fetcher {
     while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
   }
 
-  constructor(private readonly client: Client) {
-    this.mat = new MaterialEncoder(client.maxKeyBytes);
+  constructor(private readonly host: FetchHost) {
+    this.mat = new MaterialEncoder(host.maxKeyBytes);
   }
 
   /** `implicit`: token keys every stored value carries (a namespace's). */
@@ -265,7 +266,7 @@ export class Fetcher {
    * if K holds something else now.
    */
   private async placeholder(key: Key, mine: PreparedValue): Promise<PreparedValue | null> {
-    const c = this.client;
+    const c = this.host;
     const over = c.peekRaw(key) === ReadResult.Found && c.found.tag === ValueTag.Lease ? raw(ValueTag.Lease, Buffer.from(c.found.bytes!)) : null;
     return (await this.placeUnique(key, over, mine)) ? mine : null;
   }
@@ -279,7 +280,7 @@ export class Fetcher {
   }
 
   private async loadOnce<V>(key: Key, lk: ReservedKey, mine: PreparedValue, loader: (key: Key) => V | Promise<V>, o: Resolved, anchor: PreparedValue): Promise<V | undefined> {
-    const client = this.client;
+    const host = this.host;
     const placed = anchor === mine;
     this.count(ClientStat.Loads);
     const renew = setInterval(() => {
@@ -296,8 +297,8 @@ export class Fetcher {
         value = await loader(key);
         // A value the codec refuses fails the load like a throwing loader.
         if (value !== undefined) {
-          inner = ownValue(client.codec.prepare(value));
-          if (o.envelope) tokens = await client.envelopes.tokens(o.tokenKeys);
+          inner = ownValue(host.codec.prepare(value));
+          if (o.envelope) tokens = await host.envelopes.tokens(o.tokenKeys);
         }
       } catch (e) {
         this.count(ClientStat.LoadFailures);
@@ -310,7 +311,7 @@ export class Fetcher {
       // Only over the anchor: a set or delete during the load wins.
       if (inner)
         await this.again((req) => {
-          const s = o.envelope ? client.envelopes.wrap(req, inner!, o.set, tokens) : { data: inner!, expires: req.deadline(o.set) };
+          const s = o.envelope ? host.envelopes.wrap(req, inner!, o.set, tokens) : { data: inner!, expires: req.deadline(o.set) };
           return req.compareAndSetPrepared(key, anchor, s.data, s.expires);
         });
       else await unplace();
@@ -338,20 +339,20 @@ export class Fetcher {
    */
   private async placeUnique(k: Key, over: PreparedValue | null, mine: PreparedValue): Promise<boolean> {
     try {
-      return (await this.client.request((req) => req.compareAndSetPrepared(k, over, mine, deadlineIn(LEASE_MS)))) as boolean;
+      return (await this.host.request((req) => req.compareAndSetPrepared(k, over, mine, deadlineIn(LEASE_MS)))) as boolean;
     } catch (e) {
       if (!(e instanceof OutcomeUnknownError)) throw e;
-      if (this.client.peekRaw(k) !== ReadResult.Found) return false;
-      const found = this.client.found;
+      if (this.host.peekRaw(k) !== ReadResult.Found) return false;
+      const found = this.host.found;
       return found.tag === ValueTag.Lease && found.bytes !== null && found.bytes.equals(mine.bytes!);
     }
   }
 
   /** A CompareSet whose expected bytes a first run consumes, sent again while its outcome is unknown (RESTARTS above). */
-  private async again(build: Parameters<Client['request']>[0]): Promise<unknown> {
+  private async again(build: Parameters<FetchHost['request']>[0]): Promise<unknown> {
     for (let tries = 1; ; tries++) {
       try {
-        return await this.client.request(build);
+        return await this.host.request(build);
       } catch (e) {
         if (!(e instanceof OutcomeUnknownError) || tries >= RESEND_TRIES) throw e;
       }
@@ -401,17 +402,17 @@ export class Fetcher {
 
   /** The value's state, by a judged direct read (stale values included). */
   private read(key: Key): Seen {
-    const client = this.client;
-    const r = client.direct(key, true, true);
-    const entries = client.envelopes;
+    const host = this.host;
+    const r = host.direct(key, true, true);
+    const entries = host.envelopes;
     if (r === ReadResult.Found) {
-      const f = client.found;
-      return { state: 'fresh', value: client.codec.decode(f), expected: asPrepared(f), bornAt: 0, freshUntil: 0 };
+      const f = host.found;
+      return { state: 'fresh', value: host.codec.decode(f), expected: asPrepared(f), bornAt: 0, freshUntil: 0 };
     }
     if (r === FOUND_META || r === FOUND_STALE) {
       const o = entries.last!;
       const expected = raw(ValueTag.Meta, entries.lastBytes!);
-      return { state: r === FOUND_META ? 'fresh' : 'stale', value: client.codec.decode(o.raw), expected, bornAt: o.bornAt, freshUntil: o.freshUntil };
+      return { state: r === FOUND_META ? 'fresh' : 'stale', value: host.codec.decode(o.raw), expected, bornAt: o.bornAt, freshUntil: o.freshUntil };
     }
     if (r === ReadResult.Contended) return { state: 'absent', value: undefined, expected: null, bornAt: -1, freshUntil: 0 };
     // An envelope that a token invalidated is absent, but it is what a load must replace.
@@ -420,8 +421,8 @@ export class Fetcher {
 
   /** The lease key's state: null (free), true (held), or the FetchError of a failed load. */
   private leaseState(lk: ReservedKey): null | true | FetchError {
-    if (this.client.peekRaw(lk) !== ReadResult.Found) return null;
-    const found = this.client.found;
+    if (this.host.peekRaw(lk) !== ReadResult.Found) return null;
+    const found = this.host.found;
     if (found.tag === ValueTag.Failed) {
       const { name, message } = JSON.parse(found.bytes!.toString('utf8')) as { name: string; message: string };
       return new FetchError(name, message);
@@ -439,23 +440,18 @@ export class Fetcher {
   }
 
   private count(stat: ClientStat): void {
-    this.client.counters[stat]++;
+    this.host.count(stat);
   }
 
   private done(key: Key, source: 'cache' | 'load' | 'wait' | 'stale', started: number): void {
-    if (this.client.events.listening) this.emit('fetch', { key, source, ms: monoNowMs() - started });
+    if (this.host.events.listening) this.emit('fetch', { key, source, ms: monoNowMs() - started });
   }
 
   private emit(name: 'fetch' | 'stale' | 'refresh', e: { key: Key; [k: string]: unknown }): void {
-    const ev = this.client.events;
+    const ev = this.host.events;
     if (!ev.listening) return;
     const k = e.key;
     const out = k instanceof NamespacedKey ? { ...e, key: k.userKey, namespace: k.namespace } : e;
     ev.emit(name, out as never);
   }
 }
-
-/** direct()'s answers beyond ReadResult: an envelope judged fresh, stale (allowStale), or invalidated by a token. */
-export const FOUND_META = 4;
-export const FOUND_STALE = 5;
-export const INVALID_META = 6;
