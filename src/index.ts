@@ -7,7 +7,7 @@
 export { connect, Client, ClientOptions, SetOptions, GetOptions, Stats, DEFAULT_CLIENT_WINDOW } from './client/client';
 export { Namespace } from './client/namespace';
 export { ClientEvents, EventName } from './client/events';
-export { FetchOptions } from './client/fetch';
+export { FetchOptions } from './client/fetch-options';
 export { ConnectOptions, DEFAULT_RECONNECT_MS } from './client/connection';
 export { StartOptions } from './client/start';
 export { Key } from './store/keys';

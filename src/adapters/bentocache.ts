@@ -37,7 +37,7 @@
  * (its serialized entries), stored as they are.
  */
 import { randomBytes } from 'node:crypto';
-import { connect, Client, ClientOptions } from '../client/client';
+import { connect, Client, ClientOptions, internals } from '../client/client';
 import { RESERVED_KEY_BYTE, ReservedKey } from '../store/keys';
 
 export interface ShmkvDriverOptions extends ClientOptions {
@@ -235,7 +235,7 @@ export class MachineBus implements BusTransport {
     private readonly kv: Client,
     private readonly inner: BusTransport,
   ) {
-    this.machine = kv.envelopes.tokensSync([MACHINE_KEY])[0].token;
+    this.machine = internals(kv).envelopes.tokensSync([MACHINE_KEY])[0].token;
   }
 
   setId(id: string): BusTransport {

@@ -75,7 +75,7 @@
  * LEASE_MS so that its placeholder expired) only makes the store fail:
  * the callers still get the loaded value, and the next fetch loads again.
  *
- * RESTARTS. A CompareSet that a server took and then died holding rejects
+ * RESTARTS (the operations: fetch-lease.ts). A CompareSet that a server took and then died holding rejects
  * with OutcomeUnknownError (sync-window.ts, pipeline.ts). Lease bytes are
  * unique, so taking a lease or placing a placeholder is settled by reading
  * the key back (it holds our bytes or not), and every other CompareSet here
@@ -95,25 +95,22 @@
  * value). One loader for the machine (the lease), and no caller ever waits
  * on it.
  */
-import { randomBytes } from 'node:crypto';
 import { PreparedValue, ownValue } from '../codec/value';
 import { Key, ReservedKey } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
 import { deadlineIn, monoNowMs } from '../store/clock';
 import { ClientStat, ValueTag } from '../layout/layout';
-import type { Client } from './client';
+import type { FetchHost } from './fetch-host';
+import { FOUND_META, FOUND_STALE, INVALID_META } from './fetch-host';
 import { MaterialEncoder, NamespacedKey } from './reserved';
 import type { TokenRef } from './meta';
 import { asPrepared, FetchOptions, keyId, raw, Resolved, resolve } from './fetch-options';
-import { FetchError, FetchTimeoutError, OutcomeUnknownError } from '../errors';
+import { Leases, LEASE_MS } from './fetch-lease';
+import { FetchError, FetchTimeoutError } from '../errors';
 
 export { FetchOptions } from './fetch-options';
 
-/** A lease's time to live: how soon another caller takes over from a dead loader. */
-export const LEASE_MS = 1000;
 const RENEW_MS = LEASE_MS / 4;
-/** Sends of one CompareSet whose outcome stays unknown (each after a server died holding it). */
-const RESEND_TRIES = 3;
 /** How long waiters can still see a failed load's error (and serve stale instead of loading again). */
 export const FAILED_MS = 500;
 const POLL_MAX_MS = 20;
@@ -139,16 +136,18 @@ export class Fetcher {
   private readonly refreshing = new Set<string>();
   /** Loads this process runs (their callers may have gone: a soft timeout, early refresh). */
   private readonly jobs = new Set<Promise<unknown>>();
-  private leaseCount = 0;
   private readonly mat: MaterialEncoder;
+  /** Operations on lease keys and placeholders (fetch-lease.ts). */
+  private readonly leases: Leases;
 
   /** Resolves once every load this process started has ended (close() waits for it). */
   async idle(): Promise<void> {
     while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
   }
 
-  constructor(private readonly client: Client) {
-    this.mat = new MaterialEncoder(client.maxKeyBytes);
+  constructor(private readonly host: FetchHost) {
+    this.mat = new MaterialEncoder(host.maxKeyBytes);
+    this.leases = new Leases(host);
   }
 
   /** `implicit`: token keys every stored value carries (a namespace's). */
@@ -175,7 +174,7 @@ export class Fetcher {
     let stale: Seen | null = seen.state === 'stale' && o.grace > 0 ? seen : null;
     let sawLease = false;
     for (let poll = 1; ; poll = Math.min(poll * 2, POLL_MAX_MS)) {
-      const lease = this.leaseState(lk);
+      const lease = this.leases.state(lk);
       const e = this.read(key);
       if (e.state === 'fresh' && (!o.force || sawLease)) {
         this.done(key, sawLease ? 'wait' : 'cache', started);
@@ -183,19 +182,19 @@ export class Fetcher {
       }
       if (e.state === 'stale' && o.grace > 0) stale = e;
       if (lease === null) {
-        const mine = this.newLease();
-        if (!(await this.take(lk, mine))) continue; // another caller took the lease first: read it now
+        const mine = this.leases.newLease();
+        if (!(await this.leases.take(lk, mine))) continue; // another caller took the lease first: read it now
         const now = this.read(key);
         if (now.state === 'fresh' && !o.force) {
-          this.drop(lk, mine);
+          this.leases.drop(lk, mine);
           this.done(key, 'wait', started);
           return now.value as V;
         }
         if (now.state === 'stale' && o.grace > 0) stale = now;
         let anchor = now.expected;
-        if (anchor === null && (anchor = await this.placeholder(key, mine)) === null) {
+        if (anchor === null && (anchor = await this.leases.placeholder(key, mine)) === null) {
           // K changed between our read and the placeholder (a set): read it again.
-          await this.drop(lk, mine);
+          await this.leases.drop(lk, mine);
           await sleep(poll);
           continue;
         }
@@ -259,17 +258,6 @@ export class Fetcher {
     });
   }
 
-  /**
-   * Put a placeholder anchor in K (our lease bytes, ValueTag.Lease) over
-   * its absence or over a dead loader's placeholder: the anchor, or null
-   * if K holds something else now.
-   */
-  private async placeholder(key: Key, mine: PreparedValue): Promise<PreparedValue | null> {
-    const c = this.client;
-    const over = c.peekRaw(key) === ReadResult.Found && c.found.tag === ValueTag.Lease ? raw(ValueTag.Lease, Buffer.from(c.found.bytes!)) : null;
-    return (await this.placeUnique(key, over, mine)) ? mine : null;
-  }
-
   /** Run the loader under lease `mine` on `lk` and store its value over `anchor` (THE ANCHOR, above). */
   private load<V>(key: Key, lk: ReservedKey, mine: PreparedValue, loader: (key: Key) => V | Promise<V>, o: Resolved, anchor: PreparedValue): Promise<V | undefined> {
     const job = this.loadOnce(key, lk, mine, loader, o, anchor);
@@ -279,15 +267,15 @@ export class Fetcher {
   }
 
   private async loadOnce<V>(key: Key, lk: ReservedKey, mine: PreparedValue, loader: (key: Key) => V | Promise<V>, o: Resolved, anchor: PreparedValue): Promise<V | undefined> {
-    const client = this.client;
+    const host = this.host;
     const placed = anchor === mine;
     this.count(ClientStat.Loads);
     const renew = setInterval(() => {
-      this.again((req) => req.compareAndSetPrepared(lk, mine, mine, deadlineIn(LEASE_MS))).catch(() => undefined);
-      if (placed) this.again((req) => req.compareAndSetPrepared(key, mine, mine, deadlineIn(LEASE_MS))).catch(() => undefined);
+      this.leases.again((req) => req.compareAndSetPrepared(lk, mine, mine, deadlineIn(LEASE_MS))).catch(() => undefined);
+      if (placed) this.leases.again((req) => req.compareAndSetPrepared(key, mine, mine, deadlineIn(LEASE_MS))).catch(() => undefined);
     }, RENEW_MS);
     // Our placeholder goes (only ours: a write that replaced it stays).
-    const unplace = (): Promise<unknown> => (placed ? this.again((req) => req.compareAndSetPrepared(key, mine, null, 0)).catch(() => undefined) : Promise.resolve());
+    const unplace = (): Promise<unknown> => (placed ? this.leases.again((req) => req.compareAndSetPrepared(key, mine, null, 0)).catch(() => undefined) : Promise.resolve());
     try {
       let value: V;
       let inner: PreparedValue | null = null;
@@ -296,65 +284,28 @@ export class Fetcher {
         value = await loader(key);
         // A value the codec refuses fails the load like a throwing loader.
         if (value !== undefined) {
-          inner = ownValue(client.codec.prepare(value));
-          if (o.envelope) tokens = await client.envelopes.tokens(o.tokenKeys);
+          inner = ownValue(host.codec.prepare(value));
+          if (o.envelope) tokens = await host.envelopes.tokens(o.tokenKeys);
         }
       } catch (e) {
         this.count(ClientStat.LoadFailures);
         const err = e instanceof Error ? e : new Error(String(e));
         const mark = raw(ValueTag.Failed, Buffer.from(JSON.stringify({ name: err.name, message: err.message })));
-        await this.again((req) => req.compareAndSetPrepared(lk, mine, mark, deadlineIn(FAILED_MS))).catch(() => undefined);
+        await this.leases.again((req) => req.compareAndSetPrepared(lk, mine, mark, deadlineIn(FAILED_MS))).catch(() => undefined);
         await unplace();
         throw e;
       }
       // Only over the anchor: a set or delete during the load wins.
       if (inner)
-        await this.again((req) => {
-          const s = o.envelope ? client.envelopes.wrap(req, inner!, o.set, tokens) : { data: inner!, expires: req.deadline(o.set) };
+        await this.leases.again((req) => {
+          const s = o.envelope ? host.envelopes.wrap(req, inner!, o.set, tokens) : { data: inner!, expires: req.deadline(o.set) };
           return req.compareAndSetPrepared(key, anchor, s.data, s.expires);
         });
       else await unplace();
-      await this.drop(lk, mine);
+      await this.leases.drop(lk, mine);
       return value;
     } finally {
       clearInterval(renew);
-    }
-  }
-
-  /** Drop our lease (only ours). */
-  private drop(lk: ReservedKey, mine: PreparedValue): Promise<unknown> {
-    return this.again((req) => req.compareAndSetPrepared(lk, mine, null, 0)).catch(() => undefined);
-  }
-
-  /** Take the lease `lk` with our unique bytes `mine`: whether we hold it. */
-  private take(lk: ReservedKey, mine: PreparedValue): Promise<boolean> {
-    return this.placeUnique(lk, null, mine);
-  }
-
-  /**
-   * CompareSet(k, over -> mine), `mine` being unique lease bytes: whether k
-   * holds them now. When the outcome is unknown (RESTARTS above), k is read
-   * back: only this caller ever writes those bytes.
-   */
-  private async placeUnique(k: Key, over: PreparedValue | null, mine: PreparedValue): Promise<boolean> {
-    try {
-      return (await this.client.request((req) => req.compareAndSetPrepared(k, over, mine, deadlineIn(LEASE_MS)))) as boolean;
-    } catch (e) {
-      if (!(e instanceof OutcomeUnknownError)) throw e;
-      if (this.client.peekRaw(k) !== ReadResult.Found) return false;
-      const found = this.client.found;
-      return found.tag === ValueTag.Lease && found.bytes !== null && found.bytes.equals(mine.bytes!);
-    }
-  }
-
-  /** A CompareSet whose expected bytes a first run consumes, sent again while its outcome is unknown (RESTARTS above). */
-  private async again(build: Parameters<Client['request']>[0]): Promise<unknown> {
-    for (let tries = 1; ; tries++) {
-      try {
-        return await this.client.request(build);
-      } catch (e) {
-        if (!(e instanceof OutcomeUnknownError) || tries >= RESEND_TRIES) throw e;
-      }
     }
   }
 
@@ -368,12 +319,12 @@ export class Fetcher {
     this.refreshing.add(id);
     const lk = this.mat.lease(key);
     const go = async (): Promise<void> => {
-      if (this.leaseState(lk) !== null) return;
-      const mine = this.newLease();
-      if (!(await this.take(lk, mine))) return;
+      if (this.leases.state(lk) !== null) return;
+      const mine = this.leases.newLease();
+      if (!(await this.leases.take(lk, mine))) return;
       const again = this.read(key);
       if (again.state !== 'fresh' || again.bornAt !== seen.bornAt) {
-        await this.drop(lk, mine); // someone refreshed it meanwhile
+        await this.leases.drop(lk, mine); // someone refreshed it meanwhile
         return;
       }
       await this.background(key, this.load(key, lk, mine, loader, o, again.expected!));
@@ -401,61 +352,36 @@ export class Fetcher {
 
   /** The value's state, by a judged direct read (stale values included). */
   private read(key: Key): Seen {
-    const client = this.client;
-    const r = client.direct(key, true, true);
-    const entries = client.envelopes;
+    const host = this.host;
+    const r = host.direct(key, true, true);
+    const entries = host.envelopes;
     if (r === ReadResult.Found) {
-      const f = client.found;
-      return { state: 'fresh', value: client.codec.decode(f), expected: asPrepared(f), bornAt: 0, freshUntil: 0 };
+      const f = host.found;
+      return { state: 'fresh', value: host.codec.decode(f), expected: asPrepared(f), bornAt: 0, freshUntil: 0 };
     }
     if (r === FOUND_META || r === FOUND_STALE) {
       const o = entries.last!;
       const expected = raw(ValueTag.Meta, entries.lastBytes!);
-      return { state: r === FOUND_META ? 'fresh' : 'stale', value: client.codec.decode(o.raw), expected, bornAt: o.bornAt, freshUntil: o.freshUntil };
+      return { state: r === FOUND_META ? 'fresh' : 'stale', value: host.codec.decode(o.raw), expected, bornAt: o.bornAt, freshUntil: o.freshUntil };
     }
     if (r === ReadResult.Contended) return { state: 'absent', value: undefined, expected: null, bornAt: -1, freshUntil: 0 };
     // An envelope that a token invalidated is absent, but it is what a load must replace.
     return { state: 'absent', value: undefined, expected: r === INVALID_META ? raw(ValueTag.Meta, entries.lastBytes!) : null, bornAt: 0, freshUntil: 0 };
   }
 
-  /** The lease key's state: null (free), true (held), or the FetchError of a failed load. */
-  private leaseState(lk: ReservedKey): null | true | FetchError {
-    if (this.client.peekRaw(lk) !== ReadResult.Found) return null;
-    const found = this.client.found;
-    if (found.tag === ValueTag.Failed) {
-      const { name, message } = JSON.parse(found.bytes!.toString('utf8')) as { name: string; message: string };
-      return new FetchError(name, message);
-    }
-    return found.tag === ValueTag.Lease ? true : null;
-  }
-
-  /** Lease bytes unique to this call: pid, a per-process counter, random bits. */
-  private newLease(): PreparedValue {
-    const b = Buffer.alloc(16);
-    b.writeUInt32LE(process.pid, 0);
-    b.writeUInt32LE(++this.leaseCount >>> 0, 4);
-    randomBytes(8).copy(b, 8);
-    return raw(ValueTag.Lease, b);
-  }
-
   private count(stat: ClientStat): void {
-    this.client.counters[stat]++;
+    this.host.count(stat);
   }
 
   private done(key: Key, source: 'cache' | 'load' | 'wait' | 'stale', started: number): void {
-    if (this.client.events.listening) this.emit('fetch', { key, source, ms: monoNowMs() - started });
+    if (this.host.events.listening) this.emit('fetch', { key, source, ms: monoNowMs() - started });
   }
 
   private emit(name: 'fetch' | 'stale' | 'refresh', e: { key: Key; [k: string]: unknown }): void {
-    const ev = this.client.events;
+    const ev = this.host.events;
     if (!ev.listening) return;
     const k = e.key;
     const out = k instanceof NamespacedKey ? { ...e, key: k.userKey, namespace: k.namespace } : e;
     ev.emit(name, out as never);
   }
 }
-
-/** direct()'s answers beyond ReadResult: an envelope judged fresh, stale (allowStale), or invalidated by a token. */
-export const FOUND_META = 4;
-export const FOUND_STALE = 5;
-export const INVALID_META = 6;

@@ -15,9 +15,9 @@
  * as keysWithPrefix does) and judge each entry of the namespace: they
  * cost time in proportion to the table, not to the namespace.
  */
-import type { Client, GetOptions } from './client';
+import type { GetOptions } from './client-options';
 import type { SetOptions } from './requests';
-import type { FetchOptions } from './fetch';
+import type { FetchOptions } from './fetch-options';
 import { decodeKey, Key, ReservedKey } from '../store/keys';
 import { KEY_KIND_BYTES, KeyKind } from '../layout/layout';
 import { KIND_NS_ENTRY, MaterialEncoder, NamespacedKey, namespaceTokenKey, pathBytes } from './reserved';
@@ -30,6 +30,34 @@ function checkName(name: string): void {
   checkWellFormed(name, 'a namespace name');
 }
 
+/**
+ * What a namespace needs from its client (client.ts builds it): the
+ * client's reads and deletes of a key, the enveloped writes and fetch that
+ * add the namespace's tokens, its invalidation, and the scan under size
+ * and keys(). A contract, so that this file does not import the Client.
+ */
+export interface NamespaceHost {
+  readonly maxKeyBytes: number;
+  getSync(key: Key, options?: GetOptions): unknown;
+  get(key: Key, options?: GetOptions): Promise<unknown>;
+  ttlSync(key: Key): number | undefined;
+  deleteSync(key: Key): boolean;
+  delete(key: Key): Promise<boolean>;
+  deleteByTag(tags: readonly string[]): Promise<void>;
+  /** A set whose entry carries the tokens `implicit` (and its tags'). */
+  setEnveloped(key: Key, value: unknown, options: SetOptions, implicit: ReservedKey[]): Promise<boolean>;
+  setEnvelopedSync(key: Key, value: unknown, options: SetOptions, implicit: ReservedKey[]): boolean;
+  /** A fetch whose stored value carries the tokens `implicit`. */
+  fetchWith<V>(key: Key, loader: (key: Key) => V | Promise<V>, options: FetchOptions | undefined, implicit: ReservedKey[]): Promise<V | undefined>;
+  /** New tokens for `keys`: every entry carrying an old one reads as absent. */
+  invalidate(keys: ReservedKey[]): Promise<void>;
+  invalidateSync(keys: ReservedKey[]): void;
+  /** Every key's material, reserved keys included (blocking). */
+  materialsSync(): Buffer[];
+  /** Whether `key` holds a fresh value, counting and reporting nothing. */
+  liveSync(key: Key): boolean;
+}
+
 export class Namespace {
   /** The names from the root, joined by ':' (for display). */
   readonly name: string;
@@ -40,7 +68,7 @@ export class Namespace {
   private readonly mat: MaterialEncoder;
 
   constructor(
-    private readonly client: Client,
+    private readonly client: NamespaceHost,
     readonly names: readonly string[],
   ) {
     names.forEach(checkName);
@@ -109,11 +137,11 @@ export class Namespace {
 
   /** Drop every entry of this namespace and of the namespaces inside it: one write. */
   clearSync(): void {
-    this.client.envelopes.invalidateSync([this.own]);
+    this.client.invalidateSync([this.own]);
   }
 
   clear(): Promise<void> {
-    return rejecting(() => this.client.envelopes.invalidate([this.own]));
+    return rejecting(() => this.client.invalidate([this.own]));
   }
 
   /** The live keys of this namespace (a scan of the whole table, blocking). */

@@ -4,8 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Session } from './session';
 import { toWire } from './thread-error';
-import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, NotifierData } from './notifier';
-import type { NotifierMessage } from './pipeline';
+import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, NotifierData, NotifierMessage } from './notifier';
 
 /** How long the notifier sleeps on an empty lane before re-checking STOP. */
 const IDLE_SLEEP_MS = 1000;

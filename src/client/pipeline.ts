@@ -31,15 +31,12 @@
  * (every promise rejects with ServerGoneError, as the client did before it
  * could ride through).
  */
-import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { Connection } from './connection';
 import type { Session } from './session';
 import { Lane } from './lane';
 import { StagingIO } from './staging-io';
 import type { ValueCodec } from '../codec/value';
-import { fromWire, WireError } from './thread-error';
-import { CTRL_ERROR, CTRL_NOTIFIED, CTRL_STOP, CTRL_SUBMITTED, CTRL_WORDS, NotifierData } from './notifier';
+import { CTRL_NOTIFIED, CTRL_SUBMITTED, NotifierLink } from './notifier';
 import { Pending, RequestBuilder, writeRequest } from './requests';
 import { InFlight, salvageForExpiry, salvageForMove, settle, settleAnswered } from './salvage';
 import { Op, Status } from '../layout/layout';
@@ -50,20 +47,20 @@ export const SPIN_MS = 0.02;
 /** How often a pipeline in trouble looks at its windows and its server. */
 const RECOVER_MS = 20;
 
-/** What the notifier posts: why it handed the windows back, or an error of its own. */
-export type NotifierMessage = { problem: string } | { error: WireError };
-
 export class Pipeline {
-  private ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
+  /** The notifier thread and its control words (notifier.ts). */
+  private readonly link = new NotifierLink({
+    woken: (handedBack) => this.woken(handedBack),
+    reason: (problem) => (this.problem = problem),
+    failed: (e) => this.fail(e),
+  });
   private lane: Lane;
   private io: StagingIO;
-  private notifier: Worker | null = null;
   /** Requests sent, oldest first, awaiting responses. */
   private inFlight: Pending[] = [];
   /** Requests not yet sent: queued[queuedHead..], oldest first. */
   private queued: Pending[] = [];
   private queuedHead = 0;
-  private waiting = false;
   /** reconnect: false only: the reason the pipeline stopped, for good. */
   failure: Error | null = null;
   /** The notifier handed the windows back: the server does not serve (RIDING THROUGH). */
@@ -112,7 +109,7 @@ export class Pipeline {
     }
     if (!this.haveWindow()) return;
     const lane = this.lane;
-    const ctrl = this.ctrl;
+    const ctrl = this.link.ctrl;
     const deadline = performance.now() + SPIN_MS;
     for (;;) {
       this.sendQueued();
@@ -138,12 +135,7 @@ export class Pipeline {
     }
     if (this.inFlight.length > 0) this.arm();
     else if (this.queuedHead < this.queued.length) setTimeout(() => this.pump(), 1); // ring full: retry soon
-    // A pending Atomics.waitAsync does not keep Node alive; the notifier
-    // does, exactly while requests are outstanding.
-    if (this.notifier) {
-      if (this.inFlight.length > 0) this.notifier.ref();
-      else this.notifier.unref();
-    }
+    this.link.keepAlive(this.inFlight.length > 0);
   }
 
   /**
@@ -207,7 +199,7 @@ export class Pipeline {
   }
 
   private drainCompleted(): void {
-    const notified = Atomics.load(this.ctrl, CTRL_NOTIFIED);
+    const notified = Atomics.load(this.link.ctrl, CTRL_NOTIFIED);
     while (this.lane.completedCount < notified) {
       if (!this.lane.pollNext()) throw new Error('internal: notified window is not DONE');
       this.settleOldest();
@@ -242,51 +234,20 @@ export class Pipeline {
   }
 
   private arm(): void {
-    if (this.waiting) return;
-    this.startNotifier();
-    const seen = Atomics.load(this.ctrl, CTRL_NOTIFIED);
-    this.waiting = true;
-    const ctrl = this.ctrl;
-    if (seen !== this.lane.completedCount || Atomics.load(ctrl, CTRL_ERROR) !== 0) {
-      queueMicrotask(() => this.wake(ctrl));
-      return;
-    }
-    const r = Atomics.waitAsync(ctrl, CTRL_NOTIFIED, seen);
-    if (r.async) void r.value.then(() => this.wake(ctrl));
-    else queueMicrotask(() => this.wake(ctrl));
+    const lane = this.lane;
+    this.link.arm(lane.completedCount, () => ({ session: lane.session.shared(), policy: this.conn.policy, width: lane.width, order: lane.order }));
   }
 
-  private wake(ctrl: Int32Array): void {
-    if (ctrl !== this.ctrl) return; // a wait on a notifier that is gone
-    this.waiting = false;
+  private woken(handedBack: boolean): void {
     if (this.failure) return;
-    if (Atomics.load(ctrl, CTRL_ERROR) !== 0) {
-      // The notifier posts its reason before raising ERROR; 'message' may
-      // not have been delivered yet, so fall back to a generic one.
-      this.handedBack(this.problem || 'the server stopped answering');
-      return;
-    }
-    this.pump();
-  }
-
-  private startNotifier(): void {
-    if (this.notifier) return;
-    const data: NotifierData = { session: this.lane.session.shared(), policy: this.conn.policy, width: this.lane.width, ctrl: this.ctrl, order: this.lane.order };
-    const w = new Worker(path.join(__dirname, 'notifier-worker.js'), { workerData: data });
-    const ctrl = this.ctrl;
-    w.on('message', (m: NotifierMessage) => {
-      if (ctrl !== this.ctrl) return;
-      if ('problem' in m) this.problem = m.problem;
-      else this.fail(fromWire(m.error));
-    });
-    w.on('error', (e) => this.fail(e));
-    w.unref();
-    this.notifier = w;
+    // The reason may not have been delivered yet: a generic one.
+    if (handedBack) this.handedBack(this.problem || 'the server stopped answering');
+    else this.pump();
   }
 
   /** The notifier gave every window back: the server does not serve. */
   private handedBack(problem: string): void {
-    this.notifier = null; // it has exited (or is exiting) by itself
+    this.link.exited(); // it has exited (or is exiting) by itself
     problem = this.lane.session.problem() ?? problem;
     if (!this.conn.reconnect) return this.fail(new ServerGoneError(problem));
     this.trouble = true;
@@ -332,10 +293,7 @@ export class Pipeline {
   private resume(): void {
     this.trouble = false;
     this.outageSince = 0;
-    this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
-    this.ctrl[CTRL_NOTIFIED] = this.lane.completedCount;
-    this.ctrl[CTRL_SUBMITTED] = this.lane.submittedCount;
-    this.waiting = false;
+    this.link.renew(this.lane.completedCount, this.lane.submittedCount);
     this.pump();
   }
 
@@ -346,7 +304,7 @@ export class Pipeline {
    */
   private move(): void {
     const old = this.lane.session;
-    this.stopNotifier();
+    this.link.stop();
     const { again, later } = salvageForMove(this.flight(), `the server (pid ${old.region.serverPid()}) stopped answering after it took the request`);
     for (const w of this.lane.windows()) old.giveBack(w);
     this.inFlight = [];
@@ -408,23 +366,6 @@ export class Pipeline {
     this.queuedHead = 0;
   }
 
-  private stopNotifier(): void {
-    Atomics.store(this.ctrl, CTRL_STOP, 1);
-    Atomics.notify(this.ctrl, CTRL_SUBMITTED);
-    // Not awaited: with nothing outstanding (NOTIFIED === SUBMITTED) the
-    // notifier touches no window any more, and awaiting its 'exit' was seen
-    // to leave close() pending forever when the thread had already ended by
-    // itself on STOP (the process then exited with the caller's await
-    // unsettled). Unref'd, it never keeps the process alive.
-    if (this.notifier) {
-      this.notifier.unref();
-      this.notifier.terminate().catch(() => undefined);
-    }
-    this.notifier = null;
-    this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
-    this.waiting = false;
-  }
-
   /**
    * Wait for outstanding requests, then stop the notifier and give the
    * lane's windows back (those a server may still answer into go to its
@@ -447,7 +388,7 @@ export class Pipeline {
   closeIdle(): void {
     if (this.closed) return;
     this.closed = true;
-    this.stopNotifier();
+    this.link.stop();
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     const s = this.lane.session;

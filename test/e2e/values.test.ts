@@ -15,6 +15,7 @@ import { connect, CodecError } from '../../src/index';
 import { ValueTag } from '../../src/layout/layout';
 import { encodeStructured } from '../../src/codec/structured';
 import { STRUCTURES_KEY } from '../../src/client/structures';
+import { internals } from '../../src/client/client';
 import { Scope, waitUntil } from '../support/procs';
 import { generation, PER_ROUND, ROUNDS, shapeValue } from '../fixtures/api/values-client';
 
@@ -93,7 +94,7 @@ test('values read across codecs: msgpack, v8, json and plain msgpack values, by 
   clients.json.setSync('from:json', jsonish);
   await clients.msgpack.set('from:msgpack:promise', jsonish);
   // A value of the old plain msgpack tag (9), as a former client wrote it.
-  await clients.msgpack.request((req) =>
+  await internals(clients.msgpack).request((req) =>
     req.compareAndSetPrepared('from:plain', null, { tag: ValueTag.Msgpack, maxBytes: 0, num: 0, str: '', bytes: encodeStructured(jsonish, 'plain-msgpack') }, 0),
   );
   for (const [name, kv] of Object.entries(clients)) {
