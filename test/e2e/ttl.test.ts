@@ -38,8 +38,9 @@ test('ttl: every read path returns the value before its deadline and nothing aft
   // Before the deadline (checked only while it surely has not passed).
   const before = [kv.getSync('sync'), await kv.get('promise'), kv.getSync('many'), kv.hasSync('sync'), await kv.has('promise')];
   if (monoNowMs() - start < 250) assert.deepEqual(before, ['a', { b: 1 }, 3, true, true]);
-  const left = kv.ttlSync('sync')!;
-  assert.ok(left <= 300 && left >= 0, `remaining ${left}`);
+  // On a loaded machine the deadline may have passed already: then absent.
+  const left = kv.ttlSync('sync');
+  assert.ok(left === undefined ? monoNowMs() - start >= 300 : left >= 0 && left <= 300, `remaining ${left} after ${monoNowMs() - start} ms`);
   assert.equal(kv.ttlSync('forever'), Infinity);
   assert.equal(await kv.getRemainingTTL('nothing'), undefined);
   await eventually(() => monoNowMs() - lastWrite > 300, 'every deadline passed');
