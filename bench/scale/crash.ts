@@ -15,7 +15,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, ChildProcess } from 'node:child_process';
 import { connect } from '../../src/index';
 import { Region } from '../../src/layout/region';
 import { ServerState } from '../../src/layout/layout';
@@ -55,6 +55,7 @@ async function main(): Promise<void> {
   const dataDir = fs.existsSync('/dev/shm') ? '/dev/shm' : work;
   const region = path.join(work, 'region');
   const stop = path.join(work, 'STOP');
+  const children: ChildProcess[] = [];
   try {
     const writers = Array.from({ length: WRITERS }, (_, w) => {
       const child = spawn(process.execPath, [WRITER_JS, region, `w${w}`, stop, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
       const done = new Promise<{ written: number; failed: number[]; errors: Record<string, number>; maxGapMs: number; gaps: number[] }>((resolve, reject) =>
         child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(text.trim())) : reject(new Error(`writer ${w} exited ${code}`)))),
       );
+      children.push(child);
       return { child, done };
     });
     const deadline = Date.now() + 60_000;
@@ -114,6 +116,8 @@ async function main(): Promise<void> {
     fs.writeFileSync(out, lines.join('\n') + '\n');
     process.stderr.write(`crash: written to ${out}\n`);
   } finally {
+    // Writers still running (a failed run) would spin on for ever.
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     // The last server was started detached by a writer: stop it, then drop its cache.
     const pid = serverPid(region);
     if (pid > 0 && processAlive(pid)) {

@@ -83,7 +83,8 @@ export async function startRedis(bin: string, provenance: string, dir?: string):
   for (;;) {
     if (dead) throw new Error(`redis-server exited at start (see ${path.join(dir, 'redis.log')})`);
     if (fs.existsSync(socket)) {
-      const r = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      // No ready check: ioredis would wait out Redis's loading ETA itself (seconds), where this loop polls every 50 ms.
+      const r = new Redis({ path: socket, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
       try {
         await r.connect();
         const info = await r.info();
