@@ -1,8 +1,8 @@
 /**
- * The client's reserved keys (see store/keys.ts: string material starting
- * with 0xFF, which no user key has): where tag tokens, namespace tokens,
- * namespaced entries and fetch leases live. Each is 0xFF, one letter
- * saying what it is, then its name:
+ * The client's reserved keys (see store/keys.ts: material of their own
+ * kind, KeyKind.Reserved, which no user key has): where tag tokens,
+ * namespace tokens, namespaced entries and fetch leases live. Each is
+ * RESERVED_KEY_BYTE (0xFF), one letter saying what it is, then its name:
  *
  *   0xFF 'T' tag (UTF-8)                   a tag's token (tags.ts)
  *   0xFF 'G' u16 length, namespace path    a namespace's token
