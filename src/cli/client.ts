@@ -11,7 +11,7 @@ import { InputError, parseValues, parseWorkload, readInput, splitParts, ValueFil
 import { notRegular } from '../workload/input';
 import { checkOutput, OutputFile, sameFile } from '../workload/output';
 import { byteKey, parseStringValues, StringFile } from '../workload/bytes';
-import type { ReplayMessage, ReplayReport, ReplayTask } from './replay-worker';
+import type { ReplayMessage, ReplayReport, ReplayTask } from './replay-contract';
 import { ReplayError } from './replay-error';
 import { Connection, DEFAULT_RECONNECT_MS } from '../client/connection';
 import { fromWire } from '../client/thread-error';

@@ -27,7 +27,7 @@
  * in flight go again (replay-resend.ts), each through the same path as a
  * new one (a Reserve first when no window of the new lane has room).
  */
-import type { ReplayReport, ReplayTask } from './replay-worker';
+import type { ReplayReport, ReplayTask } from './replay-contract';
 import { Connection } from '../client/connection';
 import { Lane, LaneMoved } from '../client/lane';
 import { drain, resend } from './replay-resend';

@@ -25,7 +25,7 @@
  * results against expected files (-c), including a workload that reuses
  * keys back to back.
  */
-import type { ReplayReport, ReplayTask } from './replay-worker';
+import type { ReplayReport, ReplayTask } from './replay-contract';
 import { Connection } from '../client/connection';
 import { Lane, LaneMoved } from '../client/lane';
 import { drain, resend } from './replay-resend';

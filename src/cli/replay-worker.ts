@@ -12,46 +12,11 @@
  * server answers from its (empty) table.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Connection, SharedConnection } from '../client/connection';
+import { Connection } from '../client/connection';
 import { Lane, LaneMoved } from '../client/lane';
-import { toWire, WireError } from '../client/thread-error';
+import { toWire } from '../client/thread-error';
 import { Op, Status } from '../layout/layout';
-import type { ByteRequests } from '../workload/workload';
-
-export interface ReplayTask {
-  conn: SharedConnection;
-  first: number;
-  width: number;
-  start: number;
-  end: number;
-  ops: Uint8Array;
-  keys: Uint32Array;
-  values: Uint32Array;
-  results: Uint32Array;
-  /** Byte workloads: the packed requests (null for u32 workloads). */
-  bytes?: ByteRequests | null;
-  /** 1-based workload line of each request (error messages). */
-  lines: Uint32Array;
-  /** Gets read the shared table directly (--direct) instead of going through the ring. */
-  direct: boolean;
-  /** Byte workloads: return get results (for -c/-o) in the report. */
-  keep: boolean;
-  /** Int32Array word set to 1 by the main thread to stop early (Ctrl-C). */
-  abort: Int32Array;
-}
-
-export type ReplayMessage = { report: ReplayReport } | { error: WireError };
-
-export interface ReplayReport {
-  /** process.hrtime.bigint() of the first submission / last completion, as ns numbers. */
-  firstSubmitNs: number;
-  lastCompleteNs: number;
-  completed: number;
-  /** Puts refused because the table is at its memory cap. */
-  full: number;
-  /** Byte workloads with `keep`: the result line of each get, in order. */
-  strings?: string[];
-}
+import type { ReplayReport, ReplayTask } from './replay-contract';
 
 function replay(t: ReplayTask): ReplayReport {
   const conn = Connection.fromShared(t.conn);

@@ -24,8 +24,7 @@
  * into S, the rest into M; the ghost empty; visited flags start clear (the
  * exchange file is new). The chunk's stamps go on after the newest.
  */
-import type { S3Fifo } from './s3fifo';
-import { SMALL_RATIO } from './s3fifo';
+import { QueueHost, SMALL_RATIO } from './s3fifo-queues';
 import { Verdict } from './item-ring';
 import { hashU32Key, readU32LE } from './keys';
 import { Segments } from './segments';
@@ -86,7 +85,7 @@ export class QueueTidy {
   private readonly kept: Array<TicketMap | null>;
   private next = 0;
 
-  constructor(private readonly s3: S3Fifo) {
+  constructor(private readonly s3: QueueHost) {
     this.kept = s3.queues.flatMap(() => [null, null]);
   }
 
@@ -194,7 +193,7 @@ export class QueueTidy {
  * the rings and ghosts are emptied first. Each segment is read under its
  * lock. Returns the items queued.
  */
-export function rebuildQueues(s3: S3Fifo): number {
+export function rebuildQueues(s3: QueueHost): number {
   const segs = s3.segs;
   let total = 0;
   for (let c = 0; c < segs.chunks.length; c++) {

@@ -62,19 +62,12 @@ import { PrivateState } from './private-state';
 import { Segments } from './segments';
 import { Lock } from '../sync/lock';
 import { QueueTidy } from './s3fifo-tidy';
+import { ChunkQueues, QueueHost, SMALL_RATIO } from './s3fifo-queues';
+
+export { ChunkQueues, SMALL_RATIO } from './s3fifo-queues';
 import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_STAMP, IX_BYTES, IX_ENTRY, IX_HASH, KeyKind, PQ_GHOST_BUCKETS, PQ_LOCK, PQ_MAIN, PQ_SMALL, Stat } from '../layout/layout';
 
-/** S's share of a chunk's queued items (the paper's 10%), by count. */
-export const SMALL_RATIO = 0.1;
 const LOCK_TOKEN = 1;
-
-/** One chunk's queues and their lock. */
-export interface ChunkQueues {
-  lock: Lock;
-  small: ItemRing;
-  main: ItemRing;
-  ghost: Ghost;
-}
 
 /** What this thread's evictions did (plain counters, for tests and benchmarks). */
 export interface S3FifoCounts {
@@ -86,7 +79,7 @@ export interface S3FifoCounts {
   fallbackBytes: number;
 }
 
-export class S3Fifo implements Evictor {
+export class S3Fifo implements Evictor, QueueHost {
   readonly queues: ChunkQueues[];
   /** For what the queues cannot free, and for full segments. */
   readonly clock: ClockEvictor;

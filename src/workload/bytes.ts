@@ -14,7 +14,7 @@
 import { isUtf8 } from 'node:buffer';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES, KEY_KIND_BYTES, KeyKind, Op } from '../layout/layout';
 import { CR, InputError, lineCapacity, NL, shared, snippet, SP, TAB } from './input';
-import type { Workload } from './workload';
+import type { Workload } from './workload-types';
 
 const SET_USAGE = "expected 'set KEY VALUE', 'get KEY' or 'del KEY'";
 
