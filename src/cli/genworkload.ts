@@ -2,7 +2,7 @@
 import * as os from 'node:os';
 import { parse, parseIntArg, runCli, usage, Spec, UsageError } from './args';
 import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../layout/layout';
-import { InputError } from '../workload/workload';
+import { InputError } from '../workload/input';
 import { Generation, GenOptions } from '../workload/generate';
 import { checkOutput, OutputFile, sameFile } from '../workload/output';
 

@@ -20,7 +20,6 @@ import { parseByteWorkload } from './bytes';
 import type { Workload, WorkloadForm } from './workload-types';
 import { CR, InputError, lineCapacity, NL, shared, snippet, SP, TAB } from './input';
 
-export { InputError, readInput } from './input';
 
 export { ByteRequests, Workload, WorkloadForm } from './workload-types';
 
