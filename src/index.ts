@@ -14,7 +14,8 @@ export { Key } from './store/keys';
 export { Encoding, DEFAULT_ENCODING } from './codec/structured';
 export { Server, ServerOptions } from './server/server';
 export { DEFAULT_REGION_PATH } from './layout/region';
-export { REGION_VERSION, DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from './layout/layout';
+export { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from './layout/keys-values';
+export { REGION_VERSION } from './layout/region-header';
 export { WaitPolicy, DEFAULT_WAIT_POLICY } from './sync/waiter';
 export {
   RegionError,

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import { connect } from '../../src/index';
 import { Region } from '../../src/layout/region';
-import { ServerState } from '../../src/layout/layout';
+import { ServerState } from '../../src/layout/region-header';
 import { processAlive } from '../../src/sync/lock';
 import { REPO } from '../harness/options';
 

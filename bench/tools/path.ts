@@ -26,7 +26,9 @@ import { Staging } from '../../src/server/staging';
 import { Batches, BATCH_MAX } from '../../src/server/batches';
 import { generate } from '../../src/workload/generate';
 import { parseWorkload, Workload } from '../../src/workload/workload';
-import { HDR_BUSY, PAGE, WINDOW_BYTES } from '../../src/layout/layout';
+import { WINDOW_BYTES } from '../../src/layout/board';
+import { PAGE } from '../../src/layout/fields';
+import { HDR_BUSY } from '../../src/layout/region-header';
 
 const TABLE_BYTES = 65536 * PAGE; // 256 MiB: room for 100,000 keys and their growth
 const WARMUP_ROUNDS = 2;

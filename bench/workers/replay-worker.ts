@@ -14,7 +14,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Connection, SharedConnection } from '../../src/client/connection';
 import { Lane } from '../../src/client/lane';
-import { Status } from '../../src/layout/layout';
+import { Status } from '../../src/layout/board';
 import { barrier, SliceReport, SliceTask, WARMUP_REQUESTS } from '../harness/common';
 
 export interface ReplayTask extends SliceTask {

@@ -17,7 +17,8 @@ import { ReplayError } from './replay-error';
 import { Connection, DEFAULT_RECONNECT_MS } from '../client/connection';
 import { fromWire } from '../client/thread-error';
 import { resolveRegionPath } from '../layout/region';
-import { MAX_SERVER_THREADS, MAX_WINDOWS, Op } from '../layout/layout';
+import { MAX_WINDOWS, Op } from '../layout/board';
+import { MAX_SERVER_THREADS } from '../layout/region-header';
 import { ServerGoneError, BoardFullError, RegionError, ServerError } from '../errors';
 
 export const CLIENT_SPEC = {

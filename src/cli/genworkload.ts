@@ -1,7 +1,7 @@
 /** ./genworkload: write a random workload and its expected results (see workload/generate.ts). */
 import * as os from 'node:os';
 import { parse, parseIntArg, runCli, usage, Spec, UsageError } from './args';
-import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../layout/layout';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../layout/keys-values';
 import { InputError } from '../workload/input';
 import { Generation, GenOptions } from '../workload/generate';
 import { checkOutput, OutputFile, sameFile } from '../workload/output';

@@ -31,7 +31,8 @@ import { Lane, LaneMoved } from '../client/lane';
 import { drain, resend } from './replay-resend';
 import { ReadResult } from '../store/table-reader';
 import { hashU32Key, U32_KEY_BYTES, writeU32Key } from '../store/keys';
-import { Op, Status, ValueTag } from '../layout/layout';
+import { Op, Status } from '../layout/board';
+import { ValueTag } from '../layout/keys-values';
 import { TableCorruptError } from '../errors';
 
 export function replayDirect(t: ReplayTask): ReplayReport {

@@ -15,7 +15,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Connection } from '../client/connection';
 import { Lane, LaneMoved } from '../client/lane';
 import { toWire } from '../client/thread-error';
-import { Op, Status } from '../layout/layout';
+import { Op, Status } from '../layout/board';
 import type { ReplayReport, ReplayTask } from './replay-contract';
 
 function replay(t: ReplayTask): ReplayReport {

@@ -10,22 +10,11 @@ import { dropCache } from '../server/cache-files';
 import { defaultDataDir, removeRegularFile } from '../layout/data-file';
 import { lockServer, refuseForeignFile, unlinkIfOurs, unlockServer } from '../server/region-files';
 import { resolveRegionPath } from '../layout/region';
-import {
-  DEFAULT_MAX_KEY_BYTES,
-  DEFAULT_MAX_VALUE_BYTES,
-  DEFAULT_RING_CAPACITY,
-  DEFAULT_WINDOW_COUNT,
-  MAX_KEY_BYTES_LIMIT,
-  MAX_RING_CAPACITY,
-  MAX_SERVER_THREADS,
-  MAX_VALUE_BYTES_LIMIT,
-  MAX_WINDOWS,
-  MAX_DATA_BYTES,
-  MIN_DATA_BYTES,
-  D_SNAPSHOTS,
-  D_SNAPSHOT_RESULT,
-  SnapshotResult,
-} from '../layout/layout';
+import { MAX_RING_CAPACITY, MAX_WINDOWS } from '../layout/board';
+import { D_SNAPSHOT_RESULT, D_SNAPSHOTS, MAX_DATA_BYTES, MIN_DATA_BYTES, SnapshotResult } from '../layout/data-meta';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES_LIMIT, MAX_VALUE_BYTES_LIMIT } from '../layout/keys-values';
+import { DEFAULT_RING_CAPACITY, DEFAULT_WINDOW_COUNT } from '../layout/region-file';
+import { MAX_SERVER_THREADS } from '../layout/region-header';
 import { ServerError, RegionError, ServerGoneError } from '../errors';
 
 const MiB = 1024 * 1024;

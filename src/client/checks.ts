@@ -1,7 +1,7 @@
 /**
  * The client's user-facing errors and argument checks.
  */
-import { Status } from '../layout/layout';
+import { Status } from '../layout/board';
 import { TableCorruptError, TableFullError } from '../errors';
 
 /** The error a non-Ok status stands for, in a response to `what`. */

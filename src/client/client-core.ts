@@ -30,7 +30,7 @@ import { rejecting } from './promises';
 import { ValueCodec } from '../codec/value';
 import { Encoding } from '../codec/structured';
 import { KeyEncoder } from '../store/keys';
-import { ClientStat } from '../layout/layout';
+import { ClientStat } from '../layout/client-stats-area';
 import { ClientStats } from '../transport/client-stats';
 import type { Session } from './session';
 

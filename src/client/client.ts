@@ -42,7 +42,7 @@ import { STRUCTURES_KEY } from './structures';
 import { Encoding } from '../codec/structured';
 import { Key } from '../store/keys';
 import { deadlineIn } from '../store/clock';
-import { ClientStat } from '../layout/layout';
+import { ClientStat } from '../layout/client-stats-area';
 
 export { ClientOptions, GetOptions, DEFAULT_CLIENT_WINDOW } from './client-options';
 export { SetOptions } from './requests';

@@ -22,7 +22,7 @@
  * every call throws ServerGoneError (sticky), as before riding through.
  */
 import { Region, resolveRegionPath } from '../layout/region';
-import { HEARTBEAT_MS, HEARTBEAT_TIMEOUT_MS, ServerState } from '../layout/layout';
+import { HEARTBEAT_MS, HEARTBEAT_TIMEOUT_MS, ServerState } from '../layout/region-header';
 import type { Board } from '../transport/window';
 import type { Ring } from '../transport/ring';
 import type { Owners } from '../transport/owners';

@@ -8,7 +8,7 @@
 import type { Key } from '../store/keys';
 import type { ReadResult, TableReader } from '../store/table-reader';
 import type { ValueCodec } from '../codec/value';
-import type { ClientStat } from '../layout/layout';
+import type { ClientStat } from '../layout/client-stats-area';
 import type { Pending, RequestBuilder } from './requests';
 import type { Entries } from './entries';
 import type { Events } from './events';

@@ -12,7 +12,7 @@ import { PreparedValue } from '../codec/value';
 import { Key, ReservedKey } from '../store/keys';
 import { ReadResult } from '../store/table-reader';
 import { deadlineIn } from '../store/clock';
-import { ValueTag } from '../layout/layout';
+import { ValueTag } from '../layout/keys-values';
 import type { FetchHost } from './fetch-host';
 import { raw } from './fetch-options';
 import { FetchError, OutcomeUnknownError } from '../errors';

@@ -5,7 +5,7 @@
  */
 import { PreparedValue } from '../codec/value';
 import { Key, ReservedKey } from '../store/keys';
-import { ValueTag } from '../layout/layout';
+import { ValueTag } from '../layout/keys-values';
 import type { SetOptions } from './requests';
 import { checkGrace, tagKeys } from './entries';
 

@@ -28,7 +28,7 @@
  * LaneMoved.mayHaveRun says which ones the old server may have applied,
  * for callers with requests that are not).
  */
-import { Op, Status } from '../layout/layout';
+import { Op, Status } from '../layout/board';
 import type { Board } from '../transport/window';
 import type { Ring } from '../transport/ring';
 import { Connection, MOVED, Outage } from './connection';

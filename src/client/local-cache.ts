@@ -42,7 +42,7 @@
 import type { TableReader } from '../store/table-reader';
 import type { Key } from '../store/keys';
 import { expired, monoNowMs } from '../store/clock';
-import { isCodecTag, ValueTag } from '../layout/layout';
+import { isCodecTag, ValueTag } from '../layout/keys-values';
 import { deepFreeze } from '../codec/freeze';
 
 export interface LocalCacheOptions {

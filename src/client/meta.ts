@@ -22,7 +22,7 @@
  * only invalidate entries, never revive them.
  */
 import { PreparedValue, RawValue, writeValue } from '../codec/value';
-import { isFetchMark, isValueTag, ValueTag } from '../layout/layout';
+import { isFetchMark, isValueTag, ValueTag } from '../layout/keys-values';
 import { TableCorruptError } from '../errors';
 import { ReservedKey } from '../store/keys';
 

@@ -19,7 +19,7 @@ import type { GetOptions } from './client-options';
 import type { SetOptions } from './requests';
 import type { FetchOptions } from './fetch-options';
 import { decodeKey, Key, ReservedKey } from '../store/keys';
-import { KEY_KIND_BYTES, KeyKind } from '../layout/layout';
+import { KEY_KIND_BYTES, KeyKind } from '../layout/keys-values';
 import { KIND_NS_ENTRY, MaterialEncoder, NamespacedKey, namespaceTokenKey, pathBytes } from './reserved';
 import { checkWellFormed, RESERVED_KEY_BYTE } from '../store/keys';
 import { rejecting } from './promises';

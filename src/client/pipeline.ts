@@ -39,7 +39,7 @@ import type { ValueCodec } from '../codec/value';
 import { CTRL_NOTIFIED, CTRL_SUBMITTED, NotifierLink } from './notifier';
 import { Pending, RequestBuilder, writeRequest } from './requests';
 import { InFlight, salvageForExpiry, salvageForMove, settle, settleAnswered } from './salvage';
-import { Op, Status } from '../layout/layout';
+import { Op, Status } from '../layout/board';
 import { BoardFullError, ServerGoneError } from '../errors';
 
 /** Longest the calling thread polls for answers before handing over to the notifier. */

@@ -7,7 +7,8 @@
 import type { Board } from '../transport/window';
 import { Key, KeyEncoder } from '../store/keys';
 import { deadlineIn, monoNowMs } from '../store/clock';
-import { Op, Status, ValueTag } from '../layout/layout';
+import { Op, Status } from '../layout/board';
+import { ValueTag } from '../layout/keys-values';
 import { ownValue, PreparedValue, ValueCodec } from '../codec/value';
 import { StagingIO } from './staging-io';
 import { check, checkTtl, checkU32 } from './checks';

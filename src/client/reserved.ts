@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { checkWellFormed, Key, KeyEncoder, RESERVED_KEY_BYTE, ReservedKey } from '../store/keys';
-import { KEY_KIND_BYTES } from '../layout/layout';
+import { KEY_KIND_BYTES } from '../layout/keys-values';
 
 export const KIND_TAG = 0x54; // 'T'
 export const KIND_NS_TOKEN = 0x47; // 'G'

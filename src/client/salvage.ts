@@ -14,7 +14,7 @@
 import type { Lane } from './lane';
 import type { Pending } from './requests';
 import type { StagingIO } from './staging-io';
-import { Op, Status, WindowState } from '../layout/layout';
+import { Op, Status, WindowState } from '../layout/board';
 import { OutcomeUnknownError, ServerGoneError } from '../errors';
 
 /** The pipeline's requests in flight, aligned with its lane's order (oldest first). */

@@ -17,7 +17,8 @@
  */
 import * as fs from 'node:fs';
 import { Region } from '../layout/region';
-import { HEARTBEAT_MS, HEARTBEAT_TIMEOUT_MS, ServerState, WindowState } from '../layout/layout';
+import { WindowState } from '../layout/board';
+import { HEARTBEAT_MS, HEARTBEAT_TIMEOUT_MS, ServerState } from '../layout/region-header';
 import { Board } from '../transport/window';
 import { Owners } from '../transport/owners';
 import { Ring } from '../transport/ring';

@@ -12,7 +12,8 @@
 import type { Board } from '../transport/window';
 import type { Session } from './session';
 import { PreparedValue, RawValue, ValueCodec, writeValue } from '../codec/value';
-import { ValueTag, WIN_STAGING_BYTES, WIN_STAGING_OFFSET, WIN_TAG, WIN_VALUE_LEN } from '../layout/layout';
+import { WIN_STAGING_BYTES, WIN_STAGING_OFFSET, WIN_TAG, WIN_VALUE_LEN } from '../layout/board';
+import { ValueTag } from '../layout/keys-values';
 import { TableCorruptError } from '../errors';
 
 export class StagingIO {

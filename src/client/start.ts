@@ -33,7 +33,7 @@ import * as path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import { lockFile, unlockFile } from '../native/shim';
 import { Region } from '../layout/region';
-import { ServerState } from '../layout/layout';
+import { ServerState } from '../layout/region-header';
 import { processAlive } from '../sync/lock';
 import { RegionError, ServerError } from '../errors';
 

@@ -7,7 +7,8 @@
  */
 import type { Connection } from './connection';
 import { sumStat } from '../store/counters';
-import { D_STARTED_AT, HDR_SERVER_THREADS, Stat } from '../layout/layout';
+import { D_STARTED_AT, Stat } from '../layout/data-meta';
+import { HDR_SERVER_THREADS } from '../layout/region-header';
 
 export interface Stats {
   /** Keys stored (expired ones count until the sweeper reclaims them). */

@@ -36,7 +36,7 @@ import { ReadResult, TableReader } from '../store/table-reader';
 import { RecordCodec, StructuresHost } from '../codec/records';
 import { Encoding } from '../codec/structured';
 import { PreparedValue, ValueCodec } from '../codec/value';
-import { ValueTag } from '../layout/layout';
+import { ValueTag } from '../layout/keys-values';
 import { CodecError, TableCorruptError } from '../errors';
 
 /** The key of the shared structure list. */

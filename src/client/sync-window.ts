@@ -20,7 +20,7 @@ import { Pending, writeRequest } from './requests';
 import { StagingIO } from './staging-io';
 import type { ValueCodec } from '../codec/value';
 import { check } from './checks';
-import { Op, Status, WIN_STAGING_BYTES, WindowState } from '../layout/layout';
+import { Op, Status, WIN_STAGING_BYTES, WindowState } from '../layout/board';
 import { OutcomeUnknownError, ServerGoneError, TableCorruptError } from '../errors';
 
 export class SyncWindow {

@@ -7,7 +7,7 @@
  * the tag records which codec wrote it, so any client decodes any value
  * whatever its own encoding option.
  */
-import { ValueTag } from '../layout/layout';
+import { ValueTag } from '../layout/keys-values';
 import { checkWellFormed, describe } from '../store/keys';
 import { decodeStructured, Encoding, encodeStructured, FixedCodec } from './structured';
 import { DIRECT_MAX_LEAD, DIRECT_MIN_BYTES, RecordCodec } from './records';

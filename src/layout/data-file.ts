@@ -1,8 +1,8 @@
 /**
  * The data file (the table) and the exchange file (staging and hints) on
  * disk: where they are, how they are mapped, how their headers are checked.
- * Layouts: layout.ts, "Data file" and "Exchange file". What is inside the
- * chunks is the store's business (store/).
+ * Layouts: data-meta.ts, chunk-directory.ts and exchange.ts. What is inside
+ * the chunks is the store's business (store/; its records are heap.ts).
  *
  * WHERE. In the data directory: /dev/shm by default (tmpfs: the kernel
  * never writes a tmpfs page back to a disk, whereas a MAP_SHARED mapping of
@@ -31,23 +31,16 @@ import { lockFile, mapFile, MAP_CREATE, MAP_READONLY, unlink, unlockFile } from 
 import { processAlive } from '../sync/lock';
 import { RegionError } from '../errors';
 import {
-  C_HEAP_END,
-  C_HEAP_START,
-  C_MAGIC,
-  CHUNK_MAGIC,
+  BOOT_ID_BYTES,
   chunkBytesOf,
   chunkCount,
-  chunkHeapStart,
   chunkOffset,
-  BOOT_ID_BYTES,
   D_BOOT_ID,
   D_BYTES,
   D_CHUNK_BYTES,
   D_CHUNKS,
   D_DEFAULT_TTL_MS,
   D_EVICTION,
-  Eviction,
-  MAX_EVICTION,
   D_MAGIC,
   D_MAX_KEY_BYTES,
   D_MAX_VALUE_BYTES,
@@ -59,24 +52,19 @@ import {
   D_VERSION,
   DATA_MAGIC,
   DATA_VERSION,
-  MAX_KEY_BYTES_LIMIT,
-  MAX_SEGMENT_BITS,
-  MAX_VALUE_BYTES_LIMIT,
+  Eviction,
+  MAX_DATA_BYTES,
+  MAX_EVICTION,
   META_BYTES,
   MIN_DATA_BYTES,
-  MAX_DATA_BYTES,
-  PAGE,
   REGION_PATH_MAX_BYTES,
   STATS_LINE_BYTES,
   STATS_LINES,
-  X_ARENA_BYTES,
-  X_HINT_BYTES,
-  X_HINTS,
-  X_MAGIC,
-  X_VERSION,
-  XCHG_MAGIC,
-  arenaOffset,
-} from './layout';
+} from './data-meta';
+import { C_HEAP_END, C_HEAP_START, C_MAGIC, CHUNK_MAGIC, chunkHeapStart, MAX_SEGMENT_BITS } from './chunk-directory';
+import { MAX_KEY_BYTES_LIMIT, MAX_VALUE_BYTES_LIMIT } from './keys-values';
+import { arenaOffset, X_ARENA_BYTES, X_HINT_BYTES, X_HINTS, X_MAGIC, X_VERSION, XCHG_MAGIC } from './exchange';
+import { PAGE } from './fields';
 
 /** $SHMKV_DATA_DIR, else /dev/shm when it is a directory, else the OS temp dir. */
 export function defaultDataDir(): string {

@@ -1,12 +1,14 @@
 /**
  * Records laid out as running sums: each field's offset is the sum of the
  * sizes before it (rounded up to the field's alignment), so no offset in
- * layout.ts is typed by hand and no two fields can overlap.
+ * src/layout/ is typed by hand and no two fields can overlap. Also the two
+ * units every record aligns to (CACHE_LINE, PAGE). Every record file of
+ * src/layout/ builds on this one, which imports nothing.
  *
- * `draw()` renders a record as the table that layout.ts carries in its
- * comments (offset, bytes, constant, note); test/unit/layout.test.ts checks
- * every such drawing against the constants, and
- * `node dist/tools/draw-layouts.js` redraws them from the build.
+ * `draw()` renders a record as the table its file carries in its comments
+ * (offset, bytes, constant, note); test/unit/layout.test.ts checks every
+ * such drawing against the constants, and `node dist/tools/draw-layouts.js`
+ * redraws them from the build.
  */
 
 /** `n` rounded up to a multiple of `a`. */
@@ -24,6 +26,8 @@ export interface FieldRow {
 
 /** The unit of `line()`: words other parties write often each get one of their own. */
 export const CACHE_LINE = 64;
+/** The unit of mapping: files and the areas mapped on their own start on a page. */
+export const PAGE = 4096;
 
 /** Column header of every drawing. */
 export const DRAWING_HEADER = '  offset    bytes  field';
@@ -32,7 +36,7 @@ export class Fields {
   private at = 0;
   readonly rows: FieldRow[] = [];
 
-  /** `title` is the drawing's first line: how layout.ts's comment names it. */
+  /** `title` is the drawing's first line: how its file's comment names it. */
   constructor(readonly title: string) {}
 
   /** A field of `bytes` bytes aligned to `align` (default: its own size, up to 8); returns its offset. */

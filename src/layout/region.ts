@@ -1,6 +1,6 @@
 /**
  * Creating, validating and opening the region file. The layout itself is in
- * layout.ts; this module only applies it.
+ * region-header.ts and region-file.ts; this module only applies it.
  *
  * Who writes what: the server writes the identity/geometry line while the
  * state is INIT and nobody else can attach (clients refuse a region that is
@@ -12,7 +12,6 @@ import { randomBytes } from 'node:crypto';
 import { mapFile, MAP_CREATE, unlink } from '../native/shim';
 import { processAlive } from '../sync/lock';
 import {
-  computeLayout,
   DATA_PATH_MAX_BYTES,
   HDR_BOARD_OFFSET,
   HDR_DATA_PAGES,
@@ -34,13 +33,12 @@ import {
   HDR_WINDOW_COUNT,
   HEADER_BYTES,
   MAX_SERVER_THREADS,
-  PAGE,
   REGION_MAGIC,
   REGION_VERSION,
-  RegionGeometry,
-  RegionLayout,
   ServerState,
-} from './layout';
+} from './region-header';
+import { computeLayout, RegionGeometry, RegionLayout } from './region-file';
+import { PAGE } from './fields';
 import { RegionError } from '../errors';
 
 /** The data-file reference of a region header given as bytes, or null. */
@@ -227,7 +225,7 @@ export class Region {
     return this.headerGet(HDR_HEARTBEAT);
   }
 
-  /** The random word the server wrote at creation (layout.ts, HDR_SERVER_EPOCH). */
+  /** The random word the server wrote at creation (region-header.ts, HDR_SERVER_EPOCH). */
   epoch(): number {
     return this.headerGet(HDR_SERVER_EPOCH) >>> 0;
   }

@@ -36,7 +36,8 @@ import {
   removeOrphans,
   unlockDataFile,
 } from '../layout/data-file';
-import { arenaBytesOf, DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES, hintBytesOf } from '../layout/layout';
+import { arenaBytesOf, hintBytesOf } from '../layout/exchange';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../layout/keys-values';
 
 export interface CacheOptions {
   regionPath: string;

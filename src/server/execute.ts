@@ -19,7 +19,9 @@ import { Table } from '../store/table';
 import { TableCorruptError } from '../errors';
 import { Staging } from './staging';
 import { logLine } from './log';
-import { KEY_KIND_BYTES, KeyKind, valueShapeOk, Op, REQ_DELETE, Stat, Status, ValueTag, WIN_KEY_LEN, WIN_TAG, WIN_VALUE_LEN } from '../layout/layout';
+import { Op, REQ_DELETE, Status, WIN_KEY_LEN, WIN_TAG, WIN_VALUE_LEN } from '../layout/board';
+import { Stat } from '../layout/data-meta';
+import { KEY_KIND_BYTES, KeyKind, valueShapeOk, ValueTag } from '../layout/keys-values';
 import { U32_KEY_BYTES } from '../store/keys';
 
 export class Executor {

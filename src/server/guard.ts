@@ -22,20 +22,14 @@ import {
   C_HEAP_START,
   C_MAGIC,
   CHUNK_MAGIC,
-  D_CLOCK_MONO,
-  D_CLOCK_WALL,
-  D_SERVED_END,
-  PS_COUNT,
-  PS_INDEX,
-  PS_VERSION,
   SEG_COUNT,
   SEG_INDEX,
   SEG_INDEX_BLOCK,
-  PS_INDEX_BLOCK,
   SEG_VERSION,
   SEGMENT_BYTES,
-  D_STATS,
-} from '../layout/layout';
+} from '../layout/chunk-directory';
+import { D_CLOCK_MONO, D_CLOCK_WALL, D_SERVED_END, D_STATS } from '../layout/data-meta';
+import { PS_COUNT, PS_INDEX, PS_INDEX_BLOCK, PS_VERSION } from '../layout/server-private';
 import { monoNowMs } from '../store/clock';
 
 export class Guard {

@@ -31,7 +31,7 @@
  */
 import { futexWait, futexWake } from '../native/shim';
 import { EventCount, WaitPolicy } from '../sync/waiter';
-import { CONTROL_BENCH_SEQ, CONTROL_BENCH_SLEEPERS, CONTROL_SPINNER } from '../layout/layout';
+import { CONTROL_BENCH_SEQ, CONTROL_BENCH_SLEEPERS, CONTROL_SPINNER } from '../layout/server-private';
 
 export class IdleWorkers {
   private readonly me: number;

@@ -15,7 +15,9 @@ import { ClientStats } from '../transport/client-stats';
 import { sumStat } from '../store/counters';
 import type { Region } from '../layout/region';
 import type { DataHeader } from '../layout/data-file';
-import { ClientStat, D_STARTED_AT, HDR_SERVER_THREADS, Stat } from '../layout/layout';
+import { ClientStat } from '../layout/client-stats-area';
+import { D_STARTED_AT, Stat } from '../layout/data-meta';
+import { HDR_SERVER_THREADS } from '../layout/region-header';
 
 /** The folder runs every tick; the liveness of owners (a syscall each) every LIVENESS_TICKS. */
 const LIVENESS_TICKS = 10;

@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import { lockFile, unlink, unlockFile } from '../native/shim';
 import { ServerError } from '../errors';
-import { HDR_MAGIC, REGION_MAGIC } from '../layout/layout';
+import { HDR_MAGIC, REGION_MAGIC } from '../layout/region-header';
 
 /** A file's identity: what must still be at a path for us to unlink it. */
 export interface FileId {

@@ -16,7 +16,7 @@
  * erased requests, and no repair can tell which clients lost one.
  */
 import { Ring } from '../transport/ring';
-import { RING_AUDIT_MS } from '../layout/layout';
+import { RING_AUDIT_MS } from '../layout/board';
 
 export class RingAudit {
   private head = 0;

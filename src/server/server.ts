@@ -22,24 +22,12 @@ import { Worker } from 'node:worker_threads';
 import { RingAudit } from './ring-audit';
 import { DEFAULT_WAIT_POLICY, WaitPolicy } from '../sync/waiter';
 import { Region, resolveRegionPath } from '../layout/region';
-import {
-  CONTROL_STOP,
-  CONTROL_WORDS,
-  DEFAULT_RING_CAPACITY,
-  DEFAULT_WINDOW_COUNT,
-  HDR_HEARTBEAT,
-  HDR_SERVER_PID,
-  HDR_SERVER_STATE,
-  HEARTBEAT_MS,
-  ServerState,
-  WINDOW_BYTES,
-  D_SNAPSHOTS,
-  D_SNAPSHOT_RESULT,
-  SnapshotResult,
-  Status,
-  KEY_KIND_BYTES,
-  isValueTag,
-} from '../layout/layout';
+import { Status, WINDOW_BYTES } from '../layout/board';
+import { D_SNAPSHOT_RESULT, D_SNAPSHOTS, SnapshotResult } from '../layout/data-meta';
+import { isValueTag, KEY_KIND_BYTES } from '../layout/keys-values';
+import { DEFAULT_RING_CAPACITY, DEFAULT_WINDOW_COUNT } from '../layout/region-file';
+import { HDR_HEARTBEAT, HDR_SERVER_PID, HDR_SERVER_STATE, HEARTBEAT_MS, ServerState } from '../layout/region-header';
+import { CONTROL_STOP, CONTROL_WORDS } from '../layout/server-private';
 import { Ring } from '../transport/ring';
 import { Owners } from '../transport/owners';
 import { Board } from '../transport/window';

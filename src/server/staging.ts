@@ -27,7 +27,9 @@
  */
 import { Board } from '../transport/window';
 import { Buddy, MIN_BLOCK } from '../store/buddy';
-import { KEY_KIND_BYTES, STAGING_DEFAULT_BYTES, WIN_STAGING_BYTES, WIN_STAGING_OFFSET } from '../layout/layout';
+import { WIN_STAGING_BYTES, WIN_STAGING_OFFSET } from '../layout/board';
+import { STAGING_DEFAULT_BYTES } from '../layout/exchange';
+import { KEY_KIND_BYTES } from '../layout/keys-values';
 
 export class Staging {
   /** The arena's bytes: requests' and responses' keys and values. */

@@ -40,7 +40,9 @@ import { memoryTable } from '../store/table-format';
 import { Executor } from './execute';
 import { Staging } from './staging';
 import { Batches, BATCH_MAX } from './batches';
-import { HDR_BUSY, KEY_KIND_BYTES, KeyKind, Op, Status, ValueTag, WIN_STATE, WIN_TAG, WIN_VALUE_LEN, WINDOW_BYTES, WindowState } from '../layout/layout';
+import { Op, Status, WIN_STATE, WIN_TAG, WIN_VALUE_LEN, WINDOW_BYTES, WindowState } from '../layout/board';
+import { KEY_KIND_BYTES, KeyKind, ValueTag } from '../layout/keys-values';
+import { HDR_BUSY } from '../layout/region-header';
 
 /** Distinct u32 keys the warm-up inserts (then reads, then updates). */
 const WARM_U32_KEYS = 4096;

@@ -44,19 +44,13 @@ import {
   BLOCK_PREV_FREE_LINK,
   BLOCK_PREV_PHYS,
   BLOCK_SIZE,
-  PH_FL_BITMAP,
-  PH_FREE_HEADS,
-  PH_LOCK,
-  PH_SEQ,
-  PH_SL_BITMAPS,
-  PH_USED_BYTES,
-  PRIV_HEAP_WORDS,
   TLSF_ALIGN,
   TLSF_FL_COUNT,
   TLSF_SL_BITS,
   TLSF_SL_COUNT,
   TLSF_SMALL_BYTES,
-} from '../layout/layout';
+} from '../layout/heap';
+import { PH_FL_BITMAP, PH_FREE_HEADS, PH_LOCK, PH_SEQ, PH_SL_BITMAPS, PH_USED_BYTES, PRIV_HEAP_WORDS } from '../layout/server-private';
 
 /** alloc() result when no block is large enough. */
 export const NO_MEMORY = 0;

@@ -8,19 +8,9 @@
  * The heap bounds are taken from the geometry the caller validated, never
  * re-read from the file: a forged chunk header cannot move them.
  */
-import {
-  C_DIRECTORY,
-  ENTRY_HEADER_BYTES,
-  HINT_GRANULE,
-  INDEX_LOG2_MASK,
-  IX_BYTES,
-  MAX_INDEX_LOG2,
-  SEG_INDEX,
-  SEG_INDEX_BLOCK,
-  SEG_VERSION,
-  SEGMENT_BYTES,
-  TLSF_ALIGN,
-} from '../layout/layout';
+import { C_DIRECTORY, INDEX_LOG2_MASK, SEG_INDEX, SEG_INDEX_BLOCK, SEG_VERSION, SEGMENT_BYTES } from '../layout/chunk-directory';
+import { HINT_GRANULE } from '../layout/exchange';
+import { ENTRY_HEADER_BYTES, IX_BYTES, MAX_INDEX_LOG2, TLSF_ALIGN } from '../layout/heap';
 
 export class Chunk {
   readonly u8: Uint8Array;

@@ -4,7 +4,7 @@
  * line. The sum is not atomic (a line may move while it is read), which
  * counters can afford.
  */
-import { Stat, STATS_LINE_BYTES, STATS_LINES } from '../layout/layout';
+import { Stat, STATS_LINE_BYTES, STATS_LINES } from '../layout/data-meta';
 
 const PER_LINE = STATS_LINE_BYTES / 8;
 

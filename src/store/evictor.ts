@@ -13,7 +13,10 @@
 import { expired, monoNowMs } from './clock';
 import { Hand, Segments } from './segments';
 import { Chunk } from './chunk';
-import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, INDEX_LOG2_MASK, IX_BYTES, IX_ENTRY, KeyKind, Stat } from '../layout/layout';
+import { INDEX_LOG2_MASK } from '../layout/chunk-directory';
+import { Stat } from '../layout/data-meta';
+import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, IX_BYTES, IX_ENTRY } from '../layout/heap';
+import { KeyKind } from '../layout/keys-values';
 
 /** An eviction policy, as the table uses it (Table.roomy, Segments.onFull, the server's tick). */
 export interface Evictor {

@@ -17,7 +17,7 @@
  * is only touched under the chunk's queue lock (item-ring.ts says why
  * that orders everything, a growth included).
  */
-import { GHOST_FP_BYTES, GHOST_MIN_BUCKETS, GHOST_WAYS } from '../layout/layout';
+import { GHOST_FP_BYTES, GHOST_MIN_BUCKETS, GHOST_WAYS } from '../layout/eviction-queues';
 
 export function fingerprint(hash: number): number {
   return Math.imul(hash, 0x9e3779b1) >>> 16 || 1;

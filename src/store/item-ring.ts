@@ -38,7 +38,20 @@
  * pops + p - tail, and it is still queued while ((ticket - pops) | 0) >= 0.
  * The compaction uses them to keep one item per u32 key (s3fifo-tidy.ts).
  */
-import { QUEUE_ITEM_WORDS, QRING_ACTIVE, QRING_CAP, QRING_EPOCH, QRING_GROWTH, QRING_HEAD, QRING_MARK, QRING_MIN_ITEMS, QRING_POPS, QRING_READ, QRING_TAIL, QRING_WRITE } from '../layout/layout';
+import {
+  QRING_ACTIVE,
+  QRING_CAP,
+  QRING_EPOCH,
+  QRING_GROWTH,
+  QRING_HEAD,
+  QRING_MARK,
+  QRING_MIN_ITEMS,
+  QRING_POPS,
+  QRING_READ,
+  QRING_TAIL,
+  QRING_WRITE,
+  QUEUE_ITEM_WORDS,
+} from '../layout/eviction-queues';
 
 /** apply() verdicts. */
 export const enum Verdict {

@@ -10,7 +10,7 @@
  * seed, random per server start: keys chosen to collide under a fixed
  * function spread like random keys.
  */
-import { KEY_KIND_BYTES, KeyKind } from '../layout/layout';
+import { KEY_KIND_BYTES, KeyKind } from '../layout/keys-values';
 
 export type Key = string | number | Uint8Array;
 

@@ -13,7 +13,9 @@
  * private state: server/staging.ts.)
  */
 import type { DataGeometry } from '../layout/data-file';
-import { chunkHeapStart, ghostMaxBytes, PRIV_HEAP_WORDS, PRIV_QUEUE_WORDS, PRIV_SEG_WORDS, ringMaxBytes } from '../layout/layout';
+import { chunkHeapStart } from '../layout/chunk-directory';
+import { ghostMaxBytes, PRIV_QUEUE_WORDS, ringMaxBytes } from '../layout/eviction-queues';
+import { PRIV_HEAP_WORDS, PRIV_SEG_WORDS } from '../layout/server-private';
 
 /** What a worker thread needs to rebuild the private state (transferable()). */
 export interface PrivateTransfer {

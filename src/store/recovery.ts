@@ -25,7 +25,18 @@ import { bootId } from './table-format';
 import { monoNowMs } from './clock';
 import { S3Fifo } from './s3fifo';
 import { rebuildQueues } from './s3fifo-tidy';
-import { D_BOOT_ID, D_CLOCK_MONO, D_CLOCK_WALL, D_DEFAULT_TTL_MS, D_EVICTION, D_STARTED_AT, Eviction, Stat, STATS_LINE_BYTES, STATS_MAIN_LINE } from '../layout/layout';
+import {
+  D_BOOT_ID,
+  D_CLOCK_MONO,
+  D_CLOCK_WALL,
+  D_DEFAULT_TTL_MS,
+  D_EVICTION,
+  D_STARTED_AT,
+  Eviction,
+  Stat,
+  STATS_LINE_BYTES,
+  STATS_MAIN_LINE,
+} from '../layout/data-meta';
 
 export interface Adoption extends RepairReport {
   /** The file was last served in another boot: its deadlines were converted. */

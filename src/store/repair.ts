@@ -28,8 +28,8 @@
 import { Segments } from './segments';
 import { Chunk } from './chunk';
 import { hashBytes, hashU32Key, U32_KEY_BYTES } from './keys';
+import { C_DIRECTORY, INDEX_LOG2_MASK, SEG_COUNT, SEG_VERSION, SEGMENT_BYTES } from '../layout/chunk-directory';
 import {
-  C_DIRECTORY,
   ENTRY_EXPIRES,
   ENTRY_HEADER_BYTES,
   ENTRY_INLINE,
@@ -37,7 +37,6 @@ import {
   ENTRY_TAG,
   ENTRY_VALUE_LEN,
   entryBytes,
-  INDEX_LOG2_MASK,
   indexBlockBytes,
   indexInBlock,
   IX_BYTES,
@@ -46,15 +45,9 @@ import {
   IX_KEY,
   IX_VALUE,
   IX_WORDS,
-  KEY_KIND_BYTES,
-  KeyKind,
-  valueShapeOk,
-  PS_COUNT,
-  PS_VERSION,
-  SEG_COUNT,
-  SEG_VERSION,
-  SEGMENT_BYTES,
-} from '../layout/layout';
+} from '../layout/heap';
+import { KEY_KIND_BYTES, KeyKind, valueShapeOk } from '../layout/keys-values';
+import { PS_COUNT, PS_VERSION } from '../layout/server-private';
 
 /** What a rebuild found. */
 export interface RepairReport {

@@ -28,7 +28,9 @@ import { QueueHost, SMALL_RATIO } from './s3fifo-queues';
 import { Verdict } from './item-ring';
 import { hashU32Key, readU32LE } from './keys';
 import { Segments } from './segments';
-import { ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_STAMP, IX_ENTRY, IX_HASH, IX_KEY, IX_WORDS, KeyKind, TIDY_ITEMS_PER_KEY, TIDY_SLACK_ITEMS } from '../layout/layout';
+import { TIDY_ITEMS_PER_KEY, TIDY_SLACK_ITEMS } from '../layout/eviction-queues';
+import { ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_STAMP, IX_ENTRY, IX_HASH, IX_KEY, IX_WORDS } from '../layout/heap';
+import { KeyKind } from '../layout/keys-values';
 
 /** Items judged per hold of the queue lock. */
 const BATCH = 256;

@@ -64,7 +64,10 @@ import { Lock } from '../sync/lock';
 import { QueueTidy } from './s3fifo-tidy';
 import { ChunkQueues, QueueHost, SMALL_RATIO } from './s3fifo-queues';
 
-import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_STAMP, IX_BYTES, IX_ENTRY, IX_HASH, KeyKind, PQ_GHOST_BUCKETS, PQ_LOCK, PQ_MAIN, PQ_SMALL, Stat } from '../layout/layout';
+import { Stat } from '../layout/data-meta';
+import { PQ_GHOST_BUCKETS, PQ_LOCK, PQ_MAIN, PQ_SMALL } from '../layout/eviction-queues';
+import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_STAMP, IX_BYTES, IX_ENTRY, IX_HASH } from '../layout/heap';
+import { KeyKind } from '../layout/keys-values';
 
 const LOCK_TOKEN = 1;
 

@@ -51,8 +51,10 @@ import { isU32Key, readU32LE } from './keys';
 import { PrivateState } from './private-state';
 import { Seqlock } from './seqlock';
 import type { DataHeader } from '../layout/data-file';
+import { Status } from '../layout/board';
+import { C_DIRECTORY, INDEX_LOG2_MASK, SEG_COUNT, SEG_VERSION, SEGMENT_BYTES } from '../layout/chunk-directory';
+import { Eviction, Stat, STAT_COUNT, STATS_LINE_BYTES, STATS_MAIN_LINE } from '../layout/data-meta';
 import {
-  C_DIRECTORY,
   ENTRY_EXPIRES,
   ENTRY_HEADER_BYTES,
   ENTRY_INLINE,
@@ -60,12 +62,10 @@ import {
   ENTRY_STAMP,
   ENTRY_VALUE_LEN,
   entryBytes,
-  Eviction,
   FULL_DEN,
   FULL_NUM,
   GROW_DEN,
   GROW_NUM,
-  INDEX_LOG2_MASK,
   indexBlockBytes,
   indexInBlock,
   IX_BYTES,
@@ -75,22 +75,9 @@ import {
   IX_VALUE,
   IX_WORDS,
   MAX_INDEX_LOG2,
-  PRIV_SEG_WORDS,
-  PS_COUNT,
-  PS_INDEX,
-  PS_INDEX_BLOCK,
-  PS_LOCK,
-  PS_VERSION,
-  SEG_COUNT,
-  SEG_VERSION,
-  SEGMENT_BYTES,
-  Stat,
-  STAT_COUNT,
-  STATS_LINE_BYTES,
-  STATS_MAIN_LINE,
-  Status,
-  ValueTag,
-} from '../layout/layout';
+} from '../layout/heap';
+import { ValueTag } from '../layout/keys-values';
+import { PRIV_SEG_WORDS, PS_COUNT, PS_INDEX, PS_INDEX_BLOCK, PS_LOCK, PS_VERSION } from '../layout/server-private';
 
 const LOCK_TOKEN = 1;
 

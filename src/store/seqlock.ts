@@ -34,7 +34,7 @@
  */
 import { futexWait, yieldCpu } from '../native/shim';
 import { Chunk } from './chunk';
-import { INDEX_LOG2_MASK } from '../layout/layout';
+import { INDEX_LOG2_MASK } from '../layout/chunk-directory';
 
 /** What a visitor saw. */
 export const enum Visit {

@@ -31,7 +31,20 @@ import { Segments } from './segments';
 import { expired, monoNowMs } from './clock';
 import { writeU32Key, U32_KEY_BYTES } from './keys';
 import { SnapshotError } from '../errors';
-import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_KEY_LEN, ENTRY_TAG, ENTRY_VALUE_LEN, INDEX_LOG2_MASK, IX_BYTES, IX_ENTRY, IX_KEY, IX_VALUE, isFetchMark, ValueTag } from '../layout/layout';
+import { INDEX_LOG2_MASK } from '../layout/chunk-directory';
+import {
+  ENTRY_EXPIRES,
+  ENTRY_HEADER_BYTES,
+  ENTRY_INLINE,
+  ENTRY_KEY_LEN,
+  ENTRY_TAG,
+  ENTRY_VALUE_LEN,
+  IX_BYTES,
+  IX_ENTRY,
+  IX_KEY,
+  IX_VALUE,
+} from '../layout/heap';
+import { isFetchMark, ValueTag } from '../layout/keys-values';
 
 const MAGIC = 0x53564b53; // "SKVS"
 const VERSION = 1;

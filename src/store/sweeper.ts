@@ -7,7 +7,8 @@
  */
 import { expired, monoNowMs } from './clock';
 import { Hand, Segments } from './segments';
-import { ENTRY_EXPIRES, ENTRY_INLINE, Stat } from '../layout/layout';
+import { Stat } from '../layout/data-meta';
+import { ENTRY_EXPIRES, ENTRY_INLINE } from '../layout/heap';
 
 export class Sweeper {
   private readonly hand: Hand;

@@ -12,11 +12,18 @@ import { PrivateState } from './private-state';
 import { DataGeometry, dataGeometry, DataHeader, readDataHeader } from '../layout/data-file';
 import type { TableParts } from './segments';
 import {
+  C_DIRECTORY,
   C_HEAP_END,
   C_HEAP_START,
   C_MAGIC,
   CHUNK_MAGIC,
   chunkHeapStart,
+  DEFAULT_SEGMENT_BITS,
+  MAX_SEGMENT_BITS,
+  SEG_INDEX,
+  SEGMENT_BYTES,
+} from '../layout/chunk-directory';
+import {
   BOOT_ID_BYTES,
   D_BOOT_ID,
   D_BYTES,
@@ -25,7 +32,6 @@ import {
   D_CREATED_AT,
   D_DEFAULT_TTL_MS,
   D_EVICTION,
-  Eviction,
   D_MAGIC,
   D_MAX_KEY_BYTES,
   D_MAX_VALUE_BYTES,
@@ -37,31 +43,18 @@ import {
   D_VERSION,
   DATA_MAGIC,
   DATA_VERSION,
-  DEFAULT_MAX_KEY_BYTES,
-  DEFAULT_MAX_VALUE_BYTES,
-  DEFAULT_SEGMENT_BITS,
-  entryBytes,
-  indexBlockBytes,
-  indexInBlock,
-  IX_BYTES,
-  KEY_KIND_BYTES,
-  MAX_KEY_BYTES_LIMIT,
-  MAX_SEGMENT_BITS,
-  MAX_VALUE_BYTES_LIMIT,
-  PAGE,
-  PRIV_SEG_WORDS,
-  PS_INDEX,
-  PS_INDEX_BLOCK,
-  REGION_PATH_MAX_BYTES,
-  SEG_INDEX,
-  SEGMENT_BYTES,
-  C_DIRECTORY,
-  hintBytesOf,
+  Eviction,
   META_BYTES,
+  REGION_PATH_MAX_BYTES,
   Stat,
   STATS_LINE_BYTES,
   STATS_MAIN_LINE,
-} from '../layout/layout';
+} from '../layout/data-meta';
+import { hintBytesOf } from '../layout/exchange';
+import { PAGE } from '../layout/fields';
+import { entryBytes, indexBlockBytes, indexInBlock, IX_BYTES } from '../layout/heap';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES, KEY_KIND_BYTES, MAX_KEY_BYTES_LIMIT, MAX_VALUE_BYTES_LIMIT } from '../layout/keys-values';
+import { PRIV_SEG_WORDS, PS_INDEX, PS_INDEX_BLOCK } from '../layout/server-private';
 
 /** What a write that needs memory at the cap does: evict by S3-FIFO (the default) or CLOCK, or refuse (Full). */
 export type EvictionPolicy = 's3fifo' | 'clock' | 'none';

@@ -29,8 +29,9 @@ import { isU32Key, readU32LE } from './keys';
 import { Chunk } from './chunk';
 import { ReadResult, Seqlock, SegmentVisitor, Visit } from './seqlock';
 import type { DataHeader } from '../layout/data-file';
+import { Stat, STATS_LINE_BYTES, STATS_LINES } from '../layout/data-meta';
+import { CACHE_LINE } from '../layout/fields';
 import {
-  CACHE_LINE,
   ENTRY_EXPIRES,
   ENTRY_HEADER_BYTES,
   ENTRY_INLINE,
@@ -42,11 +43,8 @@ import {
   IX_KEY,
   IX_VALUE,
   IX_WORDS,
-  Stat,
-  STATS_LINE_BYTES,
-  STATS_LINES,
-  ValueTag,
-} from '../layout/layout';
+} from '../layout/heap';
+import { ValueTag } from '../layout/keys-values';
 
 export { ReadResult } from './seqlock';
 

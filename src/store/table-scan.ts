@@ -15,7 +15,8 @@ import { Chunk } from './chunk';
 import { ReadResult, Seqlock, SegmentVisitor, Visit } from './seqlock';
 import { TableCorruptError, ScanContendedError } from '../errors';
 import { writeU32Key, U32_KEY_BYTES } from './keys';
-import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_KEY_LEN, ENTRY_TAG, IX_ENTRY, IX_KEY, IX_WORDS, isFetchMark, KeyKind } from '../layout/layout';
+import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_KEY_LEN, ENTRY_TAG, IX_ENTRY, IX_KEY, IX_WORDS } from '../layout/heap';
+import { isFetchMark, KeyKind } from '../layout/keys-values';
 
 /** How long a scan waits out writers of one segment before ScanContendedError. */
 export const SCAN_PATIENCE_MS = 5000;

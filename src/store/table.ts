@@ -21,25 +21,23 @@ import { Chunk } from './chunk';
 import { sumStat } from './counters';
 import { emptyChunk, rebuildChunk } from './repair';
 import { TableCorruptError } from '../errors';
+import { Status } from '../layout/board';
+import { Eviction, Stat } from '../layout/data-meta';
 import {
-  entryBytes,
   ENTRY_EXPIRES,
   ENTRY_HEADER_BYTES,
   ENTRY_INLINE,
   ENTRY_KEY_LEN,
   ENTRY_TAG,
   ENTRY_VALUE_LEN,
-  Eviction,
+  entryBytes,
   IX_ENTRY,
   IX_HASH,
   IX_KEY,
   IX_VALUE,
   IX_WORDS,
-  KeyKind,
-  Stat,
-  Status,
-  ValueTag,
-} from '../layout/layout';
+} from '../layout/heap';
+import { KeyKind, ValueTag } from '../layout/keys-values';
 
 export { TableParts } from './segments';
 

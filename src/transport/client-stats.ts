@@ -38,7 +38,7 @@ import {
   CS_RETIRED,
   CS_SEQ,
   CS_STATE,
-} from '../layout/layout';
+} from '../layout/client-stats-area';
 
 export class ClientStats {
   private readonly i32: Int32Array;

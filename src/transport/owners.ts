@@ -81,7 +81,8 @@
 import { Region } from '../layout/region';
 import { Ring } from './ring';
 import { processAlive } from '../sync/lock';
-import { HDR_BUSY, OWNER_ABANDONED, OWNER_FREE, OWNER_QUARANTINED, WIN_STATE, WindowState } from '../layout/layout';
+import { OWNER_ABANDONED, OWNER_FREE, OWNER_QUARANTINED, WIN_STATE, WindowState } from '../layout/board';
+import { HDR_BUSY } from '../layout/region-header';
 import { BoardFullError } from '../errors';
 
 export class Owners {

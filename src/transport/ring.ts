@@ -70,18 +70,8 @@
  */
 import { EventCount, WaitPolicy, DEFAULT_WAIT_POLICY } from '../sync/waiter';
 import { Region } from '../layout/region';
-import {
-  HDR_NOT_EMPTY,
-  HDR_NOT_EMPTY_SLEEPERS,
-  HDR_NOT_FULL,
-  HDR_NOT_FULL_SLEEPERS,
-  HDR_RING_HEAD,
-  HDR_RING_TAIL,
-  SLOT_FULL,
-  SLOT_LAP_MASK,
-  SLOT_LAP_SHIFT,
-  SLOT_WINDOW_MASK,
-} from '../layout/layout';
+import { SLOT_FULL, SLOT_LAP_MASK, SLOT_LAP_SHIFT, SLOT_WINDOW_MASK } from '../layout/board';
+import { HDR_NOT_EMPTY, HDR_NOT_EMPTY_SLEEPERS, HDR_NOT_FULL, HDR_NOT_FULL_SLEEPERS, HDR_RING_HEAD, HDR_RING_TAIL } from '../layout/region-header';
 
 /** Returned by tryTake when the ring is empty. */
 export const RING_EMPTY = -1;

@@ -67,7 +67,7 @@ import {
   WIN_VALUE,
   WIN_VALUE_LEN,
   WindowState,
-} from '../layout/layout';
+} from '../layout/board';
 
 /** CAS attempts of claim(): a well-behaved owner changes the word at most once. */
 const CLAIM_ATTEMPTS = 8;

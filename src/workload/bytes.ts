@@ -12,7 +12,8 @@
  * have no line.
  */
 import { isUtf8 } from 'node:buffer';
-import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES, KEY_KIND_BYTES, KeyKind, Op } from '../layout/layout';
+import { Op } from '../layout/board';
+import { DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES, KEY_KIND_BYTES, KeyKind } from '../layout/keys-values';
 import { CR, InputError, lineCapacity, NL, shared, snippet, SP, TAB } from './input';
 import type { Workload } from './workload-types';
 

@@ -15,7 +15,7 @@
  * Blank lines are skipped; every request keeps the line number it came from
  * for error messages.
  */
-import { Op } from '../layout/layout';
+import { Op } from '../layout/board';
 import { parseByteWorkload } from './bytes';
 import type { Workload, WorkloadForm } from './workload-types';
 import { CR, InputError, lineCapacity, NL, shared, snippet, SP, TAB } from './input';

@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import { Proc, Scope, SERVER_JS } from '../fixtures/faults/harness';
 import type { HammerOptions, ReaderFigures } from '../fixtures/faults/hammer-client';
 import { connect } from '../../src/client/client';
-import { HEARTBEAT_TIMEOUT_MS } from '../../src/layout/layout';
+import { HEARTBEAT_TIMEOUT_MS } from '../../src/layout/region-header';
 import { ServerGoneError } from '../../src/errors';
 
 /**

@@ -11,7 +11,7 @@ import type { Worker } from 'node:worker_threads';
 import { runWorker, terminateAll } from '../fixtures/unit/harness';
 import { EventCount } from '../../src/sync/waiter';
 import { IdleWorkers } from '../../src/server/idle';
-import { CONTROL_BENCH_SLEEPERS, CONTROL_SPINNER, CONTROL_STOP, CONTROL_WORDS } from '../../src/layout/layout';
+import { CONTROL_BENCH_SLEEPERS, CONTROL_SPINNER, CONTROL_STOP, CONTROL_WORDS } from '../../src/layout/server-private';
 
 const [SEQ, FLAG, QUEUED, TAKEN] = [0, 1, 2, 3];
 

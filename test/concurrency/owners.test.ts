@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Region } from '../../src/layout/region';
 import { Owners } from '../../src/transport/owners';
-import { OWNER_ABANDONED, OWNER_QUARANTINED, WINDOW_BYTES, WIN_STATE, WindowState } from '../../src/layout/layout';
+import { OWNER_ABANDONED, OWNER_QUARANTINED, WIN_STATE, WINDOW_BYTES, WindowState } from '../../src/layout/board';
 import { BoardFullError } from '../../src/errors';
 import { removeDir, tempDir } from '../fixtures/unit/harness';
 

@@ -9,18 +9,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  HDR_NOT_EMPTY,
-  HDR_NOT_FULL,
-  HDR_RING_HEAD,
-  HDR_RING_TAIL,
-  MAX_WINDOWS,
-  SLOT_FULL,
-  SLOT_LAP_MASK,
-  SLOT_LAP_SHIFT,
-  SLOT_WINDOW_MASK,
-  WINDOW_BYTES,
-} from '../../src/layout/layout';
+import { MAX_WINDOWS, SLOT_FULL, SLOT_LAP_MASK, SLOT_LAP_SHIFT, SLOT_WINDOW_MASK, WINDOW_BYTES } from '../../src/layout/board';
+import { HDR_NOT_EMPTY, HDR_NOT_FULL, HDR_RING_HEAD, HDR_RING_TAIL } from '../../src/layout/region-header';
 import { Region } from '../../src/layout/region';
 import { Ring, RING_EMPTY } from '../../src/transport/ring';
 import { removeDir, runBody, serveBody, tempDir, testEnv } from '../fixtures/unit/harness';

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { S3Fifo } from '../../src/store/s3fifo';
 import { ReadResult } from '../../src/store/table-reader';
-import { Stat } from '../../src/layout/layout';
+import { Stat } from '../../src/layout/data-meta';
 import { sumStat } from '../../src/store/counters';
 import { memTable, verifyHeaps, verifyQueues } from '../support/table';
 

@@ -13,7 +13,8 @@ import { connect } from '../../src/index';
 import { ReadResult } from '../../src/store/table-reader';
 import { memTable } from '../support/table';
 import { monoNowMs } from '../../src/store/clock';
-import { Status, ValueTag } from '../../src/layout/layout';
+import { Status } from '../../src/layout/board';
+import { ValueTag } from '../../src/layout/keys-values';
 import { Scope, waitFor } from '../support/procs';
 
 const T = { timeout: 60_000 };

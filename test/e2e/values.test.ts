@@ -12,7 +12,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { ChildProcess, spawn } from 'node:child_process';
 import { connect, CodecError } from '../../src/index';
-import { ValueTag } from '../../src/layout/layout';
+import { ValueTag } from '../../src/layout/keys-values';
 import { encodeStructured } from '../../src/codec/structured';
 import { STRUCTURES_KEY } from '../../src/client/structures';
 import { internals } from '../../src/client/client';

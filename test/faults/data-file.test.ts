@@ -15,7 +15,9 @@ import { connect, Client } from '../../src/index';
 import { Region } from '../../src/layout/region';
 import { mapFile } from '../../src/native/shim';
 import { KeyEncoder } from '../../src/store/keys';
-import { C_DIRECTORY, D_DEFAULT_TTL_MS, D_SEED, D_SEGMENT_BITS, IX_BYTES, IX_ENTRY, IX_HASH, META_BYTES, SEG_COUNT, SEG_INDEX, SEG_VERSION, SEGMENT_BYTES } from '../../src/layout/layout';
+import { C_DIRECTORY, SEG_COUNT, SEG_INDEX, SEG_VERSION, SEGMENT_BYTES } from '../../src/layout/chunk-directory';
+import { D_DEFAULT_TTL_MS, D_SEED, D_SEGMENT_BITS, META_BYTES } from '../../src/layout/data-meta';
+import { IX_BYTES, IX_ENTRY, IX_HASH } from '../../src/layout/heap';
 import { fmtExit, pollUntil, Proc, Scope, WAIT_MS } from '../fixtures/faults/harness';
 import { TableCorruptError } from '../../src/errors';
 

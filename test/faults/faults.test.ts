@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { Connection } from '../../src/client/connection';
-import { HDR_VERSION, HDR_WINDOW_COUNT, REGION_VERSION, ServerState } from '../../src/layout/layout';
+import { HDR_VERSION, HDR_WINDOW_COUNT, REGION_VERSION, ServerState } from '../../src/layout/region-header';
 import { Region } from '../../src/layout/region';
 import { Exit, fmtExit, LONG_MS, lines, pidRunning, pollUntil, Proc, readWorkload, regionServerPid, repeatWorkload, Req, Scope, sleep, WAIT_MS, writeWorkload } from '../fixtures/faults/harness';
 import { RegionError } from '../../src/errors';

@@ -15,7 +15,8 @@ import * as path from 'node:path';
 import { Region } from '../../src/layout/region';
 import { Owners } from '../../src/transport/owners';
 import { connect } from '../../src/client/client';
-import { HDR_HEARTBEAT, HDR_NOT_EMPTY, HDR_SERVER_PID, HDR_SERVER_STATE, ServerState, HDR_RING_HEAD, HDR_RING_TAIL, MAX_WINDOWS, WIN_KEY_LEN, WIN_OP, WIN_STATE, WIN_VALUE_LEN } from '../../src/layout/layout';
+import { MAX_WINDOWS, WIN_KEY_LEN, WIN_OP, WIN_STATE, WIN_VALUE_LEN } from '../../src/layout/board';
+import { HDR_HEARTBEAT, HDR_NOT_EMPTY, HDR_RING_HEAD, HDR_RING_TAIL, HDR_SERVER_PID, HDR_SERVER_STATE, ServerState } from '../../src/layout/region-header';
 import { FIXTURES, fmtExit, lines, pollUntil, Proc, readWorkload, Req, Scope, sleep, writeWorkload } from '../fixtures/faults/harness';
 
 function scoped(t: { after: (fn: () => Promise<void>) => void }): Scope {

@@ -11,7 +11,8 @@ import { memoryTable, TableOptions, TableTransfer } from '../../src/store/table-
 import type { TableParts } from '../../src/store/segments';
 import type { S3Fifo } from '../../src/store/s3fifo';
 import { hashU32Key, readU32LE } from '../../src/store/keys';
-import { ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_STAMP, IX_BYTES, IX_ENTRY, IX_HASH, IX_KEY, KeyKind } from '../../src/layout/layout';
+import { ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_STAMP, IX_BYTES, IX_ENTRY, IX_HASH, IX_KEY } from '../../src/layout/heap';
+import { KeyKind } from '../../src/layout/keys-values';
 
 export interface MemTable {
   t: Table;

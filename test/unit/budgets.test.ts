@@ -32,7 +32,9 @@ import { ValueCodec, writeValue, RawValue } from '../../src/codec/value';
 import { RecordCodec } from '../../src/codec/records';
 import { MemoryStructures } from '../../src/codec/memory-structures';
 import { mapFile, MAP_CREATE, MAP_READONLY } from '../../src/native/shim';
-import { MAX_CHUNK_BYTES, Status, ValueTag } from '../../src/layout/layout';
+import { Status } from '../../src/layout/board';
+import { MAX_CHUNK_BYTES } from '../../src/layout/data-meta';
+import { ValueTag } from '../../src/layout/keys-values';
 import { verifyHeaps } from '../support/table';
 
 const MiB = 2 ** 20;

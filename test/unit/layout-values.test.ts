@@ -13,7 +13,11 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as L from '../../src/layout/layout';
-import { ClientStat, KeyKind, ServerState, SnapshotResult, Stat, WindowState } from '../../src/layout/layout';
+import { WindowState } from '../../src/layout/board';
+import { ClientStat } from '../../src/layout/client-stats-area';
+import { SnapshotResult, Stat } from '../../src/layout/data-meta';
+import { KeyKind } from '../../src/layout/keys-values';
+import { ServerState } from '../../src/layout/region-header';
 
 const PINNED: Record<string, number> = {
   CACHE_LINE: 64, PAGE: 4096, REGION_MAGIC: 0x564b4853, REGION_VERSION: 4,

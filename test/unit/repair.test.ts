@@ -15,7 +15,11 @@ import { PrivateState } from '../../src/store/private-state';
 import { Table } from '../../src/store/table';
 import { TableReader, ReadResult } from '../../src/store/table-reader';
 import { monoNowMs } from '../../src/store/clock';
-import { BLOCK_FREE, BLOCK_HEADER_BYTES, BLOCK_SIZE, C_DIRECTORY, D_BOOT_ID, D_CLOCK_MONO, D_CLOCK_WALL, ENTRY_INLINE, Eviction, IX_BYTES, IX_ENTRY, IX_HASH, SEG_VERSION, SEGMENT_BYTES, Status, ValueTag } from '../../src/layout/layout';
+import { Status } from '../../src/layout/board';
+import { C_DIRECTORY, SEG_VERSION, SEGMENT_BYTES } from '../../src/layout/chunk-directory';
+import { D_BOOT_ID, D_CLOCK_MONO, D_CLOCK_WALL, Eviction } from '../../src/layout/data-meta';
+import { BLOCK_FREE, BLOCK_HEADER_BYTES, BLOCK_SIZE, ENTRY_INLINE, IX_BYTES, IX_ENTRY, IX_HASH } from '../../src/layout/heap';
+import { ValueTag } from '../../src/layout/keys-values';
 import { memTable, MemTable, verifyHeaps } from '../support/table';
 
 const MiB = 1 << 20;

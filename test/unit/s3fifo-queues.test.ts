@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import { ItemRing, Verdict } from '../../src/store/item-ring';
 import { fingerprint, Ghost } from '../../src/store/ghost';
 import { circularOrder } from '../../src/store/s3fifo-tidy';
-import { GHOST_MIN_BUCKETS, GHOST_WAYS, QUEUE_ITEM_BYTES, QRING_MIN_ITEMS, QRING_WORDS } from '../../src/layout/layout';
+import { GHOST_MIN_BUCKETS, GHOST_WAYS, QRING_MIN_ITEMS, QRING_WORDS, QUEUE_ITEM_BYTES } from '../../src/layout/eviction-queues';
 import { rng } from '../../src/workload/generate';
 
 function newRing(maxItems: number): { ring: ItemRing; buf: SharedArrayBuffer } {

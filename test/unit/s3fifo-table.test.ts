@@ -20,7 +20,11 @@ import { Table } from '../../src/store/table';
 import { ReadResult, TableReader } from '../../src/store/table-reader';
 import { monoNowMs } from '../../src/store/clock';
 import type { EvictionPolicy } from '../../src/store/table-format';
-import { ENTRY_INLINE, ENTRY_STAMP, Eviction, IX_ENTRY, KeyKind, Stat, Status, TIDY_ITEMS_PER_KEY, TIDY_SLACK_ITEMS, ValueTag } from '../../src/layout/layout';
+import { Status } from '../../src/layout/board';
+import { Eviction, Stat } from '../../src/layout/data-meta';
+import { TIDY_ITEMS_PER_KEY, TIDY_SLACK_ITEMS } from '../../src/layout/eviction-queues';
+import { ENTRY_INLINE, ENTRY_STAMP, IX_ENTRY } from '../../src/layout/heap';
+import { KeyKind, ValueTag } from '../../src/layout/keys-values';
 import { memTable, MemTable, verifyHeaps, verifyQueues } from '../support/table';
 
 const MiB = 1 << 20;

@@ -12,7 +12,10 @@ import * as assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import { BUSY, ReadResult, SegmentVisitor, Visit } from '../../src/store/seqlock';
 import { Chunk } from '../../src/store/chunk';
-import { C_DIRECTORY, ENTRY_HEADER_BYTES, ENTRY_KEY_LEN, ENTRY_TAG, ENTRY_VALUE_LEN, IX_BYTES, IX_ENTRY, IX_HASH, MAX_INDEX_LOG2, SEG_INDEX, SEG_VERSION, Status, ValueTag } from '../../src/layout/layout';
+import { Status } from '../../src/layout/board';
+import { C_DIRECTORY, SEG_INDEX, SEG_VERSION } from '../../src/layout/chunk-directory';
+import { ENTRY_HEADER_BYTES, ENTRY_KEY_LEN, ENTRY_TAG, ENTRY_VALUE_LEN, IX_BYTES, IX_ENTRY, IX_HASH, MAX_INDEX_LOG2 } from '../../src/layout/heap';
+import { ValueTag } from '../../src/layout/keys-values';
 import { memTable, MemTable } from '../support/table';
 
 /** A one-segment table holding 'a' -> 'value of a', and the words of its index. */

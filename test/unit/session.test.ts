@@ -14,7 +14,8 @@ import { openCache } from '../../src/server/cache-files';
 import { tableGeometry } from '../../src/store/table-format';
 import { fileId, Session } from '../../src/client/session';
 import { DEFAULT_WAIT_POLICY } from '../../src/sync/waiter';
-import { HDR_SERVER_STATE, OWNER_ABANDONED, ServerState, WINDOW_BYTES, WindowState } from '../../src/layout/layout';
+import { OWNER_ABANDONED, WINDOW_BYTES, WindowState } from '../../src/layout/board';
+import { HDR_SERVER_STATE, ServerState } from '../../src/layout/region-header';
 import { removeDir, tempDir } from '../fixtures/unit/harness';
 
 const BYTES = 4 * 1024 * 1024;

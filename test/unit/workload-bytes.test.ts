@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { detectForm, parseWorkload, Workload } from '../../src/workload/workload';
 import { byteKey, parseStringValues, resultLine } from '../../src/workload/bytes';
-import { KeyKind, Op } from '../../src/layout/layout';
+import { Op } from '../../src/layout/board';
+import { KeyKind } from '../../src/layout/keys-values';
 
 const form = (text: string): string => detectForm(Buffer.from(text));
 
