@@ -20,7 +20,7 @@
  * has the same hash (replay-direct.ts, ORDER: a thread never has two
  * requests to one key in flight, and a direct get never runs while one to
  * its key is; a hash collision only settles more than needed). Those
- * hashes use the seed of the lane's server, which a restart changes: a
+ * hashes use the hash seed of the lane's server, which a restart changes: a
  * request's hash is taken again when it is sent to another one.
  *
  * RIDING THROUGH (replay-worker.ts): after a move the requests that were
@@ -53,7 +53,7 @@ export function replayBytes(t: ReplayTask): ReplayReport {
   const { data, start, keyLen, valueLen } = t.bytes!;
   const { ops, width, abort, lines } = t;
   const room = (win: number): number => stagingIo().room(win);
-  /** ORDER's hash of request i's key, with the seed of the lane's server. */
+  /** ORDER's hash of request i's key, with the hash seed of the lane's server. */
   const orderHash = (i: number): number => (t.direct ? hashBytes(data, start[i], keyLen[i], lane.session.reader.seed) : 0);
   // The n-th submission (n % width): its request index, whether it was a Reserve for it, and its key's hash.
   const sentIndex = new Int32Array(width);

@@ -2,20 +2,20 @@
  * A client CLI thread's replay of a u32 workload with --direct: gets read
  * the shared table in this thread (TableReader, the library's getSync path:
  * a seqlock-validated read of the key's index slot, no server thread
- * involved), puts go through the ring as in the seed's replay.
+ * involved), puts go through the ring as in the u32 ring replay (replay-worker.ts).
  *
  * A get falls back to the ring (Op.Get, the server's answer is the word)
  * when the direct read is contended (writers kept the segment busy through
  * the reader's bounded retries) or finds a value that is not a u32 (another
  * client stored a string under the number): the replay's answer is then
- * the one the seed's path gives.
+ * the one the ring gives.
  *
  * ORDER: a thread never has two requests to one key in flight, and a
  * direct get never runs while one to its key is. Requests in flight may
  * run in any order (several server threads take from the ring), and a
  * direct read sees only completed writes; so before any request to key k
  * the replay completes ring requests up to the newest one to k still in
- * flight (a scan of at most `width` keys). The seed's replay gets the same
+ * flight (a scan of at most `width` keys). The ring replay gets the same
  * from genworkload's rule (no key reused within W requests of a thread)
  * and the window; here direct gets take no window, so requests in flight
  * reach back further than W, and the rule alone let two puts to one key
@@ -47,7 +47,7 @@ export function replayDirect(t: ReplayTask): ReplayReport {
   const complete = (): void => {
     lane.awaitNext();
     const i = sentIndex[(lane.completedCount - 1) % width];
-    // As the seed's replay: a get's answer is the result word (0 when absent).
+    // As the ring replay: a get's answer is the result word (0 when absent).
     if (ops[i] === Op.Get) results[i] = lane.result;
     else if (lane.status === Status.Full) full++;
     done++;
