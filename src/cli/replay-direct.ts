@@ -27,8 +27,8 @@
  */
 import type { ReplayReport, ReplayTask } from './replay-contract';
 import { Connection } from '../client/connection';
-import { Lane, LaneMoved } from '../client/lane';
-import { drain, resend } from './replay-resend';
+import { Lane } from '../client/lane';
+import { runReplay } from './replay-loop';
 import { ReadResult } from '../store/table-reader';
 import { hashU32Key, U32_KEY_BYTES, writeU32Key } from '../store/keys';
 import { Op, Status, ValueTag } from '../layout/layout';
@@ -69,35 +69,29 @@ export function replayDirect(t: ReplayTask): ReplayReport {
   };
   const indexOf = (n: number): number => sentIndex[n % width];
 
-  const firstSubmit = process.hrtime.bigint();
-  for (let i = t.start; i < t.end; i++) {
-    if ((i & 1023) === 0 && Atomics.load(abort, 0) !== 0) break;
-    try {
-      const op = ops[i];
-      settle(keys[i]);
-      if (op === Op.Get) {
-        // A dead server's table must not keep answering with reconnect: false
-        // (checkLive is cheap between heartbeats).
-        conn.checkLive();
-        const reader = conn.reader;
-        writeU32Key(key, 0, keys[i]);
-        const r = reader.read(key, U32_KEY_BYTES, hashU32Key(keys[i], reader.seed), false);
-        if (r === ReadResult.Absent || (r === ReadResult.Found && reader.tag === ValueTag.U32)) {
-          results[i] = r === ReadResult.Found ? reader.num : 0;
-          done++;
-          continue;
-        }
-        if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
-        // Contended, or not a u32: ask the server, below.
+  /** Request i: a get answered from the table, else through the ring. */
+  const step = (i: number): void => {
+    settle(keys[i]);
+    if (ops[i] === Op.Get) {
+      // A dead server's table must not keep answering with reconnect: false
+      // (checkLive is cheap between heartbeats).
+      conn.checkLive();
+      const reader = conn.reader;
+      writeU32Key(key, 0, keys[i]);
+      const r = reader.read(key, U32_KEY_BYTES, hashU32Key(keys[i], reader.seed), false);
+      if (r === ReadResult.Absent || (r === ReadResult.Found && reader.tag === ValueTag.U32)) {
+        results[i] = r === ReadResult.Found ? reader.num : 0;
+        done++;
+        return;
       }
-      sendRing(i);
-    } catch (e) {
-      if (!(e instanceof LaneMoved)) throw e;
-      resend(e, indexOf, sendRing);
-      i--; // request i was not sent: again
+      if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
+      // Contended, or not a u32: ask the server, below.
     }
-  }
-  drain(lane, complete, indexOf, sendRing);
+    sendRing(i);
+  };
+
+  const firstSubmit = process.hrtime.bigint();
+  runReplay(lane, t.start, t.end, abort, { step, send: sendRing, indexOf, complete });
   lane.close();
   const lastComplete = process.hrtime.bigint();
   return { firstSubmitNs: Number(firstSubmit), lastCompleteNs: Number(lastComplete), completed: done, full };
