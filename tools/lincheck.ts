@@ -7,7 +7,7 @@
  * SameValueZero, so 7 and '7' are different values too.
  *
  * Absence: a get that returns null saw the key absent. So does a get that
- * returns the `initial` option (0 by default), because the seed's u32 lanes
+ * returns the `initial` option (0 by default), because the u32 lanes
  * answer 0 for an absent key; a put of that same value is then
  * indistinguishable from absence to a get, which the model allows (the
  * register is in state "absent" or "holds 0", and either reads as 0).

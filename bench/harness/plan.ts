@@ -46,7 +46,7 @@ const MIX_PUT_PERCENT: Record<MixName, number> = { read: 5, mixed: 50, write: 95
 const MIX_LABEL: Record<MixName, string> = { read: 'read-heavy (95% gets)', mixed: '50/50', write: 'write-heavy (95% puts)', hot: 'gets of one key (the hand-off alone)' };
 
 /**
- * The end-to-end ceiling (issue 12): the seed's replay at -n 2 -w 16 -t 2
+ * The end-to-end ceiling (issue 12): the u32 replay at -n 2 -w 16 -t 2
  * against the table alone at 2 threads, and the hand-off alone at the same
  * point: gets of one key (key 0, prefilled), whose lookup is one slot on a
  * line that stays in the cache, so nearly all of the time is the ring, the
@@ -61,7 +61,7 @@ const ZIPF_THETA = 0.99;
  * The headline points, measured quiet and loaded in the "loaded" section: the
  * README's `./client -f -n C -w W -t S` figures on the demo's workload (50/50,
  * uniform keys, fine locking), [client threads, window, server threads]. The
- * first two are the seed's replay points that issue 12 sets targets for.
+ * first two are the u32 replay points that issue 12 sets targets for.
  */
 export const HEADLINE: ReadonlyArray<readonly [number, number, number]> = [
   [1, 1, 1],

@@ -15,11 +15,11 @@ const range = (s: LibStat | null | undefined): string => (!s ? '–' : `${s.min}
 const x = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : v < 0.1 ? `${v.toFixed(3)}x` : `${v.toFixed(2)}x`);
 const size = (b: number): string => (b >= 1048576 ? `${b / 1048576} MiB` : b >= 1024 ? `${b / 1024} KiB` : `${b} B`);
 
-/** Targets of the library section and the seed replay, one row each with the figures. */
+/** Targets of the library section and the u32 replay, one row each with the figures. */
 export function targetDetailLines(r: Results): string[] {
-  const ts = r.targets.filter((t) => t.name.startsWith('library:') || t.name.startsWith('seed ') || t.name.startsWith('end-to-end '));
+  const ts = r.targets.filter((t) => t.name.startsWith('library:') || t.name.startsWith('u32 replay ') || t.name.startsWith('end-to-end '));
   if (!ts.length) return [];
-  const L = ['Issue 9 / issue 12 targets on the library calls, the seed replay and the end-to-end ceiling, one by one:', '', '| target | status | ratio | want | figures (medians; rep ranges) |', '| --- | --- | ---: | ---: | --- |'];
+  const L = ['Issue 9 / issue 12 targets on the library calls, the u32 replay and the end-to-end ceiling, one by one:', '', '| target | status | ratio | want | figures (medians; rep ranges) |', '| --- | --- | ---: | ---: | --- |'];
   for (const t of ts) L.push(`| ${t.name.replace(/^library: /, '')} | **${t.status}** | ${x(t.ratio)} | ${t.want}x | ${t.detail} |`);
   L.push('');
   return L;

@@ -80,7 +80,7 @@ export function writeMarkdown(file: string, r: Results): void {
     L.push('## Quiet vs loaded');
     L.push('');
     L.push(
-      `This store at the headline points (the seed's replay of the 50/50 uniform workload, fine locking, against the bench's running, prefilled server): in every repetition a quiet run and a run beside ` +
+      `This store at the headline points (the u32 replay of the 50/50 uniform workload, fine locking, against the bench's running, prefilled server): in every repetition a quiet run and a run beside ` +
         `${lm?.procs ?? 'N'} busy-looping processes (one per core, normal priority), back to back, ${ld[0].loaded!.requests} requests each` +
         `${lm?.loadedSeconds ? ` or fewer (a run stops after ${lm.loadedSeconds} s)` : ''}. ` +
         'loaded / quiet is the ratio of the medians: the share of its quiet throughput the store keeps when every core is also wanted by another process.',

@@ -74,34 +74,34 @@ export function checkTableTargets(table: TableResult[]): Target[] {
 }
 
 /**
- * The seed's u32 replay `-n 2 -w 16 -t 2` must not get slower (issue 9):
+ * The u32 replay `-n 2 -w 16 -t 2` must not get slower (issue 9):
  * the figure the README quoted when the issue was filed (`./client -f`,
  * median of 5, 1,000,000 requests, 50/50 uniform) is the reference. It
  * comes from another run and from a forked server, where the bench's
  * points run against its running, prefilled server, so the check is only
  * as good as the machine's quietness in both. The real comparison is side
- * by side in one run: tools/seed-ab.sh (README, "The seed's replay against
- * older builds").
+ * by side in one run: tools/seed-ab.sh (docs/PERFORMANCE.md, "The u32
+ * replay against older builds").
  */
-export const SEED_REPLAY_REFERENCE_KPS = 2576;
+export const U32_REPLAY_REFERENCE_KPS = 2576;
 
-function seedReplayTarget(points: PointResult[]): Target[] {
+function u32ReplayTarget(points: PointResult[]): Target[] {
   const p = points.find((x) => x.workload === 'mixed-uniform' && x.locking === 'fine' && x.clientThreads === 2 && x.window === 16 && x.serverThreads === 2);
   const me = p?.systems.shmkv ?? p?.loaded?.quiet;
   if (!p || !me) return [];
   const want = 1;
-  const ratio = me.median.throughputKps / SEED_REPLAY_REFERENCE_KPS;
-  const q = me.quiet.throughputKps === null ? null : round(me.quiet.throughputKps / SEED_REPLAY_REFERENCE_KPS, 3);
+  const ratio = me.median.throughputKps / U32_REPLAY_REFERENCE_KPS;
+  const q = me.quiet.throughputKps === null ? null : round(me.quiet.throughputKps / U32_REPLAY_REFERENCE_KPS, 3);
   return [
     {
-      name: `seed u32 replay -n 2 -w 16 -t 2 not slower than the ${SEED_REPLAY_REFERENCE_KPS} K/s quoted when issue 9 was filed`,
+      name: `u32 replay -n 2 -w 16 -t 2 not slower than the ${U32_REPLAY_REFERENCE_KPS} K/s quoted when issue 9 was filed`,
       point: `${p.workload}/c2/w16/s2`,
       ratio: round(ratio, 3),
       want,
-      status: ratio >= want ? 'met' : me.max >= SEED_REPLAY_REFERENCE_KPS ? 'missed (within noise)' : 'missed',
+      status: ratio >= want ? 'met' : me.max >= U32_REPLAY_REFERENCE_KPS ? 'missed (within noise)' : 'missed',
       quietRatio: q,
       quietMet: q === null ? null : q >= want,
-      detail: `${me.median.throughputKps.toFixed(0)} K/s (reps ${me.min}-${me.max}${p.systems.shmkv ? '' : ', the loaded section\'s quiet runs'}) vs ${SEED_REPLAY_REFERENCE_KPS} K/s (another run)${
+      detail: `${me.median.throughputKps.toFixed(0)} K/s (reps ${me.min}-${me.max}${p.systems.shmkv ? '' : ', the loaded section\'s quiet runs'}) vs ${U32_REPLAY_REFERENCE_KPS} K/s (another run)${
         q === null ? '; no quiet runs' : `; quiet runs only: ${me.quiet.throughputKps} K/s`
       }`,
     },
@@ -209,6 +209,6 @@ export function checkTargets(points: PointResult[]): Target[] {
       detail: `loaded ${l.median.throughputKps.toFixed(0)} K/s vs quiet ${q.median.throughputKps.toFixed(0)} K/s (x${ratio.toFixed(2)})${quietNote(qr, l, q)}`,
     });
   }
-  out.push(...seedReplayTarget(points));
+  out.push(...u32ReplayTarget(points));
   return out;
 }

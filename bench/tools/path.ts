@@ -5,7 +5,7 @@
  * table in memory: as a client it prepares and publishes BATCH_MAX
  * windows, as a worker it takes and runs them (Batches: take, claim,
  * execute, complete), as a client again it consumes the answers. The
- * workload is the seed's: 50% puts, uniform keys over 100,000.
+ * workload is the u32 replay's (`make demo`'s): 50% puts, uniform keys over 100,000.
  *
  *   node dist/bench/tools/path.js [REQUESTS [ROUNDS]]   (default 1,000,000, 5)
  *

@@ -1,6 +1,6 @@
 /**
  * ./client: replay a workload file against the server, n threads with up to
- * w requests in flight each; print the seed's two lines (total time and
+ * w requests in flight each; print two lines (total time and
  * throughput); optionally fork the server, write and check get results.
  */
 import * as path from 'node:path';

@@ -20,17 +20,17 @@
  * has the same hash (replay-direct.ts, ORDER: a thread never has two
  * requests to one key in flight, and a direct get never runs while one to
  * its key is; a hash collision only settles more than needed). Those
- * hashes use the seed of the lane's server, which a restart changes: a
+ * hashes use the hash seed of the lane's server, which a restart changes: a
  * request's hash is taken again when it is sent to another one.
  *
  * RIDING THROUGH (replay-worker.ts): after a move the requests that were
- * in flight go again (replay-resend.ts), each through the same path as a
+ * in flight go again (replay-loop.ts), each through the same path as a
  * new one (a Reserve first when no window of the new lane has room).
  */
 import type { ReplayReport, ReplayTask } from './replay-contract';
 import { Connection } from '../client/connection';
-import { Lane, LaneMoved } from '../client/lane';
-import { drain, resend } from './replay-resend';
+import { Lane } from '../client/lane';
+import { runReplay } from './replay-loop';
 import { StagingIO } from '../client/staging-io';
 import { readOnlyValues } from '../client/structures';
 import { hashBytes } from '../store/keys';
@@ -54,7 +54,7 @@ export function replayBytes(t: ReplayTask): ReplayReport {
   const { data, start, keyLen, valueLen } = t.bytes!;
   const { ops, width, abort, lines } = t;
   const room = (win: number): number => stagingIo().room(win);
-  /** ORDER's hash of request i's key, with the seed of the lane's server. */
+  /** ORDER's hash of request i's key, with the hash seed of the lane's server. */
   const orderHash = (i: number): number => (t.direct ? hashBytes(data, start[i], keyLen[i], lane.session.reader.seed) : 0);
   // The n-th submission (n % width): its request index, whether it was a Reserve for it, and its key's hash.
   const sentIndex = new Int32Array(width);
@@ -132,36 +132,31 @@ export function replayBytes(t: ReplayTask): ReplayReport {
   };
   const indexOf = (n: number): number => (sentReserve[n % width] === 1 ? -1 : sentIndex[n % width]);
 
+  /** Request i: with --direct a get answered from the table, else through the ring. */
+  const step = (i: number): void => {
+    if (ops[i] === Op.Read && t.direct) {
+      const hash = orderHash(i);
+      settle(hash);
+      conn.checkLive();
+      const reader = conn.reader;
+      const from = start[i];
+      const kLen = keyLen[i];
+      for (let j = 0; j < kLen; j++) key[j] = data[from + j];
+      // The lane may still be on a server the reads have left (ORDER's hash is the lane's).
+      const r = reader.read(key, kLen, reader === lane.session.reader ? hash : hashBytes(data, from, kLen, reader.seed), true);
+      if (r === ReadResult.Found || r === ReadResult.Absent) {
+        record(i, r === ReadResult.Found ? values.decode(reader) : undefined);
+        done++;
+        return;
+      }
+      if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
+      // Contended: ask the server, below.
+    } else if (t.direct) settle(orderHash(i));
+    sendRing(i);
+  };
+
   const firstSubmit = process.hrtime.bigint();
-  for (let i = t.start; i < t.end; i++) {
-    if (Atomics.load(abort, 0) !== 0) break;
-    try {
-      if (ops[i] === Op.Read && t.direct) {
-        const hash = orderHash(i);
-        settle(hash);
-        conn.checkLive();
-        const reader = conn.reader;
-        const from = start[i];
-        const kLen = keyLen[i];
-        for (let j = 0; j < kLen; j++) key[j] = data[from + j];
-        // The lane may still be on a server the reads have left (ORDER's hash is the lane's).
-        const r = reader.read(key, kLen, reader === lane.session.reader ? hash : hashBytes(data, from, kLen, reader.seed), true);
-        if (r === ReadResult.Found || r === ReadResult.Absent) {
-          record(i, r === ReadResult.Found ? values.decode(reader) : undefined);
-          done++;
-          continue;
-        }
-        if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
-        // Contended: ask the server, below.
-      } else if (t.direct) settle(orderHash(i));
-      sendRing(i);
-    } catch (e) {
-      if (!(e instanceof LaneMoved)) throw e;
-      resend(e, indexOf, sendRing);
-      i--; // request i was not sent: again
-    }
-  }
-  drain(lane, complete, indexOf, sendRing);
+  runReplay(lane, t.start, t.end, abort, { step, send: sendRing, indexOf, complete });
   lane.close();
   const lastComplete = process.hrtime.bigint();
   let strings: string[] | undefined;

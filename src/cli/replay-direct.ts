@@ -2,20 +2,20 @@
  * A client CLI thread's replay of a u32 workload with --direct: gets read
  * the shared table in this thread (TableReader, the library's getSync path:
  * a seqlock-validated read of the key's index slot, no server thread
- * involved), puts go through the ring as in the seed's replay.
+ * involved), puts go through the ring as in the u32 ring replay (replay-worker.ts).
  *
  * A get falls back to the ring (Op.Get, the server's answer is the word)
  * when the direct read is contended (writers kept the segment busy through
  * the reader's bounded retries) or finds a value that is not a u32 (another
  * client stored a string under the number): the replay's answer is then
- * the one the seed's path gives.
+ * the one the ring gives.
  *
  * ORDER: a thread never has two requests to one key in flight, and a
  * direct get never runs while one to its key is. Requests in flight may
  * run in any order (several server threads take from the ring), and a
  * direct read sees only completed writes; so before any request to key k
  * the replay completes ring requests up to the newest one to k still in
- * flight (a scan of at most `width` keys). The seed's replay gets the same
+ * flight (a scan of at most `width` keys). The ring replay gets the same
  * from genworkload's rule (no key reused within W requests of a thread)
  * and the window; here direct gets take no window, so requests in flight
  * reach back further than W, and the rule alone let two puts to one key
@@ -27,8 +27,8 @@
  */
 import type { ReplayReport, ReplayTask } from './replay-contract';
 import { Connection } from '../client/connection';
-import { Lane, LaneMoved } from '../client/lane';
-import { drain, resend } from './replay-resend';
+import { Lane } from '../client/lane';
+import { runReplay } from './replay-loop';
 import { ReadResult } from '../store/table-reader';
 import { hashU32Key, U32_KEY_BYTES, writeU32Key } from '../store/keys';
 import { Op, Status } from '../layout/board';
@@ -48,7 +48,7 @@ export function replayDirect(t: ReplayTask): ReplayReport {
   const complete = (): void => {
     lane.awaitNext();
     const i = sentIndex[(lane.completedCount - 1) % width];
-    // As the seed's replay: a get's answer is the result word (0 when absent).
+    // As the ring replay: a get's answer is the result word (0 when absent).
     if (ops[i] === Op.Get) results[i] = lane.result;
     else if (lane.status === Status.Full) full++;
     done++;
@@ -70,35 +70,29 @@ export function replayDirect(t: ReplayTask): ReplayReport {
   };
   const indexOf = (n: number): number => sentIndex[n % width];
 
-  const firstSubmit = process.hrtime.bigint();
-  for (let i = t.start; i < t.end; i++) {
-    if ((i & 1023) === 0 && Atomics.load(abort, 0) !== 0) break;
-    try {
-      const op = ops[i];
-      settle(keys[i]);
-      if (op === Op.Get) {
-        // A dead server's table must not keep answering with reconnect: false
-        // (checkLive is cheap between heartbeats).
-        conn.checkLive();
-        const reader = conn.reader;
-        writeU32Key(key, 0, keys[i]);
-        const r = reader.read(key, U32_KEY_BYTES, hashU32Key(keys[i], reader.seed), false);
-        if (r === ReadResult.Absent || (r === ReadResult.Found && reader.tag === ValueTag.U32)) {
-          results[i] = r === ReadResult.Found ? reader.num : 0;
-          done++;
-          continue;
-        }
-        if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
-        // Contended, or not a u32: ask the server, below.
+  /** Request i: a get answered from the table, else through the ring. */
+  const step = (i: number): void => {
+    settle(keys[i]);
+    if (ops[i] === Op.Get) {
+      // A dead server's table must not keep answering with reconnect: false
+      // (checkLive is cheap between heartbeats).
+      conn.checkLive();
+      const reader = conn.reader;
+      writeU32Key(key, 0, keys[i]);
+      const r = reader.read(key, U32_KEY_BYTES, hashU32Key(keys[i], reader.seed), false);
+      if (r === ReadResult.Absent || (r === ReadResult.Found && reader.tag === ValueTag.U32)) {
+        results[i] = r === ReadResult.Found ? reader.num : 0;
+        done++;
+        return;
       }
-      sendRing(i);
-    } catch (e) {
-      if (!(e instanceof LaneMoved)) throw e;
-      resend(e, indexOf, sendRing);
-      i--; // request i was not sent: again
+      if (r === ReadResult.Corrupt) throw new TableCorruptError('a direct read found a stable segment that makes no sense');
+      // Contended, or not a u32: ask the server, below.
     }
-  }
-  drain(lane, complete, indexOf, sendRing);
+    sendRing(i);
+  };
+
+  const firstSubmit = process.hrtime.bigint();
+  runReplay(lane, t.start, t.end, abort, { step, send: sendRing, indexOf, complete });
   lane.close();
   const lastComplete = process.hrtime.bigint();
   return { firstSubmitNs: Number(firstSubmit), lastCompleteNs: Number(lastComplete), completed: done, full };

@@ -1,8 +1,8 @@
 /**
  * A client CLI thread: replay one contiguous part of the workload through a
  * lane, keeping up to `width` requests in flight, and store each get's result
- * at its request index. u32 workloads take the loop below, kept as lean as
- * the seed's (with --direct: replay-direct.ts); byte workloads take
+ * at its request index. u32 workloads take the loop below, kept lean: it
+ * is what ./client's figures measure (with --direct: replay-direct.ts); byte workloads take
  * replay-bytes.ts.
  *
  * RIDING THROUGH: when the server is replaced mid-replay, the lane moves
@@ -64,7 +64,7 @@ function replay(t: ReplayTask): ReplayReport {
 
 try {
   const task = workerData as ReplayTask;
-  // Loaded only when used: the seed's u32 replay thread starts as lean as the seed's.
+  // Loaded only when used: the u32 replay thread loads neither.
   const bytes = (): typeof import('./replay-bytes') => require('./replay-bytes') as typeof import('./replay-bytes');
   const direct = (): typeof import('./replay-direct') => require('./replay-direct') as typeof import('./replay-direct');
   parentPort!.postMessage({ report: task.bytes ? bytes().replayBytes(task) : task.direct ? direct().replayDirect(task) : replay(task) });

@@ -152,7 +152,7 @@ export class Client {
     return this.writes.setSync(key, value, options);
   }
 
-  /** The seed's name for setSync. */
+  /** setSync under the name of the u32 workload's verb (`put`). */
   putSync(key: Key, value: unknown, options?: SetOptions): boolean {
     return this.setSync(key, value, options);
   }
@@ -184,7 +184,7 @@ export class Client {
 
   /**
    * Atomically add `delta` (default 1) to the counter under `key`, absent
-   * counting as 0; returns the new value. A u32 key keeps the seed's
+   * counting as 0; returns the new value. A u32 key holds a u32
    * counter (u32 values, wrapping modulo 2^32); any other key holds an
    * integer in the safe-integer range (a non-integer value is a TypeError,
    * an overflow a RangeError, as in Redis INCRBY).

@@ -156,7 +156,7 @@ export class RequestBuilder {
   }
 
   /**
-   * A u32 key: the seed's counter (u32 delta, wraps modulo 2^32). Any other
+   * A u32 key: a u32 counter (u32 delta, wraps modulo 2^32). Any other
    * key: an integer counter in the safe-integer range (as Redis INCRBY).
    */
   incr(key: Key, delta: number): Pending {

@@ -70,7 +70,7 @@ export class MaterialEncoder {
   private readonly enc: KeyEncoder;
 
   constructor(private readonly maxKeyBytes: number) {
-    // The seed is unused: only the material is wanted, not its hash.
+    // The hash seed is unused: only the material is wanted, not its hash.
     this.enc = new KeyEncoder(maxKeyBytes, 0);
   }
 

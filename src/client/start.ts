@@ -36,31 +36,32 @@ import { Region } from '../layout/region';
 import { ServerState } from '../layout/region-header';
 import { processAlive } from '../sync/lock';
 import { RegionError, ServerError } from '../errors';
+import type { ServerOptions } from '../server/server-options';
 
-/** Options of a server that start: true spawns (ServerOptions' names). */
-export interface StartOptions {
-  /** Worker threads (default 1). */
-  threads?: number;
-  /** Initial hash-table buckets (default 1024). */
-  initialBuckets?: number;
-  /** Windows on the board (default 8192). */
-  windows?: number;
-  /** Ring capacity, a power of two (default 1024). */
-  ringCapacity?: number;
-  /** The table's memory budget in bytes, a whole number of MiB (default 1 GiB). */
-  maxTableBytes?: number;
-  /** Directory of the data file (default $SHMKV_DATA_DIR, else /dev/shm). */
-  dataDir?: string;
-  maxKeyBytes?: number;
-  maxValueBytes?: number;
-  /** Time to live in ms of writes that give none (default 0: never). */
-  defaultTtlMs?: number;
-  /** At the memory cap: 's3fifo' (default) or 'clock' evicts, 'none' refuses writes. */
-  eviction?: 's3fifo' | 'clock' | 'none';
-  coarse?: boolean;
+/**
+ * How start: true passes each server option on the spawned server's command
+ * line (./server's flags: cli/server-spec.ts reads them back). The options
+ * it takes are these and `log`; their meaning is ServerOptions'.
+ */
+export const START_FLAGS = {
+  threads: ['-n', 'int'],
+  initialBuckets: ['-s', 'int'],
+  windows: ['-c', 'int'],
+  ringCapacity: ['-r', 'int'],
+  maxTableBytes: ['-m', 'MiB'],
+  maxKeyBytes: ['--max-key-bytes', 'int'],
+  maxValueBytes: ['--max-value-bytes', 'int'],
+  defaultTtlMs: ['--ttl', 'int'],
+  dataDir: ['--data-dir', 'string'],
+  eviction: ['--eviction', 'string'],
+  coarse: ['--coarse', 'bool'],
+} as const satisfies { readonly [K in keyof ServerOptions]?: readonly [string, 'int' | 'MiB' | 'string' | 'bool'] };
+
+/** Options of a server that start: true spawns: ServerOptions' (those START_FLAGS names), and where its output goes. */
+export type StartOptions = Partial<Pick<ServerOptions, keyof typeof START_FLAGS>> & {
   /** Where the server's stdout and stderr go (appended; default `<path>.log`). */
   log?: string;
-}
+};
 
 /** How long a spawned server may take to become READY. */
 export const START_MS = 15_000;
@@ -72,40 +73,21 @@ const MiB = 1024 * 1024;
 
 const SERVER_JS = path.resolve(__dirname, '..', 'cli', 'server.js');
 
-type Flag = [keyof StartOptions, string, 'int' | 'string' | 'bool'];
-const FLAGS: Flag[] = [
-  ['threads', '-n', 'int'],
-  ['initialBuckets', '-s', 'int'],
-  ['windows', '-c', 'int'],
-  ['ringCapacity', '-r', 'int'],
-  ['maxKeyBytes', '--max-key-bytes', 'int'],
-  ['maxValueBytes', '--max-value-bytes', 'int'],
-  ['defaultTtlMs', '--ttl', 'int'],
-  ['dataDir', '--data-dir', 'string'],
-  ['eviction', '--eviction', 'string'],
-  ['coarse', '--coarse', 'bool'],
-];
-
 /** The server's command-line flags for `o` (TypeError/RangeError for a bad option). */
 export function serverArgs(o: StartOptions): string[] {
   if (o === null || typeof o !== 'object') throw new TypeError('server options must be an object');
-  const known = new Set<string>([...FLAGS.map((f) => f[0]), 'maxTableBytes', 'log']);
-  for (const k of Object.keys(o)) if (!known.has(k)) throw new TypeError(`unknown server option ${JSON.stringify(k)}`);
+  for (const k of Object.keys(o)) if (!Object.hasOwn(START_FLAGS, k) && k !== 'log') throw new TypeError(`unknown server option ${JSON.stringify(k)}`);
   const args: string[] = [];
-  for (const [key, flag, kind] of FLAGS) {
-    const v = o[key];
+  for (const [key, [flag, kind]] of Object.entries(START_FLAGS)) {
+    const v = o[key as keyof typeof START_FLAGS];
     if (v === undefined) continue;
     if (kind === 'int' && !(Number.isSafeInteger(v) && (v as number) >= 0)) throw new RangeError(`server.${key} must be a non-negative integer, got ${String(v)}`);
+    if (kind === 'MiB' && !(Number.isSafeInteger(v) && (v as number) > 0 && (v as number) % MiB === 0)) throw new RangeError(`server.${key} must be a positive whole number of MiB, got ${String(v)}`);
     if (kind === 'string' && (typeof v !== 'string' || v === '')) throw new TypeError(`server.${key} must be a non-empty string, got ${String(v)}`);
     if (kind === 'bool' && typeof v !== 'boolean') throw new TypeError(`server.${key} must be a boolean, got ${String(v)}`);
     if (kind === 'bool') {
       if (v) args.push(flag);
-    } else args.push(flag, String(v));
-  }
-  if (o.maxTableBytes !== undefined) {
-    const b = o.maxTableBytes;
-    if (!(Number.isSafeInteger(b) && b > 0 && b % MiB === 0)) throw new RangeError(`server.maxTableBytes must be a positive whole number of MiB, got ${String(b)}`);
-    args.push('-m', String(b / MiB));
+    } else args.push(flag, String(kind === 'MiB' ? (v as number) / MiB : v));
   }
   if (o.log !== undefined && (typeof o.log !== 'string' || o.log === '')) throw new TypeError(`server.log must be a file path, got ${String(o.log)}`);
   return args;

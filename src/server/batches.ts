@@ -16,14 +16,14 @@ import { Executor } from './execute';
 
 /**
  * Windows a worker takes from the ring at once: two busy-word updates per
- * batch instead of per request. The seed's replay (-n 2 -w 16 -t 2 against
+ * batch instead of per request. The u32 replay (-n 2 -w 16 -t 2 against
  * a running server, medians of 5) ran 3290 K/s with batches of 8 and 2520
  * with batches of 1; 16 measured the same as 8 at -n 1 -w 16 -t 1.
  *
  * The batch's table lines used to be prefetched before running it (their
  * misses overlapping), worth 13% when a u32 lookup touched two or three
- * lines. With the seed's data inline in one index slot it cost ~20 ns of
- * a ~210 ns request (in-process) and, removed, the seed's replay measured
+ * lines. With u32 data inline in one index slot it cost ~20 ns of
+ * a ~210 ns request (in-process) and, removed, the u32 replay measured
  * +3..13% with -f and -2..-5% (noise) against a running server, 7 rounds.
  */
 export const BATCH_MAX = 8;

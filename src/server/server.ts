@@ -1,9 +1,10 @@
 /**
  * The server process's main thread: takes the region path, opens the cache
  * (adopting the previous server's table: cache-files.ts), starts the worker
- * threads, keeps the heartbeat, reaps dead clients' windows, puts back
- * forged words (guard.ts), sweeps expired entries and runs the orderly
- * shutdown. It never touches a request itself.
+ * threads (workers.ts), keeps the heartbeat, reaps dead clients' windows,
+ * puts back forged words (guard.ts), sweeps expired entries, writes
+ * snapshots (snapshots.ts) and runs the orderly shutdown. It never touches
+ * a request itself. Its options: server-options.ts.
  *
  * It never blocks on anything a client can hold or write (see the trust
  * model in docs/ARCHITECTURE.md): the reaper's steps are CAS that succeed
@@ -17,14 +18,10 @@
  * the data file: they are the cache, which the next server on the path
  * adopts. `temporary` servers (./client -f, tests) remove everything.
  */
-import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { RingAudit } from './ring-audit';
-import { DEFAULT_WAIT_POLICY, WaitPolicy } from '../sync/waiter';
+import { DEFAULT_WAIT_POLICY } from '../sync/waiter';
 import { Region, resolveRegionPath } from '../layout/region';
-import { Status, WINDOW_BYTES } from '../layout/board';
-import { D_SNAPSHOT_RESULT, D_SNAPSHOTS, SnapshotResult } from '../layout/data-meta';
-import { isValueTag, KEY_KIND_BYTES } from '../layout/keys-values';
+import { WINDOW_BYTES } from '../layout/board';
 import { DEFAULT_RING_CAPACITY, DEFAULT_WINDOW_COUNT } from '../layout/region-file';
 import { HDR_HEARTBEAT, HDR_SERVER_PID, HDR_SERVER_STATE, HEARTBEAT_MS, ServerState } from '../layout/region-header';
 import { CONTROL_STOP, CONTROL_WORDS } from '../layout/server-private';
@@ -32,7 +29,7 @@ import { Ring } from '../transport/ring';
 import { Owners } from '../transport/owners';
 import { Board } from '../transport/window';
 import { Table } from '../store/table';
-import { EvictionPolicy, tableGeometry, TableOptions } from '../store/table-format';
+import { tableGeometry, TableOptions } from '../store/table-format';
 import { defaultDataDir, removeCacheFiles, removeRegularFile, unlockDataFile } from '../layout/data-file';
 import { Staging } from './staging';
 import { Reaper } from './reaper';
@@ -40,71 +37,22 @@ import { IdleWorkers } from './idle';
 import { Guard } from './guard';
 import { OpenCache, openCache } from './cache-files';
 import { FileId, idOfPath, lockServer, refuseForeignFile, unlinkIfOurs, unlockServer } from './region-files';
-import { WORKER_READY, type ServerWorkerData } from './worker-data';
+import { startWorkers } from './workers';
+import { loadSnapshot, refuseSnapshotPath, Snapshots } from './snapshots';
+import { DEFAULT_MAX_TABLE_BYTES, type ServerOptions } from './server-options';
 import { logLine } from './log';
-import { ServerError, SnapshotError, TableCorruptError } from '../errors';
-import { readSnapshot, SnapshotStats, writeSnapshot } from '../store/snapshot';
-import { monoNowMs } from '../store/clock';
+import { ServerError, TableCorruptError } from '../errors';
+import type { SnapshotStats } from '../store/snapshot';
 import * as fs from 'node:fs';
 import type { Adoption } from '../store/recovery';
 import { MetricsFolder, prometheusText } from './metrics';
 import { startMetricsServer } from './metrics-http';
 import type { Server as HttpServer } from 'node:http';
 
-export interface ServerOptions {
-  /** Region file path (default $SHMKV_PATH or ./shmem_file). */
-  path?: string;
-  /** Worker threads serving requests. */
-  threads: number;
-  /** Initial hash-table buckets. */
-  initialBuckets: number;
-  /** Windows on the board: the sum of all attached clients' threads x window. */
-  windows?: number;
-  /** Ring capacity (power of two). */
-  ringCapacity?: number;
-  /** Cap on the table's memory (the data file's size), in bytes. */
-  maxTableBytes?: number;
-  /** Directory of the data file (default $SHMKV_DATA_DIR, else /dev/shm). */
-  dataDir?: string;
-  /** Longest key in bytes (default 4096). */
-  maxKeyBytes?: number;
-  /** Longest value in bytes (default 1 MiB). */
-  maxValueBytes?: number;
-  /** Time to live in ms of writes that give none (default 0: never expire). */
-  defaultTtlMs?: number;
-  /** At the memory cap: 's3fifo' (default) or 'clock' evicts entries, 'none' refuses writes (TableFullError). */
-  eviction?: EvictionPolicy;
-  /** One lock for the whole table instead of per-segment locks. */
-  coarse?: boolean;
-  /** log2 of the table's segment (lock) count. */
-  segmentBits?: number;
-  /** Start empty, whatever the previous server on this path left (default: adopt its table). */
-  fresh?: boolean;
-  /** Remove the region and the cache at stop (implies fresh). */
-  temporary?: boolean;
-  /**
-   * A snapshot file (store/snapshot.ts): written at a clean stop, on
-   * snapshot() (SIGUSR1 in the CLI) and every `snapshotIntervalS`; loaded
-   * at start when there is no data file to adopt.
-   */
-  snapshot?: string;
-  /** Seconds between snapshots (0 or absent: only at stop and on request). */
-  snapshotIntervalS?: number;
-  /** Where one-line notes go (not adopting a cache, a repair); default stderr, prefixed "server: ". */
-  log?: (line: string) => void;
-  policy?: WaitPolicy;
-  /** Serve the Prometheus text at http://metricsHost:metricsPort/metrics (metrics-http.ts; 0: any free port). */
-  metricsPort?: number;
-  /** Address of the metrics endpoint (default 127.0.0.1). */
-  metricsHost?: string;
-}
-
-export const DEFAULT_MAX_TABLE_BYTES = 1024 * 1024 * 1024;
 /** Index slots the expiry sweeper visits per heartbeat tick. */
 const SWEEP_SLOTS_PER_TICK = 20_000;
 /** Queue items the eviction policy's compaction judges per heartbeat tick (each a segment lock and a probe). */
 const TIDY_ITEMS_PER_TICK = 20_000;
-
 
 export class Server {
   private stopping: Promise<void> | null = null;
@@ -115,12 +63,9 @@ export class Server {
   private readonly audit: RingAudit;
   private readonly guard: Guard;
   private readonly metrics: MetricsFolder;
-  private snapshotting: Promise<SnapshotStats | null> | null = null;
-  /** Snapshots finished (D_SNAPSHOTS), counted on from the adopted file's word, read once at start. */
-  private snapshots: number;
+  private readonly snapshots: Snapshots;
   /** Keys loaded from the snapshot at start, or null when none was loaded. */
   loadedKeys: number | null = null;
-  private snapshotTimer: NodeJS.Timeout | null = null;
   private http: HttpServer | null = null;
   /** Where the metrics endpoint listens (--metrics-port), or null. */
   metricsAddress: { host: string; port: number } | null = null;
@@ -135,7 +80,7 @@ export class Server {
     /** Workers' private stop word (see ServerWorkerData.control). */
     private readonly control: Int32Array,
     private readonly temporary: boolean,
-    private readonly snapshotFile: string | null,
+    snapshotFile: string | null,
     private readonly log: (line: string) => void,
     /**
      * Settles when the server stops for any reason; rejects on a worker
@@ -145,7 +90,7 @@ export class Server {
   ) {
     this.audit = new RingAudit(new Ring(region));
     this.guard = new Guard(table.segs);
-    this.snapshots = new DataView(table.segs.header.meta).getUint32(D_SNAPSHOTS, true);
+    this.snapshots = new Snapshots(table, snapshotFile, this.guard, log);
     this.metrics = new MetricsFolder(region);
   }
 
@@ -209,26 +154,7 @@ export class Server {
     const arenaState = Staging.createArenaState(cache.xchg.arena.byteLength);
 
     const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
-    const online: Promise<void>[] = [];
-    const exited: Promise<void>[] = [];
-    for (let index = 0; index < opts.threads; index++) {
-      const wd: ServerWorkerData = { region: region.transferable(), table: cache.transfer, coarse, staging: records, arena: cache.xchg.arena, arenaState, control, index, policy };
-      const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: wd });
-      // A worker says 'ready' once warmed up (warmup.ts): READY is published only then.
-      online.push(
-        new Promise((resolve, reject) => {
-          w.on('message', (m) => m === WORKER_READY && resolve());
-          w.once('error', reject);
-          w.once('exit', (code) => reject(new Error(`server worker ${index} exited with code ${code} before it was ready`)));
-        }),
-      );
-      exited.push(
-        new Promise((resolve, reject) => {
-          w.once('error', reject);
-          w.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`server worker ${index} exited with code ${code}`))));
-        }),
-      );
-    }
+    const { online, exited } = startWorkers(opts.threads, (index) => ({ region: region.transferable(), table: cache.transfer, coarse, staging: records, arena: cache.xchg.arena, arenaState, control, index, policy }));
     const staging = new Staging(records, cache.xchg.arena, arenaState, new Board(region), table.maxKeyBytes, table.maxValueBytes);
     const reaper = new Reaper(new Owners(region), new Ring(region), region.i32, opts.threads, staging);
     let server!: Server;
@@ -247,7 +173,7 @@ export class Server {
     server.exited.push(...exited);
     server.loadedKeys = loaded;
     try {
-      await Promise.all(online);
+      await online;
     } catch (e) {
       // A worker died before serving (its warm-up failed: a broken build,
       // or no memory): stop the others, and say so.
@@ -255,10 +181,7 @@ export class Server {
       throw new ServerError(`a server worker failed to start: ${(e as Error).message}`);
     }
     server.guard.beat();
-    if (opts.snapshotIntervalS) {
-      server.snapshotTimer = setInterval(() => void server.snapshot(), opts.snapshotIntervalS * 1000);
-      server.snapshotTimer.unref();
-    }
+    server.snapshots.every(opts.snapshotIntervalS ?? 0);
     if (opts.metricsPort !== undefined) {
       const host = opts.metricsHost ?? '127.0.0.1';
       try {
@@ -310,42 +233,9 @@ export class Server {
     this.metrics.tick();
   }
 
-  /**
-   * Write the snapshot now (one at a time: a second call while one runs
-   * gets the running one), and say so in one line; null when the server has
-   * no snapshot file. Service goes on meanwhile (store/snapshot.ts). The
-   * data file's D_SNAPSHOTS counts it once finished (`--snapshot-now`).
-   */
+  /** Write the snapshot now, one at a time (Snapshots.write); null when the server has no snapshot file. */
   snapshot(): Promise<SnapshotStats | null> {
-    if (this.snapshotting) return this.snapshotting;
-    const meta = new DataView(this.table.segs.header.meta);
-    const done = (result: SnapshotResult): void => {
-      // From the server's own count: the shared word is anyone's to write.
-      this.snapshots = (this.snapshots + 1) >>> 0;
-      meta.setUint32(D_SNAPSHOT_RESULT, result, true);
-      meta.setUint32(D_SNAPSHOTS, this.snapshots, true);
-      this.guard.keep();
-    };
-    const file = this.snapshotFile;
-    if (file === null) {
-      this.log('no snapshot written: this server has no --snapshot file');
-      done(SnapshotResult.NoFile);
-      return Promise.resolve(null);
-    }
-    this.snapshotting = writeSnapshot(this.table.segs, file).then(
-      (st) => {
-        this.log(`snapshot of ${st.records} key(s) written to ${file} in ${st.ms} ms (${st.bytes} bytes)`);
-        done(SnapshotResult.Written);
-        return st;
-      },
-      (e: Error) => {
-        this.log(`snapshot to ${file} failed: ${e.message.split('\n')[0]}`);
-        done(SnapshotResult.Failed);
-        return null;
-      },
-    );
-    void this.snapshotting.finally(() => (this.snapshotting = null));
-    return this.snapshotting;
+    return this.snapshots.write();
   }
 
   /**
@@ -375,13 +265,10 @@ export class Server {
       IdleWorkers.wakeAll(this.control);
       await Promise.allSettled(this.exited);
       if (this.timer) clearInterval(this.timer);
-      if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+      this.snapshots.stopTimer();
       this.guard.beat();
       // The workers are gone: a snapshot now is the whole table at one instant.
-      if (this.snapshotFile !== null && !this.temporary && this.fatal === null) {
-        if (this.snapshotting) await this.snapshotting;
-        await this.snapshot();
-      }
+      if (!this.temporary && this.fatal === null) await this.snapshots.last();
       this.region.headerSet(HDR_SERVER_STATE, ServerState.Stopped);
       // Only the inodes we created; the lock file last, while we hold it.
       if (this.temporary) {
@@ -393,53 +280,5 @@ export class Server {
       unlockServer(this.lock.fd);
     })();
     return this.stopping;
-  }
-}
-
-/** A snapshot path must be a regular file or not exist yet, in a directory that does. */
-function refuseSnapshotPath(file: string): void {
-  let st: fs.Stats | undefined;
-  try {
-    st = fs.statSync(file, { throwIfNoEntry: false });
-    if (st === undefined && !fs.statSync(path.dirname(file)).isDirectory()) throw new Error('ENOTDIR');
-  } catch (e) {
-    throw new ServerError(`--snapshot ${file}: its directory is not usable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  if (st !== undefined && !st.isFile()) throw new ServerError(`--snapshot ${file} is not a regular file`);
-}
-
-/**
- * Fill a fresh table from a snapshot (store/snapshot.ts), before any worker
- * serves: deadlines from the wall clock to this boot's monotonic one,
- * expired records skipped. A snapshot that does not check out is one line,
- * and the table stays empty.
- */
-function loadSnapshot(table: Table, file: string, log: (line: string) => void): number | null {
-  const start = Date.now();
-  let loaded = 0;
-  try {
-    const shift = monoNowMs() - Date.now();
-    const r = readSnapshot(file, (rec) => {
-      const expires = rec.expiresWall === 0 ? 0 : rec.expiresWall + shift;
-      if (expires !== 0 && expires <= monoNowMs()) return;
-      // Limits may differ from the writer's: what this table cannot read back is left out.
-      if (rec.key.length > table.maxKeyBytes + KEY_KIND_BYTES || rec.value.length > table.maxValueBytes || !isValueTag(rec.tag)) return;
-      if (table.set(rec.key, 0, rec.key.length, rec.value, 0, rec.value.length, rec.tag, expires) === Status.Ok) loaded++;
-    });
-    log(`loaded ${loaded} of ${r.records} key(s) from the snapshot ${file} in ${Date.now() - start} ms`);
-    return loaded;
-  } catch (e) {
-    if (!(e instanceof SnapshotError)) throw e;
-    // Kept aside, not overwritten by the next snapshot: it may be all there is.
-    const aside = `${file}.corrupt`;
-    let kept = '';
-    try {
-      fs.renameSync(file, aside);
-      kept = ` (moved to ${aside})`;
-    } catch {
-      /* not a file we can move (a directory, a device): it stays where it is */
-    }
-    log(`not loading the snapshot: ${e.message}: starting empty${kept}`);
-    return null;
   }
 }

@@ -11,7 +11,7 @@
  * So before a worker serves, it runs the very code of its request path
  * (Batches, Executor, Table, Board, Ring, Staging: in one thread, every
  * instance of a class shares its optimized code and type feedback) on a
- * PRIVATE scratch region and table: batches of the seed's u32 puts (fresh
+ * PRIVATE scratch region and table: batches of u32 puts (fresh
  * keys, so the index grows; small and large keys, values over 2^31) and
  * gets (held and absent keys, windows whose client sleeps), then byte
  * sets, reads and deletes. Nothing a client or another worker can see is
@@ -21,8 +21,8 @@
  * object) in the object's hidden class and only ever widens it; an object
  * whose class was widened after code was optimized for it makes that code
  * deoptimize ("wrong map"). The real table holds numbers the scratch one
- * does not (a 1 GiB cap is over the small-integer range, a random seed
- * may be over 2^31), and the warm-up stores numbers a fresh table has not
+ * does not (a 1 GiB cap is over the small-integer range, a random hash
+ * seed may be over 2^31), and the warm-up stores numbers a fresh table has not
  * yet held (a u32 value over 2^31). So worker.ts first builds
  * a table over the real data (widening the former), then warms up, then
  * builds the objects it serves with: all of them share one set of classes.
@@ -91,7 +91,7 @@ export function warmUp(worker: number): void {
       throw new Error(`warm-up: window ${win} answered status ${board.status(win)} result ${board.result(win)}, expected ${status} ${result ?? ''}`);
   };
 
-  // The seed's u32 requests: inserts, then gets and updates alternating.
+  // u32 requests (Op.Get, Op.Put): inserts, then gets and updates alternating.
   // Even windows take small keys, odd ones keys over 2^31; values cover
   // the whole u32 range. Every batch's window 0 asks a key nobody holds
   // and, every other batch, its client is asleep (the SLEEPING bit, as

@@ -30,7 +30,7 @@
  * to one timeout per sleeper, never permanent.
  */
 import { futexWait, futexWake } from '../native/shim';
-import { DEFAULT_WAIT_POLICY, settleWaiters, spinThenYield, WaitPolicy } from './waiter';
+import { DEFAULT_WAIT_POLICY, pollBeforeSleep, settleWaiters, WaitPolicy } from './waiter';
 import * as fs from 'node:fs';
 import { LockTimeoutError } from '../errors';
 
@@ -84,7 +84,7 @@ export class Lock {
    */
   lock(timeoutMs = Infinity): void {
     if (this.tryLock()) return;
-    if (spinThenYield(() => Atomics.load(this.words, this.owner) === 0 && this.tryLock(), this.policy)) return;
+    if (pollBeforeSleep(() => Atomics.load(this.words, this.owner) === 0 && this.tryLock(), this.policy)) return;
     const w = this.words;
     const start = Date.now();
     for (;;) {

@@ -1,12 +1,14 @@
 /**
- * Adaptive waiting: spin briefly, then yield, then sleep on a futex.
+ * Adaptive waiting: poll briefly (spin, then optionally yield), then sleep
+ * on a futex.
  *
- * Why three phases: on these machines a cross-process round trip through
- * shared memory takes ~300 ns when the other side is spinning, while a futex
- * sleep/wake round trip costs ~50 us. So a waiter first spins (the answer is
- * usually a few hundred ns away), then yields (with 2 cores, the thread we
- * wait for may need our core), and only then sleeps. Spinning is always
- * bounded: an unbounded spin can starve the very thread it waits for.
+ * Why: on these machines a cross-process round trip through shared memory
+ * takes ~300 ns when the other side is spinning, while a futex sleep/wake
+ * round trip costs ~50 us. So a waiter first spins (the answer is usually a
+ * few hundred ns away) and only then sleeps. A yield phase between the two
+ * (policy.yields) is there for policies that want it; the default has none
+ * (DEFAULT_WAIT_POLICY says what yielding cost under load). Spinning is
+ * always bounded: an unbounded spin can starve the very thread it waits for.
  */
 import { futexWait, futexWake, yieldCpu } from '../native/shim';
 
@@ -41,10 +43,12 @@ export interface WaitPolicy {
 export const DEFAULT_WAIT_POLICY: Readonly<WaitPolicy> = { spins: 200, spinMicros: 20, yields: 0, sleepMs: 100 };
 
 /**
- * Poll `ready` through the spin and yield phases. Returns true as soon as it
- * holds, false when both phases are spent and the caller should sleep.
+ * Poll `ready` before a sleep: `spins` polls, then for `spinMicros`, then
+ * `yields` times after a sched_yield each (none by default). Returns true as
+ * soon as it holds, false when every phase is spent and the caller should
+ * sleep.
  */
-export function spinThenYield(ready: () => boolean, policy: WaitPolicy): boolean {
+export function pollBeforeSleep(ready: () => boolean, policy: WaitPolicy): boolean {
   for (let i = 0; i < policy.spins; i++) if (ready()) return true;
   if (policy.spinMicros) {
     const end = performance.now() + policy.spinMicros / 1000;
@@ -135,7 +139,7 @@ export class EventCount {
    * (for example when the peer process has died).
    */
   await(attempt: () => boolean, policy: WaitPolicy, onIdle?: () => void): void {
-    if (spinThenYield(attempt, policy)) return;
+    if (pollBeforeSleep(attempt, policy)) return;
     const w = this.words;
     for (;;) {
       const key = Atomics.load(w, this.seqIndex);

@@ -49,7 +49,7 @@
  * own memory (staging.ts) and copy it into the window for the client.
  */
 import { futexWait, futexWake } from '../native/shim';
-import { DEFAULT_WAIT_POLICY, spinThenYield, WaitPolicy } from '../sync/waiter';
+import { DEFAULT_WAIT_POLICY, pollBeforeSleep, WaitPolicy } from '../sync/waiter';
 import { Region } from '../layout/region';
 import {
   Op,
@@ -168,15 +168,15 @@ export class Board {
   }
 
   /**
-   * Block until the server marks `win` DONE: spin, yield, then sleep on the
-   * window's state word. `onIdle` runs after each sleep without an answer
-   * and may throw (the server died).
+   * Block until the server marks `win` DONE: poll (pollBeforeSleep), then
+   * sleep on the window's state word. `onIdle` runs after each sleep without
+   * an answer and may throw (the server died).
    */
   awaitDone(win: number, policy: WaitPolicy = DEFAULT_WAIT_POLICY, onIdle?: () => void): void {
     const w = this.i32;
     const s = this.board0 + win * this.winWords;
     if (Atomics.load(w, s) === WindowState.Done) return;
-    if (spinThenYield(() => Atomics.load(w, s) === WindowState.Done, policy)) return;
+    if (pollBeforeSleep(() => Atomics.load(w, s) === WindowState.Done, policy)) return;
     for (;;) {
       const cur = Atomics.load(w, s);
       if (cur === WindowState.Done) return;

@@ -3,7 +3,7 @@
  * wholly one form (mixing them is an error), told apart by its first line
  * that decides (see detectForm).
  *
- * U32 FORM (the seed's): `put KEY VALUE` or `get KEY`, with KEY and VALUE
+ * U32 FORM (the original one, as the seed describes it): `put KEY VALUE` or `get KEY`, with KEY and VALUE
  * decimal integers in 0..4294967295, replayed as Op.Put/Op.Get.
  * Expected/results files: one decimal u32 per line (0 for absent), one line
  * per get, in workload order; blank lines are skipped.
@@ -40,7 +40,7 @@ const isBlank = (c: number): boolean => c === SP || c === TAB || c === CR;
  * The form of a workload, from its first line that decides: `put` means
  * u32; `set` or `del` means bytes; `get` decides only when its key is not a
  * decimal number (then bytes: a string key). A file of nothing but `get`s
- * of decimal numbers is u32, as the seed's files are; genworkload's string
+ * of decimal numbers is u32, as the seed's workloads are; genworkload's string
  * keys start with a letter so that its byte files always decide. A line
  * with an unknown verb stops the search: the u32 parser reports it.
  */

@@ -10,7 +10,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { futexWake, mapFile, MAP_CREATE } from '../../src/native/shim';
 import { Lock, LOCK_WORDS, processAlive } from '../../src/sync/lock';
-import { DEFAULT_WAIT_POLICY, EventCount, spinThenYield } from '../../src/sync/waiter';
+import { DEFAULT_WAIT_POLICY, EventCount, pollBeforeSleep } from '../../src/sync/waiter';
 import { runBody, serveBody, testEnv } from '../fixtures/unit/harness';
 
 /** A bound on hangs only: spinning threads slow down 50x when the machine is oversubscribed. */
@@ -74,18 +74,18 @@ reg('processAlive: this process yes, bad pids no, a killed and reaped child no',
   assert.equal(processAlive(c.pid), false);
 });
 
-unitTest('spinThenYield polls exactly spins + yields times before giving up', 'spinThenYield', () => {
+unitTest('pollBeforeSleep polls exactly spins + yields times before giving up', 'pollBeforeSleep', () => {
   let polls = 0;
   assert.equal(
-    spinThenYield(() => (polls++, false), { spins: 7, yields: 3, sleepMs: 1 }),
+    pollBeforeSleep(() => (polls++, false), { spins: 7, yields: 3, sleepMs: 1 }),
     false,
   );
   assert.equal(polls, 10);
   polls = 0;
-  assert.equal(spinThenYield(() => ++polls === 9, { spins: 7, yields: 3, sleepMs: 1 }), true);
+  assert.equal(pollBeforeSleep(() => ++polls === 9, { spins: 7, yields: 3, sleepMs: 1 }), true);
   assert.equal(polls, 9);
   polls = 0;
-  assert.equal(spinThenYield(() => (polls++, true), { spins: 0, yields: 0, sleepMs: 1 }), false);
+  assert.equal(pollBeforeSleep(() => (polls++, true), { spins: 0, yields: 0, sleepMs: 1 }), false);
   assert.equal(polls, 0, 'spins 0, yields 0: straight to sleep');
 });
 

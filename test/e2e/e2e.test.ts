@@ -181,7 +181,7 @@ describe('e2e: client -f replays deterministic workloads exactly', () => {
     assert.match(r.stderr, new RegExp(`client: all ${want.length} get results match e\\.txt`));
   });
 
-  test('--direct: a number key holding a string answers 0 as through the ring (the seed\'s get of a non-u32)', { timeout: 600_000 }, async (t) => {
+  test('--direct: a number key holding a string answers 0 as through the ring (the u32 get of a non-u32 value)', { timeout: 600_000 }, async (t) => {
     const s = new Scope(t);
     const region = s.p('region');
     const srv = await s.startServer(['-n', '2', '-p', region]);

@@ -14,7 +14,7 @@ const form = (text: string): string => detectForm(Buffer.from(text));
 
 test('form detection: the first line that decides', () => {
   assert.equal(form('put 1 2\nget 1\n'), 'u32');
-  assert.equal(form('get 1\nget 2\n'), 'u32', 'gets of numbers only: the seed form');
+  assert.equal(form('get 1\nget 2\n'), 'u32', 'gets of numbers only: the u32 form');
   assert.equal(form('\n  \nget 1\nput 1 2\n'), 'u32');
   assert.equal(form('get 1\nset 1 x\n'), 'bytes', 'a later set decides');
   assert.equal(form('get k1\n'), 'bytes', 'a key that is not a number');
