@@ -244,7 +244,7 @@ async function stopServer(child: ChildProcess): Promise<void> {
 }
 
 function getCount(w: Workload): number {
-  const get = w.form === 'bytes' ? Op.Read : Op.Get;
+  const get = w.form === 'bytes' ? Op.Read : Op.GetU32;
   let n = 0;
   for (let i = 0; i < w.count; i++) if (w.ops[i] === get) n++;
   return n;
@@ -257,7 +257,7 @@ function checkExpectedCount(w: Workload, expected: ValueFile | StringFile, file:
 
 function writeResults(file: string, w: Workload, results: Uint32Array): void {
   const out: string[] = [];
-  for (let i = 0; i < w.count; i++) if (w.ops[i] === Op.Get) out.push(String(results[i]));
+  for (let i = 0; i < w.count; i++) if (w.ops[i] === Op.GetU32) out.push(String(results[i]));
   writeLines(file, out);
 }
 
@@ -286,7 +286,7 @@ function writeLines(file: string, out: string[]): void {
 function compare(w: Workload, results: Uint32Array, expected: ValueFile, input: string, expFile: string): number {
   let g = 0;
   for (let i = 0; i < w.count; i++) {
-    if (w.ops[i] !== Op.Get) continue;
+    if (w.ops[i] !== Op.GetU32) continue;
     if (results[i] !== expected.values[g]) {
       process.stderr.write(
         `client: mismatch at ${input}:${w.lines[i]} (get ${w.keys[i]}): got ${results[i]}, ${expFile} line ${expected.lines[g]} expects ${expected.values[g]}\n`,

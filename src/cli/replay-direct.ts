@@ -4,7 +4,7 @@
  * a seqlock-validated read of the key's index slot, no server thread
  * involved), puts go through the ring as in the u32 ring replay (replay-worker.ts).
  *
- * A get falls back to the ring (Op.Get, the server's answer is the word)
+ * A get falls back to the ring (Op.GetU32, the server's answer is the word)
  * when the direct read is contended (writers kept the segment busy through
  * the reader's bounded retries) or finds a value that is not a u32 (another
  * client stored a string under the number): the replay's answer is then
@@ -49,7 +49,7 @@ export function replayDirect(t: ReplayTask): ReplayReport {
     lane.awaitNext();
     const i = sentIndex[(lane.completedCount - 1) % width];
     // As the ring replay: a get's answer is the result word (0 when absent).
-    if (ops[i] === Op.Get) results[i] = lane.result;
+    if (ops[i] === Op.GetU32) results[i] = lane.result;
     else if (lane.status === Status.Full) full++;
     done++;
   };
@@ -73,7 +73,7 @@ export function replayDirect(t: ReplayTask): ReplayReport {
   /** Request i: a get answered from the table, else through the ring. */
   const step = (i: number): void => {
     settle(keys[i]);
-    if (ops[i] === Op.Get) {
+    if (ops[i] === Op.GetU32) {
       // A dead server's table must not keep answering with reconnect: false
       // (checkLive is cheap between heartbeats).
       conn.checkLive();

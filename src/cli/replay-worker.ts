@@ -25,7 +25,7 @@ function replay(t: ReplayTask): ReplayReport {
   let done = t.start;
   let full = 0;
   const record = (): void => {
-    if (ops[done] === Op.Get) results[done] = lane.result;
+    if (ops[done] === Op.GetU32) results[done] = lane.result;
     else if (lane.status === Status.Full) full++;
     done++;
   };

@@ -110,7 +110,7 @@ export class RequestBuilder {
     const data = now && !options?.ifAbsent ? this.codec.prepareDeferred(value) : this.value(value);
     if (options?.ifAbsent) return this.compare(null, data, false, expires);
     const settle = (s: Status): boolean => (check(s, 'set'), true);
-    if (typeof key === 'number' && data.tag === ValueTag.U32 && expires === 0) return this.u32(Op.Put, key, data.num, settle);
+    if (typeof key === 'number' && data.tag === ValueTag.U32 && expires === 0) return this.u32(Op.PutU32, key, data.num, settle);
     return this.bytes(Op.Set, data, settle, expires);
   }
 
@@ -163,7 +163,7 @@ export class RequestBuilder {
     if (typeof key === 'number') {
       checkU32('key', key);
       checkU32('delta', delta);
-      return this.u32(Op.Add, key, delta, (s, result) => (check(s, `incr ${key}`), result), false);
+      return this.u32(Op.AddU32, key, delta, (s, result) => (check(s, `incr ${key}`), result), false);
     }
     if (!Number.isSafeInteger(delta)) throw new RangeError(`delta must be a safe integer, got ${String(delta)}`);
     this.keys.encode(key);

@@ -17,15 +17,15 @@
 import { CACHE_LINE, Fields } from './fields';
 
 // ---- Ring slot word --------------------------------------------------------
-export const SLOT_BYTES = 4;
-export const SLOT_WINDOW_BITS = 19;
-export const SLOT_WINDOW_MASK = (1 << SLOT_WINDOW_BITS) - 1;
-export const SLOT_FULL = 1 << SLOT_WINDOW_BITS;
-export const SLOT_LAP_SHIFT = SLOT_WINDOW_BITS + 1;
-export const SLOT_LAP_MASK = (1 << (32 - SLOT_LAP_SHIFT)) - 1;
+export const RING_SLOT_BYTES = 4;
+export const RING_SLOT_WINDOW_BITS = 19;
+export const RING_SLOT_WINDOW_MASK = (1 << RING_SLOT_WINDOW_BITS) - 1;
+export const RING_SLOT_FULL = 1 << RING_SLOT_WINDOW_BITS;
+export const RING_SLOT_LAP_SHIFT = RING_SLOT_WINDOW_BITS + 1;
+export const RING_SLOT_LAP_MASK = (1 << (32 - RING_SLOT_LAP_SHIFT)) - 1;
 /** Capacity bounds: a power of two, and lap * capacity must divide 2^32. */
-export const MAX_RING_CAPACITY = 1 << SLOT_LAP_SHIFT;
-export const MAX_WINDOWS = 1 << SLOT_WINDOW_BITS;
+export const MAX_RING_CAPACITY = 1 << RING_SLOT_LAP_SHIFT;
+export const MAX_WINDOWS = 1 << RING_SLOT_WINDOW_BITS;
 
 /**
  * The server stops with "the request ring is corrupt" when the ring's head
@@ -102,12 +102,12 @@ export const enum WindowState {
 }
 
 export enum Op {
-  /** u32 key -> u32 value (the seed's get; result in WIN_RESULT). */
-  Get = 1,
+  /** u32 key -> u32 value (the u32 replay's get; result in WIN_RESULT). */
+  GetU32 = 1,
   /** Store a u32 value under a u32 key. */
-  Put = 2,
-  /** value += delta (mod 2^32), absent counts as 0; result = the new value. */
-  Add = 3,
+  PutU32 = 2,
+  /** u32 value += delta (mod 2^32), absent counts as 0; result = the new value. */
+  AddU32 = 3,
   /** Grow the window's staging block to at least WIN_VALUE bytes. */
   Reserve = 4,
   /** Staging holds key then value (keyLen, valueLen, tag): store it. */

@@ -7,7 +7,7 @@
  */
 import { CACHE_LINE, Fields, PAGE } from './fields';
 import { HEADER_BYTES, REGION_VERSION } from './region-header';
-import { MAX_RING_CAPACITY, MAX_WINDOWS, OWNER_BYTES, SLOT_BYTES, WINDOW_BYTES } from './board';
+import { MAX_RING_CAPACITY, MAX_WINDOWS, OWNER_BYTES, RING_SLOT_BYTES, WINDOW_BYTES } from './board';
 import { CLIENT_STATS_BYTES } from './client-stats-area';
 
 export interface RegionGeometry {
@@ -39,7 +39,7 @@ function isPowerOfTwo(n: number): boolean {
  * REGION FILE (RegionLayout fields, drawn at the default geometry)
  *   offset    bytes  field
  *        0     4096  HDR_MAGIC                 the header page: REGION HEADER, HEADER_BYTES long
- *     4096     4096  ringOffset                ring: ringCapacity slot words (SLOT_*)
+ *     4096     4096  ringOffset                ring: ringCapacity slot words (RING_SLOT_*)
  *     8192    32768  ownerOffset               owner table: one owner word per window (transport/owners.ts)
  *    40960   524288  boardOffset               board: windowCount windows (WINDOW)
  *   565248   131264  clientStatsOffset         client stats (CLIENT STATS AREA)
@@ -48,7 +48,7 @@ function isPowerOfTwo(n: number): boolean {
 function regionFile(g: RegionGeometry): { f: Fields; layout: RegionLayout } {
   const f = new Fields('REGION FILE (RegionLayout fields, drawn at the default geometry)');
   f.field('HDR_MAGIC', HEADER_BYTES, 'the header page: REGION HEADER, HEADER_BYTES long', PAGE);
-  const ringOffset = f.line().field('ringOffset', g.ringCapacity * SLOT_BYTES, 'ring: ringCapacity slot words (SLOT_*)', CACHE_LINE);
+  const ringOffset = f.line().field('ringOffset', g.ringCapacity * RING_SLOT_BYTES, 'ring: ringCapacity slot words (RING_SLOT_*)', CACHE_LINE);
   const ownerOffset = f.line().field('ownerOffset', g.windowCount * OWNER_BYTES, 'owner table: one owner word per window (transport/owners.ts)', CACHE_LINE);
   const boardOffset = f.line().field('boardOffset', g.windowCount * g.windowBytes, 'board: windowCount windows (WINDOW)', CACHE_LINE);
   const clientStatsOffset = f.line().field('clientStatsOffset', CLIENT_STATS_BYTES, 'client stats (CLIENT STATS AREA)', CACHE_LINE);

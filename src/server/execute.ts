@@ -47,16 +47,16 @@ export class Executor {
       const board = this.board;
       const table = this.table;
       switch (board.op(win)) {
-        case Op.Get: {
+        case Op.GetU32: {
           const r = table.getU32(board.key(win));
           status = r < 0 ? -r : Status.Ok;
           result = r < 0 ? 0 : r;
           break;
         }
-        case Op.Put:
+        case Op.PutU32:
           status = table.putU32(board.key(win), board.value(win));
           break;
-        case Op.Add: {
+        case Op.AddU32: {
           const r = table.addU32(board.key(win), board.value(win));
           status = r < 0 ? -r : Status.Ok;
           result = r < 0 ? 0 : r;

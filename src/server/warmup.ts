@@ -91,7 +91,7 @@ export function warmUp(worker: number): void {
       throw new Error(`warm-up: window ${win} answered status ${board.status(win)} result ${board.result(win)}, expected ${status} ${result ?? ''}`);
   };
 
-  // u32 requests (Op.Get, Op.Put): inserts, then gets and updates alternating.
+  // u32 requests (Op.GetU32, Op.PutU32): inserts, then gets and updates alternating.
   // Even windows take small keys, odd ones keys over 2^31; values cover
   // the whole u32 range. Every batch's window 0 asks a key nobody holds
   // and, every other batch, its client is asleep (the SLEEPING bit, as
@@ -108,12 +108,12 @@ export function warmUp(worker: number): void {
       if (round % 2 === 1)
         serve(
           (win) => {
-            board.prepare(win, Op.Get, win === 0 ? ABSENT_KEY : keyOf(base + win), 0);
+            board.prepare(win, Op.GetU32, win === 0 ? ABSENT_KEY : keyOf(base + win), 0);
             sleeping(win, base);
           },
           (win) => (win === 0 ? expect(win, Status.NotFound, 0) : expect(win, Status.Ok, valueOf(keyOf(base + win), round - 1))),
         );
-      else serve((win) => board.prepare(win, Op.Put, keyOf(base + win), valueOf(keyOf(base + win), round)), (win) => expect(win, Status.Ok));
+      else serve((win) => board.prepare(win, Op.PutU32, keyOf(base + win), valueOf(keyOf(base + win), round)), (win) => expect(win, Status.Ok));
     }
   }
 

@@ -75,7 +75,7 @@ export function hashBytes(u8: Uint8Array, off: number, len: number, seed: number
 
 /**
  * hashBytes of the material of u32 `key` (what writeU32Key writes), without
- * writing it: the seed's replay hashes one per request.
+ * writing it: the u32 replay hashes one per request.
  */
 export function hashU32Key(key: number, seed: number): number {
   // Block 1: the kind byte and the key's low three bytes, little-endian.

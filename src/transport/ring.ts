@@ -70,7 +70,7 @@
  */
 import { EventCount, WaitPolicy, DEFAULT_WAIT_POLICY } from '../sync/waiter';
 import { Region } from '../layout/region';
-import { SLOT_FULL, SLOT_LAP_MASK, SLOT_LAP_SHIFT, SLOT_WINDOW_MASK } from '../layout/board';
+import { RING_SLOT_FULL, RING_SLOT_LAP_MASK, RING_SLOT_LAP_SHIFT, RING_SLOT_WINDOW_MASK } from '../layout/board';
 import { HDR_NOT_EMPTY, HDR_NOT_EMPTY_SLEEPERS, HDR_NOT_FULL, HDR_NOT_FULL_SLEEPERS, HDR_RING_HEAD, HDR_RING_TAIL } from '../layout/region-header';
 
 /** Returned by tryTake when the ring is empty. */
@@ -98,11 +98,11 @@ export class Ring {
   }
 
   private lap(pos: number): number {
-    return (pos >>> this.capShift) & SLOT_LAP_MASK;
+    return (pos >>> this.capShift) & RING_SLOT_LAP_MASK;
   }
 
   private empty(lap: number): number {
-    return (lap << SLOT_LAP_SHIFT) | 0;
+    return (lap << RING_SLOT_LAP_SHIFT) | 0;
   }
 
   /** Try to enqueue window `win`; false when the ring is full. */
@@ -115,12 +115,12 @@ export class Ring {
       const word = Atomics.load(w, i);
       const empty = this.empty(lap);
       if (word === empty) {
-        if (Atomics.compareExchange(w, i, empty, empty | SLOT_FULL | win) === empty) {
+        if (Atomics.compareExchange(w, i, empty, empty | RING_SLOT_FULL | win) === empty) {
           Atomics.compareExchange(w, this.tailI, t, (t + 1) | 0);
           this.notEmpty.notify();
           return true;
         }
-      } else if ((word & ~SLOT_WINDOW_MASK) === (this.empty((lap - 1) & SLOT_LAP_MASK) | SLOT_FULL)) {
+      } else if ((word & ~RING_SLOT_WINDOW_MASK) === (this.empty((lap - 1) & RING_SLOT_LAP_MASK) | RING_SLOT_FULL)) {
         if (Atomics.load(w, this.tailI) === t) return false;
       } else {
         // Position t was already filled (and maybe consumed): help the tail
@@ -138,12 +138,12 @@ export class Ring {
       const i = this.slot0 + (h & this.mask);
       const lap = this.lap(h);
       const word = Atomics.load(w, i);
-      const full = this.empty(lap) | SLOT_FULL;
-      if ((word & ~SLOT_WINDOW_MASK) === full) {
-        if (Atomics.compareExchange(w, i, word, this.empty((lap + 1) & SLOT_LAP_MASK)) === word) {
+      const full = this.empty(lap) | RING_SLOT_FULL;
+      if ((word & ~RING_SLOT_WINDOW_MASK) === full) {
+        if (Atomics.compareExchange(w, i, word, this.empty((lap + 1) & RING_SLOT_LAP_MASK)) === word) {
           Atomics.compareExchange(w, this.headI, h, (h + 1) | 0);
           this.notFull.notify();
-          return word & SLOT_WINDOW_MASK;
+          return word & RING_SLOT_WINDOW_MASK;
         }
       } else if (word === this.empty(lap)) {
         if (Atomics.load(w, this.headI) === h) return RING_EMPTY;
@@ -174,8 +174,8 @@ export class Ring {
    */
   windowAt(pos: number): number {
     const word = Atomics.load(this.w, this.slot0 + (pos & this.mask));
-    if ((word & ~SLOT_WINDOW_MASK) !== (this.empty(this.lap(pos)) | SLOT_FULL)) return RING_EMPTY;
-    return word & SLOT_WINDOW_MASK;
+    if ((word & ~RING_SLOT_WINDOW_MASK) !== (this.empty(this.lap(pos)) | RING_SLOT_FULL)) return RING_EMPTY;
+    return word & RING_SLOT_WINDOW_MASK;
   }
 
   /** Current head position (consumers' progress), for the window reaper. */
@@ -205,11 +205,11 @@ export class Ring {
       const word = Atomics.load(w, this.slot0 + (p & this.mask));
       const lap = this.lap(p);
       const rel = (p - t) | 0;
-      const taken = k === 0 && word === this.empty((lap + 1) & SLOT_LAP_MASK);
+      const taken = k === 0 && word === this.empty((lap + 1) & RING_SLOT_LAP_MASK);
       const ok =
         taken ||
-        (rel < 0 && (word & ~SLOT_WINDOW_MASK) === (this.empty(lap) | SLOT_FULL)) ||
-        (rel === 0 && (word === this.empty(lap) || (word & ~SLOT_WINDOW_MASK) === (this.empty(lap) | SLOT_FULL))) ||
+        (rel < 0 && (word & ~RING_SLOT_WINDOW_MASK) === (this.empty(lap) | RING_SLOT_FULL)) ||
+        (rel === 0 && (word === this.empty(lap) || (word & ~RING_SLOT_WINDOW_MASK) === (this.empty(lap) | RING_SLOT_FULL))) ||
         (rel > 0 && word === this.empty(lap));
       if (!ok)
         problem = `head ${h >>> 0}, tail ${t >>> 0}: the slot of position ${p >>> 0} holds 0x${(word >>> 0).toString(16)}, which no ring operation leaves there`;

@@ -27,7 +27,7 @@ export interface Workload {
   /** Absent means 'u32' (the bench builds u32 workloads by hand). */
   form?: WorkloadForm;
   count: number;
-  /** u32 form: Op.Put/Op.Get; byte form: Op.Set/Op.Read/Op.Delete. */
+  /** u32 form: Op.PutU32/Op.GetU32; byte form: Op.Set/Op.Read/Op.Delete. */
   ops: Uint8Array;
   /** u32 form only (empty in the byte form). */
   keys: Uint32Array;

@@ -4,7 +4,7 @@
  * that decides (see detectForm).
  *
  * U32 FORM (the original one, as the seed describes it): `put KEY VALUE` or `get KEY`, with KEY and VALUE
- * decimal integers in 0..4294967295, replayed as Op.Put/Op.Get.
+ * decimal integers in 0..4294967295, replayed as Op.PutU32/Op.GetU32.
  * Expected/results files: one decimal u32 per line (0 for absent), one line
  * per get, in workload order; blank lines are skipped.
  *
@@ -111,8 +111,8 @@ function parseU32Workload(buf: Buffer, file: string): Workload {
       // blank line
     } else {
       let op: Op;
-      if (buf[p] === 0x70 && buf[p + 1] === 0x75 && buf[p + 2] === 0x74) op = Op.Put; // put
-      else if (buf[p] === 0x67 && buf[p + 1] === 0x65 && buf[p + 2] === 0x74) op = Op.Get; // get
+      if (buf[p] === 0x70 && buf[p + 1] === 0x75 && buf[p + 2] === 0x74) op = Op.PutU32; // put
+      else if (buf[p] === 0x67 && buf[p + 1] === 0x65 && buf[p + 2] === 0x74) op = Op.GetU32; // get
       else if ((buf[p] === 0x73 && buf[p + 1] === 0x65 && buf[p + 2] === 0x74) || (buf[p] === 0x64 && buf[p + 1] === 0x65 && buf[p + 2] === 0x6c))
         return fail("a u32 workload (its requests are 'put KEY VALUE' / 'get KEY' of numbers) cannot mix in the byte form's set/del", start);
       else return fail("expected 'put KEY VALUE' or 'get KEY'", start);
@@ -120,9 +120,9 @@ function parseU32Workload(buf: Buffer, file: string): Workload {
       if (!atEol() && buf[p] !== SP && buf[p] !== TAB) fail("expected 'put KEY VALUE' or 'get KEY'", start);
       ops[n] = op;
       keys[n] = number('key');
-      values[n] = op === Op.Put ? number('value') : 0;
+      values[n] = op === Op.PutU32 ? number('value') : 0;
       skipBlank();
-      if (!atEol()) fail(op === Op.Put ? "unexpected text after 'put KEY VALUE'" : "unexpected text after 'get KEY'", start);
+      if (!atEol()) fail(op === Op.PutU32 ? "unexpected text after 'put KEY VALUE'" : "unexpected text after 'get KEY'", start);
       lines[n] = line;
       n++;
     }

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MAX_WINDOWS, SLOT_FULL, SLOT_LAP_MASK, SLOT_LAP_SHIFT, SLOT_WINDOW_MASK, WINDOW_BYTES } from '../../src/layout/board';
+import { MAX_WINDOWS, RING_SLOT_FULL, RING_SLOT_LAP_MASK, RING_SLOT_LAP_SHIFT, RING_SLOT_WINDOW_MASK, WINDOW_BYTES } from '../../src/layout/board';
 import { HDR_NOT_EMPTY, HDR_NOT_FULL, HDR_RING_HEAD, HDR_RING_TAIL } from '../../src/layout/region-header';
 import { Region } from '../../src/layout/region';
 import { Ring, RING_EMPTY } from '../../src/transport/ring';
@@ -18,7 +18,7 @@ import { rng } from '../fixtures/unit/util';
 
 /** A bound on hangs only: spinning threads slow down 50x when the machine is oversubscribed. */
 const T = { timeout: 600_000 };
-const SENTINEL = SLOT_WINDOW_MASK; // 7 * 65536 + 65535: no producer id 7
+const SENTINEL = RING_SLOT_WINDOW_MASK; // 7 * 65536 + 65535: no producer id 7
 /** Short spin, then the futex; no sleep ever ends by timeout (null = Infinity via JSON). */
 const POLICY = { spins: 10, yields: 2, sleepMs: null };
 
@@ -29,10 +29,10 @@ function makeRing(dir: string, ringCapacity: number): { region: Region; ring: Ri
 }
 
 function lapOf(pos: number, cap: number): number {
-  return (pos >>> Math.log2(cap)) & SLOT_LAP_MASK;
+  return (pos >>> Math.log2(cap)) & RING_SLOT_LAP_MASK;
 }
-const EMPTY = (lap: number): number => (lap << SLOT_LAP_SHIFT) | 0;
-const FULL = (lap: number, w: number): number => EMPTY(lap) | SLOT_FULL | w;
+const EMPTY = (lap: number): number => (lap << RING_SLOT_LAP_SHIFT) | 0;
+const FULL = (lap: number, w: number): number => EMPTY(lap) | RING_SLOT_FULL | w;
 
 /** Random tryPut/tryTake against an array model; exact answers required. */
 function modelRun(ring: Ring, cap: number, ops: number, seed: number): { puts: number; fulls: number; empties: number } {
@@ -45,7 +45,7 @@ function modelRun(ring: Ring, cap: number, ops: number, seed: number): { puts: n
     // Drift between mostly-putting and mostly-taking phases so both ends are hit.
     const bias = (i >> 6) & 1 ? 0.7 : 0.3;
     if (next() / 2 ** 32 < bias) {
-      const w = next() & SLOT_WINDOW_MASK;
+      const w = next() & RING_SLOT_WINDOW_MASK;
       const ok = ring.tryPut(w);
       assert.equal(ok, model.length < cap, `op ${i}: tryPut with ${model.length}/${cap} queued`);
       if (ok) {
@@ -106,9 +106,9 @@ const bodies: Record<string, () => void> = {
       // Lap counter wrap (12 bits): more than 4096 laps of capacity 1.
       const { ring } = makeRing(dir, 1);
       for (let i = 0; i < 3 * 4096 + 5; i++) {
-        assert.equal(ring.tryPut(i & SLOT_WINDOW_MASK), true);
+        assert.equal(ring.tryPut(i & RING_SLOT_WINDOW_MASK), true);
         assert.equal(ring.tryPut(1), false);
-        assert.equal(ring.tryTake(), i & SLOT_WINDOW_MASK);
+        assert.equal(ring.tryTake(), i & RING_SLOT_WINDOW_MASK);
         assert.equal(ring.tryTake(), RING_EMPTY);
       }
     } finally {

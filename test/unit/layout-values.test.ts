@@ -31,8 +31,8 @@ const PINNED: Record<string, number> = {
   // server control words, owner words, ring slot word
   CONTROL_STOP: 0, CONTROL_SPINNER: 1, CONTROL_BENCH_SEQ: 2, CONTROL_BENCH_SLEEPERS: 3, CONTROL_WORDS: 4,
   OWNER_FREE: 0, OWNER_QUARANTINED: -1, OWNER_ABANDONED: -2, RING_AUDIT_MS: 1000,
-  SLOT_BYTES: 4, SLOT_WINDOW_BITS: 19, SLOT_WINDOW_MASK: 524287, SLOT_FULL: 524288, SLOT_LAP_SHIFT: 20,
-  SLOT_LAP_MASK: 4095, MAX_RING_CAPACITY: 1048576, MAX_WINDOWS: 524288,
+  RING_SLOT_BYTES: 4, RING_SLOT_WINDOW_BITS: 19, RING_SLOT_WINDOW_MASK: 524287, RING_SLOT_FULL: 524288, RING_SLOT_LAP_SHIFT: 20,
+  RING_SLOT_LAP_MASK: 4095, MAX_RING_CAPACITY: 1048576, MAX_WINDOWS: 524288,
   // window
   WIN_STATE: 0, WIN_OP: 4, WIN_KEY: 8, WIN_VALUE: 12, WIN_STATUS: 16, WIN_RESULT: 20, WIN_KEY_LEN: 24,
   WIN_VALUE_LEN: 28, WIN_TAG: 32, WIN_FLAGS: 36, WIN_STAGING_OFFSET: 40, WIN_STAGING_BYTES: 44, WIN_EXPIRES: 48,
@@ -115,5 +115,5 @@ test('layout values: enums stored in shared memory keep their numbers', () => {
   assert.deepEqual([Stat.Requests, Stat.Entries, Stat.UsedBytes, Stat.Repairs], [0, 7, 8, 9]);
   assert.deepEqual([SnapshotResult.Written, SnapshotResult.Failed, SnapshotResult.NoFile], [0, 1, 2]);
   assert.deepEqual([KeyKind.U32, KeyKind.String, KeyKind.Bytes, KeyKind.System, KeyKind.Reserved], [0, 1, 2, 3, 4]);
-  assert.deepEqual([L.Op.Get, L.Op.Clear, L.Status.Ok, L.Status.Overflow, L.ValueTag.U32, L.ValueTag.Tagged], [1, 11, 0, 8, 1, 15]);
+  assert.deepEqual([L.Op.GetU32, L.Op.Clear, L.Status.Ok, L.Status.Overflow, L.ValueTag.U32, L.ValueTag.Tagged], [1, 11, 0, 8, 1, 15]);
 });

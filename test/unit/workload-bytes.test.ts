@@ -51,7 +51,7 @@ test('u32 form is parsed as before', () => {
   const w = parseWorkload(Buffer.from('put 1 2\nget 4294967295\n'), 'f.txt');
   assert.equal(w.form, 'u32');
   assert.equal(w.bytes, null);
-  assert.deepEqual([...w.ops.subarray(0, 2)], [Op.Put, Op.Get]);
+  assert.deepEqual([...w.ops.subarray(0, 2)], [Op.PutU32, Op.GetU32]);
   assert.deepEqual([...w.keys.subarray(0, 2)], [1, 4294967295]);
   assert.equal(w.values[0], 2);
 });
