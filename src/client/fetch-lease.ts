@@ -17,8 +17,14 @@ import type { FetchHost } from './fetch-host';
 import { raw } from './fetch-options';
 import { FetchError, OutcomeUnknownError } from '../errors';
 
-/** A lease's time to live: how soon another caller takes over from a dead loader. */
-export const LEASE_MS = 1000;
+/**
+ * A lease's time to live: how soon another caller takes over from a dead
+ * loader. The loader renews it every RENEW_MS (fetch.ts) through its event
+ * loop and the server, so the lease lapses under a live loader only when
+ * both stall for LEASE_MS - RENEW_MS. At 1 s that happened under a load
+ * average of ~20 on 2 cores (a second loader ran); 3 s leaves 2.75 s.
+ */
+export const LEASE_MS = 3000;
 /** Sends of one CompareSet whose outcome stays unknown (each after a server died holding it). */
 const RESEND_TRIES = 3;
 

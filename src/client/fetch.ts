@@ -111,7 +111,8 @@ import { FetchError, FetchTimeoutError } from '../errors';
 
 export { FetchOptions } from './fetch-options';
 
-const RENEW_MS = LEASE_MS / 4;
+/** How often a live loader renews its lease (and placeholder): a request per loading key every 250 ms. */
+const RENEW_MS = 250;
 /** How long waiters can still see a failed load's error (and serve stale instead of loading again). */
 export const FAILED_MS = 500;
 const POLL_MAX_MS = 20;

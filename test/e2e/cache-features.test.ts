@@ -9,6 +9,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { connect, Client, FetchTimeoutError } from '../../src/index';
+import { internals } from '../../src/client/hosts';
+import { MaterialEncoder } from '../../src/client/reserved';
+import { ReadResult } from '../../src/store/seqlock';
 import { Scope, sleep, waitFor, waitUntil } from '../support/procs';
 import { lastJsonLine, linesOf, together } from '../support/together';
 
@@ -48,7 +51,9 @@ test('grace: 4 processes, the loader fails: every one gets the stale value, and 
   assert.equal(kv.getSync('page'), undefined, 'still stale: nothing stored');
   assert.equal(kv.getSync('page', { allowStale: true }), 'old');
   // Without grace, the same failure is every caller's error.
-  await sleep(600); // the failure mark (FAILED_MS) is gone
+  // The failure mark (FAILED_MS to live, in the key's lease) must be gone first.
+  const leaseKey = new MaterialEncoder(1024).lease('page');
+  assert.ok(await waitFor(() => internals(kv).peekRaw(leaseKey) === ReadResult.Absent, 30_000), 'the failure mark expired');
   const nograce = await race(s, region, 'page', 2, { ttl: 60_000 }, { delayMs: 100, fail: true });
   for (const o of nograce) assert.match(o.error ?? '', /^RangeError: backend down/, JSON.stringify(o));
 });

@@ -63,7 +63,7 @@ test('fetch: a failing loader rejects every caller with its error, and nothing i
   assert.equal(kv.hasSync('k'), false);
 });
 
-test('fetch: when the loading process is SIGKILLed, a waiting caller takes over within about a second', { timeout: 120_000 }, async (t) => {
+test('fetch: when the loading process is SIGKILLed, a waiting caller takes over once its lease expires (3 s)', { timeout: 120_000 }, async (t) => {
   const s = new Scope(t, 'shmkv-fetch-');
   const region = s.p('region');
   await s.startServer(['-n', '2', '-p', region]);
