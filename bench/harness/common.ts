@@ -56,6 +56,6 @@ export function barrier(t: SliceTask): void {
   while (Atomics.load(t.go, 0) === 0) Atomics.wait(t.go, 0, 0, 50);
 }
 
-/** Op codes as stored in the workload arrays (src/layout/layout.ts Op). */
+/** Op codes as stored in the workload arrays (src/layout/board.ts, Op.GetU32 and Op.PutU32). */
 export const OP_GET = 1;
 export const OP_PUT = 2;

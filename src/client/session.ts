@@ -65,7 +65,7 @@ export class Session {
   /** The exchange file's staging arena (staging-io.ts). */
   readonly stagingBuf: Buffer;
   readonly reader: TableReader;
-  /** The server's epoch word (layout.ts, HDR_SERVER_EPOCH). */
+  /** The server's epoch word (layout/region-header.ts, HDR_SERVER_EPOCH). */
   readonly epoch: number;
   /** Reserved runs on this board: first window -> count. */
   private readonly runs = new Map<number, number>();

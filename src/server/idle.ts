@@ -14,7 +14,7 @@
  * sleep is bounded by policy.sleepMs; then the worker tries the ring and
  * the spinner role again.
  *
- * PROTOCOL (layout.ts CONTROL_*, server-private words):
+ * PROTOCOL (layout/server-private.ts, the CONTROL_* words):
  *   role:  CAS SPINNER 0 -> index+1 to take it; store 0 as soon as the
  *          holder's wait returns (it holds requests, or stops).
  *   bench: read BENCH_SEQ, count itself in BENCH_SLEEPERS, try the ring,

@@ -1,7 +1,7 @@
 /**
  * Windows' staging blocks: the memory through which a request's key and
  * value bytes reach the server and a response's value bytes reach the
- * client (layout.ts, window fields WIN_STAGING_*). They are blocks of the
+ * client (layout/board.ts, window fields WIN_STAGING_*). They are blocks of the
  * exchange file's staging arena, a heap of its own (buddy.ts), so that the
  * data file stays the server's alone: clients map it read-only.
  *

@@ -17,7 +17,7 @@ export interface ServerWorkerData {
   arena: SharedArrayBuffer;
   arenaState: SharedArrayBuffer;
   /**
-   * The server's private control words (layout.ts CONTROL_*): the stop
+   * The server's private control words (layout/server-private.ts, CONTROL_*): the stop
    * word and the idle workers' spinner role and bench (idle.ts). Not in the
    * region: any same-user process can write that, and a forged STOPPING
    * must not make the workers quit.

@@ -1,8 +1,8 @@
 /**
  * Client stats lines: counters only clients know (direct-read hits and
  * misses, fetch's loads and stale values served), summed over processes
- * by the server's metrics endpoint and ./stat. Layout: layout.ts, "Client
- * stats area".
+ * by the server's metrics endpoint and ./stat. Layout:
+ * layout/client-stats-area.ts.
  *
  * PROTOCOL
  *   claim (a client): find a line whose owner word is 0 and CAS it to the

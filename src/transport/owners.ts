@@ -7,7 +7,7 @@
  * windows it owns, never another process's attach or detach.
  *
  * OWNER WORD (one Int32 per window, the region's owner table; values in
- * layout.ts):
+ * layout/board.ts):
  *   OWNER_FREE (0)          free
  *   pid > 0                 owned by that client process
  *   OWNER_QUARANTINED (-1)  the reaper's: in a reclamation batch, or held

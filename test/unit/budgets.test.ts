@@ -12,11 +12,12 @@
  * filler is never written: tables of 64 GiB cost a few MiB of memory (the
  * chunks are anonymous shared memory, touched only where written).
  *
- * A budget above MAX_CHUNK_BYTES is split in chunks (layout.ts): offsets
- * within a chunk stay below 2^31, where every typed-array and Buffer method
- * of every supported Node is exact (Node 20 and 22's Buffer#write writes
- * nothing into a Buffer longer than 2^31 bytes: the cause of strings that
- * read back as '' above ~2.1 GiB). This test is the proof for each budget.
+ * A budget above MAX_CHUNK_BYTES is split in chunks
+ * (src/layout/data-meta.ts): offsets within a chunk stay below 2^31, where
+ * every typed-array and Buffer method of every supported Node is exact
+ * (Node 20 and 22's Buffer#write writes nothing into a Buffer longer than
+ * 2^31 bytes: the cause of strings that read back as '' above ~2.1 GiB).
+ * This test is the proof for each budget.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';

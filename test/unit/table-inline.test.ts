@@ -1,4 +1,4 @@
-// u32 data held in the index slot (layout.ts, "Index slot"): a u32
+// u32 data held in the index slot (src/layout/heap.ts, "Index slot"): a u32
 // key with a u32 value and no deadline lives in its slot, any other value
 // of a u32 key in a heap entry, and every operation moves a key between
 // the two. These tests drive every move against a model, read back through
