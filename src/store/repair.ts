@@ -26,6 +26,7 @@
  * fails is emptied.
  */
 import { Segments } from './segments';
+import { newIndex, publishIndex } from './index-slots';
 import { Chunk } from './chunk';
 import { hashBytes, hashU32Key, U32_KEY_BYTES } from './keys';
 import { C_DIRECTORY, INDEX_LOG2_MASK, SEG_COUNT, SEG_VERSION, SEGMENT_BYTES } from '../layout/chunk-directory';
@@ -147,7 +148,7 @@ export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): Re
     let idx = indexes.get(seg);
     if (idx === undefined) {
       const log2 = Math.max(2, Math.ceil(Math.log2(((slots.length / IX_WORDS) * 4) / 3 + 1)));
-      const fresh = segs.newIndex(seg, log2);
+      const fresh = newIndex(segs, seg, log2);
       if (fresh === null) {
         // No room even for an empty index: drop the slots (their entries were counted live; free them).
         for (let k = 0; k < slots.length; k += IX_WORDS) if (slots[k + (IX_ENTRY >>> 2)] !== ENTRY_INLINE) alloc.free(slots[k + (IX_ENTRY >>> 2)]);
@@ -257,7 +258,7 @@ function refill(segs: Segments, ch: Chunk, seg: number, word: number, block: num
     }
   }
   const count = slots.length / IX_WORDS;
-  segs.publishIndex(seg, word, block);
+  publishIndex(segs, seg, word, block);
   segs.priv[pw + (PS_COUNT >>> 2)] = count;
   segs.priv[pw + (PS_VERSION >>> 2)] = v + 2;
   u32[d + (SEG_COUNT >>> 2)] = count;
@@ -278,7 +279,7 @@ export function emptyChunk(segs: Segments, c: number): number {
   for (let seg = c; seg < segs.segments; seg += n) dropped += segs.countOf(seg);
   segs.allocs[c].format();
   for (let seg = c; seg < segs.segments; seg += n) {
-    const fresh = segs.newIndex(seg, 2);
+    const fresh = newIndex(segs, seg, 2);
     if (fresh === null) throw new Error(`chunk ${c} cannot hold even an empty index`);
     refill(segs, ch, seg, fresh.word, fresh.block, []);
   }

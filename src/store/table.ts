@@ -13,6 +13,7 @@
  */
 import { hashBytes, hashU32Key, U32_KEY_BYTES, writeU32Key } from './keys';
 import { Segments, TableParts } from './segments';
+import { clearSegment } from './index-slots';
 import { Sweeper } from './sweeper';
 import { ClockEvictor, Evictor } from './evictor';
 import { S3Fifo } from './s3fifo';
@@ -292,7 +293,7 @@ export class Table {
       const lock = this.segs.locks[seg];
       lock.lock();
       try {
-        const n = this.segs.clearSegment(seg, (ch, e) => e !== ENTRY_INLINE && ch.u8[e + ENTRY_HEADER_BYTES] === KeyKind.System);
+        const n = clearSegment(this.segs, seg, (ch, e) => e !== ENTRY_INLINE && ch.u8[e + ENTRY_HEADER_BYTES] === KeyKind.System);
         this.segs.stats[Stat.Deletes] += n;
         removed += n;
       } finally {
