@@ -27,6 +27,7 @@
  */
 import { Segments } from './segments';
 import { newIndex, publishIndex } from './index-slots';
+import { claimBlock, overlapping, rebuildHeap } from './heap-rebuild';
 import { Chunk } from './chunk';
 import { hashBytes, hashU32Key, U32_KEY_BYTES } from './keys';
 import { C_DIRECTORY, INDEX_LOG2_MASK, SEG_COUNT, SEG_VERSION, SEGMENT_BYTES } from '../layout/chunk-directory';
@@ -121,7 +122,7 @@ export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): Re
   // 2. Blocks may not overlap: an entry that overlaps anything goes; an index that overlaps another index empties its segment.
   const live = Uint32Array.from(blocks).sort();
   const drop = new Set<number>();
-  for (const i of alloc.overlaps(live)) {
+  for (const i of overlapping(alloc, live)) {
     const b = live[i];
     const who = owner.get(b)!;
     drop.add(b);
@@ -142,7 +143,7 @@ export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): Re
         }
   }
   // 3. The heap, re-tiled around what lives.
-  alloc.rebuild(live.filter((b) => !drop.has(b)));
+  rebuildHeap(alloc, live.filter((b) => !drop.has(b)));
   // 4. Each index rebuilt from its kept slots (in place, or a fresh one for a lost index), and its words set.
   for (const [seg, slots] of kept) {
     let idx = indexes.get(seg);
@@ -164,10 +165,10 @@ export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): Re
   return report;
 }
 
-/** `block` when it is the block holding the index of word `word` (the index aligned in it, claimed: Allocator.claim), else -1. */
+/** `block` when it is the block holding the index of word `word` (the index aligned in it, claimed: heap-rebuild.ts, claimBlock), else -1. */
 function indexBlockOf(segs: Segments, c: number, word: number, block: number): number {
   const index = word - (word & INDEX_LOG2_MASK);
-  return indexInBlock(block) === index && segs.allocs[c].claim(block, indexBlockBytes(1 << (word & INDEX_LOG2_MASK))) ? block : -1;
+  return indexInBlock(block) === index && claimBlock(segs.allocs[c], block, indexBlockBytes(1 << (word & INDEX_LOG2_MASK))) ? block : -1;
 }
 
 /** The slots of segment `seg`'s index that pass every check, as [hash, entry, key, value] quadruples. */
@@ -192,7 +193,7 @@ function collectSlots(segs: Segments, ch: Chunk, seg: number, word: number, out:
         entryValid(segs, ch, e) &&
         hashBytes(ch.u8, e + ENTRY_HEADER_BYTES, u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff, segs.seed) === hash &&
         segs.segmentOf(hash) === seg &&
-        alloc.claim(e, entryBytes(u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff, u32[(e + ENTRY_VALUE_LEN) >>> 2]));
+        claimBlock(alloc, e, entryBytes(u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff, u32[(e + ENTRY_VALUE_LEN) >>> 2]));
     if (!ok || segs.segmentOf(hash) !== seg) {
       report.dropped++;
       continue;
