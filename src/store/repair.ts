@@ -1,9 +1,11 @@
 /**
  * Rebuilding a chunk from what its file holds: the step that adopts a data
  * file after a stop or a crash (recovery.ts), and that repairs a chunk
- * found forged while the server serves. Nothing the file says is believed
- * until checked; what fails a check is dropped, since a cache may lose an
- * entry but never its service.
+ * found forged while the server serves (repairSuspects, below: under all
+ * of the chunk's segment locks). Nothing the file says is believed until
+ * checked; what fails a check is dropped, since a cache may lose an entry
+ * but never its service. The heap's part is heap-rebuild.ts; a key in two
+ * slots is what index-slots.ts (SLOT MOVES) can leave.
  *
  * WHAT A CRASH CAN LEAVE, and its repair (segments.ts makes every store a
  * reader can see a whole aligned word, copy on write):
@@ -25,12 +27,14 @@
  * blocks may not overlap. What fails is dropped; a segment whose index
  * fails is emptied.
  */
+import { TableCorruptError } from '../errors';
 import { Segments } from './segments';
 import { newIndex, publishIndex } from './index-slots';
 import { claimBlock, overlapping, rebuildHeap } from './heap-rebuild';
 import { Chunk } from './chunk';
 import { hashBytes, hashU32Key, U32_KEY_BYTES } from './keys';
 import { C_DIRECTORY, INDEX_LOG2_MASK, SEG_COUNT, SEG_VERSION, SEGMENT_BYTES } from '../layout/chunk-directory';
+import { Stat } from '../layout/data-meta';
 import {
   ENTRY_EXPIRES,
   ENTRY_HEADER_BYTES,
@@ -285,4 +289,45 @@ export function emptyChunk(segs: Segments, c: number): number {
     refill(segs, ch, seg, fresh.word, fresh.block, []);
   }
   return dropped;
+}
+
+/**
+ * Repair while serving: rebuild every chunk a writer met forged data in
+ * (Segments.suspects), or empty it when it cannot be rebuilt, holding all
+ * of its segments' locks (taken in order; a writer holds at most one and
+ * never waits for another, so no cycle); readers go on. Counted
+ * (Stat.Repairs); returns one line per chunk for the log.
+ */
+export function repairSuspects(segs: Segments): string[] {
+  const lines: string[] = [];
+  const n = segs.chunks.length;
+  for (const c of [...segs.suspects]) {
+    segs.suspects.delete(c);
+    const held: number[] = [];
+    // Coarse mode: every segment's lock is one word; take it once.
+    for (let s = c; s < segs.segments && !(segs.coarse && held.length > 0); s += n) held.push(s);
+    for (const s of held) segs.locks[s].lock();
+    try {
+      let keys = 0;
+      for (let s = c; s < segs.segments; s += n) keys += segs.countOf(s);
+      const bytes = segs.allocs[c].usedBytes();
+      try {
+        const r = rebuildChunk(segs, c, { fromFile: false });
+        segs.stats[Stat.Entries] += r.keys - keys;
+        segs.stats[Stat.UsedBytes] += r.usedBytes - bytes;
+        segs.stats[Stat.Repairs]++;
+        lines.push(`chunk ${c} of the data file held data no server wrote (did a process write into it?): rebuilt, ${r.keys} keys kept, ${r.dropped} slots dropped, ${r.lostIndexes} indexes emptied`);
+      } catch (e) {
+        if (!(e instanceof TableCorruptError || e instanceof RangeError)) throw e;
+        emptyChunk(segs, c);
+        segs.stats[Stat.Repairs]++;
+        segs.stats[Stat.Entries] -= keys;
+        segs.stats[Stat.UsedBytes] += segs.allocs[c].usedBytes() - bytes;
+        lines.push(`chunk ${c} of the data file held data no server wrote and could not be rebuilt (${e.message}): emptied, ${keys} keys dropped`);
+      }
+    } finally {
+      for (const s of held.reverse()) segs.locks[s].unlock();
+    }
+  }
+  return lines;
 }
