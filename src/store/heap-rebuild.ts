@@ -50,19 +50,6 @@ export function claimBlock(a: Allocator, payload: number, bytes: number): boolea
 }
 
 /**
- * Whether `payload` is the payload of a used block of at least `bytes`
- * payload bytes, by its header (which a forger can fake, but then only
- * inside the heap).
- */
-export function holdsBlock(a: Allocator, payload: number, bytes: number): boolean {
-  const block = payload - BLOCK_HEADER_BYTES;
-  if (!(block >= a.heapStart && block < a.heapEnd - BLOCK_HEADER_BYTES) || block % TLSF_ALIGN !== 0) return false;
-  const word = a.u32[(block + BLOCK_SIZE) >>> 2];
-  const size = (word & ~BLOCK_FLAG_MASK) >>> 0;
-  return (word & BLOCK_FREE) === 0 && size >= bytes && block + BLOCK_HEADER_BYTES + size <= a.heapEnd - BLOCK_HEADER_BYTES;
-}
-
-/**
  * Rebuild the heap around exactly the blocks in `live` (payload offsets,
  * each the payload of a block whose header holds its size: claimBlock()
  * made it so): every other byte becomes free space, and the private state is
