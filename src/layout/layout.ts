@@ -1,13 +1,13 @@
 /**
- * The single source of truth for every shared-memory layout in the project
- * is src/layout/: each constant is defined once, in the file below that
- * holds its record, and no other module hard-codes an offset or a size.
- * This file is the map, the list of records and their drawings. Code
- * imports each constant from its record file, not through the re-exports
- * here: CommonJS re-exports are getters, and a hot path would pay a call at
- * every constant (gets and sets ran at ~0.5x; test/unit/layout.test.ts
- * keeps imports direct, test/unit/exports-fast.test.ts keeps every exports
- * object fast).
+ * The single source of truth for every shared-memory layout in the project,
+ * and for the snapshot file's, is src/layout/: each constant is defined
+ * once, in the file below that holds its record, and no other module
+ * hard-codes an offset or a size. This file is the map, the list of
+ * records and their drawings. Code imports each constant from its record
+ * file, not through the re-exports here: CommonJS re-exports are getters,
+ * and a hot path would pay a call at every constant (gets and sets ran at
+ * ~0.5x; test/unit/layout.test.ts keeps imports direct,
+ * test/unit/exports-fast.test.ts keeps every exports object fast).
  *
  * One file per file format or record, each with its drawings next to its
  * constants:
@@ -23,6 +23,7 @@
  *   exchange.ts           the exchange file: hint maps and the staging arena
  *   server-private.ts     the server's control words and private state (no file)
  *   eviction-queues.ts    S3-FIFO's private queues (no file)
+ *   snapshot.ts           the snapshot file: header, block header, record
  * Beside them, region.ts and data-file.ts apply these layouts to files on
  * disk (create, map, check); they import from the files above.
  *
@@ -52,6 +53,7 @@ import { blockRecord, entryRecord, indexSlotRecord } from './heap';
 import { exchangeHeaderRecord } from './exchange';
 import { privateHeapRecord, privateSegmentRecord } from './server-private';
 import { privateQueueRecord, queueItemRecord, queueRingRecord } from './eviction-queues';
+import { snapshotBlockRecord, snapshotEntryRecord, snapshotHeaderRecord } from './snapshot';
 
 // Data properties, not `export { .. } from`: tsc declares a re-exported name
 // as data, then redefines it as a getter, which turns this module's exports
@@ -70,10 +72,11 @@ export * from './keys-values';
 export * from './exchange';
 export * from './server-private';
 export * from './eviction-queues';
+export * from './snapshot';
 
 /**
- * Every record of the shared files, in file order: what their drawings
- * show (test/unit/layout.test.ts holds each drawing to its record).
+ * Every record of the shared files, in file order, then the snapshot
+ * file's: what their drawings show (test/unit/layout.test.ts holds each drawing to its record).
  */
 export function layoutRecords(): Fields[] {
   return [
@@ -89,6 +92,9 @@ export function layoutRecords(): Fields[] {
     entryRecord,
     blockRecord,
     exchangeHeaderRecord,
+    snapshotHeaderRecord,
+    snapshotBlockRecord,
+    snapshotEntryRecord,
   ];
 }
 

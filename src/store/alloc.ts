@@ -1,8 +1,9 @@
 /**
  * A heap allocator: TLSF (Two-Level Segregated Fit, Masmano et al., ECRTS
  * 2004), used by server threads only, under one lock per heap. The heaps
- * are the data file's chunks (entries, segment indexes) and the exchange
- * file's staging arena (windows' request bytes).
+ * are the data file's chunks (entries, segment indexes); the staging
+ * arena has an allocator of its own (buddy.ts). Layout: layout/heap.ts,
+ * TLSF BLOCK; layout/server-private.ts, PRIVATE per heap.
  *
  * WHY TLSF. Blocks range from 24 bytes to hundreds of MiB in one heap whose
  * size is fixed when the server starts (clients map it once). TLSF serves
@@ -22,15 +23,25 @@
  * previous block is free (PREV_FREE set), and a free block links its free
  * list through its first payload words. The heap ends with a used block of
  * size 0, so no block coalesces past it. The bitmaps, the free-list heads,
- * the lock and the byte count are the server's PRIVATE state (layout.ts,
- * PH_*): no other process can write them.
+ * the lock and the byte count are the server's PRIVATE state (PH_*): no
+ * other process can write them.
+ *
+ * INVARIANT, which every alloc(), free() and format() keeps under the lock
+ * and verify() checks: the blocks tile the heap from heapStart to the
+ * sentinel; no two free blocks are neighbours; a block's PREV_FREE flag
+ * says whether the block before it is free, and then its prevPhys names
+ * that block; the free lists hold exactly the free blocks, each in the
+ * list of its size class, whose bit is set in the bitmaps while the list
+ * is not empty; the byte count is the bytes of the used blocks, headers
+ * included.
  *
  * TRUST. The heap is a file that any process of the same user can open and
  * write, so every offset and size read from it is checked against the
  * heap's bounds before it is used as an index; a failed check throws
  * TableCorruptError instead of reading or writing out of bounds. A heap
  * whose blocks were forged is rebuilt from the blocks its owner knows are
- * live (rebuild(): the same step that adopts a data file after a crash).
+ * live (heap-rebuild.ts: the same step that adopts a data file after a
+ * crash).
  */
 import { Lock } from '../sync/lock';
 import { TableCorruptError } from '../errors';
@@ -63,12 +74,14 @@ function ffs(x: number): number {
 }
 
 export class Allocator {
-  private readonly lock: Lock;
+  /** The heap's lock (heap-rebuild.ts takes it too). */
+  readonly lock: Lock;
   /** Word indexes of this heap's private state. */
   private readonly fl: number;
   private readonly sl: number;
   private readonly heads: number;
-  private readonly used: number;
+  /** The byte count's word (heap-rebuild.ts sets it). */
+  readonly used: number;
   private readonly seq: number;
   /** Results of mapping(): first and second level. */
   private mfl = 0;
@@ -80,8 +93,8 @@ export class Allocator {
    * @param heapStart first block (TLSF_ALIGN-aligned); `heapEnd` one past the sentinel
    */
   constructor(
-    private readonly u32: Uint32Array,
-    private readonly priv: Int32Array,
+    readonly u32: Uint32Array,
+    readonly priv: Int32Array,
     base: number,
     readonly heapStart: number,
     readonly heapEnd: number,
@@ -230,118 +243,10 @@ export class Allocator {
     return size;
   }
 
-  /**
-   * Claim `payload` for a rebuild as the payload of a block that holds
-   * `bytes` (an entry or an index the caller checked): true when such a
-   * block fits in the heap there. Its header is made what alloc() would
-   * have written (a forged size, too large or too small, would otherwise
-   * swallow its neighbours or cut its own data): a block is what it holds.
-   */
-  claim(payload: number, bytes: number): boolean {
-    const block = payload - BLOCK_HEADER_BYTES;
-    if (!(block >= this.heapStart && block < this.heapEnd - BLOCK_HEADER_BYTES) || block % TLSF_ALIGN !== 0 || bytes > this.heapEnd - this.heapStart) return false;
-    const want = Allocator.sizeFor(bytes);
-    const hdr = (block + BLOCK_SIZE) >>> 2;
-    const size = (this.u32[hdr] & ~BLOCK_FLAG_MASK) >>> 0;
-    // A remainder too small to split off stays in the block: up to one minimal block more.
-    const have = size >= want && size < want + BLOCK_HEADER_BYTES + BLOCK_MIN_PAYLOAD ? size : want;
-    if (block + BLOCK_HEADER_BYTES + have > this.heapEnd - BLOCK_HEADER_BYTES) return false;
-    this.u32[hdr] = have;
-    return true;
-  }
+  // ---- internals, under the lock (heap-rebuild.ts uses clearState and insert) --
 
-  /**
-   * Whether `payload` is the payload of a used block of at least `bytes`
-   * payload bytes, by its header (which a forger can fake, but then only
-   * inside the heap).
-   */
-  holds(payload: number, bytes: number): boolean {
-    const block = payload - BLOCK_HEADER_BYTES;
-    if (!(block >= this.heapStart && block < this.heapEnd - BLOCK_HEADER_BYTES) || block % TLSF_ALIGN !== 0) return false;
-    const word = this.u32[(block + BLOCK_SIZE) >>> 2];
-    const size = (word & ~BLOCK_FLAG_MASK) >>> 0;
-    return (word & BLOCK_FREE) === 0 && size >= bytes && block + BLOCK_HEADER_BYTES + size <= this.heapEnd - BLOCK_HEADER_BYTES;
-  }
-
-  /**
-   * Rebuild the heap around exactly the blocks in `live` (payload offsets,
-   * each the payload of a block whose header holds its size: holds() said
-   * so): every other byte becomes free space, and the private state is
-   * made anew. Blocks must not overlap; the caller drops the ones that do
-   * (overlaps() tells) before calling. Used when a data file is adopted and
-   * when a heap's blocks were found forged. The caller keeps every user of
-   * the heap out meanwhile.
-   */
-  rebuild(live: Uint32Array): void {
-    live.sort();
-    this.lock.lock();
-    try {
-      this.clearState();
-      const u32 = this.u32;
-      let at = this.heapStart; // where the next block starts
-      let free = -1; // the free block just before `at`, if any
-      let last = -1; // the last live block written
-      let used = 0;
-      const sentinel = this.heapEnd - BLOCK_HEADER_BYTES;
-      const fillTo = (end: number): void => {
-        if (end === at) return;
-        const gap = end - at - BLOCK_HEADER_BYTES;
-        if (gap >= BLOCK_MIN_PAYLOAD) {
-          u32[(at + BLOCK_SIZE) >>> 2] = gap | BLOCK_FREE;
-          this.insert(at, gap);
-          free = at;
-          return;
-        }
-        // Too small for a block (only forged headers leave such a gap): the
-        // live block before it keeps the bytes as slack.
-        if (last < 0) throw new TableCorruptError(`a gap of ${end - at} bytes at the heap's start`);
-        const word = u32[(last + BLOCK_SIZE) >>> 2];
-        u32[(last + BLOCK_SIZE) >>> 2] = (((word & ~BLOCK_FLAG_MASK) >>> 0) + end - at) | (word & BLOCK_PREV_FREE);
-        used += end - at;
-      };
-      for (let i = 0; i < live.length; i++) {
-        const block = live[i] - BLOCK_HEADER_BYTES;
-        const size = (u32[(block + BLOCK_SIZE) >>> 2] & ~BLOCK_FLAG_MASK) >>> 0;
-        free = -1;
-        fillTo(block);
-        u32[(block + BLOCK_SIZE) >>> 2] = size | (free >= 0 ? BLOCK_PREV_FREE : 0);
-        if (free >= 0) u32[(block + BLOCK_PREV_PHYS) >>> 2] = free;
-        last = block;
-        used += size + BLOCK_HEADER_BYTES;
-        at = block + BLOCK_HEADER_BYTES + size;
-      }
-      free = -1;
-      fillTo(sentinel);
-      u32[(sentinel + BLOCK_SIZE) >>> 2] = free >= 0 ? BLOCK_PREV_FREE : 0;
-      if (free >= 0) u32[(sentinel + BLOCK_PREV_PHYS) >>> 2] = free;
-      this.priv[this.used] = used;
-    } finally {
-      this.lock.unlock();
-    }
-  }
-
-  /**
-   * Of payload offsets sorted ascending, the indexes of those whose block
-   * overlaps an earlier one's (by their headers), for rebuild()'s caller to
-   * drop.
-   */
-  overlaps(sorted: Uint32Array): number[] {
-    const out: number[] = [];
-    let end = this.heapStart;
-    for (let i = 0; i < sorted.length; i++) {
-      const block = sorted[i] - BLOCK_HEADER_BYTES;
-      if (block < end) {
-        out.push(i);
-        continue;
-      }
-      end = block + BLOCK_HEADER_BYTES + ((this.u32[(block + BLOCK_SIZE) >>> 2] & ~BLOCK_FLAG_MASK) >>> 0);
-    }
-    return out;
-  }
-
-  // ---- internals, under the lock -------------------------------------------
-
-  private clearState(): void {
+  /** Empty free lists and bitmaps, no byte in use. */
+  clearState(): void {
     this.priv[this.fl] = 0;
     this.priv.fill(0, this.sl, this.sl + TLSF_FL_COUNT);
     this.priv.fill(0, this.heads, this.heads + TLSF_FL_COUNT * TLSF_SL_COUNT);
@@ -400,7 +305,8 @@ export class Allocator {
     return block;
   }
 
-  private insert(block: number, size: number): void {
+  /** Put the free block `block` of `size` payload bytes on its free list. */
+  insert(block: number, size: number): void {
     const priv = this.priv;
     this.mapping(size);
     const h = this.head(this.mfl, this.msl);

@@ -1,5 +1,6 @@
 /**
- * Views of one chunk of the data file (layout.ts, "Data file"): the typed
+ * Views of one chunk of the data file (layout/chunk-directory.ts, its
+ * header and directory; layout/heap.ts, what its heap holds): the typed
  * arrays every reader and writer of its segments uses, its heap's bounds,
  * and the checks that stand between a word read from the file and its use
  * as an offset. A chunk's offsets are below MAX_CHUNK_BYTES (< 2^31), so
@@ -61,7 +62,8 @@ export class Chunk {
 
   /**
    * Store a segment's index word and its block with one 8-byte atomic
-   * store (layout.ts SEG_INDEX): a crash leaves both old or both new.
+   * store (layout/chunk-directory.ts, SEG_INDEX): a crash leaves both old
+   * or both new.
    */
   storeIndex(local: number, word: number, block: number): void {
     Atomics.store(this.i64, (C_DIRECTORY + local * SEGMENT_BYTES + SEG_INDEX) >>> 3, BigInt(word >>> 0) | (BigInt(block >>> 0) << 32n));

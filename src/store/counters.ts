@@ -1,8 +1,8 @@
 /**
- * The server threads' counter lines (layout.ts, D_STATS): each thread adds
- * to its own line with plain stores; a reader sums one counter over every
- * line. The sum is not atomic (a line may move while it is read), which
- * counters can afford.
+ * The server threads' counter lines (layout/data-meta.ts, D_STATS): each
+ * thread adds to its own line with plain stores; a reader sums one counter
+ * over every line. The sum is not atomic (a line may move while it is
+ * read), which counters can afford.
  */
 import { Stat, STATS_LINE_BYTES, STATS_LINES } from '../layout/data-meta';
 

@@ -11,7 +11,8 @@
  * for a full segment.
  */
 import { expired, monoNowMs } from './clock';
-import { Hand, Segments } from './segments';
+import { Hand, walk } from './hand';
+import { Segments } from './segments';
 import { Chunk } from './chunk';
 import { INDEX_LOG2_MASK } from '../layout/chunk-directory';
 import { Stat } from '../layout/data-meta';
@@ -68,7 +69,7 @@ export class ClockEvictor implements Evictor {
     for (let s = c; s < this.segs.segments; s += this.segs.chunks.length) slots += this.segs.capacityOf(s);
     let freed = 0;
     const now = monoNowMs();
-    this.segs.walk(this.hands[c], 2 * slots + this.segs.segments, () => freed >= bytes, (s, slot, e) => {
+    walk(this.segs, this.hands[c], 2 * slots + this.segs.segments, () => freed >= bytes, (s, slot, e) => {
       if (this.spare(ch, slot, e, now)) return false;
       freed += this.segs.removeEntry(s, slot) || IX_BYTES;
       this.segs.stats[Stat.Evictions]++;

@@ -1,11 +1,12 @@
 /**
  * One eviction queue of one chunk (s3fifo.ts): a FIFO of queue items
- * (layout.ts QUEUE ITEM, two u32 words) in a growable SharedArrayBuffer of
- * the server process, its control words (QRING_*) in the server's private
- * state. Every method runs holding the chunk's queue lock, the one lock
- * that guards the chunk's rings and ghost: nothing here is lock-free, and
- * the lock's acquire (a seq-cst CAS) and release (a seq-cst store) order
- * every word and item, and a growth's new length, for the next holder.
+ * (layout/eviction-queues.ts, QUEUE ITEM: two u32 words) in a growable
+ * SharedArrayBuffer of the server process, its control words (QRING_*) in
+ * the server's private state. Every method runs holding the chunk's queue
+ * lock, the one lock that guards the chunk's rings and ghost: nothing here
+ * is lock-free, and the lock's acquire (a seq-cst CAS) and release (a
+ * seq-cst store) order every word and item, and a growth's new length, for
+ * the next holder.
  *
  * POSITIONS. Items are pushed at `head` and popped at `tail`; position p
  * lives in slot p % cap. Positions stay below 2^31: once `tail` reaches

@@ -1,16 +1,16 @@
 /**
- * The server's private state (layout.ts, "The server's private state" and
- * "Eviction queues"): what the server's main thread creates and hands to
- * every worker, and that no client can map. One SharedArrayBuffer of
- * Int32 words holds what a client must never be able to write: the segment
- * locks, the authoritative copy of every word the server mirrors into the
- * data file (versions, counts, index words), each data chunk's allocator,
- * and each chunk's eviction queue words. Beside it, three growable
- * SharedArrayBuffers per chunk hold its queues' items and its ghost
- * (s3fifo.ts): they start empty and grow with what they hold, so they cost
- * address space up to their maximum (layout.ts ringMaxBytes) but memory
- * only for their length. (The staging arena's allocator keeps its own
- * private state: server/staging.ts.)
+ * The server's private state (layout/server-private.ts and
+ * layout/eviction-queues.ts): what the server's main thread creates and
+ * hands to every worker, and that no client can map. One SharedArrayBuffer
+ * of Int32 words holds what a client must never be able to write: the
+ * segment locks, the authoritative copy of every word the server mirrors
+ * into the data file (versions, counts, index words), each data chunk's
+ * allocator, and each chunk's eviction queue words. Beside it, three
+ * growable SharedArrayBuffers per chunk hold its queues' items and its
+ * ghost (s3fifo.ts): they start empty and grow with what they hold, so they
+ * cost address space up to their maximum (layout/eviction-queues.ts,
+ * ringMaxBytes) but memory only for their length. (The staging arena's
+ * allocator keeps its own private state: server/staging.ts.)
  */
 import type { DataGeometry } from '../layout/data-file';
 import { chunkHeapStart } from '../layout/chunk-directory';

@@ -1,9 +1,11 @@
 /**
  * Rebuilding a chunk from what its file holds: the step that adopts a data
  * file after a stop or a crash (recovery.ts), and that repairs a chunk
- * found forged while the server serves. Nothing the file says is believed
- * until checked; what fails a check is dropped, since a cache may lose an
- * entry but never its service.
+ * found forged while the server serves (repairSuspects, below: under all
+ * of the chunk's segment locks). Nothing the file says is believed until
+ * checked; what fails a check is dropped, since a cache may lose an entry
+ * but never its service. The heap's part is heap-rebuild.ts; a key in two
+ * slots is what index-slots.ts (SLOT MOVES) can leave.
  *
  * WHAT A CRASH CAN LEAVE, and its repair (segments.ts makes every store a
  * reader can see a whole aligned word, copy on write):
@@ -25,10 +27,14 @@
  * blocks may not overlap. What fails is dropped; a segment whose index
  * fails is emptied.
  */
+import { TableCorruptError } from '../errors';
 import { Segments } from './segments';
+import { newIndex, publishIndex } from './index-slots';
+import { claimBlock, overlapping, rebuildHeap } from './heap-rebuild';
 import { Chunk } from './chunk';
 import { hashBytes, hashU32Key, U32_KEY_BYTES } from './keys';
 import { C_DIRECTORY, INDEX_LOG2_MASK, SEG_COUNT, SEG_VERSION, SEGMENT_BYTES } from '../layout/chunk-directory';
+import { Stat } from '../layout/data-meta';
 import {
   ENTRY_EXPIRES,
   ENTRY_HEADER_BYTES,
@@ -126,7 +132,7 @@ export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): Re
   // 2. Blocks may not overlap: an entry that overlaps anything goes; an index that overlaps another index empties its segment.
   const live = Uint32Array.from(blocks).sort();
   const drop = new Set<number>();
-  for (const i of alloc.overlaps(live)) {
+  for (const i of overlapping(alloc, live)) {
     const b = live[i];
     const who = indexOwner.get(b);
     drop.add(b);
@@ -147,13 +153,13 @@ export function rebuildChunk(segs: Segments, c: number, opts: RepairOptions): Re
         }
   }
   // 3. The heap, re-tiled around what lives.
-  alloc.rebuild(drop.size === 0 ? live : live.filter((b) => !drop.has(b)));
+  rebuildHeap(alloc, drop.size === 0 ? live : live.filter((b) => !drop.has(b)));
   // 4. Each index rebuilt from its kept slots (in place, or a fresh one for a lost index), and its words set.
   for (const [seg, slots] of kept) {
     let idx = indexes.get(seg);
     if (idx === undefined) {
       const log2 = Math.max(2, Math.ceil(Math.log2(((slots.length / IX_WORDS) * 4) / 3 + 1)));
-      const fresh = segs.newIndex(seg, log2);
+      const fresh = newIndex(segs, seg, log2);
       if (fresh === null) {
         // No room even for an empty index: drop the slots (their entries were counted live; free them).
         for (let k = 0; k < slots.length; k += IX_WORDS) if (slots[k + (IX_ENTRY >>> 2)] !== ENTRY_INLINE) alloc.free(slots[k + (IX_ENTRY >>> 2)]);
@@ -178,10 +184,10 @@ function take(taken: Uint32Array, ch: Chunk, b: number): boolean {
   return was;
 }
 
-/** `block` when it is the block holding the index of word `word` (the index aligned in it, claimed: Allocator.claim), else -1. */
+/** `block` when it is the block holding the index of word `word` (the index aligned in it, claimed: heap-rebuild.ts, claimBlock), else -1. */
 function indexBlockOf(segs: Segments, c: number, word: number, block: number): number {
   const index = word - (word & INDEX_LOG2_MASK);
-  return indexInBlock(block) === index && segs.allocs[c].claim(block, indexBlockBytes(1 << (word & INDEX_LOG2_MASK))) ? block : -1;
+  return indexInBlock(block) === index && claimBlock(segs.allocs[c], block, indexBlockBytes(1 << (word & INDEX_LOG2_MASK))) ? block : -1;
 }
 
 /** The slots of segment `seg`'s index that pass every check, as [hash, entry, key, value] quadruples. */
@@ -206,7 +212,7 @@ function collectSlots(segs: Segments, ch: Chunk, seg: number, word: number, out:
         entryValid(segs, ch, e) &&
         hashBytes(ch.u8, e + ENTRY_HEADER_BYTES, u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff, segs.seed) === hash &&
         segs.segmentOf(hash) === seg &&
-        alloc.claim(e, entryBytes(u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff, u32[(e + ENTRY_VALUE_LEN) >>> 2]));
+        claimBlock(alloc, e, entryBytes(u32[(e + ENTRY_KEY_LEN) >>> 2] & 0xffff, u32[(e + ENTRY_VALUE_LEN) >>> 2]));
     if (!ok || segs.segmentOf(hash) !== seg) {
       report.dropped++;
       continue;
@@ -272,7 +278,7 @@ function refill(segs: Segments, ch: Chunk, seg: number, word: number, block: num
     }
   }
   const count = slots.length / IX_WORDS;
-  segs.publishIndex(seg, word, block);
+  publishIndex(segs, seg, word, block);
   segs.priv[pw + (PS_COUNT >>> 2)] = count;
   segs.priv[pw + (PS_VERSION >>> 2)] = v + 2;
   u32[d + (SEG_COUNT >>> 2)] = count;
@@ -293,9 +299,50 @@ export function emptyChunk(segs: Segments, c: number): number {
   for (let seg = c; seg < segs.segments; seg += n) dropped += segs.countOf(seg);
   segs.allocs[c].format();
   for (let seg = c; seg < segs.segments; seg += n) {
-    const fresh = segs.newIndex(seg, 2);
+    const fresh = newIndex(segs, seg, 2);
     if (fresh === null) throw new Error(`chunk ${c} cannot hold even an empty index`);
     refill(segs, ch, seg, fresh.word, fresh.block, []);
   }
   return dropped;
+}
+
+/**
+ * Repair while serving: rebuild every chunk a writer met forged data in
+ * (Segments.suspects), or empty it when it cannot be rebuilt, holding all
+ * of its segments' locks (taken in order; a writer holds at most one and
+ * never waits for another, so no cycle); readers go on. Counted
+ * (Stat.Repairs); returns one line per chunk for the log.
+ */
+export function repairSuspects(segs: Segments): string[] {
+  const lines: string[] = [];
+  const n = segs.chunks.length;
+  for (const c of [...segs.suspects]) {
+    segs.suspects.delete(c);
+    const held: number[] = [];
+    // Coarse mode: every segment's lock is one word; take it once.
+    for (let s = c; s < segs.segments && !(segs.coarse && held.length > 0); s += n) held.push(s);
+    for (const s of held) segs.locks[s].lock();
+    try {
+      let keys = 0;
+      for (let s = c; s < segs.segments; s += n) keys += segs.countOf(s);
+      const bytes = segs.allocs[c].usedBytes();
+      try {
+        const r = rebuildChunk(segs, c, { fromFile: false });
+        segs.stats[Stat.Entries] += r.keys - keys;
+        segs.stats[Stat.UsedBytes] += r.usedBytes - bytes;
+        segs.stats[Stat.Repairs]++;
+        lines.push(`chunk ${c} of the data file held data no server wrote (did a process write into it?): rebuilt, ${r.keys} keys kept, ${r.dropped} slots dropped, ${r.lostIndexes} indexes emptied`);
+      } catch (e) {
+        if (!(e instanceof TableCorruptError || e instanceof RangeError)) throw e;
+        emptyChunk(segs, c);
+        segs.stats[Stat.Repairs]++;
+        segs.stats[Stat.Entries] -= keys;
+        segs.stats[Stat.UsedBytes] += segs.allocs[c].usedBytes() - bytes;
+        lines.push(`chunk ${c} of the data file held data no server wrote and could not be rebuilt (${e.message}): emptied, ${keys} keys dropped`);
+      }
+    } finally {
+      for (const s of held.reverse()) segs.locks[s].unlock();
+    }
+  }
+  return lines;
 }

@@ -20,7 +20,7 @@
  * store to it on a hit (table-reader.ts, unchanged: one plain byte store),
  * any non-zero value means visited, and only this server clears it.
  *
- *   admit (a new key; Segments.insert, under its segment lock, after the
+ *   admit (a new key; index-slots.ts insert, under its segment lock, after the
  *     odd period): M if G remembers its hash (G forgets it), else S.
  *     System keys are never queued, so never evicted.
  *   evict (holding no lock): pop M's tail while S holds less than

@@ -1,9 +1,14 @@
 /**
  * The table's structure, writer side: segments, their indexes and their
- * entries in the data file's chunks, and the writers' half of the seqlock
- * (the readers' half is seqlock.ts). The operations are in table.ts,
- * expiry and eviction in sweeper.ts and evictor.ts, crash repair in
- * recovery.ts. Layout: layout.ts, "Data file".
+ * entries in the data file's chunks, the writers' half of the seqlock
+ * (the readers' half is seqlock.ts), and the writes a request makes:
+ * find a key, store its value copy on write, remove it. Where keys sit in
+ * an index and how they move (insert, delete, growth, clear) is
+ * index-slots.ts; the operations are in table.ts, expiry and eviction in
+ * sweeper.ts and evictor.ts (each walks with a hand: hand.ts), crash
+ * repair in recovery.ts and repair.ts. Layout: layout/chunk-directory.ts
+ * (the directory), layout/heap.ts (index slots, entries),
+ * layout/server-private.ts (the private words).
  *
  * STRUCTURE. 2^segmentBits segments, each an open-addressing index (linear
  * probing, backward-shift deletion, no tombstones) of [hash, entry, key,
@@ -38,9 +43,10 @@
  * new value is a new entry, filled while nobody can reach it, then
  * published by ONE aligned store of its slot's entry word; the old entry
  * is freed after the odd period. A slot is filled entry word last, and
- * emptied entry word first. So a process killed at any instruction leaves
- * every slot empty, old, or new, never a torn entry: recovery.ts only has
- * to drop duplicates and leaked blocks (see its header).
+ * emptied entry word first (index-slots.ts, SLOT MOVES). So a process
+ * killed at any instruction leaves every slot empty, old, or new, never a
+ * torn entry: recovery.ts only has to drop duplicates and leaked blocks
+ * (see its header).
  */
 import { Lock } from '../sync/lock';
 import { TableCorruptError } from '../errors';
@@ -50,47 +56,16 @@ import { expired, monoNowMs } from './clock';
 import { isU32Key, readU32LE } from './keys';
 import { PrivateState } from './private-state';
 import { Seqlock } from './seqlock';
+import { insert, removeSlot, roomFor } from './index-slots';
 import type { DataHeader } from '../layout/data-file';
 import { Status } from '../layout/board';
 import { C_DIRECTORY, INDEX_LOG2_MASK, SEG_COUNT, SEG_VERSION, SEGMENT_BYTES } from '../layout/chunk-directory';
 import { Eviction, Stat, STAT_COUNT, STATS_LINE_BYTES, STATS_MAIN_LINE } from '../layout/data-meta';
-import {
-  ENTRY_EXPIRES,
-  ENTRY_HEADER_BYTES,
-  ENTRY_INLINE,
-  ENTRY_KEY_LEN,
-  ENTRY_STAMP,
-  ENTRY_VALUE_LEN,
-  entryBytes,
-  FULL_DEN,
-  FULL_NUM,
-  GROW_DEN,
-  GROW_NUM,
-  indexBlockBytes,
-  indexInBlock,
-  IX_BYTES,
-  IX_ENTRY,
-  IX_HASH,
-  IX_KEY,
-  IX_VALUE,
-  IX_WORDS,
-  MAX_INDEX_LOG2,
-} from '../layout/heap';
+import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_KEY_LEN, ENTRY_STAMP, ENTRY_VALUE_LEN, entryBytes, IX_BYTES, IX_ENTRY, IX_HASH, IX_KEY, IX_VALUE } from '../layout/heap';
 import { ValueTag } from '../layout/keys-values';
 import { PRIV_SEG_WORDS, PS_COUNT, PS_INDEX, PS_INDEX_BLOCK, PS_LOCK, PS_VERSION } from '../layout/server-private';
 
 const LOCK_TOKEN = 1;
-
-/**
- * Where a hand (the sweeper's, an evictor's) is: walking the segments
- * first, first + step, first + 2 step... and a slot of the current one.
- */
-export interface Hand {
-  first: number;
-  step: number;
-  seg: number;
-  slot: number;
-}
 
 /** What a table needs: the checked header, the chunks (read-write views) and the private state. */
 export interface TableParts {
@@ -129,7 +104,8 @@ export class Segments {
   readonly priv: Int32Array;
   /** Chunks in which a writer met data it did not write (a forged word): repair.ts rebuilds them. */
   readonly suspects = new Set<number>();
-  private readonly chunkMask: number;
+  /** Chunks - 1: a segment's chunk is `seg & chunkMask`. */
+  readonly chunkMask: number;
   private readonly chunkBits: number;
 
   /**
@@ -230,7 +206,7 @@ export class Segments {
     this.priv[this.pw(seg) + (PS_VERSION >>> 2)] = v + 2;
   }
 
-  // ---- index operations (under the segment lock) ---------------------------
+  // ---- a request's writes (under the segment lock) -------------------------
 
   /**
    * Byte offset (in the chunk) of the key's index slot, or -1. Every entry
@@ -268,43 +244,6 @@ export class Segments {
     return new TableCorruptError(what);
   }
 
-  /**
-   * Move `hand` over up to `budget` index slots, segment after segment,
-   * each under its own lock (never two at once), until `enough()`.
-   * `visit(seg, slot, entry)` sees each occupied slot whose entry passed
-   * the bounds checks (a slot that fails them marks its chunk suspect and
-   * is skipped) and returns true when it removed the entry: the slot is
-   * then looked at again, since backward shift moved a later entry into it.
-   */
-  walk(hand: Hand, budget: number, enough: () => boolean, visit: (seg: number, slot: number, e: number) => boolean): void {
-    for (let visited = 0; visited < budget && !enough(); ) {
-      const seg = hand.seg;
-      const lock = this.locks[seg];
-      lock.lock();
-      try {
-        const ch = this.chunkOf(seg);
-        const cap = this.capacityOf(seg);
-        const index = this.indexOf(seg);
-        while (hand.slot < cap && visited < budget && !enough()) {
-          visited++;
-          const slot = index + hand.slot * IX_BYTES;
-          const e = ch.u32[(slot + IX_ENTRY) >>> 2];
-          if (e === 0) hand.slot++;
-          else if (e !== ENTRY_INLINE && !ch.entryOk(e)) {
-            this.suspects.add(seg & this.chunkMask);
-            hand.slot++;
-          } else if (!visit(seg, slot, e)) hand.slot++;
-        }
-        if (hand.slot >= cap) {
-          hand.slot = 0;
-          hand.seg = hand.seg + hand.step < this.segments ? hand.seg + hand.step : hand.first;
-        }
-      } finally {
-        lock.unlock();
-      }
-    }
-  }
-
   /** `slot` if it holds a live entry; else -1, reclaiming an expired one. */
   liveSlot(seg: number, slot: number): number {
     if (slot < 0) return -1;
@@ -321,7 +260,7 @@ export class Segments {
   /** Remove the key in `slot` and free its entry; returns the heap bytes freed (0 for an inline slot). */
   removeEntry(seg: number, slot: number): number {
     const entry = this.chunkOf(seg).u32[(slot + IX_ENTRY) >>> 2];
-    this.removeSlot(seg, slot);
+    removeSlot(this, seg, slot);
     return entry === ENTRY_INLINE ? 0 : this.freeBlock(seg, entry);
   }
 
@@ -379,147 +318,10 @@ export class Segments {
     else ch.u8.set(src.subarray(off, off + len), to);
   }
 
-  /** Make room for one more key in `seg`: grow its index if due; false when full. */
-  roomFor(seg: number): boolean {
-    const count = this.countOf(seg);
-    const cap = this.capacityOf(seg);
-    if ((count + 1) * GROW_DEN <= cap * GROW_NUM) return true;
-    if (this.grow(seg)) return true;
-    return (count + 1) * FULL_DEN <= cap * FULL_NUM || this.onFull(seg);
-  }
-
-  /** Link `entry` (or ENTRY_INLINE with `key` and `value`) into a free slot; the entry word goes last. */
-  insert(seg: number, hash: number, entry: number, key: number, value: number): void {
-    const ch = this.chunkOf(seg);
-    const u32 = ch.u32;
-    const index = this.indexOf(seg);
-    const mask = this.capacityOf(seg) - 1;
-    let i = hash & mask;
-    while (u32[(index + i * IX_BYTES + IX_ENTRY) >>> 2] !== 0) i = (i + 1) & mask;
-    const slot = index + i * IX_BYTES;
-    // A new key starts unvisited.
-    const h = ch.hintOf(slot);
-    if (h < ch.hints.length) ch.hints[h] = 0;
-    const v = this.beginWrite(seg);
-    u32[(slot + IX_HASH) >>> 2] = hash;
-    u32[(slot + IX_KEY) >>> 2] = key;
-    u32[(slot + IX_VALUE) >>> 2] = value;
-    u32[(slot + IX_ENTRY) >>> 2] = entry;
-    this.setCount(seg, this.countOf(seg) + 1);
-    this.endWrite(seg, v);
-    this.stats[Stat.Entries]++;
-    this.onInsert(seg, hash, entry, key);
-  }
-
-  private setCount(seg: number, n: number): void {
+  /** Set the segment's key count, private and mirrored. Inside an odd period. */
+  setCount(seg: number, n: number): void {
     this.priv[this.pw(seg) + (PS_COUNT >>> 2)] = n;
     this.chunkOf(seg).u32[this.dir(seg) + (SEG_COUNT >>> 2)] = n;
-  }
-
-  /**
-   * Backward-shift deletion: later slots of the run move up, no tombstone.
-   * The deleted slot's entry word is zeroed first (the delete takes effect
-   * there); each move fills the hole's other words, then its entry word,
-   * then zeroes the source's entry word. A crash between the last two
-   * leaves the key in two slots (recovery keeps one); never a mixed slot.
-   */
-  removeSlot(seg: number, slot: number): void {
-    const ch = this.chunkOf(seg);
-    const u32 = ch.u32;
-    const index = this.indexOf(seg);
-    const mask = this.capacityOf(seg) - 1;
-    const base = index >>> 2;
-    const W = IX_WORDS;
-    const E = IX_ENTRY >>> 2;
-    const v = this.beginWrite(seg);
-    let hole = (slot - index) / IX_BYTES;
-    u32[base + W * hole + E] = 0;
-    for (let n = 0, j = (hole + 1) & mask; n <= mask; n++, j = (j + 1) & mask) {
-      const sj = base + W * j;
-      const e = u32[sj + E];
-      if (e === 0) break;
-      const home = u32[sj + (IX_HASH >>> 2)] & mask;
-      // Slot j may move to the hole when its home is not in (hole, j].
-      if (((j - home) & mask) >= ((j - hole) & mask)) {
-        const sh = base + W * hole;
-        u32[sh + (IX_HASH >>> 2)] = u32[sj + (IX_HASH >>> 2)];
-        u32[sh + (IX_KEY >>> 2)] = u32[sj + (IX_KEY >>> 2)];
-        u32[sh + (IX_VALUE >>> 2)] = u32[sj + (IX_VALUE >>> 2)];
-        u32[sh + E] = e;
-        u32[sj + E] = 0;
-        this.moveHint(ch, sj << 2, sh << 2);
-        hole = j;
-      }
-    }
-    this.setCount(seg, this.countOf(seg) - 1);
-    this.endWrite(seg, v);
-    this.stats[Stat.Entries]--;
-  }
-
-  /** Publish a new index for `seg` (one store of its word), then free the old block. */
-  swapIndex(seg: number, word: number, block: number): void {
-    const pw = this.pw(seg);
-    const old = this.priv[pw + (PS_INDEX_BLOCK >>> 2)];
-    const v = this.beginWrite(seg);
-    this.publishIndex(seg, word, block);
-    this.endWrite(seg, v);
-    this.freeBlock(seg, old);
-  }
-
-  /** Set segment `seg`'s index word and block, private and mirrored (the mirror by one 8-byte store). Inside an odd period. */
-  publishIndex(seg: number, word: number, block: number): void {
-    const pw = this.pw(seg);
-    this.priv[pw + (PS_INDEX >>> 2)] = word;
-    this.priv[pw + (PS_INDEX_BLOCK >>> 2)] = block;
-    this.chunkOf(seg).storeIndex(this.localOf(seg), word, block);
-  }
-
-  /** A zeroed index of 2^log2 slots in a new block: its block and word, or null when the heap cannot supply it. */
-  newIndex(seg: number, log2: number): { block: number; word: number } | null {
-    if (log2 > MAX_INDEX_LOG2) return null;
-    const block = this.allocBlock(seg, indexBlockBytes(1 << log2));
-    if (block === NO_MEMORY) return null;
-    const index = indexInBlock(block);
-    this.chunkOf(seg).u8.fill(0, index, index + (1 << log2) * IX_BYTES);
-    return { block, word: index + log2 };
-  }
-
-  /**
-   * Double a segment's index; false when the heap cannot supply it. The new
-   * index is built in fresh memory (readers keep using the old one), then
-   * swapped in by one store.
-   */
-  grow(seg: number): boolean {
-    const cap = this.capacityOf(seg);
-    const fresh = this.newIndex(seg, Math.log2(cap) + 1);
-    if (fresh === null) return false;
-    const ch = this.chunkOf(seg);
-    const u32 = ch.u32;
-    const index = this.indexOf(seg);
-    const nindex = fresh.word - (fresh.word & INDEX_LOG2_MASK);
-    const nmask = cap * 2 - 1;
-    const W = IX_WORDS;
-    // Slot words are copied one by one rather than by a copyWithin call per
-    // slot: 100,000 u32 inserts from 1,024 buckets (~1,950 doublings) spent
-    // 9.0-9.6 ms growing with the calls, 7.3-7.6 ms without.
-    for (let i = 0; i < cap; i++) {
-      const si = (index >>> 2) + W * i;
-      if (u32[si + (IX_ENTRY >>> 2)] === 0) continue;
-      let j = u32[si + (IX_HASH >>> 2)] & nmask;
-      while (u32[(nindex >>> 2) + W * j + (IX_ENTRY >>> 2)] !== 0) j = (j + 1) & nmask;
-      const sj = (nindex >>> 2) + W * j;
-      for (let k = 0; k < W; k++) u32[sj + k] = u32[si + k];
-      this.moveHint(ch, si << 2, sj << 2);
-    }
-    this.swapIndex(seg, fresh.word, fresh.block);
-    return true;
-  }
-
-  /** A key's hint follows it when its slot moves (a hint belongs to a slot: table-reader.ts). */
-  private moveHint(ch: Chunk, from: number, to: number): void {
-    const f = ch.hintOf(from);
-    const t = ch.hintOf(to);
-    if (f < ch.hints.length && t < ch.hints.length) ch.hints[t] = ch.hints[f];
   }
 
   /** A new u32 value for the inline slot `slot`: one store in the odd period. */
@@ -529,61 +331,6 @@ export class Segments {
     this.endWrite(seg, v);
     this.stats[Stat.Sets]++;
     return Status.Ok;
-  }
-
-  /**
-   * Remove every key of the segment for which `keep(chunk, entry)` is
-   * false; returns how many. The kept slots go into a fresh index of the
-   * same capacity, swapped in by one store (so a crash keeps them all);
-   * when the heap cannot supply that index, the segment is emptied in
-   * place and the kept slots put back (a crash in that window loses them).
-   */
-  clearSegment(seg: number, keep: (ch: Chunk, entry: number) => boolean): number {
-    const ch = this.chunkOf(seg);
-    const u32 = ch.u32;
-    const index = this.indexOf(seg);
-    const cap = this.capacityOf(seg);
-    const kept: number[] = [];
-    const dropped: number[] = [];
-    for (let i = 0; i < cap; i++) {
-      const s = (index >>> 2) + IX_WORDS * i;
-      const e = u32[s + (IX_ENTRY >>> 2)];
-      if (e === 0) continue;
-      if (keep(ch, e)) for (let w = 0; w < IX_WORDS; w++) kept.push(u32[s + w]); // the slot's words, as the slot holds them
-      else dropped.push(e);
-    }
-    if (dropped.length === 0) return 0;
-    const fresh = kept.length > 0 ? this.newIndex(seg, Math.log2(cap)) : null;
-    if (fresh !== null) {
-      const nindex = fresh.word - (fresh.word & INDEX_LOG2_MASK);
-      for (let k = 0; k < kept.length; k += IX_WORDS) {
-        let j = kept[k + (IX_HASH >>> 2)] & (cap - 1);
-        while (u32[(nindex >>> 2) + IX_WORDS * j + (IX_ENTRY >>> 2)] !== 0) j = (j + 1) & (cap - 1);
-        for (let w = 0; w < IX_WORDS; w++) u32[(nindex >>> 2) + IX_WORDS * j + w] = kept[k + w];
-      }
-      this.swapIndex(seg, fresh.word, fresh.block);
-      const v = this.beginWrite(seg);
-      this.setCount(seg, kept.length / IX_WORDS);
-      this.endWrite(seg, v);
-    } else {
-      const v = this.beginWrite(seg);
-      for (let i = 0; i < cap; i++) u32[(index >>> 2) + IX_WORDS * i + (IX_ENTRY >>> 2)] = 0;
-      ch.u8.fill(0, index, index + cap * IX_BYTES);
-      for (let k = 0; k < kept.length; k += IX_WORDS) {
-        let j = kept[k + (IX_HASH >>> 2)] & (cap - 1);
-        while (u32[(index >>> 2) + IX_WORDS * j + (IX_ENTRY >>> 2)] !== 0) j = (j + 1) & (cap - 1);
-        const s = (index >>> 2) + IX_WORDS * j;
-        u32[s + (IX_HASH >>> 2)] = kept[k + (IX_HASH >>> 2)];
-        u32[s + (IX_KEY >>> 2)] = kept[k + (IX_KEY >>> 2)];
-        u32[s + (IX_VALUE >>> 2)] = kept[k + (IX_VALUE >>> 2)];
-        u32[s + (IX_ENTRY >>> 2)] = kept[k + (IX_ENTRY >>> 2)];
-      }
-      this.setCount(seg, kept.length / IX_WORDS);
-      this.endWrite(seg, v);
-    }
-    for (const e of dropped) if (e !== ENTRY_INLINE) this.freeBlock(seg, e);
-    this.stats[Stat.Entries] -= dropped.length;
-    return dropped.length;
   }
 
   /**
@@ -611,8 +358,8 @@ export class Segments {
       const key = readU32LE(src, keyOff + 1);
       const value = readU32LE(valSrc, valOff);
       if (slot < 0) {
-        if (!this.roomFor(seg)) return Status.Full;
-        this.insert(seg, hash, ENTRY_INLINE, key, value);
+        if (!roomFor(this, seg)) return Status.Full;
+        insert(this, seg, hash, ENTRY_INLINE, key, value);
       } else {
         const v = this.beginWrite(seg);
         u32[(slot + IX_KEY) >>> 2] = key;
@@ -634,11 +381,11 @@ export class Segments {
       this.endWrite(seg, v);
       if (old !== ENTRY_INLINE) this.freeBlock(seg, old);
     } else {
-      if (!this.roomFor(seg)) {
+      if (!roomFor(this, seg)) {
         this.freeBlock(seg, entry);
         return Status.Full;
       }
-      this.insert(seg, hash, entry, 0, 0);
+      insert(this, seg, hash, entry, 0, 0);
     }
     this.stats[Stat.Sets]++;
     return Status.Ok;

@@ -1,9 +1,10 @@
 /**
  * The one seqlock reader of the table. Every lock-free look at a segment
  * goes through it: clients' point lookups (table-reader.ts), key scans
- * (table-scan.ts), the server's lock-free u32 get (table.ts) and its
- * snapshots. Each is a visitor: the reader validates the segment and the
- * version, the visitor only probes.
+ * (table-scan.ts) and the server's lock-free u32 get (u32-peek.ts); a
+ * snapshot copies each segment under its lock instead (snapshot.ts). Each
+ * is a visitor: the reader validates the segment and the version, the
+ * visitor only probes.
  *
  * PROTOCOL (the writers' side and the invariant are in segments.ts):
  *   v1 = the segment's version (seq-cst load); odd: a writer is inside,

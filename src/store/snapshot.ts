@@ -3,14 +3,8 @@
  * /dev/shm does not survive (a reboot, a move to another machine), and
  * loaded by a server that finds no data file to adopt.
  *
- * FORMAT (little-endian):
- *   header   "SKVS" magic u32, version u32, written at (f64 ms since the epoch)
- *   blocks   bytes u32 (> 0), records u32, crc32 of the payload u32, payload:
- *            records of [keyLen u16, tag u8, 0 u8, valueLen u32,
- *            expires f64 (ms since the epoch: the wall clock, since the
- *            monotonic one is per boot; 0 = never), key material, value]
- *   trailer  0 u32, records u32, crc32 of every block's crc u32
- * A file that ends before its trailer, or whose checksums or lengths do not
+ * FORMAT: layout/snapshot.ts (a header, blocks of records, a trailer). A
+ * file that ends before its trailer, or whose checksums or lengths do not
  * match, is refused whole (SnapshotError, one line).
  *
  * WRITING is atomic: a temporary file in the same directory, fsync, rename,
@@ -45,12 +39,24 @@ import {
   IX_VALUE,
 } from '../layout/heap';
 import { isFetchMark, ValueTag } from '../layout/keys-values';
+import {
+  SB_BYTES,
+  SB_CRC,
+  SB_RECORDS,
+  SH_MAGIC,
+  SH_VERSION,
+  SH_WRITTEN_AT,
+  SNAPSHOT_BLOCK_HEADER_BYTES,
+  SNAPSHOT_HEADER_BYTES,
+  SNAPSHOT_MAGIC,
+  SNAPSHOT_RECORD_HEADER_BYTES,
+  SNAPSHOT_VERSION,
+  SR_EXPIRES,
+  SR_KEY_LEN,
+  SR_TAG,
+  SR_VALUE_LEN,
+} from '../layout/snapshot';
 
-const MAGIC = 0x53564b53; // "SKVS"
-const VERSION = 1;
-const HEADER_BYTES = 16;
-const BLOCK_HEADER_BYTES = 12;
-const RECORD_HEADER_BYTES = 16;
 /** A block is written once it holds this much (or its segment is done). */
 const BLOCK_TARGET_BYTES = 1 << 20;
 
@@ -80,10 +86,10 @@ export async function writeSnapshot(segs: Segments, file: string): Promise<Snaps
   let bytes = 0;
   const crcs: number[] = [];
   try {
-    const head = Buffer.alloc(HEADER_BYTES);
-    head.writeUInt32LE(MAGIC, 0);
-    head.writeUInt32LE(VERSION, 4);
-    head.writeDoubleLE(Date.now(), 8);
+    const head = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
+    head.writeUInt32LE(SNAPSHOT_MAGIC, SH_MAGIC);
+    head.writeUInt32LE(SNAPSHOT_VERSION, SH_VERSION);
+    head.writeDoubleLE(Date.now(), SH_WRITTEN_AT);
     await fh.write(head);
     bytes += head.length;
     let parts: Buffer[] = [];
@@ -92,11 +98,11 @@ export async function writeSnapshot(segs: Segments, file: string): Promise<Snaps
     const flush = async (): Promise<void> => {
       if (partRecords === 0) return;
       const payload = Buffer.concat(parts, partBytes);
-      const bh = Buffer.alloc(BLOCK_HEADER_BYTES);
+      const bh = Buffer.alloc(SNAPSHOT_BLOCK_HEADER_BYTES);
       const crc = crc32(payload);
-      bh.writeUInt32LE(payload.length, 0);
-      bh.writeUInt32LE(partRecords, 4);
-      bh.writeUInt32LE(crc, 8);
+      bh.writeUInt32LE(payload.length, SB_BYTES);
+      bh.writeUInt32LE(partRecords, SB_RECORDS);
+      bh.writeUInt32LE(crc, SB_CRC);
       await fh.writev([bh, payload]);
       crcs.push(crc);
       bytes += bh.length + payload.length;
@@ -116,10 +122,10 @@ export async function writeSnapshot(segs: Segments, file: string): Promise<Snaps
       else if ((seg & 15) === 15) await new Promise((r) => setImmediate(r));
     }
     await flush();
-    const trailer = Buffer.alloc(BLOCK_HEADER_BYTES);
-    trailer.writeUInt32LE(0, 0);
-    trailer.writeUInt32LE(records, 4);
-    trailer.writeUInt32LE(crc32(Buffer.from(Uint32Array.from(crcs).buffer)), 8);
+    const trailer = Buffer.alloc(SNAPSHOT_BLOCK_HEADER_BYTES);
+    trailer.writeUInt32LE(0, SB_BYTES);
+    trailer.writeUInt32LE(records, SB_RECORDS);
+    trailer.writeUInt32LE(crc32(Buffer.from(Uint32Array.from(crcs).buffer)), SB_CRC);
     await fh.write(trailer);
     bytes += trailer.length;
     await fh.sync();
@@ -153,10 +159,10 @@ function copySegment(segs: Segments, seg: number): Buffer[] {
       const e = ch.u32[(s + IX_ENTRY) >>> 2];
       if (e === 0) continue;
       if (e === ENTRY_INLINE) {
-        const r = Buffer.alloc(RECORD_HEADER_BYTES + U32_KEY_BYTES + 4);
+        const r = Buffer.alloc(SNAPSHOT_RECORD_HEADER_BYTES + U32_KEY_BYTES + 4);
         header(r, U32_KEY_BYTES, ValueTag.U32, 4, 0);
-        writeU32Key(r, RECORD_HEADER_BYTES, ch.u32[(s + IX_KEY) >>> 2]);
-        r.writeUInt32LE(ch.u32[(s + IX_VALUE) >>> 2], RECORD_HEADER_BYTES + U32_KEY_BYTES);
+        writeU32Key(r, SNAPSHOT_RECORD_HEADER_BYTES, ch.u32[(s + IX_KEY) >>> 2]);
+        r.writeUInt32LE(ch.u32[(s + IX_VALUE) >>> 2], SNAPSHOT_RECORD_HEADER_BYTES + U32_KEY_BYTES);
         out.push(r);
         continue;
       }
@@ -166,9 +172,9 @@ function copySegment(segs: Segments, seg: number): Buffer[] {
       const tag = ch.u8[e + ENTRY_TAG];
       const at = ch.dv.getFloat64(e + ENTRY_EXPIRES, true);
       if (!ch.fits(e + ENTRY_HEADER_BYTES, keyLen + valueLen) || isFetchMark(tag) || expired(at, now)) continue;
-      const r = Buffer.alloc(RECORD_HEADER_BYTES + keyLen + valueLen);
+      const r = Buffer.alloc(SNAPSHOT_RECORD_HEADER_BYTES + keyLen + valueLen);
       header(r, keyLen, tag, valueLen, at === 0 ? 0 : at + wallShift);
-      ch.buf.copy(r, RECORD_HEADER_BYTES, e + ENTRY_HEADER_BYTES, e + ENTRY_HEADER_BYTES + keyLen + valueLen);
+      ch.buf.copy(r, SNAPSHOT_RECORD_HEADER_BYTES, e + ENTRY_HEADER_BYTES, e + ENTRY_HEADER_BYTES + keyLen + valueLen);
       out.push(r);
     }
   } finally {
@@ -178,10 +184,10 @@ function copySegment(segs: Segments, seg: number): Buffer[] {
 }
 
 function header(r: Buffer, keyLen: number, tag: number, valueLen: number, expiresWall: number): void {
-  r.writeUInt16LE(keyLen, 0);
-  r.writeUInt8(tag, 2);
-  r.writeUInt32LE(valueLen, 4);
-  r.writeDoubleLE(expiresWall, 8);
+  r.writeUInt16LE(keyLen, SR_KEY_LEN);
+  r.writeUInt8(tag, SR_TAG);
+  r.writeUInt32LE(valueLen, SR_VALUE_LEN);
+  r.writeDoubleLE(expiresWall, SR_EXPIRES);
 }
 
 /**
@@ -200,24 +206,24 @@ export function readSnapshot(file: string, use: (r: SnapshotRecord) => void): { 
     throw new SnapshotError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   const bad = (at: number, what: string): SnapshotError => new SnapshotError(`${file} is not a usable snapshot (${what} at byte ${at})`);
-  if (buf.length < HEADER_BYTES || buf.readUInt32LE(0) !== MAGIC) throw bad(0, 'no snapshot magic');
-  if (buf.readUInt32LE(4) !== VERSION) throw bad(4, `version ${buf.readUInt32LE(4)}, this build reads ${VERSION}`);
-  const writtenAt = buf.readDoubleLE(8);
+  if (buf.length < SNAPSHOT_HEADER_BYTES || buf.readUInt32LE(SH_MAGIC) !== SNAPSHOT_MAGIC) throw bad(SH_MAGIC, 'no snapshot magic');
+  if (buf.readUInt32LE(SH_VERSION) !== SNAPSHOT_VERSION) throw bad(SH_VERSION, `version ${buf.readUInt32LE(SH_VERSION)}, this build reads ${SNAPSHOT_VERSION}`);
+  const writtenAt = buf.readDoubleLE(SH_WRITTEN_AT);
   const crcs: number[] = [];
   const blocks: Array<[number, number]> = [];
-  let at = HEADER_BYTES;
+  let at = SNAPSHOT_HEADER_BYTES;
   let records = 0;
   for (;;) {
-    if (at + BLOCK_HEADER_BYTES > buf.length) throw bad(at, 'it ends before its trailer (truncated)');
-    const len = buf.readUInt32LE(at);
-    const n = buf.readUInt32LE(at + 4);
-    const crc = buf.readUInt32LE(at + 8);
+    if (at + SNAPSHOT_BLOCK_HEADER_BYTES > buf.length) throw bad(at, 'it ends before its trailer (truncated)');
+    const len = buf.readUInt32LE(at + SB_BYTES);
+    const n = buf.readUInt32LE(at + SB_RECORDS);
+    const crc = buf.readUInt32LE(at + SB_CRC);
     if (len === 0) {
       if (n !== records || crc !== crc32(Buffer.from(Uint32Array.from(crcs).buffer))) throw bad(at, 'its trailer does not match its blocks');
-      if (at + BLOCK_HEADER_BYTES !== buf.length) throw bad(at + BLOCK_HEADER_BYTES, 'bytes after its trailer');
+      if (at + SNAPSHOT_BLOCK_HEADER_BYTES !== buf.length) throw bad(at + SNAPSHOT_BLOCK_HEADER_BYTES, 'bytes after its trailer');
       break;
     }
-    const from = at + BLOCK_HEADER_BYTES;
+    const from = at + SNAPSHOT_BLOCK_HEADER_BYTES;
     if (from + len > buf.length) throw bad(at, 'a block runs past its end (truncated)');
     if (crc32(buf.subarray(from, from + len)) !== crc) throw bad(at, 'a block fails its checksum');
     blocks.push([from, from + len]);
@@ -228,14 +234,14 @@ export function readSnapshot(file: string, use: (r: SnapshotRecord) => void): { 
   const out: SnapshotRecord[] = [];
   for (const [from, to] of blocks) {
     for (let p = from; p < to; ) {
-      if (p + RECORD_HEADER_BYTES > to) throw bad(p, 'a record runs past its block');
-      const keyLen = buf.readUInt16LE(p);
-      const tag = buf.readUInt8(p + 2);
-      const valueLen = buf.readUInt32LE(p + 4);
-      const expiresWall = buf.readDoubleLE(p + 8);
-      const end = p + RECORD_HEADER_BYTES + keyLen + valueLen;
+      if (p + SNAPSHOT_RECORD_HEADER_BYTES > to) throw bad(p, 'a record runs past its block');
+      const keyLen = buf.readUInt16LE(p + SR_KEY_LEN);
+      const tag = buf.readUInt8(p + SR_TAG);
+      const valueLen = buf.readUInt32LE(p + SR_VALUE_LEN);
+      const expiresWall = buf.readDoubleLE(p + SR_EXPIRES);
+      const end = p + SNAPSHOT_RECORD_HEADER_BYTES + keyLen + valueLen;
       if (keyLen === 0 || end > to || !(expiresWall >= 0)) throw bad(p, 'a record does not make sense');
-      out.push({ key: buf.subarray(p + RECORD_HEADER_BYTES, p + RECORD_HEADER_BYTES + keyLen), tag, value: buf.subarray(p + RECORD_HEADER_BYTES + keyLen, end), expiresWall });
+      out.push({ key: buf.subarray(p + SNAPSHOT_RECORD_HEADER_BYTES, p + SNAPSHOT_RECORD_HEADER_BYTES + keyLen), tag, value: buf.subarray(p + SNAPSHOT_RECORD_HEADER_BYTES + keyLen, end), expiresWall });
       p = end;
     }
   }

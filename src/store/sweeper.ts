@@ -6,7 +6,8 @@
  * once, and every removal is a writer's (segments.ts, SEQLOCK).
  */
 import { expired, monoNowMs } from './clock';
-import { Hand, Segments } from './segments';
+import { Hand, walk } from './hand';
+import { Segments } from './segments';
 import { Stat } from '../layout/data-meta';
 import { ENTRY_EXPIRES, ENTRY_INLINE } from '../layout/heap';
 
@@ -20,7 +21,7 @@ export class Sweeper {
   /** Visit up to `budget` index slots and reclaim the expired entries; returns how many. */
   sweep(budget: number, now = monoNowMs()): number {
     let reclaimed = 0;
-    this.segs.walk(this.hand, budget, () => false, (seg, slot, e) => {
+    walk(this.segs, this.hand, budget, () => false, (seg, slot, e) => {
       // An inline slot has no deadline.
       if (e === ENTRY_INLINE || !expired(this.segs.chunkOf(seg).dv.getFloat64(e + ENTRY_EXPIRES, true), now)) return false;
       this.segs.removeEntry(seg, slot);

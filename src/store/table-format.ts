@@ -1,9 +1,10 @@
 /**
- * The table's options and the layout of a fresh data file (layout.ts,
- * "Data file"): the header, each chunk's header, heap and directory, and
- * one index per segment. Run once by the server before any client maps the
- * file; the magic word is stored last (Atomics.store), so a file that
- * carries it is complete.
+ * The table's options and the layout of a fresh data file
+ * (layout/data-meta.ts, layout/chunk-directory.ts, layout/heap.ts): the
+ * header, each chunk's header, heap and directory, and one index per
+ * segment. Run once by the server before any client maps the file; the
+ * magic word is stored last (Atomics.store), so a file that carries it is
+ * complete.
  */
 import * as fs from 'node:fs';
 import { Allocator } from './alloc';
@@ -59,7 +60,7 @@ import { PRIV_SEG_WORDS, PS_INDEX, PS_INDEX_BLOCK } from '../layout/server-priva
 /** What a write that needs memory at the cap does: evict by S3-FIFO (the default) or CLOCK, or refuse (Full). */
 export type EvictionPolicy = 's3fifo' | 'clock' | 'none';
 
-/** The header word (layout.ts Eviction) of each policy. */
+/** The header word (layout/data-meta.ts, Eviction) of each policy. */
 export const EVICTION_WORDS: Readonly<Record<EvictionPolicy, Eviction>> = { s3fifo: Eviction.S3Fifo, clock: Eviction.Clock, none: Eviction.None };
 
 /** A policy's word, or a RangeError naming the bad value. */
@@ -79,7 +80,7 @@ export interface TableOptions {
   /** Bytes of the data file: the table's memory cap. */
   dataBytes: number;
   segmentBits?: number;
-  /** Chunks (heaps) of the data file: a power of two, more than the fewest the budget needs (data-file.ts dataGeometry); default the fewest. */
+  /** Chunks (heaps) of the data file: a power of two, more than the fewest the budget needs (layout/data-file.ts, dataGeometry); default the fewest. */
   chunks?: number;
   /** Hash seed; random when omitted. */
   seed?: number;
@@ -205,7 +206,7 @@ export function formatTable(file: string, meta: SharedArrayBuffer, chunks: reado
   return header;
 }
 
-/** Record the region path a data file belongs to (its orphan rule, data-file.ts). */
+/** Record the region path a data file belongs to (its orphan rule, layout/data-file.ts). */
 export function writeRegionPath(meta: SharedArrayBuffer, regionPath: string): void {
   const enc = Buffer.from(regionPath, 'utf8');
   if (enc.length > REGION_PATH_MAX_BYTES) throw new RangeError(`region path is over ${REGION_PATH_MAX_BYTES} bytes: ${regionPath}`);

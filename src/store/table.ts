@@ -5,38 +5,27 @@
  * Each takes the key's segment lock and stores what readers can see only
  * inside the segment's odd version (segments.ts, SEQLOCK), copy on write.
  *
- * A Table composes the structure (Segments), the sweeper (expiry) and the
+ * A Table composes the structure (Segments), the sweeper (expiry), the
  * eviction policy the data file names (S3-FIFO, s3fifo.ts, or CLOCK,
- * evictor.ts). At the memory cap a write that needs room makes some
- * (evictor) and tries again, a bounded number of rounds, holding no lock
- * meanwhile; only then does it answer Full.
+ * evictor.ts) and the repair of forged chunks (repair.ts). At the memory
+ * cap a write that needs room makes some (evictor) and tries again, a
+ * bounded number of rounds, holding no lock meanwhile; only then does it
+ * answer Full. The u32 get tries a lock-free seqlock read first
+ * (u32-peek.ts).
  */
 import { hashBytes, hashU32Key, U32_KEY_BYTES, writeU32Key } from './keys';
 import { Segments, TableParts } from './segments';
+import { clearSegment } from './index-slots';
 import { Sweeper } from './sweeper';
 import { ClockEvictor, Evictor } from './evictor';
 import { S3Fifo } from './s3fifo';
-import { BUSY, SegmentVisitor, Visit } from './seqlock';
-import { Chunk } from './chunk';
+import { BUSY, Visit } from './seqlock';
 import { sumStat } from './counters';
-import { emptyChunk, rebuildChunk } from './repair';
-import { TableCorruptError } from '../errors';
+import { repairSuspects } from './repair';
+import { U32Peek } from './u32-peek';
 import { Status } from '../layout/board';
 import { Eviction, Stat } from '../layout/data-meta';
-import {
-  ENTRY_EXPIRES,
-  ENTRY_HEADER_BYTES,
-  ENTRY_INLINE,
-  ENTRY_KEY_LEN,
-  ENTRY_TAG,
-  ENTRY_VALUE_LEN,
-  entryBytes,
-  IX_ENTRY,
-  IX_HASH,
-  IX_KEY,
-  IX_VALUE,
-  IX_WORDS,
-} from '../layout/heap';
+import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, ENTRY_KEY_LEN, ENTRY_TAG, ENTRY_VALUE_LEN, entryBytes, IX_ENTRY, IX_VALUE } from '../layout/heap';
 import { KeyKind, ValueTag } from '../layout/keys-values';
 
 export { TableParts } from './segments';
@@ -46,30 +35,6 @@ const EVICT_ROUNDS = 8;
 /** Evict this much beyond the write's own size: fewer, larger rounds. */
 const EVICT_SLACK_BYTES = 4096;
 const U32_ENTRY_BYTES = entryBytes(U32_KEY_BYTES, 4);
-
-/** The lock-free u32 get's visitor (a seqlock read, as clients read). */
-class U32Peek implements SegmentVisitor {
-  hash = 0;
-  key = 0;
-  value = 0;
-
-  /** Found: the key is inline (value in `value`); Absent; Torn: anything else (take the lock). */
-  visit(ch: Chunk, index: number, mask: number): Visit {
-    const u32 = ch.u32;
-    for (let n = 0, i = this.hash & mask; n <= mask; n++, i = (i + 1) & mask) {
-      const s = (index >>> 2) + IX_WORDS * i;
-      const e = u32[s + (IX_ENTRY >>> 2)];
-      if (e === 0) return Visit.Absent;
-      if (u32[s + (IX_HASH >>> 2)] !== this.hash) continue;
-      if (e !== ENTRY_INLINE) return Visit.Torn;
-      if (u32[s + (IX_KEY >>> 2)] === this.key) {
-        this.value = u32[s + (IX_VALUE >>> 2)];
-        return Visit.Found;
-      }
-    }
-    return Visit.Torn;
-  }
-}
 
 /** addNumber's result. */
 export interface NumberResult {
@@ -292,7 +257,7 @@ export class Table {
       const lock = this.segs.locks[seg];
       lock.lock();
       try {
-        const n = this.segs.clearSegment(seg, (ch, e) => e !== ENTRY_INLINE && ch.u8[e + ENTRY_HEADER_BYTES] === KeyKind.System);
+        const n = clearSegment(this.segs, seg, (ch, e) => e !== ENTRY_INLINE && ch.u8[e + ENTRY_HEADER_BYTES] === KeyKind.System);
         this.segs.stats[Stat.Deletes] += n;
         removed += n;
       } finally {
@@ -404,45 +369,9 @@ export class Table {
     return this.evictor.tidy(budget);
   }
 
-  /**
-   * Rebuild every chunk a writer met forged data in (Segments.suspects),
-   * holding all of its segments' locks (taken in order; a writer holds at
-   * most one and never waits for another, so no cycle); readers go on.
-   * Counted (Stat.Repairs); returns one line per chunk for the log.
-   */
+  /** Rebuild every chunk a writer met forged data in (repair.ts, repairSuspects); one line per chunk for the log. */
   repair(): string[] {
-    const lines: string[] = [];
-    const segs = this.segs;
-    const n = segs.chunks.length;
-    for (const c of [...segs.suspects]) {
-      segs.suspects.delete(c);
-      const held: number[] = [];
-      // Coarse mode: every segment's lock is one word; take it once.
-      for (let s = c; s < segs.segments && !(segs.coarse && held.length > 0); s += n) held.push(s);
-      for (const s of held) segs.locks[s].lock();
-      try {
-        let keys = 0;
-        for (let s = c; s < segs.segments; s += n) keys += segs.countOf(s);
-        const bytes = segs.allocs[c].usedBytes();
-        try {
-          const r = rebuildChunk(segs, c, { fromFile: false });
-          segs.stats[Stat.Entries] += r.keys - keys;
-          segs.stats[Stat.UsedBytes] += r.usedBytes - bytes;
-          segs.stats[Stat.Repairs]++;
-          lines.push(`chunk ${c} of the data file held data no server wrote (did a process write into it?): rebuilt, ${r.keys} keys kept, ${r.dropped} slots dropped, ${r.lostIndexes} indexes emptied`);
-        } catch (e) {
-          if (!(e instanceof TableCorruptError || e instanceof RangeError)) throw e;
-          emptyChunk(segs, c);
-          segs.stats[Stat.Repairs]++;
-          segs.stats[Stat.Entries] -= keys;
-          segs.stats[Stat.UsedBytes] += segs.allocs[c].usedBytes() - bytes;
-          lines.push(`chunk ${c} of the data file held data no server wrote and could not be rebuilt (${e.message}): emptied, ${keys} keys dropped`);
-        }
-      } finally {
-        for (const s of held.reverse()) segs.locks[s].unlock();
-      }
-    }
-    return lines;
+    return repairSuspects(this.segs);
   }
 
   /** Keys stored, by the counter lines of every server thread. */

@@ -3,7 +3,8 @@
  * the offsets became running sums (commit 341dec6): a region or data file
  * written by that build must stay readable, so a change to any of these is a
  * format change (bump REGION_VERSION / DATA_VERSION and update this list
- * with it), never an accident of reordering a field.
+ * with it), never an accident of reordering a field. The same holds for the
+ * snapshot file (SNAPSHOT_VERSION), pinned where store/snapshot.ts put it.
  *
  * The list is complete: a new exported constant fails the test until it is
  * pinned here too. The server-private words and sizes (PS_*, PH_*, PRIV_*,
@@ -75,6 +76,10 @@ const PINNED: Record<string, number> = {
   PRIV_HEAP_WORDS: 430,
   // the data file's eviction word: Eviction's largest value
   MAX_EVICTION: 2,
+  // the snapshot file (version 1, as store/snapshot.ts wrote it before its constants moved to src/layout/)
+  SNAPSHOT_MAGIC: 0x53564b53, SNAPSHOT_VERSION: 1, SH_MAGIC: 0, SH_VERSION: 4, SH_WRITTEN_AT: 8, SNAPSHOT_HEADER_BYTES: 16,
+  SB_BYTES: 0, SB_RECORDS: 4, SB_CRC: 8, SNAPSHOT_BLOCK_HEADER_BYTES: 12,
+  SR_KEY_LEN: 0, SR_TAG: 2, SR_VALUE_LEN: 4, SR_EXPIRES: 8, SNAPSHOT_RECORD_HEADER_BYTES: 16,
 };
 
 /** Names the private state may add without a pin (no file holds those words). */
