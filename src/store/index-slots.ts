@@ -209,11 +209,7 @@ export function clearSegment(segs: Segments, seg: number, keep: (ch: Chunk, entr
   const fresh = kept.length > 0 ? newIndex(segs, seg, Math.log2(cap)) : null;
   if (fresh !== null) {
     const nindex = fresh.word - (fresh.word & INDEX_LOG2_MASK);
-    for (let k = 0; k < kept.length; k += IX_WORDS) {
-      let j = kept[k + (IX_HASH >>> 2)] & (cap - 1);
-      while (u32[(nindex >>> 2) + IX_WORDS * j + (IX_ENTRY >>> 2)] !== 0) j = (j + 1) & (cap - 1);
-      for (let w = 0; w < IX_WORDS; w++) u32[(nindex >>> 2) + IX_WORDS * j + w] = kept[k + w];
-    }
+    placeSlots(u32, nindex, cap, kept);
     swapIndex(segs, seg, fresh.word, fresh.block);
     const v = segs.beginWrite(seg);
     segs.setCount(seg, kept.length / IX_WORDS);
@@ -222,19 +218,30 @@ export function clearSegment(segs: Segments, seg: number, keep: (ch: Chunk, entr
     const v = segs.beginWrite(seg);
     for (let i = 0; i < cap; i++) u32[(index >>> 2) + IX_WORDS * i + (IX_ENTRY >>> 2)] = 0;
     ch.u8.fill(0, index, index + cap * IX_BYTES);
-    for (let k = 0; k < kept.length; k += IX_WORDS) {
-      let j = kept[k + (IX_HASH >>> 2)] & (cap - 1);
-      while (u32[(index >>> 2) + IX_WORDS * j + (IX_ENTRY >>> 2)] !== 0) j = (j + 1) & (cap - 1);
-      const s = (index >>> 2) + IX_WORDS * j;
-      u32[s + (IX_HASH >>> 2)] = kept[k + (IX_HASH >>> 2)];
-      u32[s + (IX_KEY >>> 2)] = kept[k + (IX_KEY >>> 2)];
-      u32[s + (IX_VALUE >>> 2)] = kept[k + (IX_VALUE >>> 2)];
-      u32[s + (IX_ENTRY >>> 2)] = kept[k + (IX_ENTRY >>> 2)];
-    }
+    placeSlots(u32, index, cap, kept);
     segs.setCount(seg, kept.length / IX_WORDS);
     segs.endWrite(seg, v);
   }
   for (const e of dropped) if (e !== ENTRY_INLINE) segs.freeBlock(seg, e);
   segs.stats[Stat.Entries] -= dropped.length;
   return dropped.length;
+}
+
+/**
+ * Put `slots` (IX_WORDS words each, as an index slot holds them) into the
+ * empty index at `index` with `cap` slots, by linear probing from each
+ * hash, each slot's entry word last: a nonzero entry word is what makes a
+ * slot taken. The caller is inside the segment's odd period, or the index
+ * is not published yet.
+ */
+export function placeSlots(u32: Uint32Array, index: number, cap: number, slots: readonly number[]): void {
+  for (let k = 0; k < slots.length; k += IX_WORDS) {
+    let j = slots[k + (IX_HASH >>> 2)] & (cap - 1);
+    while (u32[(index >>> 2) + IX_WORDS * j + (IX_ENTRY >>> 2)] !== 0) j = (j + 1) & (cap - 1);
+    const s = (index >>> 2) + IX_WORDS * j;
+    u32[s + (IX_HASH >>> 2)] = slots[k + (IX_HASH >>> 2)];
+    u32[s + (IX_KEY >>> 2)] = slots[k + (IX_KEY >>> 2)];
+    u32[s + (IX_VALUE >>> 2)] = slots[k + (IX_VALUE >>> 2)];
+    u32[s + (IX_ENTRY >>> 2)] = slots[k + (IX_ENTRY >>> 2)];
+  }
 }

@@ -29,7 +29,7 @@
  */
 import { TableCorruptError } from '../errors';
 import { Segments } from './segments';
-import { newIndex, publishIndex } from './index-slots';
+import { newIndex, placeSlots, publishIndex } from './index-slots';
 import { claimBlock, overlapping, rebuildHeap } from './heap-rebuild';
 import { Chunk } from './chunk';
 import { hashBytes, hashU32Key, U32_KEY_BYTES } from './keys';
@@ -49,7 +49,6 @@ import {
   IX_ENTRY,
   IX_HASH,
   IX_KEY,
-  IX_VALUE,
   IX_WORDS,
   TLSF_ALIGN,
 } from '../layout/heap';
@@ -263,20 +262,14 @@ function refill(segs: Segments, ch: Chunk, seg: number, word: number, block: num
   const v = (seen + 2) & ~1;
   Atomics.store(ch.i32, d + (SEG_VERSION >>> 2), v + 1);
   ch.u8.fill(0, index, index + cap * IX_BYTES);
-  for (let k = 0; k < slots.length; k += IX_WORDS) {
-    let j = slots[k + (IX_HASH >>> 2)] & (cap - 1);
-    while (u32[(index >>> 2) + IX_WORDS * j + (IX_ENTRY >>> 2)] !== 0) j = (j + 1) & (cap - 1);
-    const s = (index >>> 2) + IX_WORDS * j;
-    u32[s + (IX_HASH >>> 2)] = slots[k + (IX_HASH >>> 2)];
-    u32[s + (IX_KEY >>> 2)] = slots[k + (IX_KEY >>> 2)];
-    u32[s + (IX_VALUE >>> 2)] = slots[k + (IX_VALUE >>> 2)];
-    u32[s + (IX_ENTRY >>> 2)] = slots[k + (IX_ENTRY >>> 2)];
-    const e = slots[k + (IX_ENTRY >>> 2)];
-    if (deadline && e !== ENTRY_INLINE) {
+  placeSlots(u32, index, cap, slots);
+  if (deadline)
+    for (let k = 0; k < slots.length; k += IX_WORDS) {
+      const e = slots[k + (IX_ENTRY >>> 2)];
+      if (e === ENTRY_INLINE) continue;
       const at = ch.dv.getFloat64(e + ENTRY_EXPIRES, true);
       if (at !== 0) ch.dv.setFloat64(e + ENTRY_EXPIRES, deadline(at), true);
     }
-  }
   const count = slots.length / IX_WORDS;
   publishIndex(segs, seg, word, block);
   segs.priv[pw + (PS_COUNT >>> 2)] = count;
