@@ -8,14 +8,9 @@
  * also records each request's submit-to-completion latency (ns) at its index
  * relative to `start` in a Float64Array it hands back.
  */
+import type { WorkloadSlice } from '../../src/workload/workload-types';
 
-export interface SliceTask {
-  width: number;
-  start: number;
-  end: number;
-  ops: Uint8Array;
-  keys: Uint32Array;
-  values: Uint32Array;
+export interface SliceTask extends WorkloadSlice {
   /** Record per-request latencies (process.hrtime.bigint() deltas). */
   timed: boolean;
   /** Int32Array word the main thread sets to 1 once every worker is ready (a start barrier). */

@@ -5,17 +5,11 @@
  */
 import type { SharedConnection } from '../client/connection';
 import type { WireError } from '../client/thread-error';
-import type { ByteRequests } from '../workload/workload-types';
+import type { ByteRequests, WorkloadSlice } from '../workload/workload-types';
 
-export interface ReplayTask {
+export interface ReplayTask extends WorkloadSlice {
   conn: SharedConnection;
   first: number;
-  width: number;
-  start: number;
-  end: number;
-  ops: Uint8Array;
-  keys: Uint32Array;
-  values: Uint32Array;
   results: Uint32Array;
   /** Byte workloads: the packed requests (null for u32 workloads). */
   bytes?: ByteRequests | null;

@@ -50,16 +50,16 @@ export function claimBlock(a: Allocator, payload: number, bytes: number): boolea
 }
 
 /**
- * Rebuild the heap around exactly the blocks in `live` (payload offsets,
- * each the payload of a block whose header holds its size: claimBlock()
- * made it so): every other byte becomes free space, and the private state is
+ * Rebuild the heap around exactly the blocks in `live` (payload offsets
+ * sorted ascending, as overlapping() took them, each the payload of a block
+ * whose header holds its size: claimBlock() made it so): every other byte
+ * becomes free space, and the private state is
  * made anew. Blocks must not overlap; the caller drops the ones that do
  * (overlapping() tells) before calling. Used when a data file is adopted and
  * when a heap's blocks were found forged. The caller keeps every user of
  * the heap out meanwhile.
  */
 export function rebuildHeap(a: Allocator, live: Uint32Array): void {
-  live.sort();
   a.lock.lock();
   try {
     a.clearState();

@@ -41,7 +41,7 @@
  * moves, its hint moves with it.
  */
 import type { Chunk } from './chunk';
-import type { Segments } from './segments';
+import type { IndexHost } from './index-host';
 import { NO_MEMORY } from './alloc';
 import { INDEX_LOG2_MASK } from '../layout/chunk-directory';
 import { Stat } from '../layout/data-meta';
@@ -49,7 +49,7 @@ import { ENTRY_INLINE, FULL_DEN, FULL_NUM, GROW_DEN, GROW_NUM, indexBlockBytes, 
 import { PS_INDEX, PS_INDEX_BLOCK } from '../layout/server-private';
 
 /** Make room for one more key in `seg`: grow its index if due; false when full. */
-export function roomFor(segs: Segments, seg: number): boolean {
+export function roomFor(segs: IndexHost, seg: number): boolean {
   const count = segs.countOf(seg);
   const cap = segs.capacityOf(seg);
   if ((count + 1) * GROW_DEN <= cap * GROW_NUM) return true;
@@ -58,7 +58,7 @@ export function roomFor(segs: Segments, seg: number): boolean {
 }
 
 /** Link `entry` (or ENTRY_INLINE with `key` and `value`) into a free slot; the entry word goes last. */
-export function insert(segs: Segments, seg: number, hash: number, entry: number, key: number, value: number): void {
+export function insert(segs: IndexHost, seg: number, hash: number, entry: number, key: number, value: number): void {
   const ch = segs.chunkOf(seg);
   const u32 = ch.u32;
   const index = segs.indexOf(seg);
@@ -85,7 +85,7 @@ export function insert(segs: Segments, seg: number, hash: number, entry: number,
  * word is zeroed first (the delete takes effect there), then later slots
  * of the run move up into the hole (SLOT MOVES), no tombstone.
  */
-export function removeSlot(segs: Segments, seg: number, slot: number): void {
+export function removeSlot(segs: IndexHost, seg: number, slot: number): void {
   const ch = segs.chunkOf(seg);
   const u32 = ch.u32;
   const index = segs.indexOf(seg);
@@ -119,7 +119,7 @@ export function removeSlot(segs: Segments, seg: number, slot: number): void {
 }
 
 /** Publish a new index for `seg` (one store of its word), then free the old block. */
-export function swapIndex(segs: Segments, seg: number, word: number, block: number): void {
+export function swapIndex(segs: IndexHost, seg: number, word: number, block: number): void {
   const pw = segs.pw(seg);
   const old = segs.priv[pw + (PS_INDEX_BLOCK >>> 2)];
   const v = segs.beginWrite(seg);
@@ -129,7 +129,7 @@ export function swapIndex(segs: Segments, seg: number, word: number, block: numb
 }
 
 /** Set segment `seg`'s index word and block, private and mirrored (the mirror by one 8-byte store). Inside an odd period. */
-export function publishIndex(segs: Segments, seg: number, word: number, block: number): void {
+export function publishIndex(segs: IndexHost, seg: number, word: number, block: number): void {
   const pw = segs.pw(seg);
   segs.priv[pw + (PS_INDEX >>> 2)] = word;
   segs.priv[pw + (PS_INDEX_BLOCK >>> 2)] = block;
@@ -137,7 +137,7 @@ export function publishIndex(segs: Segments, seg: number, word: number, block: n
 }
 
 /** A zeroed index of 2^log2 slots in a new block: its block and word, or null when the heap cannot supply it. */
-export function newIndex(segs: Segments, seg: number, log2: number): { block: number; word: number } | null {
+export function newIndex(segs: IndexHost, seg: number, log2: number): { block: number; word: number } | null {
   if (log2 > MAX_INDEX_LOG2) return null;
   const block = segs.allocBlock(seg, indexBlockBytes(1 << log2));
   if (block === NO_MEMORY) return null;
@@ -151,7 +151,7 @@ export function newIndex(segs: Segments, seg: number, log2: number): { block: nu
  * index is built in fresh memory (readers keep using the old one), then
  * swapped in by one store.
  */
-export function grow(segs: Segments, seg: number): boolean {
+export function grow(segs: IndexHost, seg: number): boolean {
   const cap = segs.capacityOf(seg);
   const fresh = newIndex(segs, seg, Math.log2(cap) + 1);
   if (fresh === null) return false;
@@ -191,7 +191,7 @@ function moveHint(ch: Chunk, from: number, to: number): void {
  * when the heap cannot supply that index, the segment is emptied in
  * place and the kept slots put back (a crash in that window loses them).
  */
-export function clearSegment(segs: Segments, seg: number, keep: (ch: Chunk, entry: number) => boolean): number {
+export function clearSegment(segs: IndexHost, seg: number, keep: (ch: Chunk, entry: number) => boolean): number {
   const ch = segs.chunkOf(seg);
   const u32 = ch.u32;
   const index = segs.indexOf(seg);

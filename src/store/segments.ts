@@ -57,6 +57,7 @@ import { isU32Key, readU32LE } from './keys';
 import { PrivateState } from './private-state';
 import { Seqlock } from './seqlock';
 import { insert, removeSlot, roomFor } from './index-slots';
+import type { IndexHost } from './index-host';
 import type { DataHeader } from '../layout/data-file';
 import { Status } from '../layout/board';
 import { C_DIRECTORY, INDEX_LOG2_MASK, SEG_COUNT, SEG_VERSION, SEGMENT_BYTES } from '../layout/chunk-directory';
@@ -74,7 +75,7 @@ export interface TableParts {
   priv: PrivateState;
 }
 
-export class Segments {
+export class Segments implements IndexHost {
   readonly seqlock: Seqlock;
   readonly chunks: readonly Chunk[];
   readonly allocs: readonly Allocator[];

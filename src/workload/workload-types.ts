@@ -37,3 +37,18 @@ export interface Workload {
   /** 1-based source line of each request. */
   lines: Uint32Array;
 }
+
+/**
+ * One thread's part of a workload: requests [start, end) of its shared
+ * arrays, with up to `width` in flight. What the CLI's replay threads
+ * (cli/replay-contract.ts) and the bench's workers (bench/harness/common.ts)
+ * are each handed, beside their own fields.
+ */
+export interface WorkloadSlice {
+  width: number;
+  start: number;
+  end: number;
+  ops: Uint8Array;
+  keys: Uint32Array;
+  values: Uint32Array;
+}

@@ -8,8 +8,8 @@
  */
 import { test, describe } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { Scope, hasStackTrace, lines, pidsMentioning } from '../support/procs';
+import { checkForkedReplay } from '../support/forked-replay';
 
 interface Case {
   n: number;
@@ -34,16 +34,8 @@ async function forkedRun(s: Scope, c: Case): Promise<{ workload: string; expecte
   const gets = workload.split('\n').filter((l) => l.startsWith('get ')).length;
   const args = ['-f', '-n', String(c.n), '-w', String(c.w), '-t', String(c.t), '-i', 'w.txt', '-c', '-e', 'e.txt', '-o', 'out.txt', '-p', s.p('region')];
   if (c.direct) args.push('--direct');
-  const r = await s.client(args, { timeoutMs: 90_000 });
-  assert.equal(r.timedOut, false, 'client timed out');
-  assert.equal(r.code, 0, `client exit ${r.code ?? r.signal}; stderr: ${r.stderr}`);
-  assert.match(r.stderr, new RegExp(`client: all ${gets} get results match e\\.txt`));
-  assert.equal(hasStackTrace(r.stderr), false, r.stderr);
-  assert.match(r.stdout, /^Total time: [\d.]+ ms\nThroughput: [\d.]+ K\/s\n$/);
-  assert.ok(fs.readFileSync(s.p('out.txt')).equals(fs.readFileSync(s.p('e.txt'))), 'out.txt differs from e.txt');
-  assert.equal(s.exists('region'), false, 'the forked server left its region file');
-  assert.deepEqual(pidsMentioning(s.dir), [], 'a process started by the client is still running');
-  return { workload, expected, stderr: r.stderr };
+  const { stderr } = await checkForkedReplay(s, args, gets, 90_000);
+  return { workload, expected, stderr };
 }
 
 describe('e2e bytes: client -f replays deterministic byte workloads exactly', () => {

@@ -8,9 +8,9 @@
  */
 import { test, describe } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { connect } from '../../src/index';
-import { Scope, hasStackTrace, lines, pidsMentioning } from '../support/procs';
+import { Scope, lines } from '../support/procs';
+import { checkForkedReplay } from '../support/forked-replay';
 import { parseReqs, valuesText } from '../support/workload-text';
 
 function getCount(expectedText: string): number {
@@ -45,17 +45,7 @@ async function forkedRun(s: Scope, c: Case): Promise<{ workload: string; expecte
   const args = ['-f', '-n', String(c.n), '-w', String(c.w), '-t', String(c.t), '-s', String(c.s), '-i', 'w.txt', '-c', '-e', 'e.txt', '-o', 'out.txt', '-p', region];
   if (c.coarse) args.push('--coarse');
   if (c.direct) args.push('--direct');
-  const r = await s.client(args, { timeoutMs: 600_000 });
-  assert.equal(r.timedOut, false, 'client timed out');
-  assert.equal(r.code, 0, `client exit ${r.code ?? r.signal}; stderr: ${r.stderr}`);
-  assert.match(r.stderr, new RegExp(`client: all ${gets} get results match e\\.txt`));
-  assert.equal(hasStackTrace(r.stderr), false, r.stderr);
-  assert.match(r.stdout, /^Total time: [\d.]+ ms\nThroughput: [\d.]+ K\/s\n$/);
-  // -o writes exactly the expected file, byte for byte.
-  assert.ok(fs.readFileSync(s.p('out.txt')).equals(fs.readFileSync(s.p('e.txt'))), 'out.txt differs from e.txt');
-  // The forked server is gone: region removed, no process left behind.
-  assert.equal(s.exists('region'), false, 'the forked server left its region file');
-  assert.deepEqual(pidsMentioning(s.dir), [], 'a process started by the client is still running');
+  await checkForkedReplay(s, args, gets, 600_000);
   return { workload, expected };
 }
 
