@@ -1,19 +1,20 @@
 /**
- * Bench client thread for this store, modelled on src/cli/replay-worker.ts:
- * replay one slice of the workload through a Lane with up to `width`
- * requests in flight.
+ * Bench client thread for this store: replay one slice of the workload
+ * through a Lane with up to `width` requests in flight, by the very loop of
+ * ./client's u32 replay (src/cli/replay-loop.ts, replayU32).
  *
  * Timed mode records each request's submit-to-completion latency with
- * process.hrtime.bigint(), one clock read per request: the reading taken
- * right after a completion is that request's completion time AND the submit
- * time of the request submitted next (the loop submits immediately after
- * consuming a completion), so the timing costs one hrtime call and one
- * BigInt subtraction per request. Untimed mode is the CLI's loop unchanged;
- * run.ts measures throughput untimed and latency timed (see README).
+ * process.hrtime.bigint(), one clock read per request: the loop submits
+ * request k right after request k - width completed (its window is the one
+ * freed), so the reading taken at that completion is request k's submit
+ * time, kept in a ring of `width` stamps until request k completes. The
+ * first `width` requests are submitted at the start. run.ts measures
+ * throughput untimed and latency timed (see bench/README.md).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Connection, SharedConnection } from '../../src/client/connection';
 import { Lane } from '../../src/client/lane';
+import { replayU32 } from '../../src/cli/replay-loop';
 import { Status } from '../../src/layout/board';
 import { barrier, SliceReport, SliceTask, WARMUP_REQUESTS } from '../harness/common';
 
@@ -22,62 +23,36 @@ export interface ReplayTask extends SliceTask {
   first: number;
 }
 
+/** Never set: a bench slice runs to its end. */
+const NO_ABORT = new Int32Array(new SharedArrayBuffer(4));
+
 function replayUntimed(t: ReplayTask, lane: Lane): SliceReport {
-  const { ops, keys, values, width } = t;
   let notFound = 0;
-  let done = t.start;
   const firstSubmit = process.hrtime.bigint();
-  for (let i = t.start; i < t.end; i++) {
-    if (lane.inFlight === width) {
-      lane.awaitNext();
-      if (lane.status === Status.NotFound) notFound++;
-      done++;
-    }
-    lane.submit(ops[i], keys[i], values[i]);
-  }
-  while (lane.inFlight > 0) {
-    lane.awaitNext();
+  const done = replayU32(lane, t, NO_ABORT, () => {
     if (lane.status === Status.NotFound) notFound++;
-    done++;
-  }
+  });
   const lastComplete = process.hrtime.bigint();
   return { firstSubmitNs: Number(firstSubmit), lastCompleteNs: Number(lastComplete), completed: done - t.start, notFound, latencies: null };
 }
 
 function replayTimed(t: ReplayTask, lane: Lane): SliceReport {
-  const { ops, keys, values, width, start, end } = t;
-  const lat = new Float64Array(end - start);
-  // Submit time of the request in flight in each window slot, ns since base.
-  const sub = new Float64Array(width);
-  const base = process.hrtime.bigint();
+  const { start, width } = t;
+  const lat = new Float64Array(t.end - start);
+  // stamps[k % width]: the submit time of request k in flight (ns since base).
+  const stamps = new Float64Array(width);
   let notFound = 0;
-  let done = start;
   let now = 0;
-  let firstNow = -1;
-  for (let i = start; i < end; i++) {
-    if (lane.inFlight === width) {
-      lane.awaitNext();
-      now = Number(process.hrtime.bigint() - base);
-      if (lane.status === Status.NotFound) notFound++;
-      lat[done - start] = now - sub[(done - start) % width];
-      done++;
-    } else {
-      // Filling the window: no completion in this iteration, read the clock.
-      now = Number(process.hrtime.bigint() - base);
-      if (firstNow < 0) firstNow = now;
-    }
-    sub[(i - start) % width] = now;
-    lane.submit(ops[i], keys[i], values[i]);
-  }
-  while (lane.inFlight > 0) {
-    lane.awaitNext();
+  const base = process.hrtime.bigint();
+  const done = replayU32(lane, t, NO_ABORT, (i) => {
     now = Number(process.hrtime.bigint() - base);
     if (lane.status === Status.NotFound) notFound++;
-    lat[done - start] = now - sub[(done - start) % width];
-    done++;
-  }
+    const k = i - start;
+    lat[k] = now - stamps[k % width];
+    stamps[k % width] = now;
+  });
   const b = Number(base);
-  return { firstSubmitNs: b + Math.max(firstNow, 0), lastCompleteNs: b + now, completed: done - start, notFound, latencies: lat };
+  return { firstSubmitNs: b, lastCompleteNs: b + now, completed: done - start, notFound, latencies: lat };
 }
 
 function main(t: ReplayTask): SliceReport {

@@ -1,13 +1,55 @@
 /**
- * The loop of a client CLI thread's replay that may meet a move (the
- * --direct and byte replays; the u32 ring replay in replay-worker.ts keeps
- * its own, leaner one), and what it does after the thread's lane moved to
- * a new server (lane.ts, LaneMoved): send again, in order and from the
+ * The replay loops, one per kind: replayU32 (the u32 ring replay of
+ * ./client and of the bench's replay threads, kept lean: it is what their
+ * figures measure) and runReplay (the --direct and byte replays, whose
+ * steps differ), and what both do after the thread's lane moved to a new
+ * server (lane.ts, LaneMoved): send again, in order and from the
  * workload, the requests that were in flight. Every request of a replay
  * is idempotent (put, get, set, del), so sending one twice is safe even
  * when the old server ran it.
  */
 import { Lane, LaneMoved } from '../client/lane';
+import type { WorkloadSlice } from '../workload/workload-types';
+
+/**
+ * Replay u32 requests [t.start, t.end) through `lane`, up to t.width in
+ * flight, stopping early once `abort`'s word is set (looked at after each
+ * completion while the window is full); returns the index after the last
+ * completed request. `record(i)` runs as request i completes, in order,
+ * with lane.status and lane.result its answer, and right before the next
+ * submission (so a clock read there is that submission's start: the
+ * bench's latencies). After a move, requests [done, i) were in flight, in
+ * order: i = done sends each of them again.
+ */
+export function replayU32(lane: Lane, t: WorkloadSlice, abort: Int32Array, record: (i: number) => void): number {
+  const { ops, keys, values, width } = t;
+  let done = t.start;
+  let i = t.start;
+  let end = t.end;
+  for (;;) {
+    try {
+      sending: for (; i < end; i++) {
+        if (lane.inFlight === width) {
+          lane.awaitNext();
+          record(done++);
+          if (Atomics.load(abort, 0) !== 0) {
+            end = i;
+            break sending;
+          }
+        }
+        lane.submit(ops[i], keys[i], values[i]);
+      }
+      while (lane.inFlight > 0) {
+        lane.awaitNext();
+        record(done++);
+      }
+      return done;
+    } catch (e) {
+      if (!(e instanceof LaneMoved)) throw e;
+      i = done;
+    }
+  }
+}
 
 /** What a replay lends runReplay: its ways to handle, send and complete a request. */
 export interface ReplaySteps {

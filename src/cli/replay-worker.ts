@@ -1,19 +1,20 @@
 /**
  * A client CLI thread: replay one contiguous part of the workload through a
  * lane, keeping up to `width` requests in flight, and store each get's result
- * at its request index. u32 workloads take the loop below, kept lean: it
- * is what ./client's figures measure (with --direct: replay-direct.ts); byte workloads take
- * replay-bytes.ts.
+ * at its request index. u32 workloads take replay-loop.ts's replayU32,
+ * kept lean: it is what ./client's figures measure (with --direct:
+ * replay-direct.ts); byte workloads take replay-bytes.ts.
  *
  * RIDING THROUGH: when the server is replaced mid-replay, the lane moves
  * (lane.ts) and throws LaneMoved; every request of a replay is idempotent
  * (put, get, set, del), so the replay sends again, from the workload, each
- * one that was in flight, then goes on. A get resent to a cold-started
- * server answers from its (empty) table.
+ * one that was in flight, then goes on (replay-loop.ts). A get resent to a
+ * cold-started server answers from its (empty) table.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Connection } from '../client/connection';
-import { Lane, LaneMoved } from '../client/lane';
+import { Lane } from '../client/lane';
+import { replayU32 } from './replay-loop';
 import { toWire } from '../client/thread-error';
 import { Op, Status } from '../layout/board';
 import type { ReplayReport, ReplayTask } from './replay-contract';
@@ -21,42 +22,13 @@ import type { ReplayReport, ReplayTask } from './replay-contract';
 function replay(t: ReplayTask): ReplayReport {
   const conn = Connection.fromShared(t.conn);
   const lane = new Lane(conn, t.first, t.width);
-  const { ops, keys, values, results, width, abort } = t;
-  let done = t.start;
+  const { ops, results } = t;
   let full = 0;
-  const record = (): void => {
-    if (ops[done] === Op.GetU32) results[done] = lane.result;
-    else if (lane.status === Status.Full) full++;
-    done++;
-  };
   const firstSubmit = process.hrtime.bigint();
-  // Requests [done, i) are in flight, in order: after a move, i = done
-  // sends each of them again.
-  let i = t.start;
-  let end = t.end;
-  for (;;) {
-    try {
-      sending: for (; i < end; i++) {
-        if (lane.inFlight === width) {
-          lane.awaitNext();
-          record();
-          if (Atomics.load(abort, 0) !== 0) {
-            end = i;
-            break sending;
-          }
-        }
-        lane.submit(ops[i], keys[i], values[i]);
-      }
-      while (lane.inFlight > 0) {
-        lane.awaitNext();
-        record();
-      }
-      break;
-    } catch (e) {
-      if (!(e instanceof LaneMoved)) throw e;
-      i = done;
-    }
-  }
+  const done = replayU32(lane, t, t.abort, (i) => {
+    if (ops[i] === Op.GetU32) results[i] = lane.result;
+    else if (lane.status === Status.Full) full++;
+  });
   lane.close();
   const lastComplete = process.hrtime.bigint();
   return { firstSubmitNs: Number(firstSubmit), lastCompleteNs: Number(lastComplete), completed: done - t.start, full };

@@ -36,7 +36,8 @@ import { Region } from '../layout/region';
 import { Ring } from '../transport/ring';
 import { Board } from '../transport/window';
 import { Table } from '../store/table';
-import { memoryTable } from '../store/table-format';
+import { EVICTION_WORDS, memoryTable, type EvictionPolicy } from '../store/table-format';
+import type { Eviction } from '../layout/data-meta';
 import { Executor } from './execute';
 import { Staging } from './staging';
 import { Batches, BATCH_MAX } from './batches';
@@ -61,11 +62,18 @@ const ABSENT_KEY = 0xffffffff;
 /** The scratch ring: a batch's windows at a time need no more. */
 const WARM_RING_CAPACITY = 16;
 
-export function warmUp(worker: number): void {
+/**
+ * Warm worker `worker`'s request path up on scratch memory, with the real
+ * table's eviction policy `eviction`: the insert path calls the policy's
+ * admit (index-host.ts, SlotPolicy), and a warm-up that trained another
+ * policy's would leave the first real inserts to deoptimize it.
+ */
+export function warmUp(worker: number, eviction: Eviction): void {
+  const policy = (Object.keys(EVICTION_WORDS) as EvictionPolicy[]).find((p) => EVICTION_WORDS[p] === eviction);
   const region = Region.scratch({ ringCapacity: WARM_RING_CAPACITY, windowCount: BATCH_MAX, windowBytes: WINDOW_BYTES });
   const ring = new Ring(region);
   const board = new Board(region);
-  const table = new Table(memoryTable({ initialBuckets: 1024, dataBytes: WARM_TABLE_BYTES }), worker);
+  const table = new Table(memoryTable({ initialBuckets: 1024, dataBytes: WARM_TABLE_BYTES, eviction: policy }), worker);
   const arena = new SharedArrayBuffer(WARM_ARENA_BYTES);
   const staging = new Staging(Staging.createRecords(BATCH_MAX), arena, Staging.createArenaState(WARM_ARENA_BYTES), board, table.maxKeyBytes, table.maxValueBytes);
   const batches = new Batches(ring, board, new Executor(board, table, staging), region.i32, (HDR_BUSY >> 2) + worker, (win) => {

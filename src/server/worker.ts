@@ -27,7 +27,7 @@ function run(data: ServerWorkerData): void {
   // serving objects after it, so that they take what the warm-up widened.
   const parts = partsOf(data.table);
   new Table(parts, data.index, data.coarse);
-  warmUp(data.index);
+  warmUp(data.index, parts.header.eviction);
   const region = Region.fromShared(data.region);
   const ring = new Ring(region);
   const board = new Board(region);

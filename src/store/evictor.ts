@@ -14,20 +14,19 @@ import { expired, monoNowMs } from './clock';
 import { Hand, walk } from './hand';
 import { Segments } from './segments';
 import { Chunk } from './chunk';
+import type { SlotPolicy } from './index-host';
 import { INDEX_LOG2_MASK } from '../layout/chunk-directory';
 import { Stat } from '../layout/data-meta';
 import { ENTRY_EXPIRES, ENTRY_HEADER_BYTES, ENTRY_INLINE, IX_BYTES, IX_ENTRY } from '../layout/heap';
 import { KeyKind } from '../layout/keys-values';
 
-/** An eviction policy, as the table uses it (Table.roomy, Segments.onFull, the server's tick). */
-export interface Evictor {
+/** An eviction policy, as the table uses it (Table.roomy, the index's hooks: index-host.ts, the server's tick). */
+export interface Evictor extends SlotPolicy {
   /**
    * Free about `bytes` in the chunk of segment `seg`; returns the bytes
    * freed (an inline u32 counts IX_BYTES). Called holding no segment lock.
    */
   evict(seg: number, bytes: number): number;
-  /** Remove one entry of segment `seg`, whose index is full and cannot grow; called holding its lock. */
-  evictIn(seg: number): boolean;
   /** Upkeep off the request path (the server's main thread): at most `budget` units of work; returns how many were done. */
   tidy(budget: number): number;
 }
@@ -78,6 +77,14 @@ export class ClockEvictor implements Evictor {
     return freed;
   }
 
+  /** CLOCK keeps no queue: a new key has its slot's hint, cleared at insert. */
+  admit(): void {}
+
+  /** The hand needs no upkeep. */
+  tidy(): number {
+    return 0;
+  }
+
   /**
    * A segment at its full load whose index cannot grow: the doubled index
    * needs one contiguous block, and evict() frees entries anywhere in the
@@ -87,11 +94,6 @@ export class ClockEvictor implements Evictor {
    * segment, CLOCK within it, two passes at most, under the segment's lock,
    * which the caller holds. Only when the table evicts.
    */
-  /** The hand needs no upkeep. */
-  tidy(): number {
-    return 0;
-  }
-
   evictIn(seg: number): boolean {
     if (!this.segs.evicts) return false;
     const ch = this.segs.chunkOf(seg);

@@ -18,7 +18,7 @@
  * LOAD. An index doubles before an insert takes it past GROW_NUM/GROW_DEN
  * full; when the heap cannot supply the bigger index it fills on up to
  * FULL_NUM/FULL_DEN, and past that a new key needs the evictor to remove
- * one (Segments.onFull), or the write answers Full. So a probe always
+ * one (SlotPolicy.evictIn), or the write answers Full. So a probe always
  * meets an empty slot.
  *
  * SLOT MOVES, for crash safety (segments.ts, COPY ON WRITE): a slot is
@@ -54,7 +54,7 @@ export function roomFor(segs: IndexHost, seg: number): boolean {
   const cap = segs.capacityOf(seg);
   if ((count + 1) * GROW_DEN <= cap * GROW_NUM) return true;
   if (grow(segs, seg)) return true;
-  return (count + 1) * FULL_DEN <= cap * FULL_NUM || segs.onFull(seg);
+  return (count + 1) * FULL_DEN <= cap * FULL_NUM || segs.policy.evictIn(seg);
 }
 
 /** Link `entry` (or ENTRY_INLINE with `key` and `value`) into a free slot; the entry word goes last. */
@@ -77,7 +77,7 @@ export function insert(segs: IndexHost, seg: number, hash: number, entry: number
   segs.setCount(seg, segs.countOf(seg) + 1);
   segs.endWrite(seg, v);
   segs.stats[Stat.Entries]++;
-  segs.onInsert(seg, hash, entry, key);
+  segs.policy.admit(seg, hash, entry, key);
 }
 
 /**

@@ -57,7 +57,7 @@ import { isU32Key, readU32LE } from './keys';
 import { PrivateState } from './private-state';
 import { Seqlock } from './seqlock';
 import { insert, removeSlot, roomFor } from './index-slots';
-import type { IndexHost } from './index-host';
+import type { IndexHost, SlotPolicy } from './index-host';
 import type { DataHeader } from '../layout/data-file';
 import { Status } from '../layout/board';
 import { C_DIRECTORY, INDEX_LOG2_MASK, SEG_COUNT, SEG_VERSION, SEGMENT_BYTES } from '../layout/chunk-directory';
@@ -67,6 +67,15 @@ import { ValueTag } from '../layout/keys-values';
 import { PRIV_SEG_WORDS, PS_COUNT, PS_INDEX, PS_INDEX_BLOCK, PS_LOCK, PS_VERSION } from '../layout/server-private';
 
 const LOCK_TOKEN = 1;
+
+/** A table that never evicts: inserts queue nothing, a full segment answers Full. */
+class NoEviction implements SlotPolicy {
+  admit(): void {}
+  evictIn(): boolean {
+    return false;
+  }
+}
+const NO_EVICTION = new NoEviction();
 
 /** What a table needs: the checked header, the chunks (read-write views) and the private state. */
 export interface TableParts {
@@ -90,18 +99,8 @@ export class Segments implements IndexHost {
   evicts: boolean;
   /** This thread's counters (single writer: plain increments). */
   readonly stats: Float64Array;
-  /**
-   * A segment at its full load whose index cannot grow: remove one of its
-   * entries and say true, or say false (Full). The table sets it to its
-   * evictor's (evictor.ts).
-   */
-  onFull: (seg: number) => boolean = () => false;
-  /**
-   * A key was inserted into `entry` (ENTRY_INLINE: u32 `key`), under the
-   * segment's lock, after the odd period: the eviction policy queues it
-   * (s3fifo.ts). Updates are not reported: a key keeps its entry's stamp.
-   */
-  onInsert: (seg: number, hash: number, entry: number, key: number) => void = () => undefined;
+  /** The eviction policy's hooks (index-host.ts); the table sets its evictor. */
+  policy: SlotPolicy = NO_EVICTION;
   readonly priv: Int32Array;
   /** Chunks in which a writer met data it did not write (a forged word): repair.ts rebuilds them. */
   readonly suspects = new Set<number>();

@@ -56,12 +56,8 @@ export class Table {
   constructor(parts: TableParts, statsLine?: number, coarse = false) {
     this.segs = new Segments(parts, statsLine, coarse);
     this.sweeper = new Sweeper(this.segs);
-    if (parts.header.eviction === Eviction.S3Fifo) {
-      const s3 = new S3Fifo(this.segs, parts.priv);
-      this.segs.onInsert = (seg, hash, entry, key) => s3.admit(seg, hash, entry, key);
-      this.evictor = s3;
-    } else this.evictor = new ClockEvictor(this.segs);
-    this.segs.onFull = (seg) => this.evictor.evictIn(seg);
+    this.evictor = parts.header.eviction === Eviction.S3Fifo ? new S3Fifo(this.segs, parts.priv) : new ClockEvictor(this.segs);
+    this.segs.policy = this.evictor;
   }
 
   get stats(): Float64Array {
