@@ -4,12 +4,18 @@
 # machine's speed drifts by 2x between runs.
 #
 #   tools/seed-ab.sh [REV [ROUNDS]]     (default 8b9037f, 9 rounds)
+#   SEED_AB_ARGS='--eviction clock' tools/seed-ab.sh ...   (more flags for
+#            this build's ./server; SEED_AB_OLD_ARGS for REV's)
 #
 # REV is built in a temporary worktree (node_modules copied from here).
 # Each round runs, for each point and each build in turn:
-#   running: ./server -n T -s 1024, one untimed replay, then the timed one
-#            (the same keys: updates), then the server is stopped;
-#   fresh:   ./client -f (the client forks the server; every key is new).
+#   first:   ./server -n T -s 1024 (with --fresh where the build adopts the
+#            path's previous table), the first replay (every key is new:
+#            a fill);
+#   running: then the same replay again (the same keys: updates), then the
+#            server is stopped;
+#   fresh:   ./client -f (the client forks the server; every key is new;
+#            the SEED_AB flags do not reach it).
 # Workloads: ./genworkload -n 1000000 -p 50 -k 100000 -t T -w W (200,000
 # requests at -w 1). Prints the median K/s of each build and the ratio.
 set -u
@@ -58,21 +64,28 @@ replay() { # build-dir region n w [-f t]
   echo "$out" | sed -n 's/^Throughput: \([0-9.]*\).*/\1/p' | grep . || echo 0
 }
 
+# --fresh where the build has it (a build that adopts would start full).
+fresh_flag() { (cd "$1" && ./server -h 2>&1) | grep -q -- '--fresh' && echo --fresh; }
+new_flags="$(fresh_flag "$repo") ${SEED_AB_ARGS:-}"
+old_flags="$(fresh_flag "$dir/old") ${SEED_AB_OLD_ARGS:-}"
+
 declare -A res
 for r in $(seq 1 "$rounds"); do
   for p in "${points[@]}"; do
     read -r n w t <<< "$p"
     for b in old new; do
       d=$repo
-      [ $b = old ] && d=$dir/old
+      flags=$new_flags
+      [ $b = old ] && d=$dir/old && flags=$old_flags
       region=$dir/region-$b
-      (cd "$d" && exec ./server -n "$t" -s 1024 -p "$region" 2> "$dir/server.err") &
+      # shellcheck disable=SC2086 # flags: words
+      (cd "$d" && exec ./server -n "$t" -s 1024 -p "$region" $flags 2> "$dir/server.err") &
       srv=$!
       for _ in $(seq 1 600); do
         grep -q ready "$dir/server.err" && break
         sleep 0.05
       done
-      replay "$d" "$region" "$n" "$w" > /dev/null
+      res[first,$p,$b]+="$(replay "$d" "$region" "$n" "$w") "
       res[running,$p,$b]+="$(replay "$d" "$region" "$n" "$w") "
       kill -INT $srv
       wait $srv
@@ -83,9 +96,9 @@ for r in $(seq 1 "$rounds"); do
 done
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-echo "seed replay, medians of $rounds rounds (K/s): $rev against $(git -C "$repo" rev-parse --short HEAD)"
+echo "u32 replay, medians of $rounds rounds (K/s): $rev${SEED_AB_OLD_ARGS:+ ($SEED_AB_OLD_ARGS)} against $(git -C "$repo" rev-parse --short HEAD)${SEED_AB_ARGS:+ ($SEED_AB_ARGS)}"
 printf '%-8s %-18s %10s %10s %8s\n' mode point "$rev" this ratio
-for m in running fresh; do
+for m in first running fresh; do
   for p in "${points[@]}"; do
     read -r n w t <<< "$p"
     o=$(echo "${res[$m,$p,old]}" | median)

@@ -24,7 +24,8 @@ export function fingerprint(hash: number): number {
 }
 
 export class Ghost {
-  private readonly u16: Uint16Array;
+  /** The fingerprints, as far as this thread has seen the buffer grow (view()). */
+  private u16: Uint16Array;
   private readonly maxBuckets: number;
 
   /**
@@ -36,8 +37,14 @@ export class Ghost {
     private readonly bucketsWord: number,
     private readonly buf: SharedArrayBuffer,
   ) {
-    this.u16 = new Uint16Array(buf); // length-tracking
+    this.u16 = new Uint16Array(buf, 0, buf.byteLength >>> 1);
     this.maxBuckets = Math.floor(buf.maxByteLength / (GHOST_WAYS * GHOST_FP_BYTES));
+  }
+
+  /** A fixed-length view, made again when a growth left it short (item-ring.ts, view(), says why). */
+  private view(): Uint16Array {
+    if (this.u16.length < this.i32[this.bucketsWord] * GHOST_WAYS) this.u16 = new Uint16Array(this.buf, 0, this.buf.byteLength >>> 1);
+    return this.u16;
   }
 
   buckets(): number {
@@ -59,6 +66,7 @@ export class Ghost {
       } catch {
         return;
       }
+      this.u16 = new Uint16Array(this.buf, 0, this.buf.byteLength >>> 1);
       if (n > 0) this.u16.copyWithin(n * GHOST_WAYS, 0, n * GHOST_WAYS);
       this.i32[this.bucketsWord] = n = next;
     }
@@ -73,8 +81,9 @@ export class Ghost {
       return this.insert(hash);
     }
     const b = (hash & (n - 1)) * GHOST_WAYS;
-    this.u16.copyWithin(b + 1, b, b + GHOST_WAYS - 1);
-    this.u16[b] = fingerprint(hash);
+    const u16 = this.view();
+    u16.copyWithin(b + 1, b, b + GHOST_WAYS - 1);
+    u16[b] = fingerprint(hash);
   }
 
   /** Whether `hash` is remembered; if so it is forgotten. */
@@ -83,7 +92,7 @@ export class Ghost {
     if (n === 0) return false;
     const b = (hash & (n - 1)) * GHOST_WAYS;
     const fp = fingerprint(hash);
-    const u16 = this.u16;
+    const u16 = this.view();
     for (let k = 0; k < GHOST_WAYS; k++) {
       const f = u16[b + k];
       if (f === 0) return false;
@@ -98,6 +107,6 @@ export class Ghost {
 
   /** Forget everything (the buckets stay). */
   reset(): void {
-    this.u16.fill(0, 0, this.i32[this.bucketsWord] * GHOST_WAYS);
+    this.view().fill(0, 0, this.i32[this.bucketsWord] * GHOST_WAYS);
   }
 }

@@ -63,7 +63,8 @@ export const enum Verdict {
 }
 
 export class ItemRing {
-  private readonly u32: Uint32Array;
+  /** The items, as far as this thread has seen the buffer grow (view()). */
+  private u32: Uint32Array;
   private readonly t: number;
   private readonly h: number;
   private readonly w: number;
@@ -87,7 +88,7 @@ export class ItemRing {
     base: number,
     private readonly buf: SharedArrayBuffer,
   ) {
-    this.u32 = new Uint32Array(buf); // length-tracking: follows every growth
+    this.u32 = new Uint32Array(buf, 0, buf.byteLength >>> 2);
     this.t = base + (QRING_TAIL >>> 2);
     this.h = base + (QRING_HEAD >>> 2);
     this.w = base + (QRING_WRITE >>> 2);
@@ -124,6 +125,20 @@ export class ItemRing {
     return this.i32[this.pops];
   }
 
+  /**
+   * The items' view, at least as long as the capacity word says. A
+   * fixed-length view, made again when another thread's growth (under the
+   * queue lock, which orders it) left this one short. Not a
+   * length-tracking view of the growable buffer: through one, an element
+   * access measured 9-18x one through a fixed-length view on Node 20 and
+   * 24, and a push or pop 22 ns against 7.6 (Node 20, 200,000 pushes then
+   * pops, medians of 15).
+   */
+  private view(): Uint32Array {
+    if (this.u32.length < this.i32[this.c] * QUEUE_ITEM_WORDS) this.u32 = new Uint32Array(this.buf, 0, this.buf.byteLength >>> 2);
+    return this.u32;
+  }
+
   private slot(p: number): number {
     return (p % this.i32[this.c]) * QUEUE_ITEM_WORDS;
   }
@@ -132,9 +147,10 @@ export class ItemRing {
   push(a: number, b: number): boolean {
     const i = this.i32;
     if (i[this.h] - i[this.t] >= i[this.c] && !this.grow()) return false;
+    const u32 = this.view();
     const s = this.slot(i[this.h]);
-    this.u32[s] = a;
-    this.u32[s + 1] = b;
+    u32[s] = a;
+    u32[s + 1] = b;
     i[this.h]++;
     return true;
   }
@@ -151,9 +167,10 @@ export class ItemRing {
     }
     const t = i[this.t];
     if (t === i[this.h]) return false;
+    const u32 = this.view();
     const s = this.slot(t);
-    this.a = this.u32[s];
-    this.b = this.u32[s + 1];
+    this.a = u32[s];
+    this.b = u32[s + 1];
     i[this.t] = t + 1;
     i[this.pops]++;
     if (active && t + 1 > i[this.w]) {
@@ -190,10 +207,11 @@ export class ItemRing {
     const i = this.i32;
     if (i[this.act] === 0) return 0;
     const n = Math.min(max, i[this.m] - i[this.r], out.length / QUEUE_ITEM_WORDS);
+    const u32 = this.view();
     for (let k = 0, p = i[this.r]; k < n; k++, p++) {
       const s = this.slot(p);
-      out[2 * k] = this.u32[s];
-      out[2 * k + 1] = this.u32[s + 1];
+      out[2 * k] = u32[s];
+      out[2 * k + 1] = u32[s + 1];
     }
     return n;
   }
@@ -206,7 +224,7 @@ export class ItemRing {
   apply(verdicts: Uint8Array, tickets: Int32Array, n: number, epoch: number): boolean {
     const i = this.i32;
     if (i[this.act] === 0 || i[this.ep] !== epoch) return false;
-    const u32 = this.u32;
+    const u32 = this.view();
     for (let k = 0; k < n; k++) {
       const v = verdicts[k];
       const from = this.slot(i[this.r]++);
@@ -227,7 +245,7 @@ export class ItemRing {
   /** End the pass: what was pushed since it began moves down after the kept items. */
   private finish(): void {
     const i = this.i32;
-    const u32 = this.u32;
+    const u32 = this.view();
     let to = i[this.w];
     for (let p = i[this.r]; p < i[this.h]; p++, to++) {
       const from = this.slot(p);
@@ -263,6 +281,7 @@ export class ItemRing {
     } catch {
       return false;
     }
+    this.u32 = new Uint32Array(this.buf, 0, this.buf.byteLength >>> 2);
     if (cap > 0) {
       // tail < cap (rebase) and head <= tail + cap: positions in [cap, head)
       // sat at p - cap; now p < next maps to p, and p >= next to p - next
@@ -282,8 +301,9 @@ export class ItemRing {
   items(): Array<[number, number]> {
     const i = this.i32;
     const out: Array<[number, number]> = [];
+    const u32 = this.view();
     const take = (from: number, to: number): void => {
-      for (let p = from; p < to; p++) out.push([this.u32[this.slot(p)], this.u32[this.slot(p) + 1]]);
+      for (let p = from; p < to; p++) out.push([u32[this.slot(p)], u32[this.slot(p) + 1]]);
     };
     if (i[this.act] === 0) take(i[this.t], i[this.h]);
     else {

@@ -46,6 +46,48 @@ test('ring: FIFO order through growth and wrap-around; a push at the maximum fai
   ring.check();
 });
 
+test('ring and ghost: each thread has its own views of the shared buffers; one grown by another thread is seen whole', () => {
+  // Two instances over the same words and buffer are what two server
+  // threads hold: each keeps a fixed-length view, which another's growth
+  // leaves short.
+  const max = 8 * QRING_MIN_ITEMS;
+  const buf = new SharedArrayBuffer(0, { maxByteLength: max * QUEUE_ITEM_BYTES });
+  const words = new Int32Array(QRING_WORDS + 4);
+  const a = new ItemRing(words, 2, buf);
+  const b = new ItemRing(words, 2, buf);
+  let next = 0;
+  let first = 0;
+  // a pushes past several growths, b pushes and pops: every item in order.
+  for (let round = 0; round < 6; round++) {
+    for (let k = 0; k < QRING_MIN_ITEMS + 7; k++, next++) assert.ok((round % 2 ? b : a).push(next, ~next >>> 0));
+    for (let k = 0; k < QRING_MIN_ITEMS / 2; k++, first++) {
+      const r = round % 2 ? a : b;
+      assert.ok(r.pop());
+      assert.equal(r.a, first, `round ${round}: item ${first}`);
+      assert.equal(r.b, ~first >>> 0);
+    }
+    a.check();
+  }
+  assert.ok(buf.byteLength > 2 * QRING_MIN_ITEMS * QUEUE_ITEM_BYTES, 'it grew more than once');
+  assert.deepEqual(b.items(), a.items());
+  assert.equal(b.items().length, next - first);
+  assert.equal(b.items()[0][0], first);
+  const gbuf = new SharedArrayBuffer(0, { maxByteLength: 1024 * GHOST_WAYS * 2 });
+  const gw = new Int32Array(4);
+  const g1 = new Ghost(gw, 1, gbuf);
+  const g2 = new Ghost(gw, 1, gbuf);
+  g1.insert(77);
+  assert.equal(g2.take(77), true, 'seen through the other view');
+  const rand = rng(3);
+  const keys = Array.from({ length: 300 }, () => (rand() * 2 ** 32) >>> 0);
+  g1.fit(300);
+  for (const k of keys) g2.insert(k);
+  g1.fit(4000);
+  assert.equal(g2.buckets(), 512, 'grown by the other instance');
+  const found = keys.filter((k) => g2.take(k));
+  assert.ok(found.length > 250, `${found.length} of 300 found through the view the growth left short`);
+});
+
 test('ring: growing a full ring that wraps keeps its order, at every tail position and capacity', () => {
   for (const fill of [100, 700, 3000, 9000]) {
     for (const popFraction of [0, 0.1, 0.3, 0.6, 0.95]) {
