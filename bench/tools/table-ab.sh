@@ -2,11 +2,12 @@
 # The server's u32 table calls in one process, no ring, no server: an older
 # build (its checkout dir, built; one with store/table-format.ts's
 # memoryTable, 4dbb3e5 or later) against this one, alternating rounds.
-# Far steadier than the end-to-end replays (tools/seed-ab.sh), whose
-# medians of 11 rounds moved by up to 15% between runs. Per round and build: putU32 of 100,000 new keys into
-# a fresh table (21 tables; the fill), then, on one filled table, 15 passes
-# of 1,000,000 putU32 of held keys (updates) and getU32 (hits). Prints the
-# median ns per call.
+# No hand-off between threads to schedule, unlike the end-to-end replays
+# (tools/seed-ab.sh), whose medians of 11 rounds moved by up to 15%
+# between runs: a difference in the table shows here first. Per round and
+# build: putU32 of 100,000 new keys into a fresh table (21 tables; the
+# fill), then, on one filled table, 15 passes of 1,000,000 putU32 of held
+# keys (updates) and getU32 (hits). Prints the median ns per call.
 #   bench/tools/table-ab.sh OLD_BUILD_DIR [EVICTION [ROUNDS]]
 # EVICTION: s3fifo (default), clock or none, for both tables (a build
 # before e248441 has CLOCK only and ignores it).

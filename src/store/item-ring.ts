@@ -15,6 +15,8 @@
  * GROWTH. A push into a full ring grows the buffer (QRING_GROWTH, up to its
  * maximum) and moves the items that wrapped to where their positions now
  * map; at the maximum the push fails and the caller drops the item.
+ * Each thread reads the items through its own fixed-length view, made
+ * again when the capacity word says the buffer grew (view()).
  *
  * COMPACTION (s3fifo-tidy.ts removes the items of keys that are gone) runs
  * in passes while pushes and pops go on. Judging an item takes its
