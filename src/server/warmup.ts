@@ -36,7 +36,7 @@ import { Region } from '../layout/region';
 import { Ring } from '../transport/ring';
 import { Board } from '../transport/window';
 import { Table } from '../store/table';
-import { EVICTION_WORDS, memoryTable, type EvictionPolicy } from '../store/table-format';
+import { evictionPolicy, memoryTable } from '../store/table-format';
 import type { Eviction } from '../layout/data-meta';
 import { Executor } from './execute';
 import { Staging } from './staging';
@@ -69,11 +69,10 @@ const WARM_RING_CAPACITY = 16;
  * policy's would leave the first real inserts to deoptimize it.
  */
 export function warmUp(worker: number, eviction: Eviction): void {
-  const policy = (Object.keys(EVICTION_WORDS) as EvictionPolicy[]).find((p) => EVICTION_WORDS[p] === eviction);
   const region = Region.scratch({ ringCapacity: WARM_RING_CAPACITY, windowCount: BATCH_MAX, windowBytes: WINDOW_BYTES });
   const ring = new Ring(region);
   const board = new Board(region);
-  const table = new Table(memoryTable({ initialBuckets: 1024, dataBytes: WARM_TABLE_BYTES, eviction: policy }), worker);
+  const table = new Table(memoryTable({ initialBuckets: 1024, dataBytes: WARM_TABLE_BYTES, eviction: evictionPolicy(eviction) }), worker);
   const arena = new SharedArrayBuffer(WARM_ARENA_BYTES);
   const staging = new Staging(Staging.createRecords(BATCH_MAX), arena, Staging.createArenaState(WARM_ARENA_BYTES), board, table.maxKeyBytes, table.maxValueBytes);
   const batches = new Batches(ring, board, new Executor(board, table, staging), region.i32, (HDR_BUSY >> 2) + worker, (win) => {

@@ -70,6 +70,11 @@ export function evictionWord(policy: EvictionPolicy | undefined): Eviction {
   return EVICTION_WORDS[p];
 }
 
+/** The policy of a header word (evictionWord's inverse). */
+export function evictionPolicy(word: Eviction): EvictionPolicy {
+  return (Object.keys(EVICTION_WORDS) as EvictionPolicy[]).find((p) => EVICTION_WORDS[p] === word) ?? 's3fifo';
+}
+
 export interface TableOptions {
   /** At the cap: evict by S3-FIFO (default) or CLOCK, or refuse writes ('none'). */
   eviction?: EvictionPolicy;

@@ -19,7 +19,7 @@ import { PrivateState } from '../../src/store/private-state';
 import { Table } from '../../src/store/table';
 import { ReadResult, TableReader } from '../../src/store/table-reader';
 import { monoNowMs } from '../../src/store/clock';
-import type { EvictionPolicy } from '../../src/store/table-format';
+import { evictionPolicy, evictionWord, type EvictionPolicy } from '../../src/store/table-format';
 import { Status } from '../../src/layout/board';
 import { Eviction, Stat } from '../../src/layout/data-meta';
 import { TIDY_ITEMS_PER_KEY, TIDY_SLACK_ITEMS } from '../../src/layout/eviction-queues';
@@ -108,6 +108,12 @@ function hotMisses(eviction: EvictionPolicy): { misses: number; reads: number } 
   if (eviction === 's3fifo') verifyQueues(s3(m));
   return { misses, reads };
 }
+
+test('each policy name and its header word map both ways; an unknown name is a RangeError', () => {
+  for (const p of ['s3fifo', 'clock', 'none'] as EvictionPolicy[]) assert.equal(evictionPolicy(evictionWord(p)), p);
+  assert.equal(evictionWord(undefined), Eviction.S3Fifo);
+  assert.throws(() => evictionWord('lru' as EvictionPolicy), /eviction must be 's3fifo', 'clock' or 'none', got lru/);
+});
 
 test('a hot set read between scans of one-hit keys stays under S3-FIFO, and not under CLOCK', T, () => {
   const s = hotMisses('s3fifo');
